@@ -1,0 +1,258 @@
+//! The one error type of the Cognito layer, and the mapping from AWS SDK errors to it.
+
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use super::Operation;
+
+/// A failed Cognito call, classified by what a caller should do about it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CognitoError {
+    /// `ResourceNotFoundException`: the pool or the group does not exist.
+    #[error("{operation}: {message}")]
+    NotFound {
+        operation: Operation,
+        message: String,
+    },
+    #[error("{operation}: user not found: {message}")]
+    UserNotFound {
+        operation: Operation,
+        message: String,
+    },
+    #[error("{operation}: {message}")]
+    UsernameExists {
+        operation: Operation,
+        message: String,
+    },
+    /// Bad filter, attribute, parameter, or a pagination token Cognito no longer accepts.
+    #[error("{operation}: Cognito rejected the request: {message}")]
+    InvalidParameter {
+        operation: Operation,
+        message: String,
+    },
+    /// The credentials are missing, wrong or expired.
+    #[error("{operation}: AWS did not accept the credentials ({code}): {message}")]
+    Unauthenticated {
+        operation: Operation,
+        code: String,
+        message: String,
+    },
+    /// The credentials are valid but IAM does not allow the call.
+    #[error("{operation}: access denied ({code}): {message}")]
+    AccessDenied {
+        operation: Operation,
+        code: String,
+        message: String,
+    },
+    /// Still throttled after the retry budget.
+    #[error("{operation}: still throttled by Cognito after {attempts} attempts: {message}")]
+    Throttled {
+        operation: Operation,
+        attempts: u32,
+        message: String,
+    },
+    /// A quota that retrying cannot fix (e.g. the default email sender's daily limit).
+    #[error("{operation}: limit exceeded: {message}")]
+    LimitExceeded {
+        operation: Operation,
+        message: String,
+    },
+    /// Cognito or the network failed, still after the retry budget.
+    #[error("{operation}: Cognito unavailable after {attempts} attempts: {message}")]
+    Unavailable {
+        operation: Operation,
+        attempts: u32,
+        message: String,
+    },
+    /// Anything else Cognito answered.
+    #[error("{operation}: {code}: {message}")]
+    Other {
+        operation: Operation,
+        code: String,
+        message: String,
+    },
+}
+
+impl CognitoError {
+    /// Whether trying the same call again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+    }
+
+    pub fn is_throttling(&self) -> bool {
+        matches!(self, Self::Throttled { .. })
+    }
+
+    /// Records how many attempts a retryable error took before it was given up on.
+    pub(super) fn after_attempts(self, attempts: u32) -> Self {
+        match self {
+            Self::Throttled {
+                operation, message, ..
+            } => Self::Throttled {
+                operation,
+                attempts,
+                message,
+            },
+            Self::Unavailable {
+                operation, message, ..
+            } => Self::Unavailable {
+                operation,
+                attempts,
+                message,
+            },
+            other => other,
+        }
+    }
+
+    /// Classifies an SDK error by its AWS error code and HTTP status.
+    pub(super) fn from_sdk<E, R>(operation: Operation, err: SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + HttpStatus,
+    {
+        let status = err.raw_response().map(HttpStatus::status_code);
+        match &err {
+            SdkError::ServiceError(service) => {
+                let inner = service.err();
+                let code = inner.code().unwrap_or("UnknownError").to_string();
+                let message = inner.message().unwrap_or("(no message)").to_string();
+                Self::from_code(operation, code, message, status)
+            }
+            SdkError::ResponseError(_) if status.is_some_and(|s| s >= 500) => Self::Unavailable {
+                operation,
+                attempts: 1,
+                message: format!(
+                    "HTTP {} with an unreadable body",
+                    status.unwrap_or_default()
+                ),
+            },
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => Self::Unavailable {
+                operation,
+                attempts: 1,
+                message: DisplayErrorContext(&err).to_string(),
+            },
+            _ => Self::Other {
+                operation,
+                code: "ClientError".to_string(),
+                message: DisplayErrorContext(&err).to_string(),
+            },
+        }
+    }
+
+    fn from_code(operation: Operation, code: String, message: String, status: Option<u16>) -> Self {
+        match code.as_str() {
+            "ResourceNotFoundException" => Self::NotFound { operation, message },
+            "UserNotFoundException" => Self::UserNotFound { operation, message },
+            "UsernameExistsException" | "AliasExistsException" | "GroupExistsException" => {
+                Self::UsernameExists { operation, message }
+            }
+            "InvalidParameterException" | "InvalidToken" | "InvalidTokenException" => {
+                Self::InvalidParameter { operation, message }
+            }
+            "NotAuthorizedException"
+            | "UnrecognizedClientException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"
+            | "SignatureDoesNotMatch"
+            | "ExpiredTokenException"
+            | "MissingAuthenticationToken"
+            | "IncompleteSignature" => Self::Unauthenticated {
+                operation,
+                code,
+                message,
+            },
+            "AccessDeniedException" | "AccessDenied" => Self::AccessDenied {
+                operation,
+                code,
+                message,
+            },
+            "TooManyRequestsException" | "ThrottlingException" | "Throttling" => Self::Throttled {
+                operation,
+                attempts: 1,
+                message,
+            },
+            "LimitExceededException" => Self::LimitExceeded { operation, message },
+            "InternalErrorException" | "ServiceUnavailable" | "InternalFailure" => {
+                Self::Unavailable {
+                    operation,
+                    attempts: 1,
+                    message: format!("{code}: {message}"),
+                }
+            }
+            _ if status.is_some_and(|s| s >= 500) => Self::Unavailable {
+                operation,
+                attempts: 1,
+                message: format!("{code}: {message}"),
+            },
+            _ => Self::Other {
+                operation,
+                code,
+                message,
+            },
+        }
+    }
+}
+
+/// The HTTP status of a raw response, whichever response type the SDK hands back.
+pub trait HttpStatus {
+    fn status_code(&self) -> u16;
+}
+
+impl HttpStatus for aws_smithy_runtime_api::http::Response {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(code: &str, status: u16) -> CognitoError {
+        CognitoError::from_code(
+            Operation::ListUsers,
+            code.into(),
+            "msg".into(),
+            Some(status),
+        )
+    }
+
+    #[test]
+    fn codes_map_to_what_a_caller_should_do() {
+        assert!(classify("TooManyRequestsException", 400).is_throttling());
+        assert!(classify("TooManyRequestsException", 400).is_retryable());
+        assert!(classify("InternalErrorException", 500).is_retryable());
+        assert!(classify("SomethingNew", 503).is_retryable());
+        assert!(!classify("LimitExceededException", 400).is_retryable());
+        assert!(matches!(
+            classify("NotAuthorizedException", 400),
+            CognitoError::Unauthenticated { .. }
+        ));
+        assert!(matches!(
+            classify("UnrecognizedClientException", 400),
+            CognitoError::Unauthenticated { .. }
+        ));
+        assert!(matches!(
+            classify("AccessDeniedException", 400),
+            CognitoError::AccessDenied { .. }
+        ));
+        assert!(matches!(
+            classify("ResourceNotFoundException", 400),
+            CognitoError::NotFound { .. }
+        ));
+        assert!(matches!(
+            classify("InvalidParameterException", 400),
+            CognitoError::InvalidParameter { .. }
+        ));
+        assert!(matches!(classify("Weird", 400), CognitoError::Other { .. }));
+    }
+
+    #[test]
+    fn attempts_are_recorded_on_retryable_errors_only() {
+        let err = classify("TooManyRequestsException", 400).after_attempts(6);
+        assert!(err.to_string().contains("after 6 attempts"), "{err}");
+        let err = classify("NotAuthorizedException", 400).after_attempts(6);
+        assert!(!err.to_string().contains("attempts"));
+    }
+}

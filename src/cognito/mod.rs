@@ -1,0 +1,404 @@
+//! The only code that talks to AWS Cognito.
+//!
+//! One [`PoolClient`] per user pool. Every call goes through [`PoolClient::call`], which paces it
+//! against its quota category, retries throttling and transient failures with jittered
+//! exponential backoff, counts it, and maps its error to [`CognitoError`]. Callers get Cognito
+//! records, never Baton messages.
+
+pub mod error;
+pub mod filter;
+pub mod pacing;
+pub mod records;
+pub mod retry;
+pub mod stats;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_sdk_cognitoidentityprovider::config::{Credentials as AwsCredentials, Region};
+use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
+
+pub use error::CognitoError;
+use filter::UserFilter;
+use pacing::{Pacer, QuotaCategory};
+use records::{CognitoGroup, CognitoUser, Page, PoolDescription};
+use retry::RetryPolicy;
+use stats::CallStats;
+
+use crate::config::{Credentials, PoolSettings};
+
+/// The most items Cognito returns in one page of any listing this connector uses.
+pub const MAX_PAGE_SIZE: u32 = 60;
+
+/// Every Cognito operation this project calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    DescribeUserPool,
+    ListUsers,
+    ListUsersInGroup,
+    ListGroups,
+    GetGroup,
+    AdminGetUser,
+    AdminListGroupsForUser,
+    AdminAddUserToGroup,
+    AdminRemoveUserFromGroup,
+    AdminCreateUser,
+    AdminDeleteUser,
+    AdminEnableUser,
+    AdminDisableUser,
+}
+
+impl Operation {
+    pub const ALL: [Self; 13] = [
+        Self::DescribeUserPool,
+        Self::ListUsers,
+        Self::ListUsersInGroup,
+        Self::ListGroups,
+        Self::GetGroup,
+        Self::AdminGetUser,
+        Self::AdminListGroupsForUser,
+        Self::AdminAddUserToGroup,
+        Self::AdminRemoveUserFromGroup,
+        Self::AdminCreateUser,
+        Self::AdminDeleteUser,
+        Self::AdminEnableUser,
+        Self::AdminDisableUser,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DescribeUserPool => "DescribeUserPool",
+            Self::ListUsers => "ListUsers",
+            Self::ListUsersInGroup => "ListUsersInGroup",
+            Self::ListGroups => "ListGroups",
+            Self::GetGroup => "GetGroup",
+            Self::AdminGetUser => "AdminGetUser",
+            Self::AdminListGroupsForUser => "AdminListGroupsForUser",
+            Self::AdminAddUserToGroup => "AdminAddUserToGroup",
+            Self::AdminRemoveUserFromGroup => "AdminRemoveUserFromGroup",
+            Self::AdminCreateUser => "AdminCreateUser",
+            Self::AdminDeleteUser => "AdminDeleteUser",
+            Self::AdminEnableUser => "AdminEnableUser",
+            Self::AdminDisableUser => "AdminDisableUser",
+        }
+    }
+
+    /// The quota category AWS counts the operation against.
+    pub fn category(self) -> QuotaCategory {
+        match self {
+            Self::ListUsers | Self::ListUsersInGroup => QuotaCategory::UserList,
+            Self::AdminGetUser => QuotaCategory::UserRead,
+            Self::AdminListGroupsForUser => QuotaCategory::UserResourceRead,
+            Self::ListGroups | Self::GetGroup => QuotaCategory::UserPoolResourceRead,
+            Self::DescribeUserPool => QuotaCategory::UserPoolRead,
+            Self::AdminAddUserToGroup
+            | Self::AdminRemoveUserFromGroup
+            | Self::AdminEnableUser
+            | Self::AdminDisableUser
+            | Self::AdminDeleteUser => QuotaCategory::UserUpdate,
+            Self::AdminCreateUser => QuotaCategory::UserCreation,
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Clamps a requested page size to what Cognito accepts; 0 means "as many as allowed".
+pub fn page_limit(requested: u32) -> i32 {
+    match requested {
+        0 => MAX_PAGE_SIZE as i32,
+        n => n.min(MAX_PAGE_SIZE) as i32,
+    }
+}
+
+/// A client for one user pool.
+pub struct PoolClient {
+    sdk: Client,
+    pool_id: String,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    stats: CallStats,
+}
+
+impl fmt::Debug for PoolClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolClient")
+            .field("pool_id", &self.pool_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PoolClient {
+    /// Builds the AWS client for a pool: region, credentials (static, assumed role or the default
+    /// chain), endpoint. The SDK's own retries are off: pacing and retries happen here, where
+    /// they are counted.
+    pub async fn connect(settings: &PoolSettings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(settings.region.clone()))
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Credentials::Static {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } = &settings.credentials
+        {
+            loader = loader.credentials_provider(AwsCredentials::new(
+                access_key_id,
+                secret_access_key.expose(),
+                session_token.as_ref().map(|t| t.expose().to_string()),
+                None,
+                "baton-cognito-flags",
+            ));
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let mut sdk_config = loader.load().await;
+        if let Some(role) = &settings.assume_role {
+            let mut provider = aws_config::sts::AssumeRoleProvider::builder(&role.role_arn)
+                .session_name("baton-cognito")
+                .configure(&sdk_config);
+            if let Some(external_id) = &role.external_id {
+                provider = provider.external_id(external_id.expose());
+            }
+            let provider = provider.build().await;
+            sdk_config = sdk_config
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build();
+        }
+        Self::from_sdk(Client::new(&sdk_config), settings)
+    }
+
+    fn from_sdk(sdk: Client, settings: &PoolSettings) -> Self {
+        Self {
+            sdk,
+            pool_id: settings.pool.id.clone(),
+            pacer: Pacer::new(settings.api_budget),
+            retry: RetryPolicy::default(),
+            stats: CallStats::default(),
+        }
+    }
+
+    pub fn pool_id(&self) -> &str {
+        &self.pool_id
+    }
+
+    pub fn stats(&self) -> &CallStats {
+        &self.stats
+    }
+
+    /// Sends one Cognito call through pacing, retries, counting and error mapping.
+    async fn call<T, E, F, Fut>(&self, op: Operation, send: F) -> Result<T, CognitoError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            let waited = self.pacer.acquire(op.category()).await;
+            self.stats.record_call(op, waited, attempt > 1);
+            let err = match send().await {
+                Ok(output) => return Ok(output),
+                Err(err) => CognitoError::from_sdk(op, err),
+            };
+            if err.is_throttling() {
+                self.stats.record_throttled(op);
+            }
+            if !err.is_retryable() || attempt >= self.retry.max_attempts {
+                return Err(err.after_attempts(attempt));
+            }
+            let pause = self.retry.backoff(attempt);
+            tracing::warn!(operation = op.name(), attempt, pause_ms = pause.as_millis() as u64, error = %err, "retrying Cognito call");
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
+    }
+
+    pub async fn describe_user_pool(&self) -> Result<PoolDescription, CognitoError> {
+        let out = self
+            .call(Operation::DescribeUserPool, || {
+                self.sdk
+                    .describe_user_pool()
+                    .user_pool_id(&self.pool_id)
+                    .send()
+            })
+            .await?;
+        let pool = out.user_pool();
+        Ok(PoolDescription {
+            id: pool
+                .and_then(|p| p.id())
+                .unwrap_or(&self.pool_id)
+                .to_string(),
+            name: pool.and_then(|p| p.name()).unwrap_or_default().to_string(),
+            arn: pool.and_then(|p| p.arn()).map(str::to_string),
+            estimated_users: pool
+                .map(|p| p.estimated_number_of_users())
+                .unwrap_or_default()
+                .max(0) as u64,
+            tier: pool
+                .and_then(|p| p.user_pool_tier())
+                .map(|t| t.as_str().to_string()),
+        })
+    }
+
+    /// One page of ListUsers. `token` must come from a previous page with the same filter.
+    pub async fn list_users(
+        &self,
+        filter: Option<&UserFilter>,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<CognitoUser>, CognitoError> {
+        let filter = filter.map(ToString::to_string);
+        let out = self
+            .call(Operation::ListUsers, || {
+                self.sdk
+                    .list_users()
+                    .user_pool_id(&self.pool_id)
+                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .set_filter(filter.clone())
+                    .set_pagination_token(token.map(str::to_string))
+                    .send()
+            })
+            .await?;
+        Ok(Page {
+            items: out.users().iter().map(CognitoUser::from).collect(),
+            next_token: out
+                .pagination_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    pub async fn list_groups(
+        &self,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<CognitoGroup>, CognitoError> {
+        let out = self
+            .call(Operation::ListGroups, || {
+                self.sdk
+                    .list_groups()
+                    .user_pool_id(&self.pool_id)
+                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .set_next_token(token.map(str::to_string))
+                    .send()
+            })
+            .await?;
+        Ok(Page {
+            items: out.groups().iter().map(CognitoGroup::from).collect(),
+            next_token: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    pub async fn list_users_in_group(
+        &self,
+        group: &str,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<CognitoUser>, CognitoError> {
+        let out = self
+            .call(Operation::ListUsersInGroup, || {
+                self.sdk
+                    .list_users_in_group()
+                    .user_pool_id(&self.pool_id)
+                    .group_name(group)
+                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .set_next_token(token.map(str::to_string))
+                    .send()
+            })
+            .await?;
+        Ok(Page {
+            items: out.users().iter().map(CognitoUser::from).collect(),
+            next_token: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    pub async fn get_group(&self, group: &str) -> Result<CognitoGroup, CognitoError> {
+        let out = self
+            .call(Operation::GetGroup, || {
+                self.sdk
+                    .get_group()
+                    .user_pool_id(&self.pool_id)
+                    .group_name(group)
+                    .send()
+            })
+            .await?;
+        Ok(out
+            .group()
+            .map(CognitoGroup::from)
+            .unwrap_or_else(|| CognitoGroup {
+                name: group.to_string(),
+                ..CognitoGroup::default()
+            }))
+    }
+
+    /// Reads one user, consistently and with MFA settings. Cognito counts the user as active
+    /// for billing: call it for targeted reads only, never per user in a listing.
+    pub async fn get_user(&self, username: &str) -> Result<CognitoUser, CognitoError> {
+        let out = self
+            .call(Operation::AdminGetUser, || {
+                self.sdk
+                    .admin_get_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+            })
+            .await?;
+        Ok(CognitoUser::from(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limits_never_exceed_cognitos_maximum() {
+        assert_eq!(page_limit(0), 60);
+        assert_eq!(page_limit(1), 1);
+        assert_eq!(page_limit(60), 60);
+        assert_eq!(page_limit(250), 60);
+    }
+
+    #[test]
+    fn every_operation_has_a_category_and_a_distinct_name() {
+        let names: std::collections::BTreeSet<_> =
+            Operation::ALL.iter().map(|op| op.name()).collect();
+        assert_eq!(names.len(), Operation::ALL.len());
+        for (i, op) in Operation::ALL.iter().enumerate() {
+            assert_eq!(
+                *op as usize, i,
+                "ALL must list operations in declaration order"
+            );
+        }
+        assert_eq!(
+            Operation::ListUsersInGroup.category(),
+            QuotaCategory::UserList
+        );
+    }
+}

@@ -1,0 +1,159 @@
+//! Cognito's own records, as this crate keeps them: plain data, no SDK builders, no Baton.
+
+use aws_sdk_cognitoidentityprovider::types::{AttributeType, GroupType, UserType};
+use aws_smithy_types::DateTime;
+
+/// A user as ListUsers, ListUsersInGroup or AdminGetUser return it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CognitoUser {
+    pub username: String,
+    /// Every attribute in Cognito's order, including `sub` and `custom:*`.
+    pub attributes: Vec<(String, String)>,
+    pub enabled: bool,
+    /// `UserStatus` as Cognito spells it (`CONFIRMED`, `FORCE_CHANGE_PASSWORD`, ...).
+    pub status: String,
+    pub created: Option<DateTime>,
+    pub last_modified: Option<DateTime>,
+    /// Deprecated SMS MFA options (`DeliveryMedium:AttributeName`), listed by every call.
+    pub mfa_options: Vec<String>,
+    /// MFA methods the user has set up; only AdminGetUser tells, so `None` means unknown.
+    pub mfa_settings: Option<Vec<String>>,
+    pub preferred_mfa: Option<String>,
+}
+
+impl CognitoUser {
+    /// The value of one attribute, if present.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether the user has any MFA method, when that is known.
+    pub fn mfa_enabled(&self) -> Option<bool> {
+        if !self.mfa_options.is_empty() {
+            return Some(true);
+        }
+        self.mfa_settings
+            .as_ref()
+            .map(|settings| !settings.is_empty())
+    }
+
+    fn attributes_from(attributes: &[AttributeType]) -> Vec<(String, String)> {
+        attributes
+            .iter()
+            .map(|a| {
+                (
+                    a.name().to_string(),
+                    a.value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl From<&UserType> for CognitoUser {
+    fn from(user: &UserType) -> Self {
+        Self {
+            username: user.username().unwrap_or_default().to_string(),
+            attributes: Self::attributes_from(user.attributes()),
+            enabled: user.enabled(),
+            status: user
+                .user_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "UNKNOWN".to_string()),
+            created: user.user_create_date().copied(),
+            last_modified: user.user_last_modified_date().copied(),
+            mfa_options: user
+                .mfa_options()
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}:{}",
+                        o.delivery_medium().map(|m| m.as_str()).unwrap_or("SMS"),
+                        o.attribute_name().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            mfa_settings: None,
+            preferred_mfa: None,
+        }
+    }
+}
+
+impl From<aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput>
+    for CognitoUser
+{
+    fn from(
+        out: aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput,
+    ) -> Self {
+        Self {
+            username: out.username().to_string(),
+            attributes: Self::attributes_from(out.user_attributes()),
+            enabled: out.enabled(),
+            status: out
+                .user_status()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|| "UNKNOWN".to_string()),
+            created: out.user_create_date().copied(),
+            last_modified: out.user_last_modified_date().copied(),
+            mfa_options: out
+                .mfa_options()
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}:{}",
+                        o.delivery_medium().map(|m| m.as_str()).unwrap_or("SMS"),
+                        o.attribute_name().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            mfa_settings: Some(out.user_mfa_setting_list().to_vec()),
+            preferred_mfa: out.preferred_mfa_setting().map(str::to_string),
+        }
+    }
+}
+
+/// A group as ListGroups or GetGroup return it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CognitoGroup {
+    pub name: String,
+    pub description: Option<String>,
+    pub precedence: Option<i32>,
+    pub role_arn: Option<String>,
+    pub created: Option<DateTime>,
+    pub last_modified: Option<DateTime>,
+}
+
+impl From<&GroupType> for CognitoGroup {
+    fn from(group: &GroupType) -> Self {
+        Self {
+            name: group.group_name().unwrap_or_default().to_string(),
+            description: group.description().map(str::to_string),
+            precedence: group.precedence(),
+            role_arn: group.role_arn().map(str::to_string),
+            created: group.creation_date().copied(),
+            last_modified: group.last_modified_date().copied(),
+        }
+    }
+}
+
+/// What DescribeUserPool says about a pool, as far as this connector needs it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PoolDescription {
+    pub id: String,
+    pub name: String,
+    pub arn: Option<String>,
+    pub estimated_users: u64,
+    /// `UserPoolTier` (LITE, ESSENTIALS, PLUS), when Cognito reports it.
+    pub tier: Option<String>,
+}
+
+/// One page of a Cognito listing. `next_token` absent means the listing is complete; a short
+/// page with a token is not the end.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}

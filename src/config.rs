@@ -1,0 +1,446 @@
+//! Validated connector configuration: which pool, where, with which credentials, at what pace.
+//!
+//! Raw flag values are turned into these types once, at start-up, so that every later layer can
+//! rely on them being well formed. Every error names the flag it is about and what is expected.
+
+use std::fmt;
+
+use crate::cognito::filter::UserFilter;
+use crate::secret::Secret;
+
+/// A configuration value that cannot be used, with the flag it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("--{flag}: {problem}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(flag: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            flag,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A Cognito user pool, named by id (`us-east-1_AbC123`) or by ARN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolRef {
+    pub id: String,
+    pub region: String,
+    /// Known only when the pool was named by ARN.
+    pub account_id: Option<String>,
+}
+
+impl PoolRef {
+    /// Parses a pool id or a pool ARN (`arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID`).
+    pub fn parse(value: &str) -> Result<Self, ConfigError> {
+        const FLAG: &str = "user-pool-id";
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(ConfigError::new(
+                FLAG,
+                "is required: a pool id like us-east-1_AbC123 or a pool ARN",
+            ));
+        }
+        if let Some(rest) = value.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let [partition, service, region, account, resource] = parts[..] else {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!(
+                        "{value:?} is not a pool ARN; expected arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID"
+                    ),
+                ));
+            };
+            if !matches!(partition, "aws" | "aws-cn" | "aws-us-gov") || service != "cognito-idp" {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!(
+                        "{value:?} is not a Cognito user pool ARN (expected arn:aws:cognito-idp:...)"
+                    ),
+                ));
+            }
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!("the account {account:?} in the ARN is not a 12-digit AWS account id"),
+                ));
+            }
+            let Some(pool_id) = resource.strip_prefix("userpool/") else {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!("the ARN names {resource:?}, not userpool/POOL_ID"),
+                ));
+            };
+            let pool = Self::parse_id(pool_id)?;
+            if pool.region != region {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!(
+                        "the ARN's region {region} contradicts its pool id {pool_id}, which lives in {}",
+                        pool.region
+                    ),
+                ));
+            }
+            return Ok(Self {
+                account_id: Some(account.to_string()),
+                ..pool
+            });
+        }
+        Self::parse_id(value)
+    }
+
+    fn parse_id(value: &str) -> Result<Self, ConfigError> {
+        let bad = |why: &str| {
+            ConfigError::new(
+                "user-pool-id",
+                format!(
+                    "{value:?} is not a user pool id ({why}); expected REGION_ID like us-east-1_AbC123"
+                ),
+            )
+        };
+        let Some((region, suffix)) = value.rsplit_once('_') else {
+            return Err(bad("no underscore"));
+        };
+        if value.len() > 55 {
+            return Err(bad("longer than 55 characters"));
+        }
+        if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(bad(
+                "the part after the underscore must be letters and digits",
+            ));
+        }
+        if !is_region(region) {
+            return Err(bad("the part before the underscore is not an AWS region"));
+        }
+        Ok(Self {
+            id: value.to_string(),
+            region: region.to_string(),
+            account_id: None,
+        })
+    }
+
+    /// The pool's ARN, when the account is known.
+    pub fn arn(&self) -> Option<String> {
+        let partition = if self.region.starts_with("cn-") {
+            "aws-cn"
+        } else if self.region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        self.account_id.as_ref().map(|account| {
+            format!(
+                "arn:{partition}:cognito-idp:{}:{account}:userpool/{}",
+                self.region, self.id
+            )
+        })
+    }
+}
+
+/// `xx-name-N` or `xx-name-name-N` (e.g. `us-east-1`, `us-gov-west-1`, `ap-southeast-2`).
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .parse::<u8>()
+            .is_ok_and(|n| n > 0 && !parts[parts.len() - 1].starts_with('0'))
+}
+
+/// Checks `--region` against the pool and returns the region to use.
+pub fn resolve_region(pool: &PoolRef, flag: Option<&str>) -> Result<String, ConfigError> {
+    match flag.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(pool.region.clone()),
+        Some(region) if !is_region(region) => Err(ConfigError::new(
+            "region",
+            format!("{region:?} is not an AWS region name like us-east-1"),
+        )),
+        Some(region) if region != pool.region => Err(ConfigError::new(
+            "region",
+            format!(
+                "{region} contradicts the user pool {}, which lives in {}; leave --region out or make them agree",
+                pool.id, pool.region
+            ),
+        )),
+        Some(region) => Ok(region.to_string()),
+    }
+}
+
+/// Where AWS credentials come from.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// The AWS default chain: environment, shared profile, web identity (IRSA), instance metadata.
+    DefaultChain,
+    /// Keys given on the command line or in `BATON_AWS_*`.
+    Static {
+        access_key_id: String,
+        secret_access_key: Secret,
+        session_token: Option<Secret>,
+    },
+}
+
+impl Credentials {
+    pub fn from_flags(
+        access_key_id: Option<&str>,
+        secret_access_key: Option<&Secret>,
+        session_token: Option<&Secret>,
+    ) -> Result<Self, ConfigError> {
+        let access_key_id = access_key_id.map(str::trim).filter(|v| !v.is_empty());
+        let secret_access_key = secret_access_key.filter(|v| !v.is_empty());
+        let session_token = session_token.filter(|v| !v.is_empty());
+        match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => {
+                if id.len() < 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(ConfigError::new(
+                        "aws-access-key-id",
+                        "is not an AWS access key id (16 or more letters and digits, like AKIA...)",
+                    ));
+                }
+                Ok(Self::Static {
+                    access_key_id: id.to_string(),
+                    secret_access_key: secret.clone(),
+                    session_token: session_token.cloned(),
+                })
+            }
+            (Some(_), None) => Err(ConfigError::new(
+                "aws-secret-access-key",
+                "is required when --aws-access-key-id is set",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                "aws-access-key-id",
+                "is required when --aws-secret-access-key is set",
+            )),
+            (None, None) if session_token.is_some() => Err(ConfigError::new(
+                "aws-session-token",
+                "needs --aws-access-key-id and --aws-secret-access-key",
+            )),
+            (None, None) => Ok(Self::DefaultChain),
+        }
+    }
+}
+
+/// An IAM role to assume (STS AssumeRole) on top of the base credentials.
+#[derive(Clone)]
+pub struct AssumeRole {
+    pub role_arn: String,
+    pub external_id: Option<Secret>,
+}
+
+impl fmt::Debug for AssumeRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AssumeRole")
+            .field("role_arn", &self.role_arn)
+            .field(
+                "external_id",
+                &self.external_id.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl AssumeRole {
+    pub fn from_flags(
+        role_arn: Option<&str>,
+        external_id: Option<&Secret>,
+    ) -> Result<Option<Self>, ConfigError> {
+        let external_id = external_id.filter(|v| !v.is_empty());
+        match role_arn.map(str::trim).filter(|v| !v.is_empty()) {
+            None if external_id.is_some() => Err(ConfigError::new(
+                "external-id",
+                "is only used with --role-arn",
+            )),
+            None => Ok(None),
+            Some(arn) => {
+                let parts: Vec<&str> = arn.splitn(6, ':').collect();
+                let valid = parts.len() == 6
+                    && parts[0] == "arn"
+                    && parts[2] == "iam"
+                    && parts[4].len() == 12
+                    && parts[5].starts_with("role/");
+                if !valid {
+                    return Err(ConfigError::new(
+                        "role-arn",
+                        format!(
+                            "{arn:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"
+                        ),
+                    ));
+                }
+                Ok(Some(Self {
+                    role_arn: arn.to_string(),
+                    external_id: external_id.cloned(),
+                }))
+            }
+        }
+    }
+}
+
+/// Checks an endpoint URL (`--endpoint-url`): http or https with a host.
+pub fn parse_endpoint_url(value: &str) -> Result<String, ConfigError> {
+    let value = value.trim();
+    let uri: http::Uri = value.parse().map_err(|_| {
+        ConfigError::new(
+            "endpoint-url",
+            format!("{value:?} is not a URL; expected e.g. http://127.0.0.1:5000"),
+        )
+    })?;
+    match (uri.scheme_str(), uri.host()) {
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => {
+            Ok(value.trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError::new(
+            "endpoint-url",
+            format!("{value:?} must be an http:// or https:// URL with a host"),
+        )),
+    }
+}
+
+/// Share of each Cognito quota category this connector may use (`--api-budget`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ApiBudget(f64);
+
+impl ApiBudget {
+    pub const DEFAULT: f64 = 0.5;
+
+    pub fn new(share: f64) -> Result<Self, ConfigError> {
+        if share.is_finite() && share > 0.0 && share <= 1.0 {
+            Ok(Self(share))
+        } else {
+            Err(ConfigError::new(
+                "api-budget",
+                format!(
+                    "{share} is not a share of the AWS quota; expected a number in (0, 1], e.g. 0.5"
+                ),
+            ))
+        }
+    }
+
+    pub fn share(self) -> f64 {
+        self.0
+    }
+}
+
+impl Default for ApiBudget {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
+/// Everything needed to talk to one user pool.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub pool: PoolRef,
+    pub region: String,
+    pub credentials: Credentials,
+    pub assume_role: Option<AssumeRole>,
+    pub endpoint_url: Option<String>,
+    pub user_filter: Option<UserFilter>,
+    pub api_budget: ApiBudget,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_ids_and_arns() {
+        let pool = PoolRef::parse("us-east-1_AbC123").unwrap();
+        assert_eq!(
+            (pool.id.as_str(), pool.region.as_str()),
+            ("us-east-1_AbC123", "us-east-1")
+        );
+        assert_eq!(pool.arn(), None);
+
+        let arn = "arn:aws:cognito-idp:us-west-2:123456789012:userpool/us-west-2_fak3p001B";
+        let pool = PoolRef::parse(arn).unwrap();
+        assert_eq!(pool.id, "us-west-2_fak3p001B");
+        assert_eq!(pool.region, "us-west-2");
+        assert_eq!(pool.arn().as_deref(), Some(arn));
+
+        let gov = PoolRef::parse("us-gov-west-1_Xy9").unwrap();
+        assert_eq!(gov.region, "us-gov-west-1");
+    }
+
+    #[test]
+    fn bad_pool_references_name_the_flag() {
+        for bad in [
+            "",
+            "AbC123",
+            "us-east-1_",
+            "us-east-1_Ab-C",
+            "useast1_AbC",
+            "us-east-01_AbC",
+            "arn:aws:cognito-idp:us-west-2:123456789012:userpool/us-east-1_Abc",
+            "arn:aws:s3:us-west-2:123456789012:userpool/us-west-2_Abc",
+            "arn:aws:cognito-idp:us-west-2:1234:userpool/us-west-2_Abc",
+            "arn:aws:cognito-idp:us-west-2:123456789012:identitypool/us-west-2_Abc",
+        ] {
+            let err = PoolRef::parse(bad).expect_err(bad);
+            assert!(err.to_string().starts_with("--user-pool-id: "), "{err}");
+        }
+    }
+
+    #[test]
+    fn region_must_agree_with_the_pool() {
+        let pool = PoolRef::parse("eu-west-1_Abc").unwrap();
+        assert_eq!(resolve_region(&pool, None).unwrap(), "eu-west-1");
+        assert_eq!(
+            resolve_region(&pool, Some("eu-west-1")).unwrap(),
+            "eu-west-1"
+        );
+        let err = resolve_region(&pool, Some("us-east-1")).unwrap_err();
+        assert!(err.to_string().contains("contradicts"), "{err}");
+        assert!(resolve_region(&pool, Some("mars")).is_err());
+    }
+
+    #[test]
+    fn credentials_come_in_pairs() {
+        let secret = Secret::new("s3cr3t-value");
+        assert!(matches!(
+            Credentials::from_flags(None, None, None).unwrap(),
+            Credentials::DefaultChain
+        ));
+        assert!(matches!(
+            Credentials::from_flags(Some("AKIAIOSFODNN7EXAMPLE"), Some(&secret), None).unwrap(),
+            Credentials::Static { .. }
+        ));
+        let err = Credentials::from_flags(Some("AKIAIOSFODNN7EXAMPLE"), None, None).unwrap_err();
+        assert_eq!(err.flag, "aws-secret-access-key");
+        let err = Credentials::from_flags(None, Some(&secret), None).unwrap_err();
+        assert_eq!(err.flag, "aws-access-key-id");
+        let err = Credentials::from_flags(Some("short"), Some(&secret), None).unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"));
+    }
+
+    #[test]
+    fn role_arns_and_endpoints() {
+        assert!(
+            AssumeRole::from_flags(Some("arn:aws:iam::123456789012:role/baton"), None)
+                .unwrap()
+                .is_some()
+        );
+        assert!(AssumeRole::from_flags(Some("arn:aws:iam::123:role/x"), None).is_err());
+        assert!(AssumeRole::from_flags(None, Some(&Secret::new("ext"))).is_err());
+        assert_eq!(
+            parse_endpoint_url("http://127.0.0.1:5000/").unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        assert!(parse_endpoint_url("ftp://x").is_err());
+        assert!(parse_endpoint_url("not a url").is_err());
+    }
+
+    #[test]
+    fn api_budget_is_a_share() {
+        assert!(ApiBudget::new(0.5).is_ok());
+        assert!(ApiBudget::new(1.0).is_ok());
+        for bad in [0.0, -0.1, 1.5, f64::NAN] {
+            assert!(ApiBudget::new(bad).is_err());
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Cognito in Baton's terms: what a user and a group are, which entitlements and grants they
+//! carry, and how listings page.
+//!
+//! Each resource type lives in its own file and answers the same questions (its resource type,
+//! a page of resources, one resource, its entitlements, its grants). This module dispatches by
+//! type id and holds what they share: paging and the one error type.
+
+pub mod groups;
+pub mod metadata;
+pub mod model;
+pub mod paging;
+pub mod users;
+
+use std::sync::Arc;
+
+use crate::cognito::filter::UserFilter;
+use crate::cognito::{CognitoError, PoolClient};
+use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId, ResourceType};
+pub use paging::{Cursor, PageResult};
+
+/// Why a connector request failed; mapped to a gRPC status once, in `server`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    #[error(transparent)]
+    Cognito(#[from] CognitoError),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// The resource types this connector knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceKind {
+    User,
+    Group,
+}
+
+impl ResourceKind {
+    pub const ALL: [Self; 2] = [Self::User, Self::Group];
+
+    pub fn parse(type_id: &str) -> Result<Self> {
+        match type_id {
+            users::TYPE_ID => Ok(Self::User),
+            groups::TYPE_ID => Ok(Self::Group),
+            other => Err(ConnectorError::NotFound(format!(
+                "unknown resource type {other:?}; this connector has {:?} and {:?}",
+                users::TYPE_ID,
+                groups::TYPE_ID
+            ))),
+        }
+    }
+
+    pub fn resource_type(self) -> ResourceType {
+        match self {
+            Self::User => users::resource_type(),
+            Self::Group => groups::resource_type(),
+        }
+    }
+}
+
+/// What the operator chose for this connector instance.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectorOptions {
+    /// Only users matching this filter are listed, and only their memberships are granted.
+    pub user_filter: Option<UserFilter>,
+}
+
+/// A Cognito user pool seen as a Baton connector.
+pub struct Connector {
+    pool: Arc<PoolClient>,
+    options: ConnectorOptions,
+}
+
+impl Connector {
+    pub fn new(pool: Arc<PoolClient>, options: ConnectorOptions) -> Self {
+        Self { pool, options }
+    }
+
+    pub fn pool(&self) -> &PoolClient {
+        &self.pool
+    }
+
+    /// Checks that the pool exists and the credentials may read it.
+    pub async fn validate(&self) -> Result<()> {
+        let pool = self.pool.describe_user_pool().await?;
+        tracing::info!(pool_id = %pool.id, pool_name = %pool.name, estimated_users = pool.estimated_users, "user pool is reachable");
+        Ok(())
+    }
+
+    pub fn resource_types(&self) -> Vec<ResourceType> {
+        ResourceKind::ALL
+            .iter()
+            .map(|k| k.resource_type())
+            .collect()
+    }
+
+    /// One page of resources of a type. Users and groups are top-level: asked for the children
+    /// of a parent, the answer is an empty page.
+    pub async fn list_resources(
+        &self,
+        kind: ResourceKind,
+        parent: Option<&ResourceId>,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Resource>> {
+        if parent.is_some() {
+            return Ok(PageResult::last(Vec::new()));
+        }
+        match kind {
+            ResourceKind::User => {
+                users::list(&self.pool, self.options.user_filter.as_ref(), cursor).await
+            }
+            ResourceKind::Group => groups::list(&self.pool, cursor).await,
+        }
+    }
+
+    pub async fn get_resource(&self, id: &ResourceId) -> Result<Resource> {
+        if id.resource.is_empty() {
+            return Err(ConnectorError::InvalidArgument(
+                "resource_id.resource is empty".to_string(),
+            ));
+        }
+        match ResourceKind::parse(&id.resource_type)? {
+            ResourceKind::User => users::get(&self.pool, &id.resource).await,
+            ResourceKind::Group => groups::get(&self.pool, &id.resource).await,
+        }
+    }
+
+    /// Entitlements of one resource; they fit in one page.
+    pub fn list_entitlements(&self, resource: &Resource) -> Result<Vec<Entitlement>> {
+        let id = model::resource_id_of(resource)?;
+        Ok(match ResourceKind::parse(&id.resource_type)? {
+            ResourceKind::User => Vec::new(),
+            ResourceKind::Group => vec![groups::member_entitlement(resource)],
+        })
+    }
+
+    pub async fn list_grants(
+        &self,
+        resource: &Resource,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Grant>> {
+        let id = model::resource_id_of(resource)?;
+        match ResourceKind::parse(&id.resource_type)? {
+            ResourceKind::User => Ok(PageResult::last(Vec::new())),
+            ResourceKind::Group => {
+                groups::grants(
+                    &self.pool,
+                    resource,
+                    self.options.user_filter.as_ref(),
+                    cursor,
+                )
+                .await
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Small pieces of the Baton resource model that users and groups share.
+
+use std::collections::BTreeMap;
+
+use aws_smithy_types::DateTime;
+use aws_smithy_types::date_time::Format;
+use prost_types::value::Kind;
+use prost_types::{Struct, Timestamp, Value};
+
+use super::{ConnectorError, Result};
+use crate::pb::pack;
+use crate::pb::v2::{CapabilityPermission, CapabilityPermissions, Resource, ResourceId};
+
+/// Baton's limit on display names and resource ids.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+pub fn resource_id(type_id: &str, id: &str) -> ResourceId {
+    ResourceId {
+        resource_type: type_id.to_string(),
+        resource: id.to_string(),
+        baton_resource: false,
+    }
+}
+
+/// The id of a resource a caller sent, which must be present.
+pub fn resource_id_of(resource: &Resource) -> Result<&ResourceId> {
+    resource
+        .id
+        .as_ref()
+        .filter(|id| !id.resource_type.is_empty() && !id.resource.is_empty())
+        .ok_or_else(|| {
+            ConnectorError::InvalidArgument(
+                "resource.id with a resource_type and a resource is required".to_string(),
+            )
+        })
+}
+
+pub fn timestamp(at: &DateTime) -> Timestamp {
+    Timestamp {
+        seconds: at.secs(),
+        nanos: at.subsec_nanos() as i32,
+    }
+}
+
+/// RFC 3339, as Cognito's own APIs print dates.
+pub fn rfc3339(at: &DateTime) -> String {
+    at.fmt(Format::DateTime)
+        .unwrap_or_else(|_| at.secs().to_string())
+}
+
+/// Cuts a string to at most `max` bytes on a character boundary.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
+/// The `CapabilityPermissions` annotation: the IAM actions a resource type's capabilities need.
+pub fn permissions_annotation(actions: &[&str]) -> prost_types::Any {
+    pack(&CapabilityPermissions {
+        permissions: actions
+            .iter()
+            .map(|action| CapabilityPermission {
+                permission: (*action).to_string(),
+            })
+            .collect(),
+    })
+}
+
+/// Builds a resource profile (`google.protobuf.Struct`).
+#[derive(Default)]
+pub struct Profile(BTreeMap<String, Value>);
+
+impl Profile {
+    fn put(&mut self, key: &str, kind: Kind) -> &mut Self {
+        self.0.insert(key.to_string(), Value { kind: Some(kind) });
+        self
+    }
+
+    pub fn text(&mut self, key: &str, value: &str) -> &mut Self {
+        self.put(key, Kind::StringValue(value.to_string()))
+    }
+
+    pub fn text_opt(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        match value {
+            Some(value) => self.text(key, value),
+            None => self,
+        }
+    }
+
+    pub fn flag(&mut self, key: &str, value: bool) -> &mut Self {
+        self.put(key, Kind::BoolValue(value))
+    }
+
+    pub fn number(&mut self, key: &str, value: f64) -> &mut Self {
+        self.put(key, Kind::NumberValue(value))
+    }
+
+    pub fn date(&mut self, key: &str, value: Option<&DateTime>) -> &mut Self {
+        match value {
+            Some(at) => self.text(key, &rfc3339(at)),
+            None => self,
+        }
+    }
+
+    pub fn list(&mut self, key: &str, values: &[String]) -> &mut Self {
+        let values = values
+            .iter()
+            .map(|v| Value {
+                kind: Some(Kind::StringValue(v.clone())),
+            })
+            .collect();
+        self.put(key, Kind::ListValue(prost_types::ListValue { values }))
+    }
+
+    pub fn build(&mut self) -> Struct {
+        Struct {
+            fields: std::mem::take(&mut self.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_respects_character_boundaries() {
+        assert_eq!(truncate("abc", 10), "abc");
+        assert_eq!(truncate("ééé", 3), "é");
+        assert_eq!(truncate("ééé", 4), "éé");
+    }
+
+    #[test]
+    fn dates_print_as_rfc3339() {
+        let at = DateTime::from_secs(1_700_000_000);
+        assert_eq!(rfc3339(&at), "2023-11-14T22:13:20Z");
+        assert_eq!(timestamp(&at).seconds, 1_700_000_000);
+    }
+}

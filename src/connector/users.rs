@@ -1,0 +1,272 @@
+//! Cognito users as Baton `user` resources.
+//!
+//! The resource id is the Cognito `Username`: every Admin* call accepts it, federated users
+//! included. Users carry no entitlements or grants of their own; memberships are granted by
+//! groups. A full listing uses ListUsers only: AdminGetUser would make every listed user a
+//! billable monthly active user.
+
+use super::model::{self, MAX_NAME_BYTES, Profile};
+use super::paging::{Cursor, PageResult, fit_page};
+use super::{ConnectorError, Result};
+use crate::cognito::filter::UserFilter;
+use crate::cognito::records::CognitoUser;
+use crate::cognito::{CognitoError, PoolClient};
+use crate::pb::pack;
+use crate::pb::v2::resource_type::Trait;
+use crate::pb::v2::status::ResourceStatus;
+use crate::pb::v2::user_trait::{self, AccountType, Email, MfaStatus, SsoStatus, StructuredName};
+use crate::pb::v2::{Resource, ResourceType, SkipEntitlementsAndGrants, Status, UserTrait};
+
+pub const TYPE_ID: &str = "user";
+
+/// IAM actions reading users needs.
+pub const SYNC_PERMISSIONS: &[&str] = &["cognito-idp:ListUsers", "cognito-idp:AdminGetUser"];
+
+pub fn resource_type() -> ResourceType {
+    ResourceType {
+        id: TYPE_ID.to_string(),
+        display_name: "User".to_string(),
+        traits: vec![Trait::User as i32],
+        annotations: vec![
+            pack(&SkipEntitlementsAndGrants {}),
+            model::permissions_annotation(SYNC_PERMISSIONS),
+        ],
+        description: "A user of the Cognito user pool".to_string(),
+        sourced_externally: false,
+    }
+}
+
+/// One page of users, filtered by the operator's `--user-filter` if any.
+pub async fn list(
+    pool: &PoolClient,
+    filter: Option<&UserFilter>,
+    cursor: &Cursor,
+) -> Result<PageResult<Resource>> {
+    let page = pool
+        .list_users(filter, cursor.cognito_token.as_deref(), cursor.limit())
+        .await?;
+    Ok(fit_page(page, cursor, |user| Some(resource(user))))
+}
+
+/// One user, read consistently with AdminGetUser (targeted reads only).
+pub async fn get(pool: &PoolClient, username: &str) -> Result<Resource> {
+    match pool.get_user(username).await {
+        Ok(user) => Ok(resource(&user)),
+        Err(CognitoError::UserNotFound { .. }) => Err(ConnectorError::NotFound(format!(
+            "user {username:?} does not exist in user pool {}",
+            pool.pool_id()
+        ))),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The name people know the user by: full name, given + family name, preferred username,
+/// email, and the username when nothing else is set.
+pub fn display_name(user: &CognitoUser) -> String {
+    let non_empty = |name: &str| {
+        user.attribute(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let full = non_empty("name").map(str::to_string).or_else(|| {
+        match (non_empty("given_name"), non_empty("family_name")) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+            (None, None) => None,
+        }
+    });
+    let name = full
+        .or_else(|| non_empty("preferred_username").map(str::to_string))
+        .or_else(|| non_empty("email").map(str::to_string))
+        .unwrap_or_else(|| user.username.clone());
+    model::truncate(&name, MAX_NAME_BYTES)
+}
+
+pub fn resource(user: &CognitoUser) -> Resource {
+    let status = if user.enabled {
+        ResourceStatus::Enabled
+    } else {
+        ResourceStatus::Disabled
+    };
+    Resource {
+        id: Some(model::resource_id(TYPE_ID, &user.username)),
+        display_name: display_name(user),
+        annotations: vec![pack(&user_trait(user))],
+        profile: Some(profile(user)),
+        status: Some(Status {
+            status: status as i32,
+            details: user.status.clone(),
+        }),
+        created_at: user.created.as_ref().map(model::timestamp),
+        ..Resource::default()
+    }
+}
+
+fn user_trait(user: &CognitoUser) -> UserTrait {
+    let attr = |name: &str| user.attribute(name).filter(|v| !v.is_empty());
+    let email = attr("email");
+    let mut login_aliases: Vec<String> = Vec::new();
+    for alias in [attr("preferred_username"), email].into_iter().flatten() {
+        if alias != user.username && !login_aliases.iter().any(|a| a == alias) {
+            login_aliases.push(alias.to_string());
+        }
+    }
+    let structured_name =
+        (attr("given_name").is_some() || attr("family_name").is_some()).then(|| StructuredName {
+            given_name: attr("given_name").unwrap_or_default().to_string(),
+            family_name: attr("family_name").unwrap_or_default().to_string(),
+            middle_names: attr("middle_name")
+                .map(|m| vec![m.to_string()])
+                .unwrap_or_default(),
+            ..StructuredName::default()
+        });
+    // The trait's own status is deprecated but still read; it must agree with Resource.status.
+    let trait_status = if user.enabled {
+        user_trait::status::Status::Enabled
+    } else {
+        user_trait::status::Status::Disabled
+    };
+    #[allow(deprecated)]
+    UserTrait {
+        emails: email
+            .map(|address| Email {
+                address: address.to_string(),
+                is_primary: true,
+            })
+            .into_iter()
+            .collect(),
+        status: Some(user_trait::Status {
+            status: trait_status as i32,
+            details: user.status.clone(),
+        }),
+        account_type: AccountType::Human as i32,
+        login: user.username.clone(),
+        login_aliases,
+        mfa_status: user
+            .mfa_enabled()
+            .map(|mfa_enabled| MfaStatus { mfa_enabled }),
+        sso_status: (user.status == "EXTERNAL_PROVIDER").then_some(SsoStatus { sso_enabled: true }),
+        structured_name,
+        ..UserTrait::default()
+    }
+}
+
+/// Every attribute under its Cognito name (`email`, `sub`, `custom:*`, ...), plus the record's
+/// own fields under `cognito:` keys, which no attribute can have.
+fn profile(user: &CognitoUser) -> prost_types::Struct {
+    let mut profile = Profile::default();
+    for (name, value) in &user.attributes {
+        profile.text(name, value);
+    }
+    profile
+        .text("cognito:username", &user.username)
+        .text("cognito:user_status", &user.status)
+        .flag("cognito:enabled", user.enabled)
+        .date("cognito:user_create_date", user.created.as_ref())
+        .date(
+            "cognito:user_last_modified_date",
+            user.last_modified.as_ref(),
+        )
+        .text_opt(
+            "cognito:preferred_mfa_setting",
+            user.preferred_mfa.as_deref(),
+        );
+    if !user.mfa_options.is_empty() {
+        profile.list("cognito:mfa_options", &user.mfa_options);
+    }
+    if let Some(settings) = &user.mfa_settings {
+        profile.list("cognito:user_mfa_setting_list", settings);
+    }
+    profile.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::{Message, Name};
+
+    fn user(attributes: &[(&str, &str)]) -> CognitoUser {
+        CognitoUser {
+            username: "u-1".into(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            enabled: true,
+            status: "CONFIRMED".into(),
+            ..CognitoUser::default()
+        }
+    }
+
+    fn trait_of(resource: &Resource) -> UserTrait {
+        let any = &resource.annotations[0];
+        assert_eq!(
+            any.type_url,
+            format!("type.googleapis.com/{}", UserTrait::full_name())
+        );
+        UserTrait::decode(any.value.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn display_name_prefers_real_names() {
+        assert_eq!(
+            display_name(&user(&[("name", "Ann Lee"), ("email", "a@x")])),
+            "Ann Lee"
+        );
+        assert_eq!(
+            display_name(&user(&[("given_name", "Ann"), ("family_name", "Lee")])),
+            "Ann Lee"
+        );
+        assert_eq!(
+            display_name(&user(&[("preferred_username", "annie"), ("email", "a@x")])),
+            "annie"
+        );
+        assert_eq!(display_name(&user(&[("email", "a@x")])), "a@x");
+        assert_eq!(display_name(&user(&[("name", "  ")])), "u-1");
+    }
+
+    #[test]
+    fn disabled_users_are_disabled_everywhere() {
+        let mut u = user(&[("email", "a@x"), ("preferred_username", "annie")]);
+        u.enabled = false;
+        u.status = "RESET_REQUIRED".into();
+        let r = resource(&u);
+        let status = r.status.clone().unwrap();
+        assert_eq!(status.status, ResourceStatus::Disabled as i32);
+        assert_eq!(status.details, "RESET_REQUIRED");
+        let t = trait_of(&r);
+        #[allow(deprecated)]
+        let trait_status = t.status.unwrap();
+        assert_eq!(
+            trait_status.status,
+            user_trait::status::Status::Disabled as i32
+        );
+        assert_eq!(t.login, "u-1");
+        assert_eq!(t.login_aliases, vec!["annie", "a@x"]);
+        assert_eq!(t.emails[0].address, "a@x");
+        assert!(t.emails[0].is_primary);
+        assert_eq!(t.mfa_status, None, "unknown from a listing");
+    }
+
+    #[test]
+    fn profile_keeps_every_attribute_and_the_record_fields() {
+        let r = resource(&user(&[("sub", "abc"), ("custom:dept", "ops")]));
+        let fields = r.profile.unwrap().fields;
+        for key in [
+            "sub",
+            "custom:dept",
+            "cognito:username",
+            "cognito:user_status",
+            "cognito:enabled",
+        ] {
+            assert!(fields.contains_key(key), "missing {key}");
+        }
+    }
+
+    #[test]
+    fn users_without_email_have_no_email() {
+        let t = trait_of(&resource(&user(&[])));
+        assert!(t.emails.is_empty());
+        assert!(t.login_aliases.is_empty());
+    }
+}

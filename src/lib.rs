@@ -1,0 +1,7 @@
+//! baton-cognito: an AWS Cognito user pool as a ConductorOne Baton connector.
+
+pub mod cognito;
+pub mod config;
+pub mod connector;
+pub mod pb;
+pub mod secret;
