@@ -1,7 +1,10 @@
 //! baton-cognito: an AWS Cognito user pool as a ConductorOne Baton connector.
 
+pub mod cli;
 pub mod cognito;
 pub mod config;
 pub mod connector;
+pub mod logging;
 pub mod pb;
 pub mod secret;
+pub mod server;

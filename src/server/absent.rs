@@ -1,0 +1,226 @@
+//! Services for features this connector does not offer (yet), answering exactly as the Baton
+//! SDK's server does when a connector lacks the feature, so callers behave the same.
+
+use std::pin::Pin;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::pb::v2::account_manager_service_server::AccountManagerService;
+use crate::pb::v2::action_service_server::ActionService;
+use crate::pb::v2::asset_service_server::AssetService;
+use crate::pb::v2::credential_manager_service_server::CredentialManagerService;
+use crate::pb::v2::event_service_server::EventService;
+use crate::pb::v2::grant_manager_service_server::GrantManagerService;
+use crate::pb::v2::resource_deleter_service_server::ResourceDeleterService;
+use crate::pb::v2::resource_manager_service_server::ResourceManagerService;
+use crate::pb::v2::tickets_service_server::TicketsService;
+use crate::pb::v2::*;
+
+/// The feed id the SDK uses when a request names none.
+const LEGACY_FEED_ID: &str = "baton_feed_event";
+
+/// Answers for every service whose feature is absent.
+#[derive(Clone, Copy, Default)]
+pub struct Absent;
+
+fn provisioning_disabled<T>() -> Result<T, Status> {
+    Err(Status::failed_precondition("provisioning is not enabled"))
+}
+
+/// The SDK returns a plain Go error here, which gRPC sends as UNKNOWN.
+fn ticketing_disabled<T>() -> Result<T, Status> {
+    Err(Status::unknown("ticketing is not enabled"))
+}
+
+#[tonic::async_trait]
+impl GrantManagerService for Absent {
+    async fn grant(
+        &self,
+        _: Request<GrantManagerServiceGrantRequest>,
+    ) -> Result<Response<GrantManagerServiceGrantResponse>, Status> {
+        provisioning_disabled()
+    }
+
+    async fn revoke(
+        &self,
+        _: Request<GrantManagerServiceRevokeRequest>,
+    ) -> Result<Response<GrantManagerServiceRevokeResponse>, Status> {
+        provisioning_disabled()
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceManagerService for Absent {
+    async fn create_resource(
+        &self,
+        _: Request<CreateResourceRequest>,
+    ) -> Result<Response<CreateResourceResponse>, Status> {
+        provisioning_disabled()
+    }
+
+    async fn delete_resource(
+        &self,
+        _: Request<DeleteResourceRequest>,
+    ) -> Result<Response<DeleteResourceResponse>, Status> {
+        provisioning_disabled()
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceDeleterService for Absent {
+    async fn delete_resource_v2(
+        &self,
+        _: Request<DeleteResourceV2Request>,
+    ) -> Result<Response<DeleteResourceV2Response>, Status> {
+        provisioning_disabled()
+    }
+}
+
+#[tonic::async_trait]
+impl AccountManagerService for Absent {
+    async fn create_account(
+        &self,
+        _: Request<CreateAccountRequest>,
+    ) -> Result<Response<CreateAccountResponse>, Status> {
+        provisioning_disabled()
+    }
+}
+
+#[tonic::async_trait]
+impl CredentialManagerService for Absent {
+    async fn rotate_credential(
+        &self,
+        _: Request<RotateCredentialRequest>,
+    ) -> Result<Response<RotateCredentialResponse>, Status> {
+        provisioning_disabled()
+    }
+
+    async fn issue_credential(
+        &self,
+        _: Request<IssueCredentialRequest>,
+    ) -> Result<Response<IssueCredentialResponse>, Status> {
+        provisioning_disabled()
+    }
+}
+
+#[tonic::async_trait]
+impl TicketsService for Absent {
+    async fn create_ticket(
+        &self,
+        _: Request<TicketsServiceCreateTicketRequest>,
+    ) -> Result<Response<TicketsServiceCreateTicketResponse>, Status> {
+        ticketing_disabled()
+    }
+
+    async fn get_ticket(
+        &self,
+        _: Request<TicketsServiceGetTicketRequest>,
+    ) -> Result<Response<TicketsServiceGetTicketResponse>, Status> {
+        ticketing_disabled()
+    }
+
+    async fn list_ticket_schemas(
+        &self,
+        _: Request<TicketsServiceListTicketSchemasRequest>,
+    ) -> Result<Response<TicketsServiceListTicketSchemasResponse>, Status> {
+        ticketing_disabled()
+    }
+
+    async fn get_ticket_schema(
+        &self,
+        _: Request<TicketsServiceGetTicketSchemaRequest>,
+    ) -> Result<Response<TicketsServiceGetTicketSchemaResponse>, Status> {
+        ticketing_disabled()
+    }
+
+    async fn bulk_create_tickets(
+        &self,
+        _: Request<TicketsServiceBulkCreateTicketsRequest>,
+    ) -> Result<Response<TicketsServiceBulkCreateTicketsResponse>, Status> {
+        ticketing_disabled()
+    }
+
+    async fn bulk_get_tickets(
+        &self,
+        _: Request<TicketsServiceBulkGetTicketsRequest>,
+    ) -> Result<Response<TicketsServiceBulkGetTicketsResponse>, Status> {
+        ticketing_disabled()
+    }
+}
+
+type AssetStream = Pin<Box<dyn Stream<Item = Result<AssetServiceGetAssetResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl AssetService for Absent {
+    type GetAssetStream = AssetStream;
+
+    /// No assets: an empty stream, as the SDK answers.
+    async fn get_asset(
+        &self,
+        _: Request<AssetServiceGetAssetRequest>,
+    ) -> Result<Response<Self::GetAssetStream>, Status> {
+        Ok(Response::new(Box::pin(tokio_stream::empty())))
+    }
+}
+
+#[tonic::async_trait]
+impl EventService for Absent {
+    async fn list_event_feeds(
+        &self,
+        _: Request<ListEventFeedsRequest>,
+    ) -> Result<Response<ListEventFeedsResponse>, Status> {
+        Ok(Response::new(ListEventFeedsResponse::default()))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<ListEventsRequest>,
+    ) -> Result<Response<ListEventsResponse>, Status> {
+        let request = request.into_inner();
+        let feed = if request.event_feed_id.is_empty() {
+            LEGACY_FEED_ID
+        } else {
+            request.event_feed_id.as_str()
+        };
+        Err(Status::not_found(format!(
+            "error: event feed id {feed} not found"
+        )))
+    }
+}
+
+#[tonic::async_trait]
+impl ActionService for Absent {
+    async fn invoke_action(
+        &self,
+        request: Request<InvokeActionRequest>,
+    ) -> Result<Response<InvokeActionResponse>, Status> {
+        let name = request.into_inner().name;
+        Err(Status::not_found(format!("action {name:?} not found")))
+    }
+
+    async fn get_action_status(
+        &self,
+        request: Request<GetActionStatusRequest>,
+    ) -> Result<Response<GetActionStatusResponse>, Status> {
+        let id = request.into_inner().id;
+        Err(Status::not_found(format!("action id {id:?} not found")))
+    }
+
+    async fn get_action_schema(
+        &self,
+        request: Request<GetActionSchemaRequest>,
+    ) -> Result<Response<GetActionSchemaResponse>, Status> {
+        let name = request.into_inner().name;
+        Err(Status::not_found(format!(
+            "action schema {name:?} not found"
+        )))
+    }
+
+    async fn list_action_schemas(
+        &self,
+        _: Request<ListActionSchemasRequest>,
+    ) -> Result<Response<ListActionSchemasResponse>, Status> {
+        Ok(Response::new(ListActionSchemasResponse::default()))
+    }
+}

@@ -1,0 +1,81 @@
+//! The gRPC server: every `c1.connector.v2` service, `grpc.health.v1` and reflection, on one
+//! listener. The adapters here are thin; what the connector does lives in `connector`.
+
+mod absent;
+pub mod page_token;
+mod status;
+mod sync_services;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+
+use crate::connector::Connector;
+use crate::pb::FILE_DESCRIPTOR_SET;
+use crate::pb::v2::account_manager_service_server::AccountManagerServiceServer;
+use crate::pb::v2::action_service_server::ActionServiceServer;
+use crate::pb::v2::asset_service_server::AssetServiceServer;
+use crate::pb::v2::connector_service_server::ConnectorServiceServer;
+use crate::pb::v2::credential_manager_service_server::CredentialManagerServiceServer;
+use crate::pb::v2::entitlements_service_server::EntitlementsServiceServer;
+use crate::pb::v2::event_service_server::EventServiceServer;
+use crate::pb::v2::grant_manager_service_server::GrantManagerServiceServer;
+use crate::pb::v2::grants_service_server::GrantsServiceServer;
+use crate::pb::v2::resource_deleter_service_server::ResourceDeleterServiceServer;
+use crate::pb::v2::resource_getter_service_server::ResourceGetterServiceServer;
+use crate::pb::v2::resource_manager_service_server::ResourceManagerServiceServer;
+use crate::pb::v2::resource_types_service_server::ResourceTypesServiceServer;
+use crate::pb::v2::resources_service_server::ResourcesServiceServer;
+use crate::pb::v2::tickets_service_server::TicketsServiceServer;
+pub use absent::Absent;
+pub use sync_services::SyncApi;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection service could not be built: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// Serves the connector on `listener` until `shutdown` completes, then drains in-flight calls.
+pub async fn serve(
+    listener: TcpListener,
+    connector: Arc<Connector>,
+    region: String,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let sync = SyncApi::new(connector, region);
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<ConnectorServiceServer<SyncApi>>()
+        .await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+
+    Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(ConnectorServiceServer::new(sync.clone()))
+        .add_service(ResourceTypesServiceServer::new(sync.clone()))
+        .add_service(ResourcesServiceServer::new(sync.clone()))
+        .add_service(ResourceGetterServiceServer::new(sync.clone()))
+        .add_service(EntitlementsServiceServer::new(sync.clone()))
+        .add_service(GrantsServiceServer::new(sync))
+        .add_service(GrantManagerServiceServer::new(Absent))
+        .add_service(ResourceManagerServiceServer::new(Absent))
+        .add_service(ResourceDeleterServiceServer::new(Absent))
+        .add_service(AccountManagerServiceServer::new(Absent))
+        .add_service(CredentialManagerServiceServer::new(Absent))
+        .add_service(ActionServiceServer::new(Absent))
+        .add_service(AssetServiceServer::new(Absent))
+        .add_service(EventServiceServer::new(Absent))
+        .add_service(TicketsServiceServer::new(Absent))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The one place connector errors become gRPC statuses.
+//!
+//! Codes follow what Baton callers act on: NOT_FOUND on a grant listing is a warning, UNAVAILABLE
+//! is retried (after the `RateLimitDescription` detail's `reset_at` when present), auth failures
+//! are UNAUTHENTICATED / PERMISSION_DENIED, and anything else fails the sync.
+
+use std::time::{Duration, SystemTime};
+
+use prost::Message;
+use tonic::{Code, Status};
+
+use super::page_token::PageTokenError;
+use crate::cognito::CognitoError;
+use crate::connector::ConnectorError;
+use crate::pb::pack;
+use crate::pb::v2::RateLimitDescription;
+use crate::pb::v2::rate_limit_description::Status as LimitStatus;
+
+/// `google.rpc.Status`, the envelope gRPC uses for status details.
+#[derive(Clone, PartialEq, Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<prost_types::Any>,
+}
+
+/// How long a throttled caller is told to wait before trying again.
+const THROTTLED_RETRY_AFTER: Duration = Duration::from_secs(2);
+
+impl From<ConnectorError> for Status {
+    fn from(err: ConnectorError) -> Self {
+        let message = err.to_string();
+        let code = match &err {
+            ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
+            ConnectorError::NotFound(_) => Code::NotFound,
+            ConnectorError::Cognito(cognito) => match cognito {
+                CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
+                CognitoError::UsernameExists { .. } => Code::AlreadyExists,
+                CognitoError::InvalidParameter { .. } => Code::InvalidArgument,
+                CognitoError::Unauthenticated { .. } => Code::Unauthenticated,
+                CognitoError::AccessDenied { .. } => Code::PermissionDenied,
+                CognitoError::Throttled { .. } => return throttled(message),
+                CognitoError::LimitExceeded { .. } => Code::ResourceExhausted,
+                CognitoError::Unavailable { .. } => Code::Unavailable,
+                CognitoError::Other { .. } => Code::Unknown,
+            },
+        };
+        tracing::warn!(code = ?code, error = %message, "request failed");
+        Status::new(code, message)
+    }
+}
+
+impl From<PageTokenError> for Status {
+    fn from(err: PageTokenError) -> Self {
+        Status::invalid_argument(err.to_string())
+    }
+}
+
+/// UNAVAILABLE with a `RateLimitDescription` detail, which Baton's retry logic reads to decide
+/// how long to wait.
+fn throttled(message: String) -> Status {
+    let reset_at = SystemTime::now() + THROTTLED_RETRY_AFTER;
+    let description = RateLimitDescription {
+        status: LimitStatus::Overlimit as i32,
+        limit: 0,
+        remaining: 0,
+        reset_at: Some(prost_types::Timestamp::from(reset_at)),
+    };
+    let details = RpcStatus {
+        code: Code::Unavailable as i32,
+        message: message.clone(),
+        details: vec![pack(&description)],
+    };
+    tracing::warn!(error = %message, "request throttled");
+    Status::with_details(Code::Unavailable, message, details.encode_to_vec().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cognito::Operation;
+
+    #[test]
+    fn throttling_carries_a_rate_limit_description() {
+        let status = Status::from(ConnectorError::Cognito(CognitoError::Throttled {
+            operation: Operation::ListUsers,
+            attempts: 6,
+            message: "slow down".into(),
+        }));
+        assert_eq!(status.code(), Code::Unavailable);
+        let details = RpcStatus::decode(status.details()).unwrap();
+        let description: RateLimitDescription = details.details[0].to_msg().unwrap();
+        assert_eq!(description.status, LimitStatus::Overlimit as i32);
+        assert!(description.reset_at.is_some());
+    }
+
+    #[test]
+    fn auth_and_missing_things_have_their_own_codes() {
+        let unauth = CognitoError::Unauthenticated {
+            operation: Operation::DescribeUserPool,
+            code: "UnrecognizedClientException".into(),
+            message: "bad".into(),
+        };
+        assert_eq!(
+            Status::from(ConnectorError::from(unauth)).code(),
+            Code::Unauthenticated
+        );
+        let missing = ConnectorError::NotFound("no such group".into());
+        assert_eq!(Status::from(missing).code(), Code::NotFound);
+    }
+}

@@ -1,0 +1,194 @@
+//! Thin adapters from the generated sync-side service traits to the [`Connector`]: decode and
+//! check the request, call the connector, encode the page token. No Cognito logic here.
+
+use std::sync::Arc;
+
+use tonic::{Request, Response, Status};
+
+use super::page_token::PageTokens;
+use crate::connector::{Connector, ResourceKind, metadata};
+use crate::pb::v2::connector_service_server::ConnectorService;
+use crate::pb::v2::entitlements_service_server::EntitlementsService;
+use crate::pb::v2::grants_service_server::GrantsService;
+use crate::pb::v2::resource_getter_service_server::ResourceGetterService;
+use crate::pb::v2::resource_types_service_server::ResourceTypesService;
+use crate::pb::v2::resources_service_server::ResourcesService;
+use crate::pb::v2::*;
+
+/// Serves the sync side of the connector protocol.
+#[derive(Clone)]
+pub struct SyncApi {
+    connector: Arc<Connector>,
+    tokens: PageTokens,
+    region: String,
+}
+
+impl SyncApi {
+    pub fn new(connector: Arc<Connector>, region: String) -> Self {
+        let tokens = PageTokens::for_pool(connector.pool().pool_id());
+        Self {
+            connector,
+            tokens,
+            region,
+        }
+    }
+
+    /// A listing whose one page is always complete must not accept a token.
+    fn single_page(&self, listing: &str, token: &str, page_size: u32) -> Result<(), Status> {
+        self.tokens.decode(listing, token, page_size)?;
+        Ok(())
+    }
+}
+
+fn required<'a, T>(value: Option<&'a T>, field: &str) -> Result<&'a T, Status> {
+    value.ok_or_else(|| Status::invalid_argument(format!("{field} is required")))
+}
+
+fn grants_listing(resource: &Resource) -> String {
+    let id = resource.id.clone().unwrap_or_default();
+    format!("grants/{}/{}", id.resource_type, id.resource)
+}
+
+#[tonic::async_trait]
+impl ConnectorService for SyncApi {
+    async fn get_metadata(
+        &self,
+        _: Request<ConnectorServiceGetMetadataRequest>,
+    ) -> Result<Response<ConnectorServiceGetMetadataResponse>, Status> {
+        Ok(Response::new(ConnectorServiceGetMetadataResponse {
+            metadata: Some(metadata::metadata(
+                self.connector.pool().pool_id(),
+                &self.region,
+            )),
+        }))
+    }
+
+    async fn validate(
+        &self,
+        _: Request<ConnectorServiceValidateRequest>,
+    ) -> Result<Response<ConnectorServiceValidateResponse>, Status> {
+        self.connector.validate().await?;
+        Ok(Response::new(ConnectorServiceValidateResponse {
+            annotations: Vec::new(),
+            sdk_version: metadata::SDK_VERSION.to_string(),
+        }))
+    }
+
+    async fn cleanup(
+        &self,
+        _: Request<ConnectorServiceCleanupRequest>,
+    ) -> Result<Response<ConnectorServiceCleanupResponse>, Status> {
+        Ok(Response::new(ConnectorServiceCleanupResponse::default()))
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceTypesService for SyncApi {
+    async fn list_resource_types(
+        &self,
+        request: Request<ResourceTypesServiceListResourceTypesRequest>,
+    ) -> Result<Response<ResourceTypesServiceListResourceTypesResponse>, Status> {
+        let request = request.into_inner();
+        self.single_page("resource-types", &request.page_token, request.page_size)?;
+        Ok(Response::new(
+            ResourceTypesServiceListResourceTypesResponse {
+                list: self.connector.resource_types(),
+                ..Default::default()
+            },
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl ResourcesService for SyncApi {
+    async fn list_resources(
+        &self,
+        request: Request<ResourcesServiceListResourcesRequest>,
+    ) -> Result<Response<ResourcesServiceListResourcesResponse>, Status> {
+        let request = request.into_inner();
+        let kind = ResourceKind::parse(&request.resource_type_id)?;
+        let listing = format!("resources/{}", request.resource_type_id);
+        let cursor = self
+            .tokens
+            .decode(&listing, &request.page_token, request.page_size)?;
+        let page = self
+            .connector
+            .list_resources(kind, request.parent_resource_id.as_ref(), &cursor)
+            .await?;
+        Ok(Response::new(ResourcesServiceListResourcesResponse {
+            list: page.items,
+            next_page_token: self.tokens.encode(&listing, page.next.as_ref()),
+            annotations: Vec::new(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl ResourceGetterService for SyncApi {
+    async fn get_resource(
+        &self,
+        request: Request<ResourceGetterServiceGetResourceRequest>,
+    ) -> Result<Response<ResourceGetterServiceGetResourceResponse>, Status> {
+        let request = request.into_inner();
+        let id = required(request.resource_id.as_ref(), "resource_id")?;
+        let resource = self.connector.get_resource(id).await?;
+        Ok(Response::new(ResourceGetterServiceGetResourceResponse {
+            resource: Some(resource),
+            annotations: Vec::new(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl EntitlementsService for SyncApi {
+    async fn list_entitlements(
+        &self,
+        request: Request<EntitlementsServiceListEntitlementsRequest>,
+    ) -> Result<Response<EntitlementsServiceListEntitlementsResponse>, Status> {
+        let request = request.into_inner();
+        let resource = required(request.resource.as_ref(), "resource")?;
+        let listing = format!("entitlements/{}", grants_listing(resource));
+        self.single_page(&listing, &request.page_token, request.page_size)?;
+        Ok(Response::new(EntitlementsServiceListEntitlementsResponse {
+            list: self.connector.list_entitlements(resource)?,
+            ..Default::default()
+        }))
+    }
+
+    async fn list_static_entitlements(
+        &self,
+        request: Request<EntitlementsServiceListStaticEntitlementsRequest>,
+    ) -> Result<Response<EntitlementsServiceListStaticEntitlementsResponse>, Status> {
+        let request = request.into_inner();
+        ResourceKind::parse(&request.resource_type_id)?;
+        self.single_page(
+            "static-entitlements",
+            &request.page_token,
+            request.page_size,
+        )?;
+        Ok(Response::new(
+            EntitlementsServiceListStaticEntitlementsResponse::default(),
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl GrantsService for SyncApi {
+    async fn list_grants(
+        &self,
+        request: Request<GrantsServiceListGrantsRequest>,
+    ) -> Result<Response<GrantsServiceListGrantsResponse>, Status> {
+        let request = request.into_inner();
+        let resource = required(request.resource.as_ref(), "resource")?;
+        let listing = grants_listing(resource);
+        let cursor = self
+            .tokens
+            .decode(&listing, &request.page_token, request.page_size)?;
+        let page = self.connector.list_grants(resource, &cursor).await?;
+        Ok(Response::new(GrantsServiceListGrantsResponse {
+            list: page.items,
+            next_page_token: self.tokens.encode(&listing, page.next.as_ref()),
+            annotations: Vec::new(),
+        }))
+    }
+}

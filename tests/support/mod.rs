@@ -1,0 +1,355 @@
+//! Shared test support: the Cognito emulator (moto behind our control API), the connector
+//! binary as a real gRPC server on a real socket, and a client that walks it like a syncer.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use baton_cognito::pb::v2::entitlements_service_client::EntitlementsServiceClient;
+use baton_cognito::pb::v2::grants_service_client::GrantsServiceClient;
+use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
+use baton_cognito::pb::v2::*;
+use serde_json::Value;
+use tonic::transport::Channel;
+
+pub const REGION: &str = "us-east-1";
+pub const BIN: &str = env!("CARGO_BIN_EXE_baton-cognito");
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The emulator's Python, installed on first use by `scripts/ensure-emulator`.
+fn python() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/ensure-emulator"))
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cannot run scripts/ensure-emulator (needs bash and python3)");
+        assert!(
+            out.status.success(),
+            "scripts/ensure-emulator failed; it needs python3 with venv and access to PyPI"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(
+            stdout
+                .lines()
+                .last()
+                .expect("ensure-emulator printed no python path")
+                .trim(),
+        )
+    })
+}
+
+/// A running emulator process. It exits when its stdin closes, so it never outlives the tests.
+pub struct Emulator {
+    pub url: String,
+    addr: String,
+    child: Child,
+    _stdin: ChildStdin,
+    _stdout: BufReader<ChildStdout>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A pool seeded in the emulator.
+#[derive(Clone, Debug)]
+pub struct Pool {
+    pub id: String,
+    pub arn: String,
+}
+
+impl Emulator {
+    /// The emulator shared by the tests of one test binary (pools are unique per test).
+    pub fn shared() -> &'static Emulator {
+        static SHARED: OnceLock<Emulator> = OnceLock::new();
+        SHARED.get_or_init(Emulator::start)
+    }
+
+    /// A dedicated emulator, for tests that count calls or inject faults.
+    pub fn start() -> Emulator {
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/emulator/cognito_emulator.py"))
+            .args(["--host", "127.0.0.1", "--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cannot start the Cognito emulator");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("emulator stdout");
+        let url = line
+            .trim()
+            .strip_prefix("LISTENING ")
+            .unwrap_or_else(|| panic!("emulator did not start: {line:?}"))
+            .to_string();
+        let addr = url.trim_start_matches("http://").to_string();
+        Emulator {
+            url,
+            addr,
+            child,
+            _stdin: stdin,
+            _stdout: stdout,
+        }
+    }
+
+    /// One JSON request to the control API.
+    pub fn control(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let (status, text) = http(&self.addr, method, path, body.map(|b| b.to_string()));
+        assert!(status < 300, "{method} {path} -> {status}: {text}");
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        }
+    }
+
+    pub fn create_pool(&self, spec: Value) -> Pool {
+        let mut spec = spec;
+        spec["region"] = Value::from(REGION);
+        let out = self.control("POST", "/_emulator/pools", Some(&spec));
+        Pool {
+            id: out["pool_id"].as_str().expect("pool_id").to_string(),
+            arn: out["arn"].as_str().unwrap_or_default().to_string(),
+        }
+    }
+
+    pub fn inject(&self, rules: Value) {
+        self.control(
+            "POST",
+            "/_emulator/faults",
+            Some(&serde_json::json!({ "rules": rules })),
+        );
+    }
+
+    /// AWS operations received since the last reset of the counters.
+    pub fn calls(&self) -> Value {
+        self.control("GET", "/_emulator/calls", None)
+    }
+
+    pub fn reset_calls(&self) {
+        self.control("DELETE", "/_emulator/calls", None);
+    }
+}
+
+/// A minimal HTTP/1.1 client for the control API (one request per connection).
+fn http(addr: &str, method: &str, path: &str, body: Option<String>) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to emulator");
+    stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
+    let body = body.unwrap_or_default();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read response");
+    let raw = String::from_utf8_lossy(&raw);
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, rest.to_string())
+}
+
+/// Environment for the connector binary pointing at an emulator pool with dummy credentials.
+pub fn pool_env(emulator: &Emulator, pool: &Pool) -> Vec<(String, String)> {
+    vec![
+        ("BATON_USER_POOL_ID".into(), pool.id.clone()),
+        ("BATON_ENDPOINT_URL".into(), emulator.url.clone()),
+        (
+            "BATON_AWS_ACCESS_KEY_ID".into(),
+            "AKIAIOSFODNN7EXAMPLE".into(),
+        ),
+        (
+            "BATON_AWS_SECRET_ACCESS_KEY".into(),
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into(),
+        ),
+    ]
+}
+
+/// Runs the binary to completion with a clean AWS environment.
+pub fn run_binary(args: &[&str], env: &[(String, String)]) -> Output {
+    base_command(env)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run baton-cognito")
+}
+
+fn base_command(env: &[(String, String)]) -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("BATON_") || key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("BATON_LOG_FORMAT", "json");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+/// The connector binary serving gRPC on an ephemeral loopback port.
+pub struct Server {
+    pub addr: String,
+    child: Child,
+    logs: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start(env: &[(String, String)], extra_args: &[&str]) -> Server {
+        let mut child = base_command(env)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start baton-cognito serve");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("server stdout");
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.wait();
+            panic!(
+                "server did not start: {line:?}; logs: {}",
+                logs.lock().unwrap()
+            );
+        };
+        Server {
+            addr: addr.to_string(),
+            child,
+            logs,
+        }
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the connector")
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+/// Every page of a resource listing at a page size.
+pub async fn list_all_resources(channel: &Channel, type_id: &str, page_size: u32) -> Vec<Resource> {
+    let mut client = ResourcesServiceClient::new(channel.clone());
+    let mut token = String::new();
+    let mut all = Vec::new();
+    loop {
+        let page = client
+            .list_resources(ResourcesServiceListResourcesRequest {
+                resource_type_id: type_id.into(),
+                page_size,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list_resources")
+            .into_inner();
+        assert!(page.list.len() <= page_size.clamp(1, 60) as usize || page_size == 0);
+        all.extend(page.list);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        assert_ne!(page.next_page_token, token, "the next token must move");
+        token = page.next_page_token;
+    }
+}
+
+/// Every grant of a resource at a page size.
+pub async fn list_all_grants(channel: &Channel, resource: &Resource, page_size: u32) -> Vec<Grant> {
+    let mut client = GrantsServiceClient::new(channel.clone());
+    let mut token = String::new();
+    let mut all = Vec::new();
+    loop {
+        let page = client
+            .list_grants(GrantsServiceListGrantsRequest {
+                resource: Some(resource.clone()),
+                page_size,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("list_grants")
+            .into_inner();
+        all.extend(page.list);
+        if page.next_page_token.is_empty() {
+            return all;
+        }
+        token = page.next_page_token;
+    }
+}
+
+pub async fn list_entitlements(channel: &Channel, resource: &Resource) -> Vec<Entitlement> {
+    EntitlementsServiceClient::new(channel.clone())
+        .list_entitlements(EntitlementsServiceListEntitlementsRequest {
+            resource: Some(resource.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("list_entitlements")
+        .into_inner()
+        .list
+}
+
+/// The upstream id of a resource.
+pub fn rid(resource: &Resource) -> String {
+    resource.id.as_ref().expect("resource id").resource.clone()
+}
+
+/// A unique pool name per test.
+pub fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
