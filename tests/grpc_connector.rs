@@ -569,3 +569,70 @@ async fn garbage_tampered_and_foreign_page_tokens_are_invalid_arguments() {
         .into_inner();
     assert_eq!(second.list.len(), 2, "the untouched token still works");
 }
+
+/// Cognito calls one full listing costs, from the emulator's own count: ceil(N/60) ListUsers,
+/// ceil(G/60) ListGroups and, per group, ceil(m/60) ListUsersInGroup (one for an empty group).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_listing_makes_the_minimum_number_of_cognito_calls() {
+    let emulator = Emulator::start();
+    let user_count = 1000;
+    let member_counts = [
+        0, 1, 5, 10, 30, 59, 60, 61, 100, 119, 120, 121, 200, 250, 300, 400, 500, 600, 800, 1000,
+    ];
+    let names: Vec<String> = (0..user_count).map(|i| format!("u{i:04}")).collect();
+    let groups: Vec<_> = (0..member_counts.len())
+        .map(|g| json!({"name": format!("g{g:02}")}))
+        .collect();
+    let memberships: Vec<_> = member_counts
+        .iter()
+        .enumerate()
+        .flat_map(|(g, m)| {
+            names
+                .iter()
+                .take(*m)
+                .map(move |u| json!([format!("g{g:02}"), u]))
+        })
+        .collect();
+    let pool = emulator.create_pool(json!({"name": unique("counts"), "users": users(names), "groups": groups, "memberships": memberships}));
+    let server = Server::start(&pool_env(&emulator, &pool), &[]);
+    let channel = server.channel().await;
+    emulator.reset_calls();
+
+    ConnectorServiceClient::new(channel.clone())
+        .validate(ConnectorServiceValidateRequest {})
+        .await
+        .unwrap();
+    let users = list_all_resources(&channel, "user", 0).await;
+    let groups = list_all_resources(&channel, "group", 0).await;
+    let mut grants = 0;
+    for group in &groups {
+        assert_eq!(list_entitlements(&channel, group).await.len(), 1);
+        grants += list_all_grants(&channel, group, 0).await.len();
+    }
+    assert_eq!(users.len(), user_count);
+    assert_eq!(groups.len(), member_counts.len());
+    assert_eq!(grants, member_counts.iter().sum::<usize>());
+
+    let pages = |n: usize| n.div_ceil(60).max(1) as u64;
+    let calls = emulator.calls();
+    eprintln!(
+        "Cognito calls for {user_count} users, {} groups, {grants} memberships: {calls}",
+        groups.len()
+    );
+    assert_eq!(calls["DescribeUserPool"], json!(1));
+    assert_eq!(calls["ListUsers"], json!(pages(user_count)));
+    assert_eq!(calls["ListGroups"], json!(pages(member_counts.len())));
+    assert_eq!(
+        calls["ListUsersInGroup"],
+        json!(member_counts.iter().map(|m| pages(*m)).sum::<u64>())
+    );
+    assert!(
+        calls.get("AdminGetUser").is_none_or(|v| v == 0),
+        "no per-user reads in a listing"
+    );
+    assert_eq!(
+        calls.as_object().unwrap().len(),
+        4,
+        "no other operations: {calls}"
+    );
+}

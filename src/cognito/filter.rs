@@ -167,7 +167,7 @@ impl FromStr for UserFilter {
         let expected =
             "expected ATTRIBUTE = \"VALUE\" or ATTRIBUTE ^= \"VALUE\", e.g. email ^= \"a\"";
         let op_at = text
-            .find(|c| c == '=' || c == '^')
+            .find(['=', '^'])
             .ok_or_else(|| FilterError(format!("no operator in {input:?}; {expected}")))?;
         let attribute = text[..op_at].trim();
         let rest = &text[op_at..];
