@@ -1,0 +1,1481 @@
+#!/usr/bin/env python3
+"""AWS Cognito user-pool emulator for baton-cognito's tests and demo.
+
+One process, one multi-threaded HTTP server that serves
+
+* moto's real cognito-idp implementation (AWS JSON 1.1 protocol: ``POST /`` with
+  ``X-Amz-Target: AWSCognitoIdentityProviderService.<Operation>``; the SigV4
+  credential scope selects the region), and
+* a JSON control API under ``/_emulator/`` for seeding pools in-process (fast),
+  injecting faults (throttling, 5xx, dropped connections, delays, auth errors)
+  and counting the AWS calls received.
+
+Start::
+
+    python cognito_emulator.py [--host 127.0.0.1] [--port 0]
+        [--sample-users N --sample-groups G --sample-seed S --sample-region R]
+        [--no-stdin-watch]
+
+stdout protocol: exactly one line ``LISTENING http://HOST:PORT`` once the socket is
+bound, then (only with ``--sample-*``) ``SAMPLE_POOL <pool_id> <region>`` once the
+sample pool is seeded. Nothing else is ever written to stdout (Python-level
+prints are redirected to stderr afterwards). The process exits when its stdin
+reaches EOF (so a dead test harness never leaves it running; pass
+``--no-stdin-watch`` to run it by hand in the background), and on SIGTERM/SIGINT.
+
+See README.md beside this file for the control API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import io
+import json
+import os
+import random
+import re
+import signal
+import socket
+import string
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from typing import Any, Callable, Iterable
+from urllib.parse import parse_qs, unquote_to_bytes
+
+import logging  # noqa: E402
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.cognitoidp.models import (  # noqa: E402
+    CognitoIdpUserPool,
+    UserStatus,
+    cognitoidp_backends,
+)
+from moto.moto_api._internal import mock_random  # noqa: E402
+
+CONTROL_PREFIX = "/_emulator/"
+JSON_11 = "application/x-amz-json-1.1"
+
+USER_STATUSES = (
+    "UNCONFIRMED",
+    "CONFIRMED",
+    "ARCHIVED",
+    "COMPROMISED",
+    "UNKNOWN",
+    "RESET_REQUIRED",
+    "FORCE_CHANGE_PASSWORD",
+    "EXTERNAL_PROVIDER",
+)
+# moto compares statuses with `is UserStatus.X` in its auth flows: use its enum
+# members where they exist, plain strings for the rest.
+_STATUS_VALUES: dict[str, Any] = {
+    s: (UserStatus[s] if s in UserStatus.__members__ else s) for s in USER_STATUSES
+}
+
+FAULT_KINDS = (
+    "throttle",
+    "internal",
+    "unavailable",
+    "delay",
+    "reset",
+    "not_authorized",
+    "access_denied",
+    "error",
+)
+
+READ_OP_PREFIXES = ("List", "Get", "Describe", "AdminGet", "AdminList")
+
+MAX_NAME_LEN = 128
+REQUEST_LOG_MAX = 20000
+
+
+def account_id() -> str:
+    return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ApiError(Exception):
+    """An error answered by the control API as {"error": message}."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def bad(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+class DropConnection(BaseException):
+    """Raised by the WSGI app to make the request handler drop the TCP connection.
+
+    A BaseException (not Exception) so werkzeug's run_wsgi does not turn it into a
+    500 response; EmulatorRequestHandler.handle catches it.
+    """
+
+
+# --------------------------------------------------------------------------- locking
+
+
+class RWLock:
+    """Writer-preferring readers/writer lock.
+
+    AWS read operations share it; AWS write operations, moto-api calls and control
+    API mutations take it exclusively, so seeding never races a listing.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    def acquire_read(self) -> None:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+
+    def release_read(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def acquire_write(self) -> None:
+        with self._cond:
+            self._writers_waiting += 1
+            try:
+                while self._writer or self._readers:
+                    self._cond.wait()
+            finally:
+                self._writers_waiting -= 1
+            self._writer = True
+
+    def release_write(self) -> None:
+        with self._cond:
+            self._writer = False
+            self._cond.notify_all()
+
+    class _Ctx:
+        def __init__(self, acquire: Callable[[], None], release: Callable[[], None]):
+            self._acquire, self._release = acquire, release
+
+        def __enter__(self) -> None:
+            self._acquire()
+
+        def __exit__(self, *exc: Any) -> None:
+            self._release()
+
+    def read(self) -> "RWLock._Ctx":
+        return RWLock._Ctx(self.acquire_read, self.release_read)
+
+    def write(self) -> "RWLock._Ctx":
+        return RWLock._Ctx(self.acquire_write, self.release_write)
+
+
+STATE_LOCK = RWLock()
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+_CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _req_str(obj: dict, key: str, what: str, max_len: int | None = MAX_NAME_LEN) -> str:
+    if key not in obj:
+        raise bad(f"{what}: missing '{key}'")
+    val = obj[key]
+    if not isinstance(val, str) or val == "":
+        raise bad(f"{what}: '{key}' must be a non-empty string")
+    if max_len is not None and len(val) > max_len:
+        raise bad(f"{what}: '{key}' longer than {max_len} characters")
+    if _CTRL_RE.search(val):
+        raise bad(f"{what}: '{key}' contains control characters")
+    return val
+
+
+def _opt_str(obj: dict, key: str, what: str) -> str | None:
+    val = obj.get(key)
+    if val is None:
+        return None
+    if not isinstance(val, str):
+        raise bad(f"{what}: '{key}' must be a string")
+    return val
+
+
+def _check_keys(obj: Any, allowed: Iterable[str], what: str) -> dict:
+    if not isinstance(obj, dict):
+        raise bad(f"{what}: must be a JSON object")
+    unknown = set(obj) - set(allowed)
+    if unknown:
+        raise bad(f"{what}: unknown field(s) {sorted(unknown)}")
+    return obj
+
+
+def _parse_date(val: Any, what: str) -> _dt.datetime | None:
+    """Epoch seconds (number) or ISO 8601 string -> naive UTC datetime (moto's style)."""
+    if val is None:
+        return None
+    if isinstance(val, bool):
+        raise bad(f"{what}: must be epoch seconds or an ISO 8601 string")
+    if isinstance(val, (int, float)):
+        return _dt.datetime.fromtimestamp(val, _dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(val, str):
+        try:
+            d = _dt.datetime.fromisoformat(val.replace("Z", "+00:00"))
+        except ValueError as e:
+            raise bad(f"{what}: {e}") from None
+        if d.tzinfo is not None:
+            d = d.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return d
+    raise bad(f"{what}: must be epoch seconds or an ISO 8601 string")
+
+
+USER_KEYS = ("username", "attributes", "enabled", "status", "create_date", "last_modified_date")
+GROUP_KEYS = ("name", "description", "precedence", "role_arn", "create_date", "last_modified_date")
+
+
+class UserSpec:
+    __slots__ = ("username", "attributes", "enabled", "status", "sub", "create_date", "modified_date")
+
+    @classmethod
+    def trusted(cls, username: str, attributes: list[dict[str, str]], sub: str | None,
+                enabled: bool, status: str, create_date, modified_date) -> "UserSpec":
+        """For generated data that is valid by construction (skips validation)."""
+        self = cls.__new__(cls)
+        self.username, self.attributes, self.sub = username, attributes, sub
+        self.enabled, self.status = enabled, status
+        self.create_date, self.modified_date = create_date, modified_date
+        return self
+
+    def __init__(self, raw: Any, idx: int):
+        what = f"users[{idx}]"
+        _check_keys(raw, USER_KEYS, what)
+        self.username = _req_str(raw, "username", what)
+        attrs = raw.get("attributes") or {}
+        if not isinstance(attrs, dict):
+            raise bad(f"{what}: 'attributes' must be an object of name -> string value")
+        out: list[dict[str, str]] = []
+        sub = None
+        for name, value in attrs.items():
+            if not isinstance(name, str) or not name:
+                raise bad(f"{what}: attribute names must be non-empty strings")
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, (int, float)):
+                value = str(value)
+            elif not isinstance(value, str):
+                raise bad(f"{what}: attribute {name!r} must be a string")
+            if name == "sub":
+                if not value:
+                    raise bad(f"{what}: 'sub' must be non-empty")
+                sub = value
+            out.append({"Name": name, "Value": value})
+        self.attributes = out
+        self.sub = sub
+        enabled = raw.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise bad(f"{what}: 'enabled' must be a boolean")
+        self.enabled = enabled
+        status = raw.get("status", "CONFIRMED")
+        if status not in _STATUS_VALUES:
+            raise bad(f"{what}: 'status' must be one of {list(USER_STATUSES)}")
+        self.status = status
+        self.create_date = _parse_date(raw.get("create_date"), f"{what}.create_date")
+        self.modified_date = _parse_date(
+            raw.get("last_modified_date"), f"{what}.last_modified_date"
+        )
+
+
+class GroupSpec:
+    __slots__ = ("name", "description", "precedence", "role_arn", "create_date", "modified_date")
+
+    def __init__(self, raw: Any, idx: int):
+        what = f"groups[{idx}]"
+        _check_keys(raw, GROUP_KEYS, what)
+        self.name = _req_str(raw, "name", what)
+        self.description = _opt_str(raw, "description", what)
+        if self.description is not None and len(self.description) > 2048:
+            raise bad(f"{what}: 'description' longer than 2048 characters")
+        prec = raw.get("precedence")
+        if prec is not None and (isinstance(prec, bool) or not isinstance(prec, int) or prec < 0):
+            raise bad(f"{what}: 'precedence' must be a non-negative integer or null")
+        self.precedence = prec
+        self.role_arn = _opt_str(raw, "role_arn", what)
+        self.create_date = _parse_date(raw.get("create_date"), f"{what}.create_date")
+        self.modified_date = _parse_date(
+            raw.get("last_modified_date"), f"{what}.last_modified_date"
+        )
+
+
+def _parse_membership(raw: Any, idx: int) -> tuple[str, str]:
+    what = f"memberships[{idx}]"
+    if isinstance(raw, dict):
+        _check_keys(raw, ("group", "username"), what)
+        g, u = raw.get("group"), raw.get("username")
+    elif isinstance(raw, (list, tuple)) and len(raw) == 2:
+        g, u = raw
+    else:
+        raise bad(f'{what}: must be ["group name", "username"] or {{"group":..,"username":..}}')
+    if not isinstance(g, str) or not g or not isinstance(u, str) or not u:
+        raise bad(f"{what}: group and username must be non-empty strings")
+    return g, u
+
+
+def _list_field(body: dict, key: str) -> list:
+    val = body.get(key)
+    if val is None:
+        return []
+    if not isinstance(val, list):
+        raise bad(f"'{key}' must be a list")
+    return val
+
+
+# --------------------------------------------------------------------------- seeding
+
+
+_POOL_ID_CHARS = string.ascii_letters + string.digits
+
+
+def _backend(region: str):
+    acct = cognitoidp_backends[account_id()]
+    if region not in acct.regions and region not in acct.keys():
+        raise bad(f"unknown region {region!r}")
+    return acct[region]
+
+
+def _validate_region(region: Any) -> str:
+    if not isinstance(region, str) or not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        raise bad("'region' must be an AWS region name like 'us-east-1'")
+    _backend(region)
+    return region
+
+
+def _find_pool(pool_id: str) -> CognitoIdpUserPool:
+    region = pool_id.rsplit("_", 1)[0] if "_" in pool_id else ""
+    try:
+        backend = _backend(region)
+    except ApiError:
+        raise not_found(f"user pool {pool_id!r} not found") from None
+    pool = backend.user_pools.get(pool_id)
+    if pool is None:
+        raise not_found(f"user pool {pool_id!r} not found")
+    return pool
+
+
+def _new_pool_id(backend, region: str, rng: random.Random | None = None) -> str:
+    """A realistic pool id: '<region>_' + 9 alphanumerics (moto's own ids are 32 hex)."""
+    for _ in range(100):
+        r = rng if rng is not None else mock_random
+        pid = f"{region}_" + "".join(r.choice(_POOL_ID_CHARS) for _ in range(9))
+        if pid not in backend.user_pools:
+            return pid
+        rng = None  # collision with a deterministic id: fall back to random ones
+    raise ApiError(500, "could not allocate a pool id")
+
+
+def create_pool(
+    region: str,
+    name: str,
+    custom_attributes: Iterable[str] = (),
+    pool_id: str | None = None,
+    config: dict | None = None,
+    id_rng: random.Random | None = None,
+) -> CognitoIdpUserPool:
+    """Create a pool through moto's backend with a realistic id. Caller holds the write lock."""
+    backend = _backend(region)
+    if pool_id is not None:
+        if not re.fullmatch(re.escape(region) + r"_[0-9A-Za-z]+", pool_id) or len(pool_id) > 55:
+            raise bad(f"'pool_id' must look like '{region}_AbCdEfGhI'")
+        if pool_id in backend.user_pools:
+            raise ApiError(409, f"user pool {pool_id!r} already exists")
+    else:
+        pool_id = _new_pool_id(backend, region, id_rng)
+    pool = backend.create_user_pool(name, dict(config or {}))
+    # Re-key it under the realistic id (nothing refers to the old id yet).
+    del backend.user_pools[pool.id]
+    pool.id = pool_id
+    pool.arn = pool.arn.rsplit("/", 1)[0] + "/" + pool_id
+    backend.user_pools[pool_id] = pool
+    customs = sorted({a[len("custom:"):] for a in custom_attributes if a.startswith("custom:")})
+    if customs:
+        pool.add_custom_attributes(
+            [{"Name": c, "AttributeDataType": "String", "Mutable": True} for c in customs]
+        )
+    return pool
+
+
+def _declare_custom_attributes(pool: CognitoIdpUserPool, names: Iterable[str]) -> None:
+    missing = sorted(
+        {
+            n[len("custom:"):]
+            for n in names
+            if n.startswith("custom:") and n not in pool.schema_attributes
+        }
+    )
+    if missing:
+        pool.add_custom_attributes(
+            [{"Name": c, "AttributeDataType": "String", "Mutable": True} for c in missing]
+        )
+
+
+def seed_into_pool(
+    pool: CognitoIdpUserPool,
+    users: list[UserSpec],
+    groups: list[GroupSpec],
+    memberships: list[tuple[str, str]],
+) -> dict[str, int]:
+    """Validate everything against the pool, then add. Caller holds the write lock.
+
+    All checks happen before the first change, so a 400 leaves the pool untouched.
+    """
+    backend = pool.backend
+    # --- validate
+    new_usernames: set[str] = set()
+    for i, u in enumerate(users):
+        if u.username in new_usernames or u.username in pool.users:
+            raise bad(f"users[{i}]: username {u.username!r} already exists")
+        new_usernames.add(u.username)
+    explicit_subs = [u.sub for u in users if u.sub is not None]
+    if explicit_subs:
+        existing = {usr.id for usr in pool.users.values()}
+        seen: set[str] = set()
+        for s in explicit_subs:
+            if s in existing or s in seen:
+                raise bad(f"duplicate sub {s!r}")
+            seen.add(s)
+    new_groups: set[str] = set()
+    for i, g in enumerate(groups):
+        if g.name in new_groups or g.name in pool.groups:
+            raise bad(f"groups[{i}]: group {g.name!r} already exists")
+        new_groups.add(g.name)
+    for i, (g, u) in enumerate(memberships):
+        if g not in new_groups and g not in pool.groups:
+            raise bad(f"memberships[{i}]: no group {g!r}")
+        if u not in new_usernames and u not in pool.users:
+            raise bad(f"memberships[{i}]: no user {u!r}")
+
+    # --- apply
+    _declare_custom_attributes(
+        pool, {a["Name"] for u in users for a in u.attributes if a["Name"].startswith("custom:")}
+    )
+    pid = pool.id
+    for g in groups:
+        grp = backend.create_group(pid, g.name, g.description, g.role_arn, g.precedence)
+        if g.create_date is not None:
+            grp.creation_date = g.create_date
+            grp.last_modified_date = g.create_date
+        if g.modified_date is not None:
+            grp.last_modified_date = g.modified_date
+    for u in users:
+        usr = backend.admin_create_user(pid, u.username, "SUPPRESS", None, list(u.attributes))
+        if u.sub is not None:
+            # moto keys pagination tokens on user.id (= sub): keep them identical.
+            usr.id = u.sub
+            usr.attribute_lookup["sub"] = u.sub
+            for a in usr.attributes:
+                if a["Name"] == "sub":
+                    a["Value"] = u.sub
+        usr.enabled = u.enabled
+        usr.status = _STATUS_VALUES[u.status]
+        if u.create_date is not None:
+            usr.create_date = u.create_date
+            usr.last_modified_date = u.create_date
+        if u.modified_date is not None:
+            usr.last_modified_date = u.modified_date
+    added_m = 0
+    groups_by_name = pool.groups
+    users_by_name = pool.users
+    for g, u in memberships:
+        grp = groups_by_name[g]
+        usr = users_by_name[u]
+        if usr not in grp.users:
+            added_m += 1
+        grp.users.add(usr)
+        usr.groups.add(grp)
+    return {"users": len(users), "groups": len(groups), "memberships": added_m}
+
+
+def pool_answer(pool: CognitoIdpUserPool, counts: dict | None = None) -> dict:
+    ans = {"pool_id": pool.id, "arn": pool.arn, "region": pool.region, "name": pool.name}
+    if counts:
+        ans["added"] = counts
+    return ans
+
+
+def pool_summary(pool: CognitoIdpUserPool) -> dict:
+    statuses: dict[str, int] = {}
+    disabled = 0
+    for u in pool.users.values():
+        st = getattr(u.status, "value", u.status)
+        statuses[st] = statuses.get(st, 0) + 1
+        if not u.enabled:
+            disabled += 1
+    groups = {
+        name: len(g.users) for name, g in pool.groups.items()
+    }
+    return {
+        "pool_id": pool.id,
+        "arn": pool.arn,
+        "region": pool.region,
+        "name": pool.name,
+        "users": len(pool.users),
+        "groups": len(pool.groups),
+        "memberships": sum(groups.values()),
+        "disabled": disabled,
+        "statuses": statuses,
+        "group_sizes": groups,
+        "custom_attributes": sorted(
+            n for n in pool.schema_attributes if n.startswith("custom:")
+        ),
+    }
+
+
+# --------------------------------------------------------------------------- sample generator
+
+FIRST_NAMES = [
+    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda",
+    "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica",
+    "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Nancy", "Matthew", "Lisa",
+    "Anthony", "Betty", "Mark", "Margaret", "Steven", "Sandra", "Paul", "Ashley",
+    "Andrew", "Emily", "Joshua", "Donna", "Kenneth", "Michelle", "Kevin", "Carol",
+    "Priya", "Wei", "Aisha", "Hiroshi", "Olga", "Mateo", "Fatima", "Liam",
+    "Noah", "Sofia", "Chen", "Amara", "Ravi", "Ingrid", "Kwame", "Yuki",
+    "José", "Zoë", "Søren", "Anaïs", "Łukasz", "Björn",
+]
+LAST_NAMES = [
+    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis",
+    "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson",
+    "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson",
+    "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker",
+    "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores",
+    "Patel", "Kim", "Chen", "Okafor", "Tanaka", "Ivanova", "Kowalski", "Singh",
+    "O'Brien", "Müller", "García", "Nakamura", "Haddad", "Mensah", "Larsen", "Dubois",
+]
+DEPARTMENTS = [
+    "Engineering", "Sales", "Marketing", "Finance", "Human Resources", "Support",
+    "Legal", "Operations", "Product", "Design", "IT", "Research",
+]
+EMAIL_DOMAINS = ["example.com", "example.com", "example.com", "corp.example.com", "example.org"]
+NAMED_GROUPS = [
+    ("admins", "Administrators of the application"),
+    ("engineering", "Engineering department"),
+    ("sales", "Sales team"),
+    ("support-tier-1", "First-line customer support"),
+    ("support-tier-2", "Escalation support"),
+    ("finance approvers", "Can approve invoices and refunds"),
+    ("Marketing", "Marketing department"),
+    ("hr:recruiting", "Recruiting team (HR)"),
+    ("eu/contractors", "Contractors based in the EU"),
+    ("beta-testers", "Early access to new features"),
+    ("on-call: platform", "Platform on-call rotation"),
+    ("read-only", "Read-only access to dashboards"),
+    ("billing", "Billing administrators"),
+    ("security", "Security team"),
+    ("data-science", "Data science and analytics"),
+    ("legal", "Legal department"),
+    ("ops", "Operations"),
+    ("design", "Product design"),
+    ("product-managers", "Product management"),
+    ("interns-2024", "2024 intern cohort"),
+    ("Équipe Paris", "Paris office staff"),
+    ("\"quoted\" team", "A group whose name has quotes"),
+]
+PROJECT_WORDS = [
+    "apollo", "zephyr", "orion", "atlas", "hermes", "nova", "phoenix", "titan",
+    "aurora", "comet", "delta", "falcon", "gemini", "helix", "ion", "juno",
+]
+ALL_STAFF = "all-staff"
+EMPTY_GROUP = "archived-project"
+
+_ASCII_FOLD = str.maketrans({
+    "é": "e", "ë": "e", "ø": "o", "ï": "i", "ł": "l", "ö": "o", "ü": "u", "í": "i",
+    "á": "a", "à": "a", "ç": "c", "ñ": "n", "Ł": "l", "Ø": "o", "É": "e", "ó": "o",
+})
+
+
+def _ascii_slug(s: str) -> str:
+    s = s.lower().translate(_ASCII_FOLD)
+    return "".join(c for c in s if c.isascii() and c.isalnum())
+
+
+def _fake_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+_EPOCH_START = _dt.datetime(2019, 1, 1)
+_EPOCH_SPAN_DAYS = 6 * 365
+_LATEST = _dt.datetime(2025, 6, 30)
+
+
+def generate_sample(
+    n_users: int, n_groups: int, seed: int
+) -> tuple[list[UserSpec], list[GroupSpec], list[tuple[str, str]]]:
+    """A deterministic, realistic-looking pool for a seed (no moto calls)."""
+    rng = random.Random(f"baton-cognito-sample:{seed}")
+    slug = {n: _ascii_slug(n) for n in FIRST_NAMES + LAST_NAMES}
+    users: list[UserSpec] = []
+    usernames: set[str] = set()
+    next_suffix: dict[str, int] = {}
+    n_external = 0 if n_users < 10 else max(2, n_users // 500)
+    external_idx = set(rng.sample(range(n_users), n_external)) if n_external else set()
+    for i in range(n_users):
+        first = rng.choice(FIRST_NAMES)
+        last = rng.choice(LAST_NAMES)
+        fslug, lslug = slug[first], slug[last]
+        domain = rng.choice(EMAIL_DOMAINS)
+        created = _EPOCH_START + _dt.timedelta(
+            seconds=rng.randrange(_EPOCH_SPAN_DAYS * 86400)
+        )
+        modified = min(created + _dt.timedelta(seconds=rng.randrange(400 * 86400)), _LATEST)
+        attrs: dict[str, str] = {"sub": _fake_uuid(rng)}
+        if i in external_idx:
+            provider = rng.choice(["Google", "Google", "Facebook", "SignInWithApple"])
+            ext_id = f"{rng.randrange(10**20, 10**21)}"
+            username = f"{provider}_{ext_id}"
+            status = "EXTERNAL_PROVIDER"
+            attrs["identities"] = json.dumps(
+                [{
+                    "userId": ext_id,
+                    "providerName": provider,
+                    "providerType": provider,
+                    "issuer": None,
+                    "primary": "true",
+                    "dateCreated": str(int(created.replace(tzinfo=_dt.timezone.utc).timestamp() * 1000)),
+                }],
+                separators=(",", ":"),
+            )
+            email = f"{fslug}.{lslug}{rng.randrange(10, 99)}@gmail.example.com"
+        else:
+            style = rng.random()
+            if style < 0.6:
+                base = f"{fslug}.{lslug}"
+            elif style < 0.85:
+                base = f"{fslug[:1]}{lslug}"
+            else:
+                base = None  # pools that sign in by email use opaque usernames
+            if base is None:
+                username = _fake_uuid(rng)
+            else:
+                username = base
+                k = next_suffix.get(base, 2)
+                while username in usernames:
+                    username = f"{base}{k}"
+                    k += 1
+                next_suffix[base] = k
+            email_local = username if base is not None else f"{fslug}.{lslug}{rng.randrange(100, 999)}"
+            email = f"{email_local}@{domain}"
+            r = rng.random()
+            if r < 0.05:
+                status = "UNCONFIRMED"
+            elif r < 0.065:
+                status = "RESET_REQUIRED"
+            elif r < 0.08:
+                status = "FORCE_CHANGE_PASSWORD"
+            elif r < 0.082:
+                status = "COMPROMISED"
+            else:
+                status = "CONFIRMED"
+        usernames.add(username)
+        attrs["email"] = email
+        attrs["email_verified"] = "false" if status == "UNCONFIRMED" else "true"
+        attrs["given_name"] = first
+        attrs["family_name"] = last
+        attrs["name"] = f"{first} {last}"
+        if rng.random() < 0.4:
+            attrs["phone_number"] = f"+1555{rng.randrange(10**7):07d}"
+            attrs["phone_number_verified"] = "true" if rng.random() < 0.7 else "false"
+        if rng.random() < 0.2:
+            attrs["preferred_username"] = rng.choice([fslug, f"{fslug}{lslug[:1]}", f"{fslug}_{rng.randrange(100)}"])
+        if rng.random() < 0.7:
+            attrs["custom:department"] = rng.choice(DEPARTMENTS)
+        if rng.random() < 0.6:
+            attrs["custom:employee_id"] = f"E{rng.randrange(100000, 999999)}"
+        enabled = rng.random() >= 0.05
+        users.append(UserSpec.trusted(
+            username,
+            [{"Name": k, "Value": v} for k, v in attrs.items()],
+            attrs["sub"],
+            enabled,
+            status,
+            created,
+            modified,
+        ))
+
+    groups: list[dict] = []
+    names: list[str] = []
+    if n_groups >= 1:
+        names.append(ALL_STAFF)
+    middle = max(0, n_groups - 2)
+    for j in range(middle):
+        if j < len(NAMED_GROUPS):
+            names.append(NAMED_GROUPS[j][0])
+        else:
+            w = PROJECT_WORDS[(j - len(NAMED_GROUPS)) % len(PROJECT_WORDS)]
+            names.append(f"project-{w}-{j - len(NAMED_GROUPS) + 1}")
+    if n_groups >= 2:
+        names.append(EMPTY_GROUP)
+    descr = dict(NAMED_GROUPS)
+    for j, name in enumerate(names):
+        if name == ALL_STAFF:
+            d, prec = "Everyone in the company", 100
+        elif name == EMPTY_GROUP:
+            d, prec = "Retired project; no members", None
+        else:
+            d = descr.get(name) or f"Project {name.split('-')[1].title()} team"
+            prec = rng.choice([None, rng.randrange(0, 50)])
+        role = None
+        if rng.random() < 0.3:
+            role = f"arn:aws:iam::{account_id()}:role/cognito-{_ascii_slug(name) or 'group'}"
+        created = _EPOCH_START + _dt.timedelta(seconds=rng.randrange(_EPOCH_SPAN_DAYS * 86400))
+        groups.append({
+            "name": name,
+            "description": d,
+            "precedence": prec,
+            "role_arn": role,
+            "create_date": created.replace(tzinfo=_dt.timezone.utc).timestamp(),
+        })
+
+    memberships: list[tuple[str, str]] = []
+    all_names = [u.username for u in users]
+    for name in names:
+        if name == EMPTY_GROUP or not all_names:
+            continue
+        if name == ALL_STAFF:
+            k = min(n_users, max(min(n_users, 1), min(n_users // 4, 3000)))
+        else:
+            k = min(n_users, rng.randrange(0, 61))
+        for uname in rng.sample(all_names, k):
+            memberships.append((name, uname))
+
+    return (
+        users,
+        [GroupSpec(g, i) for i, g in enumerate(groups)],
+        memberships,
+    )
+
+
+def create_sample_pool(
+    region: str, n_users: int, n_groups: int, seed: int, pool_id: str | None = None
+) -> tuple[CognitoIdpUserPool, dict]:
+    users, groups, memberships = generate_sample(n_users, n_groups, seed)
+    with STATE_LOCK.write():
+        pool = create_pool(
+            region,
+            f"sample-s{seed}-u{n_users}-g{n_groups}",
+            custom_attributes=("custom:department", "custom:employee_id"),
+            pool_id=pool_id,
+            id_rng=random.Random(f"baton-cognito-pool-id:{seed}:{n_users}:{n_groups}"),
+        )
+        try:
+            counts = seed_into_pool(pool, users, groups, memberships)
+        except BaseException:
+            del pool.backend.user_pools[pool.id]
+            raise
+    return pool, counts
+
+
+# --------------------------------------------------------------------------- faults & call stats
+
+
+class FaultRule:
+    __slots__ = ("operation", "kind", "count", "delay_ms", "skip", "pool_id", "message",
+                 "status", "error_type")
+
+    def __init__(self, raw: Any, idx: int):
+        what = f"rules[{idx}]"
+        _check_keys(
+            raw,
+            ("operation", "kind", "count", "delay_ms", "skip", "pool_id", "message",
+             "status", "error_type"),
+            what,
+        )
+        op = raw.get("operation", "*")
+        if not isinstance(op, str) or not op:
+            raise bad(f"{what}: 'operation' must be an operation name or '*'")
+        self.operation = op
+        kind = raw.get("kind")
+        if kind not in FAULT_KINDS:
+            raise bad(f"{what}: 'kind' must be one of {list(FAULT_KINDS)}")
+        self.kind = kind
+        count = raw.get("count", 1)
+        if isinstance(count, bool) or not isinstance(count, int) or (count < 1 and count != -1):
+            raise bad(f"{what}: 'count' must be a positive integer (or -1 for unlimited)")
+        self.count = count
+        skip = raw.get("skip", 0)
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise bad(f"{what}: 'skip' must be a non-negative integer")
+        self.skip = skip
+        delay = raw.get("delay_ms")
+        if kind == "delay":
+            if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
+                raise bad(f"{what}: kind 'delay' needs a non-negative 'delay_ms'")
+        elif delay is not None:
+            raise bad(f"{what}: 'delay_ms' only applies to kind 'delay'")
+        self.delay_ms = delay
+        self.pool_id = _opt_str(raw, "pool_id", what)
+        self.message = _opt_str(raw, "message", what)
+        status = raw.get("status")
+        error_type = raw.get("error_type")
+        if kind == "error":
+            if not isinstance(error_type, str) or not error_type:
+                raise bad(f"{what}: kind 'error' needs 'error_type' (e.g. 'ResourceNotFoundException')")
+            if status is None:
+                status = 400
+            if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+                raise bad(f"{what}: 'status' must be an HTTP error status (400..599)")
+        elif status is not None or error_type is not None:
+            raise bad(f"{what}: 'status'/'error_type' only apply to kind 'error'")
+        self.status = status
+        self.error_type = error_type
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"operation": self.operation, "kind": self.kind, "count": self.count}
+        for k in ("delay_ms", "pool_id", "message", "status", "error_type"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = v
+        if self.skip:
+            out["skip"] = self.skip
+        return out
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.faults: list[FaultRule] = []
+        self.reset_calls()
+
+    def reset_calls(self) -> None:
+        """Zero the counters and the request log (requests in flight stay counted)."""
+        with self.lock:
+            self.calls: dict[str, int] = {}
+            self.calls_by_pool: dict[str, dict[str, int]] = {}
+            self.log: deque = deque(maxlen=REQUEST_LOG_MAX)
+            self.in_flight = getattr(self, "in_flight", 0)
+            self.max_in_flight = self.in_flight
+            self.total = 0
+
+    def take_fault(self, op: str, pool_id: str | None) -> FaultRule | None:
+        """Count the call, then consume one count from the first matching rule."""
+        with self.lock:
+            self.calls[op] = self.calls.get(op, 0) + 1
+            if pool_id:
+                per = self.calls_by_pool.setdefault(pool_id, {})
+                per[op] = per.get(op, 0) + 1
+            self.total += 1
+            for i, rule in enumerate(self.faults):
+                if rule.operation not in ("*", op):
+                    continue
+                if rule.pool_id is not None and rule.pool_id != pool_id:
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    continue
+                if rule.count != -1:
+                    rule.count -= 1
+                    if rule.count == 0:
+                        del self.faults[i]
+                return rule
+            return None
+
+    def enter(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            if self.in_flight > self.max_in_flight:
+                self.max_in_flight = self.in_flight
+
+    def leave(self, entry: dict) -> None:
+        with self.lock:
+            self.in_flight -= 1
+            self.log.append(entry)
+
+
+STATS = Stats()
+
+
+# --------------------------------------------------------------------------- WSGI app
+
+
+def _json_response(start_response, status: int, obj: Any, headers: list | None = None):
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    hdrs = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if headers:
+        hdrs.extend(headers)
+    start_response(f"{status} {_REASONS.get(status, 'Status')}", hdrs)
+    return [body]
+
+
+_REASONS = {
+    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+def _aws_error(start_response, status: int, error_type: str, message: str):
+    body = json.dumps({"__type": error_type, "message": message}).encode("utf-8")
+    start_response(
+        f"{status} {_REASONS.get(status, 'Error')}",
+        [
+            ("Content-Type", JSON_11),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-ErrorType", error_type),
+        ],
+    )
+    return [body]
+
+
+def _read_body(environ) -> bytes:
+    inp = environ.get("wsgi.input")
+    if inp is None:
+        return b""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        data = inp.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        data = inp.read()
+    else:
+        data = b""
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    return data
+
+
+def _region_from_auth(environ) -> str | None:
+    auth = environ.get("HTTP_AUTHORIZATION") or ""
+    m = re.search(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/", auth)
+    return m.group(1) if m else None
+
+
+def _raw_path_segments(environ) -> list[str]:
+    """Path segments, percent-decoded one by one (so '%2F' inside a name survives)."""
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw is None:
+        path = environ.get("PATH_INFO", "")
+        return [s for s in path.split("/") if s != ""]
+    try:
+        # werkzeug hands out the request line latin-1 decoded, then "encoding-danced".
+        raw_bytes = raw.encode("latin-1").decode("utf-8").encode("latin-1")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        raw_bytes = raw.encode("utf-8", "surrogateescape")
+    raw_bytes = raw_bytes.split(b"?", 1)[0]
+    if raw_bytes.startswith(b"http://") or raw_bytes.startswith(b"https://"):
+        raw_bytes = b"/" + raw_bytes.split(b"/", 3)[-1]
+    out = []
+    for seg in raw_bytes.split(b"/"):
+        if seg == b"":
+            continue
+        try:
+            out.append(unquote_to_bytes(seg).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise bad("path is not valid UTF-8") from None
+    return out
+
+
+class EmulatorApp:
+    def __init__(self) -> None:
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def warm_up(self) -> None:
+        """Instantiate moto's cognito-idp Flask app now, not on the first request."""
+        environ = {
+            "PATH_INFO": "/",
+            "HTTP_X_AMZ_TARGET": "AWSCognitoIdentityProviderService.ListUserPools",
+            "HTTP_AUTHORIZATION": (
+                "AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/cognito-idp/aws4_request, "
+                "SignedHeaders=host, Signature=0"
+            ),
+        }
+        self.moto.get_application(environ)
+        _backend("us-east-1")
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "") or "/"
+        if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
+            return self.control(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target and not path.startswith("/moto-api"):
+            return self.aws(environ, start_response, target)
+        # Anything else (moto-api, JWKS, ...) goes to moto unchanged, exclusively.
+        with STATE_LOCK.write():
+            return list(self.moto(environ, start_response))
+
+    # ---------------------------------------------------------------- AWS calls
+
+    def aws(self, environ, start_response, target: str):
+        op = target.rsplit(".", 1)[-1]
+        body = _read_body(environ)
+        params: dict = {}
+        if body:
+            try:
+                parsed = json.loads(body)
+                if isinstance(parsed, dict):
+                    params = parsed
+            except ValueError:
+                pass
+        pool_id = params.get("UserPoolId") if isinstance(params.get("UserPoolId"), str) else None
+        entry: dict[str, Any] = {"t": time.time(), "operation": op}
+        region = _region_from_auth(environ)
+        if region:
+            entry["region"] = region
+        if pool_id:
+            entry["pool_id"] = pool_id
+        for src, dst in (("Limit", "limit"), ("Filter", "filter"), ("GroupName", "group"),
+                         ("Username", "username")):
+            if src in params:
+                entry[dst] = params[src]
+        if params.get("PaginationToken") or params.get("NextToken"):
+            entry["token"] = True
+
+        status_box: list[str] = []
+
+        def sr(status, headers, exc_info=None):
+            status_box.append(status)
+            return start_response(status, headers, exc_info)
+
+        STATS.enter()
+        try:
+            rule = STATS.take_fault(op, pool_id)
+            if rule is not None:
+                entry["fault"] = rule.kind
+                if rule.kind == "delay":
+                    time.sleep(rule.delay_ms / 1000.0)
+                else:
+                    return self._fault(environ, sr, rule, op, pool_id, region)
+            readonly = op.startswith(READ_OP_PREFIXES)
+            lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
+            with lock:
+                # Materialise the response inside the lock.
+                return list(self.moto(environ, sr))
+        finally:
+            if status_box:
+                try:
+                    entry["status"] = int(status_box[-1].split()[0])
+                except ValueError:
+                    pass
+            entry["ms"] = round((time.time() - entry["t"]) * 1000, 2)
+            STATS.leave(entry)
+
+    def _fault(self, environ, sr, rule: FaultRule, op: str, pool_id: str | None, region: str | None):
+        kind = rule.kind
+        if kind == "throttle":
+            return _aws_error(sr, 400, "TooManyRequestsException", rule.message or "Too many requests")
+        if kind == "internal":
+            return _aws_error(sr, 500, "InternalErrorException", rule.message or "Internal server error")
+        if kind == "not_authorized":
+            return _aws_error(sr, 400, "NotAuthorizedException",
+                              rule.message or "The security token included in the request is invalid.")
+        if kind == "access_denied":
+            region = region or "us-east-1"
+            resource = (
+                f"arn:aws:cognito-idp:{region}:{account_id()}:userpool/{pool_id}"
+                if pool_id else "*"
+            )
+            msg = rule.message or (
+                f"User: arn:aws:iam::{account_id()}:user/baton-test is not authorized to perform: "
+                f"cognito-idp:{op} on resource: {resource} because no identity-based policy "
+                f"allows the cognito-idp:{op} action"
+            )
+            return _aws_error(sr, 400, "AccessDeniedException", msg)
+        if kind == "error":
+            return _aws_error(sr, rule.status, rule.error_type, rule.message or rule.error_type)
+        if kind == "unavailable":
+            body = (rule.message or "Service Unavailable").encode("utf-8")
+            sr("503 Service Unavailable",
+               [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+            return [body]
+        if kind == "reset":
+            raise DropConnection()
+        raise AssertionError(kind)
+
+    # ---------------------------------------------------------------- control API
+
+    def control(self, environ, start_response):
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        try:
+            segs = _raw_path_segments(environ)[1:]  # drop "_emulator"
+            body = _read_body(environ)
+            data: Any = None
+            if body.strip():
+                try:
+                    data = json.loads(body)
+                except ValueError as e:
+                    raise bad(f"body is not valid JSON: {e}") from None
+            query = parse_qs(environ.get("QUERY_STRING", ""))
+            status, result = self.route(method, segs, data, query)
+            return _json_response(start_response, status, result)
+        except ApiError as e:
+            return _json_response(start_response, e.status, {"error": e.message})
+        except Exception as e:  # moto exceptions (GroupExists, ...) and bugs
+            err_type = getattr(e, "error_type", None)
+            if err_type:
+                msg = f"{err_type}: {getattr(e, 'message', '')}"
+                return _json_response(start_response, 400, {"error": msg})
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+            return _json_response(start_response, 500, {"error": f"{type(e).__name__}: {e}"})
+
+    def route(self, method: str, segs: list[str], data: Any, query: dict) -> tuple[int, Any]:
+        def body_obj() -> dict:
+            if data is None:
+                return {}
+            if not isinstance(data, dict):
+                raise bad("body must be a JSON object")
+            return data
+
+        def allow(*methods: str) -> None:
+            if method not in methods:
+                raise ApiError(405, f"method {method} not allowed here (use {', '.join(methods)})")
+
+        if not segs:
+            raise not_found("see /_emulator/health, /pools, /sample, /faults, /calls, /reset")
+        head = segs[0]
+        if head == "health" and len(segs) == 1:
+            allow("GET")
+            return 200, {"ok": True}
+        if head == "reset" and len(segs) == 1:
+            allow("POST")
+            return 200, self.reset()
+        if head == "calls" and len(segs) == 1:
+            allow("GET", "DELETE")
+            if method == "DELETE":
+                STATS.reset_calls()
+                return 200, {}
+            pool = (query.get("pool_id") or [None])[0]
+            with STATS.lock:
+                if pool:
+                    return 200, dict(STATS.calls_by_pool.get(pool, {}))
+                return 200, dict(STATS.calls)
+        if head == "stats" and len(segs) == 1:
+            allow("GET")
+            with STATS.lock:
+                return 200, {
+                    "calls": dict(STATS.calls),
+                    "total": STATS.total,
+                    "in_flight": STATS.in_flight,
+                    "max_in_flight": STATS.max_in_flight,
+                    "faults_remaining": len(STATS.faults),
+                }
+        if head == "requests" and len(segs) == 1:
+            allow("GET", "DELETE")
+            with STATS.lock:
+                if method == "DELETE":
+                    STATS.log.clear()
+                    return 200, {}
+                entries = list(STATS.log)
+            op = (query.get("operation") or [None])[0]
+            if op:
+                entries = [e for e in entries if e["operation"] == op]
+            return 200, {"requests": entries}
+        if head == "faults" and len(segs) == 1:
+            allow("GET", "POST", "DELETE")
+            if method == "GET":
+                with STATS.lock:
+                    return 200, {"rules": [r.to_json() for r in STATS.faults]}
+            if method == "DELETE":
+                with STATS.lock:
+                    STATS.faults.clear()
+                return 200, {"rules": []}
+            b = _check_keys(body_obj(), ("rules",), "body")
+            raw_rules = _list_field(b, "rules")
+            rules = [FaultRule(r, i) for i, r in enumerate(raw_rules)]
+            with STATS.lock:
+                STATS.faults.extend(rules)
+                return 200, {"rules": [r.to_json() for r in STATS.faults]}
+        if head == "sample" and len(segs) == 1:
+            allow("POST")
+            b = _check_keys(body_obj(), ("region", "users", "groups", "seed", "pool_id"), "body")
+            region = _validate_region(b.get("region", "us-east-1"))
+            n_users = b.get("users", 3000)
+            n_groups = b.get("groups", 40)
+            seed = b.get("seed", 42)
+            for k, v, hi in (("users", n_users, 1_000_000), ("groups", n_groups, 10_000)):
+                if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+                    raise bad(f"'{k}' must be an integer in 0..{hi}")
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise bad("'seed' must be an integer")
+            pool_id = b.get("pool_id")
+            if pool_id is not None and not isinstance(pool_id, str):
+                raise bad("'pool_id' must be a string")
+            pool, counts = create_sample_pool(region, n_users, n_groups, seed, pool_id)
+            return 200, pool_answer(pool, counts)
+        if head == "pools":
+            return self.route_pools(method, segs[1:], body_obj, allow)
+        raise not_found(f"no control endpoint /_emulator/{'/'.join(segs)}")
+
+    def route_pools(self, method, rest: list[str], body_obj, allow) -> tuple[int, Any]:
+        if not rest:
+            allow("GET", "POST")
+            if method == "GET":
+                with STATE_LOCK.read():
+                    out = []
+                    for region, backend in list(cognitoidp_backends[account_id()].items()):
+                        for pool in list(backend.user_pools.values()):
+                            out.append({**pool_answer(pool), "users": len(pool.users),
+                                        "groups": len(pool.groups)})
+                return 200, {"pools": out}
+            b = _check_keys(
+                body_obj(),
+                ("region", "name", "users", "groups", "memberships", "pool_id", "config"),
+                "body",
+            )
+            region = _validate_region(b.get("region", "us-east-1"))
+            name = b.get("name", "test-pool")
+            if not isinstance(name, str) or not name or len(name) > 128:
+                raise bad("'name' must be a non-empty string of at most 128 characters")
+            config = b.get("config") or {}
+            if not isinstance(config, dict):
+                raise bad("'config' must be an object (extra CreateUserPool parameters)")
+            pool_id = b.get("pool_id")
+            if pool_id is not None and not isinstance(pool_id, str):
+                raise bad("'pool_id' must be a string")
+            users = [UserSpec(u, i) for i, u in enumerate(_list_field(b, "users"))]
+            groups = [GroupSpec(g, i) for i, g in enumerate(_list_field(b, "groups"))]
+            mems = [_parse_membership(m, i) for i, m in enumerate(_list_field(b, "memberships"))]
+            with STATE_LOCK.write():
+                pool = create_pool(region, name, pool_id=pool_id, config=config)
+                try:
+                    counts = seed_into_pool(pool, users, groups, mems)
+                except BaseException:
+                    del pool.backend.user_pools[pool.id]
+                    raise
+            return 200, pool_answer(pool, counts)
+
+        pool_id = rest[0]
+        sub = rest[1:]
+        if not sub:
+            allow("GET", "DELETE")
+            if method == "GET":
+                with STATE_LOCK.read():
+                    return 200, pool_summary(_find_pool(pool_id))
+            with STATE_LOCK.write():
+                pool = _find_pool(pool_id)
+                del pool.backend.user_pools[pool.id]
+            return 200, {"deleted": pool_id}
+        kind = sub[0]
+        if kind not in ("users", "groups", "memberships"):
+            raise not_found(f"no control endpoint for pools/<id>/{kind}")
+        if len(sub) == 1:
+            if kind == "memberships":
+                allow("POST", "DELETE")
+            else:
+                allow("POST")
+            b = _check_keys(body_obj(), (kind,), "body")
+            items = _list_field(b, kind)
+            if kind == "users":
+                users, groups, mems = [UserSpec(u, i) for i, u in enumerate(items)], [], []
+            elif kind == "groups":
+                users, groups, mems = [], [GroupSpec(g, i) for i, g in enumerate(items)], []
+            else:
+                users, groups, mems = [], [], [_parse_membership(m, i) for i, m in enumerate(items)]
+            with STATE_LOCK.write():
+                pool = _find_pool(pool_id)
+                if method == "DELETE":
+                    return 200, {**pool_answer(pool), "removed": self._remove_memberships(pool, mems)}
+                counts = seed_into_pool(pool, users, groups, mems)
+            return 200, pool_answer(pool, counts)
+        if len(sub) != 2 or kind == "memberships":
+            raise not_found("expected /_emulator/pools/<id>/users/<username> or .../groups/<name>")
+        name = sub[1]
+        with STATE_LOCK.write():
+            pool = _find_pool(pool_id)
+            if kind == "groups":
+                allow("DELETE")
+                if name not in pool.groups:
+                    raise not_found(f"no group {name!r} in {pool_id}")
+                pool.backend.delete_group(pool.id, name)
+                return 200, {"deleted": name}
+            allow("DELETE", "PATCH")
+            user = pool.users.get(name)
+            if user is None:
+                raise not_found(f"no user {name!r} in {pool_id}")
+            if method == "DELETE":
+                pool.backend.admin_delete_user(pool.id, name)
+                return 200, {"deleted": name}
+            return 200, self._patch_user(pool, user, body_obj())
+
+    @staticmethod
+    def _remove_memberships(pool: CognitoIdpUserPool, mems: list[tuple[str, str]]) -> int:
+        for i, (g, u) in enumerate(mems):
+            if g not in pool.groups:
+                raise bad(f"memberships[{i}]: no group {g!r}")
+            if u not in pool.users:
+                raise bad(f"memberships[{i}]: no user {u!r}")
+        removed = 0
+        for g, u in mems:
+            grp, usr = pool.groups[g], pool.users[u]
+            if usr in grp.users:
+                removed += 1
+            grp.users.discard(usr)
+            usr.groups.discard(grp)
+        return removed
+
+    @staticmethod
+    def _patch_user(pool: CognitoIdpUserPool, user, b: dict) -> dict:
+        _check_keys(b, ("enabled", "status", "attributes"), "body")
+        if "enabled" in b and not isinstance(b["enabled"], bool):
+            raise bad("'enabled' must be a boolean")
+        if "status" in b and b["status"] not in _STATUS_VALUES:
+            raise bad(f"'status' must be one of {list(USER_STATUSES)}")
+        attrs = None
+        if "attributes" in b:
+            spec = UserSpec({"username": user.username, "attributes": b["attributes"]}, 0)
+            if spec.sub is not None:
+                raise bad("'sub' cannot be changed")
+            attrs = spec.attributes
+        if "enabled" in b:
+            user.enabled = b["enabled"]
+        if "status" in b:
+            user.status = _STATUS_VALUES[b["status"]]
+        if attrs:
+            _declare_custom_attributes(pool, [a["Name"] for a in attrs])
+            user.update_attributes(attrs)
+        return {"username": user.username, "enabled": user.enabled,
+                "status": getattr(user.status, "value", user.status)}
+
+    def reset(self) -> dict:
+        from moto.moto_api._internal.models import moto_api_backend
+
+        with STATE_LOCK.write():
+            moto_api_backend.reset()
+        with STATS.lock:
+            STATS.faults.clear()
+        STATS.reset_calls()
+        return {"reset": True}
+
+
+# --------------------------------------------------------------------------- server
+
+
+class EmulatorRequestHandler(MotoRequestHandler):
+    """moto's handler, quiet, and able to drop a connection on request."""
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except DropConnection:
+            self.close_connection = True
+            try:
+                # Linger 0: close() sends RST, so the client sees a connection error.
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def log_request(self, code: Any = "-", size: Any = "-") -> None:
+        pass
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+    def log_error(self, format: str, *args: Any) -> None:  # noqa: A002
+        try:
+            sys.stderr.write("cognito-emulator: " + (format % args) + "\n")
+        except Exception:
+            pass
+
+
+def _watch_stdin() -> None:
+    try:
+        while True:
+            chunk = os.read(0, 65536)
+            if not chunk:
+                break
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _exit_on_signal(signum, frame) -> None:  # noqa: ARG001
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="AWS Cognito user-pool emulator (moto + control API)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0, help="0 = any free port")
+    ap.add_argument("--sample-users", type=int)
+    ap.add_argument("--sample-groups", type=int)
+    ap.add_argument("--sample-seed", type=int)
+    ap.add_argument("--sample-region")
+    ap.add_argument("--no-stdin-watch", action="store_true",
+                    help="do not exit on stdin EOF (for running by hand in the background)")
+    args = ap.parse_args(argv)
+
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, _exit_on_signal)
+    if not args.no_stdin_watch:
+        threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    app = EmulatorApp()
+    app.warm_up()
+    server = make_server(args.host, args.port, app, threaded=True,
+                         request_handler=EmulatorRequestHandler)
+    server.daemon_threads = True
+    host, port = server.server_address[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    out = sys.stdout
+    out.write(f"LISTENING http://{shown_host}:{port}\n")
+    out.flush()
+
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+
+    sample_wanted = any(
+        v is not None
+        for v in (args.sample_users, args.sample_groups, args.sample_seed, args.sample_region)
+    )
+    if sample_wanted:
+        try:
+            region = _validate_region(args.sample_region or "us-east-1")
+            pool, _ = create_sample_pool(
+                region,
+                3000 if args.sample_users is None else args.sample_users,
+                40 if args.sample_groups is None else args.sample_groups,
+                42 if args.sample_seed is None else args.sample_seed,
+            )
+        except ApiError as e:
+            sys.stderr.write(f"cognito-emulator: bad sample arguments: {e.message}\n")
+            sys.stderr.flush()
+            os._exit(2)
+        out.write(f"SAMPLE_POOL {pool.id} {pool.region}\n")
+        out.flush()
+
+    # From here on nothing may write to stdout: a caller that stopped reading it
+    # must never block us on a full pipe.
+    sys.stdout = sys.stderr
+
+    while True:
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    main()
