@@ -1,24 +1,22 @@
 //! The command line: flags (each also read from `BATON_<FLAG>`), mode selection, exit codes.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::cognito::PoolClient;
+use crate::c1z::C1zError;
 use crate::cognito::filter::UserFilter;
 use crate::config::{
     ApiBudget, AssumeRole, ConfigError, Credentials, PoolRef, PoolSettings, parse_endpoint_url,
     resolve_region,
 };
-use crate::connector::{Connector, ConnectorOptions};
 use crate::logging::{self, LogFormat, LogLevel};
+use crate::modes::inspect::{self, OutputFormat};
+use crate::modes::{RunError, metadata_files, serve, sync_file};
 use crate::secret::Secret;
-
-/// Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error.
-pub const EXIT_FAILURE: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,8 +24,9 @@ pub const EXIT_USAGE: u8 = 2;
     version,
     about = "Baton connector for an AWS Cognito user pool: users, groups and group memberships.",
     long_about = "Baton connector for an AWS Cognito user pool.\n\n\
-        It reads the pool's users, groups and group memberships and serves them over the \
-        ConductorOne Baton protocol (c1.connector.v2).\n\n\
+        It reads the pool's users, groups and group memberships and writes them to a Baton \
+        .c1z file (the default, without a command) or serves them over the ConductorOne Baton \
+        protocol (c1.connector.v2, `serve`).\n\n\
         Every flag can also be set in the environment as BATON_<FLAG>, e.g. \
         BATON_USER_POOL_ID for --user-pool-id."
 )]
@@ -38,14 +37,67 @@ pub struct Cli {
     #[command(flatten)]
     pub log: LogArgs,
 
+    /// The .c1z file a sync writes and the listing commands read.
+    #[arg(
+        short = 'f',
+        long,
+        env = "BATON_FILE",
+        global = true,
+        default_value = "sync.c1z"
+    )]
+    pub file: PathBuf,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// Without a command, the whole pool is synced into --file.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the c1.connector.v2 gRPC services (and grpc.health.v1) on a TCP address.
     Serve(ServeArgs),
+    /// List the resource types in --file.
+    ResourceTypes(OutputArgs),
+    /// List the resources in --file.
+    Resources {
+        /// Only resources of this type (e.g. user, group).
+        #[arg(short = 't', long)]
+        resource_type: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List the entitlements in --file.
+    Entitlements {
+        /// Only entitlements of this resource, as TYPE:ID (e.g. group:admins).
+        #[arg(short = 'r', long, value_name = "TYPE:ID")]
+        resource: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List the grants in --file.
+    Grants {
+        /// Only grants of this entitlement (e.g. group:admins:member).
+        #[arg(short = 'e', long, conflicts_with = "principal")]
+        entitlement: Option<String>,
+        /// Only grants to this principal, as TYPE:ID (e.g. user:ann).
+        #[arg(short = 'p', long, value_name = "TYPE:ID")]
+        principal: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Summarise --file: its sync and the number of records of each kind.
+    Stats(OutputArgs),
+    /// Print the connector's capabilities (baton_capabilities.json).
+    Capabilities,
+    /// Print the connector's configuration schema (config_schema.json).
+    Config,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Console)]
+    pub output_format: OutputFormat,
 }
 
 #[derive(Debug, Args)]
@@ -175,31 +227,17 @@ impl PoolArgs {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log.log_level, cli.log.log_format);
-    let settings = match cli.pool.settings() {
-        Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return ExitCode::from(EXIT_USAGE);
-        }
-    };
-    tracing::debug!(?settings, "configuration");
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::from(EXIT_FAILURE);
-        }
-    };
-    let outcome = runtime.block_on(async {
-        match cli.command {
-            Some(Command::Serve(args)) => serve(&settings, &args).await,
-            None => Err(RunError::Usage(
-                "no mode given: run `baton-cognito serve` to serve the gRPC connector".to_string(),
-            )),
-        }
-    });
-    match outcome {
+    match run_mode(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that went away (`| head`) is not a failure.
+        Err(RunError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
+        Err(RunError::File(C1zError::Output(err)))
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             tracing::error!(error = %err, "exiting");
             eprintln!("error: {err}");
@@ -208,83 +246,55 @@ pub fn run() -> ExitCode {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("{0}")]
-    Usage(String),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
-    #[error(transparent)]
-    Serve(#[from] crate::server::ServeError),
-}
-
-impl RunError {
-    fn exit_code(&self) -> u8 {
-        match self {
-            Self::Usage(_) => EXIT_USAGE,
-            Self::Listen { .. } | Self::Serve(_) => EXIT_FAILURE,
+fn run_mode(cli: Cli) -> Result<(), RunError> {
+    let file = cli.file.as_path();
+    match cli.command {
+        Some(Command::Capabilities) => print(&metadata_files::capabilities_json()),
+        Some(Command::Config) => print(&metadata_files::config_schema_json()),
+        Some(Command::ResourceTypes(out)) => inspect::resource_types(file, out.output_format),
+        Some(Command::Resources { resource_type, out }) => {
+            inspect::resources(file, resource_type.as_deref(), out.output_format)
+        }
+        Some(Command::Entitlements { resource, out }) => {
+            inspect::entitlements(file, resource.as_deref(), out.output_format)
+        }
+        Some(Command::Grants {
+            entitlement,
+            principal,
+            out,
+        }) => inspect::grants(
+            file,
+            entitlement.as_deref(),
+            principal.as_deref(),
+            out.output_format,
+        ),
+        Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
+        Some(Command::Serve(args)) => {
+            let settings = settings(&cli.pool)?;
+            runtime()?.block_on(serve::run(&settings, args.listen))
+        }
+        None => {
+            let settings = settings(&cli.pool)?;
+            runtime()?.block_on(sync_file::run(&settings, file))
         }
     }
 }
 
-async fn connector(settings: &PoolSettings) -> Arc<Connector> {
-    let pool = Arc::new(PoolClient::connect(settings).await);
-    Arc::new(Connector::new(
-        pool,
-        ConnectorOptions {
-            user_filter: settings.user_filter.clone(),
-        },
-    ))
+fn settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
+    let settings = pool
+        .settings()
+        .map_err(|err| RunError::Usage(err.to_string()))?;
+    tracing::debug!(?settings, "configuration");
+    Ok(settings)
 }
 
-async fn serve(settings: &PoolSettings, args: &ServeArgs) -> Result<(), RunError> {
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|source| RunError::Listen {
-            addr: args.listen,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| RunError::Listen {
-        addr: args.listen,
-        source,
-    })?;
-    let connector = connector(settings).await;
-    tracing::info!(%addr, pool_id = %settings.pool.id, region = %settings.region, "serving c1.connector.v2");
-    // The bound address on stdout, for whoever started the server with port 0.
-    println!("listening on {addr}");
-    crate::server::serve(
-        listener,
-        connector,
-        settings.region.clone(),
-        shutdown_signal(),
-    )
-    .await?;
-    tracing::info!("server stopped");
+fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
+    tokio::runtime::Runtime::new().map_err(RunError::Output)
+}
+
+fn print(text: &str) -> Result<(), RunError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
     Ok(())
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown requested");
 }

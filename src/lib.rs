@@ -1,10 +1,13 @@
 //! baton-cognito: an AWS Cognito user pool as a ConductorOne Baton connector.
 
+pub mod c1z;
 pub mod cli;
 pub mod cognito;
 pub mod config;
 pub mod connector;
 pub mod logging;
+pub mod modes;
 pub mod pb;
 pub mod secret;
 pub mod server;
+pub mod sync;

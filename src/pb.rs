@@ -22,6 +22,27 @@ pub use c1::connector::v2;
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
 
+/// Every message of this project's protos, for protojson output.
+fn descriptors() -> &'static prost_reflect::DescriptorPool {
+    static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
+            .expect("the descriptor set compiled into this binary decodes")
+    })
+}
+
+/// The protojson form of a message (camelCase names, enums by name, `Any` resolved with its
+/// `@type`), as Go's protojson writes it for Baton's JSON files and outputs.
+pub fn to_protojson<M: prost::Message + prost::Name>(message: &M) -> serde_json::Value {
+    let Some(descriptor) = descriptors().get_message_by_name(&M::full_name()) else {
+        return serde_json::Value::Null;
+    };
+    match prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()) {
+        Ok(dynamic) => serde_json::to_value(&dynamic).unwrap_or(serde_json::Value::Null),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
 /// Packs a message into `google.protobuf.Any` with the `type.googleapis.com/` URL Baton expects.
 pub fn pack<M: prost::Name>(message: &M) -> prost_types::Any {
     prost_types::Any {
@@ -33,6 +54,26 @@ pub fn pack<M: prost::Name>(message: &M) -> prost_types::Any {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protojson_resolves_any_and_names_enums() {
+        let any = pack(&v2::ResourceType {
+            id: "user".into(),
+            traits: vec![v2::resource_type::Trait::User as i32],
+            annotations: vec![pack(&v2::SkipEntitlementsAndGrants {})],
+            ..Default::default()
+        });
+        let json = to_protojson(&any);
+        assert_eq!(
+            json["@type"],
+            "type.googleapis.com/c1.connector.v2.ResourceType"
+        );
+        assert_eq!(json["traits"][0], "TRAIT_USER");
+        assert_eq!(
+            json["annotations"][0]["@type"],
+            "type.googleapis.com/c1.connector.v2.SkipEntitlementsAndGrants"
+        );
+    }
 
     #[test]
     fn any_type_urls_carry_the_googleapis_domain() {

@@ -636,3 +636,40 @@ async fn a_full_listing_makes_the_minimum_number_of_cognito_calls() {
         "no other operations: {calls}"
     );
 }
+
+/// Credentials from an assumed role (STS AssumeRole, which the emulator also serves), with every
+/// log line at the most verbose level free of the secrets involved.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_assumed_role_reads_the_pool_and_no_secret_reaches_the_logs() {
+    let emulator = Emulator::shared();
+    let pool =
+        emulator.create_pool(json!({"name": unique("role"), "users": users(["r1".to_string()])}));
+    let mut env = pool_env(emulator, &pool);
+    env.push((
+        "BATON_ROLE_ARN".into(),
+        "arn:aws:iam::123456789012:role/baton-reader".into(),
+    ));
+    env.push(("BATON_EXTERNAL_ID".into(), "ext-id-7f3a9c".into()));
+    env.push(("BATON_LOG_LEVEL".into(), "trace".into()));
+    let server = Server::start(&env, &[]);
+    let channel = server.channel().await;
+    ConnectorServiceClient::new(channel.clone())
+        .validate(ConnectorServiceValidateRequest {})
+        .await
+        .expect("validate through the assumed role");
+    assert_eq!(list_all_resources(&channel, "user", 0).await.len(), 1);
+    let logs = server.logs();
+    assert!(
+        logs.contains("user pool is reachable"),
+        "trace logging is on: {logs}"
+    );
+    let secret = env
+        .iter()
+        .find(|(k, _)| k == "BATON_AWS_SECRET_ACCESS_KEY")
+        .unwrap()
+        .1
+        .clone();
+    for needle in [secret.as_str(), "ext-id-7f3a9c"] {
+        assert!(!logs.contains(needle), "{needle:?} leaked into the logs");
+    }
+}

@@ -128,6 +128,11 @@ impl Connector {
         }
     }
 
+    /// Entitlements every resource of a type has; Cognito has none of this kind.
+    pub fn list_static_entitlements(&self, _kind: ResourceKind) -> Vec<Entitlement> {
+        Vec::new()
+    }
+
     /// Entitlements of one resource; they fit in one page.
     pub fn list_entitlements(&self, resource: &Resource) -> Result<Vec<Entitlement>> {
         let id = model::resource_id_of(resource)?;

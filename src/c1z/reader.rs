@@ -1,0 +1,505 @@
+//! Reading a v1 `.c1z`, ours or any other Baton connector's.
+//!
+//! Like the SDK, the reader works on a decompressed temporary copy of the database (SQLite
+//! cannot read through zstd), removed when the reader is dropped. Everything it returns comes
+//! from one sync, chosen as Baton readers choose it.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
+use serde::Serialize;
+
+use super::rows::{reattach_expansion, resource_external_id};
+use super::schema::{ENTITLEMENTS, GRANTS, READ_TABLES, RESOURCE_TYPES, RESOURCES, SYNC_RUNS};
+use super::writer::read_up_to;
+use super::{C1zError, MAGIC_V1, MAGIC_V3};
+use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
+
+/// The largest database this reader decompresses, as the SDK's default (10 GiB).
+const MAX_DECODED_BYTES: u64 = 10 * 1024 * 1024 * 1024;
+/// The largest zstd window accepted (2^27 = 128 MiB, the SDK's default decoder memory cap).
+const MAX_WINDOW_LOG: u32 = 27;
+
+/// The sync a reader shows, with its times as stored (Go layout, local time, no zone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncRun {
+    pub sync_id: String,
+    pub sync_type: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+}
+
+/// Counts of what one sync holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stats {
+    pub sync: SyncRun,
+    pub resource_types: u64,
+    /// Resources per resource type id, including stored types that have none.
+    pub resources_by_type: BTreeMap<String, u64>,
+    pub entitlements: u64,
+    pub grants: u64,
+}
+
+/// Which grants [`C1zReader::grants`] returns; the default is all of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub entitlement_id: Option<String>,
+    /// (resource type, resource id) of the principal.
+    pub principal: Option<(String, String)>,
+}
+
+/// An open `.c1z`, showing one finished sync.
+pub struct C1zReader {
+    // Field order matters for Drop: the connection closes before its directory is removed.
+    conn: Connection,
+    _scratch: tempfile::TempDir,
+    path: PathBuf,
+    sync: SyncRun,
+    /// Whether `v1_grants` has the `expansion` column (files from older SDKs may not).
+    grants_have_expansion: bool,
+}
+
+impl C1zReader {
+    /// Opens any v1 `.c1z` and picks the sync the way Baton readers do: the latest finished
+    /// `full` sync, else the latest finished sync of any type.
+    pub fn open(path: &Path) -> Result<Self, C1zError> {
+        let path = path.to_path_buf();
+        let io_err = |action| {
+            let path = path.clone();
+            move |source| C1zError::Io {
+                path,
+                action,
+                source,
+            }
+        };
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(C1zError::NotFound { path });
+            }
+            Err(source) => return Err(io_err("cannot open")(source)),
+        };
+        let mut magic = [0u8; 5];
+        match read_up_to(&mut file, &mut magic).map_err(io_err("cannot read"))? {
+            0 => return Err(C1zError::Empty { path }),
+            5 if &magic == MAGIC_V1 => {}
+            5 if &magic == MAGIC_V3 => return Err(C1zError::V3Unsupported { path }),
+            _ => return Err(C1zError::NotC1z { path }),
+        }
+
+        let scratch = tempfile::Builder::new()
+            .prefix("baton-cognito-c1z.")
+            .tempdir()
+            .map_err(io_err(
+                "cannot create a temporary directory to decompress into",
+            ))?;
+        let db_path = scratch.path().join("db");
+        decompress(file, &db_path, &path)?;
+
+        let sql_err = |action| {
+            let path = path.clone();
+            move |source| C1zError::Sqlite {
+                path,
+                action,
+                source,
+            }
+        };
+        // Read-write only so that SQLite may create its side files next to the copy; nothing
+        // is ever written (query_only).
+        let conn = Connection::open_with_flags(
+            &db_path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sql_err("opening the database"))?;
+        let tables = table_names(&conn).map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::NotADatabase) => C1zError::NotSqlite { path: path.clone() },
+            _ => sql_err("reading the schema")(e),
+        })?;
+        conn.execute_batch("PRAGMA query_only = ON;")
+            .map_err(sql_err("opening the database"))?;
+        let missing: Vec<&'static str> = READ_TABLES
+            .into_iter()
+            .filter(|t| !tables.iter().any(|have| have == t))
+            .collect();
+        if !missing.is_empty() {
+            return Err(C1zError::MissingTables {
+                path,
+                tables: missing,
+            });
+        }
+        let sync_columns = column_names(&conn, SYNC_RUNS).map_err(sql_err("reading the schema"))?;
+        let grants_have_expansion = column_names(&conn, GRANTS)
+            .map_err(sql_err("reading the schema"))?
+            .iter()
+            .any(|c| c == "expansion");
+        // Files from SDKs before sync types had only full syncs (the SDK's migration adds the
+        // column with the default 'full').
+        let has_type = sync_columns.iter().any(|c| c == "sync_type");
+        let sync = pick_sync(&conn, has_type)
+            .map_err(sql_err("reading the sync runs"))?
+            .ok_or_else(|| C1zError::NoFinishedSync { path: path.clone() })?;
+
+        Ok(Self {
+            conn,
+            _scratch: scratch,
+            path,
+            sync,
+            grants_have_expansion,
+        })
+    }
+
+    /// The file this reader was opened on.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The sync everything is read from.
+    pub fn sync_run(&self) -> &SyncRun {
+        &self.sync
+    }
+
+    pub fn resource_types(&self) -> Result<Vec<ResourceType>, C1zError> {
+        let mut out = Vec::new();
+        self.each_row(
+            RESOURCE_TYPES,
+            "SELECT id, data FROM v1_resource_types WHERE sync_id = ?1 ORDER BY id",
+            &[],
+            |_, rt| {
+                out.push(rt);
+                Ok(())
+            },
+        )?;
+        Ok(out)
+    }
+
+    /// Streams the resources (of one type, or all), in the order they were stored.
+    pub fn resources(
+        &self,
+        resource_type_id: Option<&str>,
+        mut each: impl FnMut(Resource) -> Result<(), C1zError>,
+    ) -> Result<(), C1zError> {
+        let (sql, args): (&str, Vec<&str>) = match resource_type_id {
+            Some(rt) => (
+                "SELECT id, data FROM v1_resources WHERE sync_id = ?1 AND resource_type_id = ?2 \
+                 ORDER BY id",
+                vec![rt],
+            ),
+            None => (
+                "SELECT id, data FROM v1_resources WHERE sync_id = ?1 ORDER BY id",
+                vec![],
+            ),
+        };
+        self.each_row(RESOURCES, sql, &args, |_, r| each(r))
+    }
+
+    /// One resource, looked up as Baton looks it up (by `<type>:<id>`).
+    pub fn resource(
+        &self,
+        resource_type_id: &str,
+        resource_id: &str,
+    ) -> Result<Option<Resource>, C1zError> {
+        let external_id = resource_external_id(resource_type_id, resource_id);
+        let mut found = None;
+        self.each_row(
+            RESOURCES,
+            "SELECT id, data FROM v1_resources \
+             WHERE sync_id = ?1 AND resource_type_id = ?2 AND external_id = ?3 LIMIT 1",
+            &[resource_type_id, &external_id],
+            |_, r| {
+                found = Some(r);
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// Streams the entitlements (of one resource, given as (type, id), or all).
+    pub fn entitlements(
+        &self,
+        resource: Option<(&str, &str)>,
+        mut each: impl FnMut(Entitlement) -> Result<(), C1zError>,
+    ) -> Result<(), C1zError> {
+        let (sql, args): (&str, Vec<&str>) = match resource {
+            Some((rt, id)) => (
+                "SELECT id, data FROM v1_entitlements \
+                 WHERE sync_id = ?1 AND resource_type_id = ?2 AND resource_id = ?3 ORDER BY id",
+                vec![rt, id],
+            ),
+            None => (
+                "SELECT id, data FROM v1_entitlements WHERE sync_id = ?1 ORDER BY id",
+                vec![],
+            ),
+        };
+        self.each_row(ENTITLEMENTS, sql, &args, |_, e| each(e))
+    }
+
+    /// Streams the grants that match `filter`, each with its `GrantExpandable` annotation put
+    /// back if it had one (the file keeps it in a separate column).
+    pub fn grants(
+        &self,
+        filter: &GrantFilter,
+        mut each: impl FnMut(Grant) -> Result<(), C1zError>,
+    ) -> Result<(), C1zError> {
+        let mut sql = String::from("SELECT id, data");
+        sql.push_str(if self.grants_have_expansion {
+            ", expansion"
+        } else {
+            ", NULL"
+        });
+        sql.push_str(" FROM v1_grants WHERE sync_id = ?1");
+        let mut args: Vec<&str> = Vec::new();
+        if let Some(entitlement_id) = &filter.entitlement_id {
+            args.push(entitlement_id);
+            sql.push_str(&format!(" AND entitlement_id = ?{}", args.len() + 1));
+        }
+        if let Some((rt, id)) = &filter.principal {
+            args.push(rt);
+            sql.push_str(&format!(
+                " AND principal_resource_type_id = ?{}",
+                args.len() + 1
+            ));
+            args.push(id);
+            sql.push_str(&format!(" AND principal_resource_id = ?{}", args.len() + 1));
+        }
+        sql.push_str(" ORDER BY id");
+        self.each_row(GRANTS, &sql, &args, |row, mut grant: Grant| {
+            if let ValueRef::Blob(expansion) = row.get_ref(2).map_err(|e| self.sql_err(e))? {
+                let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
+                reattach_expansion(&mut grant, expansion).map_err(|source| {
+                    self.decode_err(GRANTS, rowid, "c1.connector.v2.GrantExpandable", source)
+                })?;
+            }
+            each(grant)
+        })
+    }
+
+    /// How much the sync holds.
+    pub fn stats(&self) -> Result<Stats, C1zError> {
+        let count = |table: &str| -> Result<u64, C1zError> {
+            self.conn
+                .query_row(
+                    &format!("SELECT count(*) FROM {table} WHERE sync_id = ?1"),
+                    [&self.sync.sync_id],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(|e| self.sql_err(e))
+        };
+        let mut resources_by_type = BTreeMap::new();
+        for rt in self.resource_types()? {
+            resources_by_type.insert(rt.id, 0);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT resource_type_id, count(*) FROM v1_resources WHERE sync_id = ?1 \
+                 GROUP BY resource_type_id",
+            )
+            .map_err(|e| self.sql_err(e))?;
+        let rows = stmt
+            .query_map([&self.sync.sync_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(|e| self.sql_err(e))?;
+        for row in rows {
+            let (rt, n) = row.map_err(|e| self.sql_err(e))?;
+            resources_by_type.insert(rt, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(Stats {
+            sync: self.sync.clone(),
+            resource_types: count(RESOURCE_TYPES)?,
+            resources_by_type,
+            entitlements: count(ENTITLEMENTS)?,
+            grants: count(GRANTS)?,
+        })
+    }
+
+    /// Runs `sql` (whose first parameter is the sync id and whose first two columns are the
+    /// rowid and the encoded message) and hands each decoded message to `each`.
+    fn each_row<M: Message + Default>(
+        &self,
+        table: &'static str,
+        sql: &str,
+        args: &[&str],
+        mut each: impl FnMut(&Row<'_>, M) -> Result<(), C1zError>,
+    ) -> Result<(), C1zError> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sql_err(e))?;
+        let params = std::iter::once(self.sync.sync_id.as_str()).chain(args.iter().copied());
+        let mut rows = stmt
+            .query(params_from_iter(params))
+            .map_err(|e| self.sql_err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
+            let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
+            let message = match row.get_ref(1).map_err(|e| self.sql_err(e))? {
+                ValueRef::Blob(data) => M::decode(data),
+                ValueRef::Text(data) => M::decode(data),
+                _ => M::decode(&[][..]),
+            }
+            .map_err(|source| self.decode_err(table, rowid, message_name(table), source))?;
+            each(row, message)?;
+        }
+        Ok(())
+    }
+
+    fn sql_err(&self, source: rusqlite::Error) -> C1zError {
+        C1zError::Sqlite {
+            path: self.path.clone(),
+            action: "reading",
+            source,
+        }
+    }
+
+    fn decode_err(
+        &self,
+        table: &'static str,
+        rowid: i64,
+        message: &'static str,
+        source: prost::DecodeError,
+    ) -> C1zError {
+        C1zError::Decode {
+            path: self.path.clone(),
+            table,
+            rowid,
+            message,
+            source,
+        }
+    }
+}
+
+fn message_name(table: &str) -> &'static str {
+    match table {
+        RESOURCE_TYPES => "c1.connector.v2.ResourceType",
+        RESOURCES => "c1.connector.v2.Resource",
+        ENTITLEMENTS => "c1.connector.v2.Entitlement",
+        _ => "c1.connector.v2.Grant",
+    }
+}
+
+/// Decompresses the zstd stream after the magic into `db_path`, refusing anything that would
+/// decompress to more than [`MAX_DECODED_BYTES`] (by its declared size if the frame has one,
+/// else as it is decoded).
+fn decompress(file: File, db_path: &Path, path: &Path) -> Result<(), C1zError> {
+    let corrupt = |detail: String| C1zError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let too_large = || C1zError::TooLarge {
+        path: path.to_path_buf(),
+        limit_mib: MAX_DECODED_BYTES / (1024 * 1024),
+    };
+    let io_err = |action| {
+        move |source| C1zError::Io {
+            path: path.to_path_buf(),
+            action,
+            source,
+        }
+    };
+
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let head = input.fill_buf().map_err(io_err("cannot read"))?;
+    if head.is_empty() {
+        return Err(corrupt("there is no data after the header".into()));
+    }
+    if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(head)
+        && declared > MAX_DECODED_BYTES
+    {
+        return Err(too_large());
+    }
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(input)
+        .map_err(io_err("cannot start decompressing"))?;
+    decoder
+        .window_log_max(MAX_WINDOW_LOG)
+        .map_err(io_err("cannot start decompressing"))?;
+
+    let mut out = std::io::BufWriter::with_capacity(
+        1 << 20,
+        File::create(db_path).map_err(io_err("cannot create the decompressed copy"))?,
+    );
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total: u64 = 0;
+    loop {
+        let n = match decoder.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Err(corrupt(
+                    "the file ends in the middle of the zstd stream".into(),
+                ));
+            }
+            Err(e) => return Err(corrupt(format!("zstd: {e}"))),
+        };
+        total += n as u64;
+        if total > MAX_DECODED_BYTES {
+            return Err(too_large());
+        }
+        out.write_all(&buf[..n])
+            .map_err(io_err("cannot write the decompressed copy"))?;
+    }
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .map_err(io_err("cannot write the decompressed copy"))?;
+    Ok(())
+}
+
+fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}
+
+fn column_names(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}
+
+/// The latest finished `full` sync, else the latest finished sync of any type; latest by
+/// `ended_at`, then `sync_id`, both compared as text (as the SDK orders them).
+fn pick_sync(conn: &Connection, has_type: bool) -> rusqlite::Result<Option<SyncRun>> {
+    let type_col = if has_type { "sync_type" } else { "'full'" };
+    let query = |only_full: bool| -> rusqlite::Result<Option<SyncRun>> {
+        let sql = format!(
+            "SELECT sync_id, {type_col}, started_at, ended_at FROM v1_sync_runs \
+             WHERE ended_at IS NOT NULL {} ORDER BY ended_at DESC, sync_id DESC LIMIT 1",
+            if only_full {
+                format!("AND {type_col} = 'full'")
+            } else {
+                String::new()
+            }
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query([])?;
+        let Some(row) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(SyncRun {
+            sync_id: text(row.get_ref(0)?),
+            sync_type: text(row.get_ref(1)?),
+            started_at: text(row.get_ref(2)?),
+            ended_at: match row.get_ref(3)? {
+                ValueRef::Null => None,
+                v => Some(text(v)),
+            },
+        }))
+    };
+    match query(true)? {
+        Some(run) => Ok(Some(run)),
+        None => query(false),
+    }
+}
+
+/// A column as text, whatever SQLite type it was stored with.
+fn text(v: ValueRef<'_>) -> String {
+    match v {
+        ValueRef::Null => String::new(),
+        ValueRef::Integer(i) => i.to_string(),
+        ValueRef::Real(f) => f.to_string(),
+        ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}

@@ -1,0 +1,120 @@
+//! The one-shot sync: the whole pool into a `.c1z` file, then a summary.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::table::Table;
+use super::{RunError, connector, shutdown_signal};
+use crate::c1z::C1zWriter;
+use crate::config::PoolSettings;
+use crate::sync::progress::ProgressDisplay;
+use crate::sync::{SyncEngine, SyncError, SyncSummary};
+
+pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
+    // Fails before any Cognito call when the destination cannot be written.
+    let writer = C1zWriter::create(file)?;
+    let connector = connector(settings).await;
+    let engine = SyncEngine::new(connector.clone());
+    tracing::info!(pool_id = %settings.pool.id, file = %file.display(), "sync started");
+    let display = ProgressDisplay::start(engine.progress(), connector);
+    let outcome = engine.run(writer, shutdown_signal()).await;
+    drop(display);
+    let (writer, summary) = match outcome {
+        Ok(done) => done,
+        Err(SyncError::Cancelled) => {
+            return Err(RunError::Interrupted(format!(
+                "no file written; {} is unchanged",
+                file.display()
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let written = tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| RunError::Usage(format!("writing the file was aborted: {e}")))??;
+    tracing::info!(
+        file = %written.path.display(),
+        bytes = written.bytes,
+        sync_id = %written.sync_id,
+        resources = summary.resources_by_type.values().sum::<u64>(),
+        entitlements = summary.entitlements,
+        grants = summary.grants,
+        warnings = summary.warnings,
+        api_calls = summary.api_calls.values().map(|s| s.calls).sum::<u64>(),
+        duration_s = summary.duration.as_secs_f64(),
+        "sync finished"
+    );
+    print_summary(&settings.pool.id, &written.path, written.bytes, &summary)?;
+    Ok(())
+}
+
+fn print_summary(
+    pool_id: &str,
+    path: &Path,
+    bytes: u64,
+    summary: &SyncSummary,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Synced user pool {pool_id} into {} ({}) in {:.1}s",
+        path.display(),
+        human_bytes(bytes),
+        summary.duration.as_secs_f64()
+    )?;
+    let mut counts = Table::new(["", "count"]);
+    counts.row([
+        "resource types".to_string(),
+        summary.resource_types.to_string(),
+    ]);
+    for (type_id, count) in &summary.resources_by_type {
+        counts.row([format!("resources: {type_id}"), count.to_string()]);
+    }
+    counts.row(["entitlements".to_string(), summary.entitlements.to_string()]);
+    counts.row(["grants".to_string(), summary.grants.to_string()]);
+    counts.row(["warnings".to_string(), summary.warnings.to_string()]);
+    counts.print(&mut out)?;
+    writeln!(out)?;
+    let mut calls = Table::new([
+        "Cognito operation",
+        "calls",
+        "throttled",
+        "retries",
+        "paced",
+    ]);
+    for (operation, stats) in &summary.api_calls {
+        calls.row([
+            operation.to_string(),
+            stats.calls.to_string(),
+            stats.throttled.to_string(),
+            stats.retries.to_string(),
+            format!("{:.1}s", stats.pacing_wait.as_secs_f64()),
+        ]);
+    }
+    calls.print(&mut out)
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn byte_sizes_read_like_people_write_them() {
+        assert_eq!(super::human_bytes(512), "512 B");
+        assert_eq!(super::human_bytes(1536), "1.5 KiB");
+        assert_eq!(super::human_bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

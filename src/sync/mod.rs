@@ -1,0 +1,348 @@
+//! The sync engine: walks the connector through the Baton messages in Baton's order (resource
+//! types, resources, static entitlements, entitlements, grants) and streams everything into a
+//! store. The same engine serves the one-shot file, service-mode sync tasks and feed snapshots.
+//!
+//! Memory stays flat whatever the pool size: pages go straight to the store thread through a
+//! bounded queue, and the entitlement and grant phases page through the resources the store
+//! already holds instead of keeping them.
+
+pub mod progress;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::task::JoinSet;
+
+use crate::cognito::stats::OperationStats;
+use crate::connector::{Connector, ConnectorError, Cursor, ResourceKind};
+use crate::pb::v2::{
+    Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
+};
+pub use progress::{Phase, Progress};
+use store::{StoreClosed, StoreError, StoreHandle, SyncStore};
+
+/// How many stored resources the entitlement and grant phases read back at a time.
+const RESOURCE_BATCH: usize = 500;
+
+/// NOT_FOUND while listing a resource's grants or entitlements is a warning (the resource went
+/// away mid-sync); as upstream, the sync fails only when warnings are both more than this many
+/// and more than a tenth of the listings.
+const WARNING_LIMIT: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error("writing the output failed: {0}")]
+    Store(StoreError),
+    #[error(
+        "{warnings} of {listings} listings found their resource gone; the pool changed too much during the sync to trust it"
+    )]
+    TooManyWarnings { warnings: u64, listings: u64 },
+    #[error("the sync was interrupted")]
+    Cancelled,
+    #[error("a sync task failed: {0}")]
+    Task(String),
+}
+
+/// What a finished sync did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct SyncSummary {
+    pub resource_types: u64,
+    pub resources_by_type: BTreeMap<String, u64>,
+    pub entitlements: u64,
+    pub grants: u64,
+    /// Listings skipped because their resource disappeared during the sync.
+    pub warnings: u64,
+    pub api_calls: BTreeMap<&'static str, OperationStats>,
+    #[serde(serialize_with = "as_secs")]
+    pub duration: Duration,
+}
+
+fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+/// Runs syncs of one connector.
+pub struct SyncEngine {
+    connector: Arc<Connector>,
+    progress: Arc<Progress>,
+    /// Resources whose grants are listed at the same time (pacing still bounds the rate).
+    grant_concurrency: usize,
+}
+
+/// Whether the annotations say the syncer should skip a kind of listing.
+fn skips<T: prost::Name + Default>(annotations: &[prost_types::Any]) -> bool {
+    annotations.iter().any(|a| a.type_url == T::type_url())
+}
+
+fn skips_entitlements(annotations: &[prost_types::Any]) -> bool {
+    skips::<SkipEntitlementsAndGrants>(annotations) || skips::<SkipEntitlements>(annotations)
+}
+
+fn skips_grants(annotations: &[prost_types::Any]) -> bool {
+    skips::<SkipEntitlementsAndGrants>(annotations) || skips::<SkipGrants>(annotations)
+}
+
+impl SyncEngine {
+    pub fn new(connector: Arc<Connector>) -> Self {
+        Self {
+            connector,
+            progress: Arc::new(Progress::default()),
+            grant_concurrency: 8,
+        }
+    }
+
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    /// Syncs everything into `store` and hands the store back for finishing. On error, or when
+    /// `cancel` completes first, the store is dropped unfinished (which leaves no output behind)
+    /// before this returns, so a caller may exit right away.
+    pub async fn run<S: SyncStore>(
+        &self,
+        store: S,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<(S, SyncSummary), SyncError> {
+        let started = Instant::now();
+        let (handle, thread) = store::spawn(store);
+        let outcome = tokio::select! {
+            outcome = self.walk(&handle) => outcome,
+            () = cancel => Err(SyncError::Cancelled),
+        };
+        drop(handle);
+        match (outcome, thread.join().await) {
+            (Ok(mut summary), Ok(store)) => {
+                summary.duration = started.elapsed();
+                summary.api_calls = self.connector.pool().stats().snapshot();
+                Ok((store, summary))
+            }
+            // A failed store is the cause of the walk's "store stopped".
+            (Ok(_) | Err(SyncError::Store(_)), Err(store_err)) => Err(SyncError::Store(store_err)),
+            (Err(err), _) => Err(err),
+        }
+    }
+
+    async fn walk(&self, store: &StoreHandle) -> Result<SyncSummary, SyncError> {
+        let mut summary = SyncSummary::default();
+        let progress = &self.progress;
+
+        progress.enter(Phase::Validating);
+        self.connector.validate().await?;
+
+        progress.enter(Phase::ResourceTypes);
+        let resource_types = self.connector.resource_types();
+        summary.resource_types = resource_types.len() as u64;
+        store
+            .resource_types(resource_types.clone())
+            .await
+            .map_err(closed)?;
+
+        progress.enter(Phase::Resources);
+        for resource_type in &resource_types {
+            let count = self.list_resources(resource_type, store).await?;
+            summary
+                .resources_by_type
+                .insert(resource_type.id.clone(), count);
+        }
+
+        progress.enter(Phase::StaticEntitlements);
+        for resource_type in &resource_types {
+            let kind = ResourceKind::parse(&resource_type.id)?;
+            let statics = self.connector.list_static_entitlements(kind);
+            summary.entitlements += statics.len() as u64;
+            if !statics.is_empty() {
+                store.entitlements(statics).await.map_err(closed)?;
+            }
+        }
+
+        progress.enter(Phase::Entitlements);
+        let mut listings = 0;
+        for resource_type in resource_types
+            .iter()
+            .filter(|t| !skips_entitlements(&t.annotations))
+        {
+            let mut stored = StoredResources::new(store, &resource_type.id);
+            while let Some(batch) = stored.next_batch().await? {
+                for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
+                    listings += 1;
+                    let entitlements = match self.connector.list_entitlements(resource) {
+                        Ok(list) => list,
+                        Err(ConnectorError::NotFound(message)) => {
+                            tracing::warn!(%message, "resource gone while listing its entitlements; skipped");
+                            summary.warnings += 1;
+                            continue;
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
+                    summary.entitlements += entitlements.len() as u64;
+                    Progress::add(&progress.entitlements, entitlements.len());
+                    if !entitlements.is_empty() {
+                        store.entitlements(entitlements).await.map_err(closed)?;
+                    }
+                }
+            }
+        }
+
+        progress.enter(Phase::Grants);
+        for resource_type in resource_types
+            .iter()
+            .filter(|t| !skips_grants(&t.annotations))
+        {
+            let (grants, warnings, listed) = self.list_grants_of_type(resource_type, store).await?;
+            summary.grants += grants;
+            summary.warnings += warnings;
+            listings += listed;
+        }
+        if summary.warnings > WARNING_LIMIT && summary.warnings * 10 > listings {
+            return Err(SyncError::TooManyWarnings {
+                warnings: summary.warnings,
+                listings,
+            });
+        }
+        progress.enter(Phase::Writing);
+        Ok(summary)
+    }
+
+    /// Pages through a type's resources into the store.
+    async fn list_resources(
+        &self,
+        resource_type: &ResourceType,
+        store: &StoreHandle,
+    ) -> Result<u64, SyncError> {
+        let kind = ResourceKind::parse(&resource_type.id)?;
+        let mut cursor = Cursor::first(0);
+        let mut count = 0;
+        loop {
+            let page = self.connector.list_resources(kind, None, &cursor).await?;
+            Progress::add(&self.progress.pages, 1);
+            Progress::add(&self.progress.resources, page.items.len());
+            count += page.items.len() as u64;
+            if !page.items.is_empty() {
+                store.resources(page.items).await.map_err(closed)?;
+            }
+            match page.next {
+                Some(next) => cursor = next,
+                None => return Ok(count),
+            }
+        }
+    }
+
+    /// Lists the grants of every stored resource of a type, several resources at a time.
+    /// Returns (grants, warnings, listings).
+    async fn list_grants_of_type(
+        &self,
+        resource_type: &ResourceType,
+        store: &StoreHandle,
+    ) -> Result<(u64, u64, u64), SyncError> {
+        let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
+        let (mut grants, mut warnings, mut listings) = (0, 0, 0);
+        let mut collect = |result: Result<
+            Result<(u64, bool), SyncError>,
+            tokio::task::JoinError,
+        >|
+         -> Result<(), SyncError> {
+            let (count, warned) = result.map_err(|e| SyncError::Task(e.to_string()))??;
+            grants += count;
+            warnings += u64::from(warned);
+            Ok(())
+        };
+        let mut stored = StoredResources::new(store, &resource_type.id);
+        while let Some(batch) = stored.next_batch().await? {
+            for resource in batch {
+                if skips_grants(&resource.annotations) {
+                    continue;
+                }
+                listings += 1;
+                while tasks.len() >= self.grant_concurrency {
+                    if let Some(done) = tasks.join_next().await {
+                        collect(done)?;
+                    }
+                }
+                let connector = self.connector.clone();
+                let progress = self.progress.clone();
+                let store = store.clone();
+                tasks
+                    .spawn(async move { grants_of(&connector, &progress, &store, resource).await });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            collect(done)?;
+        }
+        Ok((grants, warnings, listings))
+    }
+}
+
+/// The resources of one type the store holds, read back a batch at a time, so that later phases
+/// visit every resource without the engine keeping them in memory.
+struct StoredResources<'a> {
+    store: &'a StoreHandle,
+    resource_type_id: &'a str,
+    after: i64,
+}
+
+impl<'a> StoredResources<'a> {
+    fn new(store: &'a StoreHandle, resource_type_id: &'a str) -> Self {
+        Self {
+            store,
+            resource_type_id,
+            after: 0,
+        }
+    }
+
+    /// The next batch in storage order, or `None` once all have been read.
+    async fn next_batch(&mut self) -> Result<Option<Vec<Resource>>, SyncError> {
+        let batch = self
+            .store
+            .resources_after(self.resource_type_id, self.after, RESOURCE_BATCH)
+            .await
+            .map_err(closed)?;
+        let Some((last, _)) = batch.last() else {
+            return Ok(None);
+        };
+        self.after = *last;
+        Ok(Some(
+            batch.into_iter().map(|(_, resource)| resource).collect(),
+        ))
+    }
+}
+
+/// Every page of one resource's grants into the store. `(count, true)` when the resource
+/// disappeared (a warning, not a failure).
+async fn grants_of(
+    connector: &Connector,
+    progress: &Progress,
+    store: &StoreHandle,
+    resource: Resource,
+) -> Result<(u64, bool), SyncError> {
+    let mut cursor = Cursor::first(0);
+    let mut count = 0;
+    loop {
+        let page = match connector.list_grants(&resource, &cursor).await {
+            Ok(page) => page,
+            Err(ConnectorError::NotFound(message)) => {
+                tracing::warn!(%message, "resource gone while listing its grants; its grants are skipped");
+                return Ok((count, true));
+            }
+            Err(err) => return Err(err.into()),
+        };
+        Progress::add(&progress.pages, 1);
+        Progress::add(&progress.grants, page.items.len());
+        count += page.items.len() as u64;
+        if !page.items.is_empty() {
+            store.grants(page.items).await.map_err(closed)?;
+        }
+        match page.next {
+            Some(next) => cursor = next,
+            None => return Ok((count, false)),
+        }
+    }
+}
+
+fn closed(_: StoreClosed) -> SyncError {
+    SyncError::Store("the output store stopped".into())
+}

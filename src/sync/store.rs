@@ -1,0 +1,279 @@
+//! The store a sync writes into, run on its own thread so that fetching pages from Cognito
+//! never waits for SQLite, and SQLite never blocks the async runtime.
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::c1z::C1zWriter;
+use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
+
+/// What the sync engine needs from a store. The `.c1z` writer is one; tests use others.
+pub trait SyncStore: Send + 'static {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    fn put_resource_types(&mut self, items: &[ResourceType]) -> Result<(), Self::Error>;
+    fn put_resources(&mut self, items: &[Resource]) -> Result<(), Self::Error>;
+    fn put_entitlements(&mut self, items: &[Entitlement]) -> Result<(), Self::Error>;
+    fn put_grants(&mut self, items: &[Grant]) -> Result<(), Self::Error>;
+    /// Stored resources of a type with a row id above `after`, in row id order.
+    fn resources_after(
+        &mut self,
+        resource_type_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Resource)>, Self::Error>;
+}
+
+/// A store failure, boxed so the engine need not be generic over it.
+pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
+
+enum Command {
+    ResourceTypes(Vec<ResourceType>),
+    Resources(Vec<Resource>),
+    Entitlements(Vec<Entitlement>),
+    Grants(Vec<Grant>),
+    ResourcesAfter {
+        resource_type_id: String,
+        after: i64,
+        limit: usize,
+        reply: oneshot::Sender<Vec<(i64, Resource)>>,
+    },
+}
+
+/// Pages queued for the store at most; beyond this, fetching waits (bounded memory).
+const QUEUE_DEPTH: usize = 64;
+
+/// The async side of the store thread. Clone it to write from several tasks.
+#[derive(Clone)]
+pub struct StoreHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+/// The store thread; joining it returns the store, or the first error it hit.
+pub struct StoreThread<S: SyncStore> {
+    handle: std::thread::JoinHandle<Result<S, S::Error>>,
+}
+
+/// The store stopped taking commands (it failed; `StoreThread::join` says why).
+#[derive(Debug, thiserror::Error)]
+#[error("the output store stopped")]
+pub struct StoreClosed;
+
+/// Starts the store thread.
+pub fn spawn<S: SyncStore>(mut store: S) -> (StoreHandle, StoreThread<S>) {
+    let (tx, mut rx) = mpsc::channel(QUEUE_DEPTH);
+    let handle = std::thread::spawn(move || {
+        while let Some(command) = rx.blocking_recv() {
+            match command {
+                Command::ResourceTypes(items) => store.put_resource_types(&items)?,
+                Command::Resources(items) => store.put_resources(&items)?,
+                Command::Entitlements(items) => store.put_entitlements(&items)?,
+                Command::Grants(items) => store.put_grants(&items)?,
+                Command::ResourcesAfter {
+                    resource_type_id,
+                    after,
+                    limit,
+                    reply,
+                } => {
+                    let page = store.resources_after(&resource_type_id, after, limit)?;
+                    let _ = reply.send(page);
+                }
+            }
+        }
+        Ok(store)
+    });
+    (StoreHandle { tx }, StoreThread { handle })
+}
+
+impl StoreHandle {
+    async fn send(&self, command: Command) -> Result<(), StoreClosed> {
+        self.tx.send(command).await.map_err(|_| StoreClosed)
+    }
+
+    pub async fn resource_types(&self, items: Vec<ResourceType>) -> Result<(), StoreClosed> {
+        self.send(Command::ResourceTypes(items)).await
+    }
+
+    pub async fn resources(&self, items: Vec<Resource>) -> Result<(), StoreClosed> {
+        self.send(Command::Resources(items)).await
+    }
+
+    pub async fn entitlements(&self, items: Vec<Entitlement>) -> Result<(), StoreClosed> {
+        self.send(Command::Entitlements(items)).await
+    }
+
+    pub async fn grants(&self, items: Vec<Grant>) -> Result<(), StoreClosed> {
+        self.send(Command::Grants(items)).await
+    }
+
+    pub async fn resources_after(
+        &self,
+        resource_type_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Resource)>, StoreClosed> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::ResourcesAfter {
+            resource_type_id: resource_type_id.to_string(),
+            after,
+            limit,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| StoreClosed)
+    }
+}
+
+impl<S: SyncStore> StoreThread<S> {
+    /// Waits for the thread to drain its queue (every handle must be dropped first).
+    pub async fn join(self) -> Result<S, StoreError> {
+        let handle = self.handle;
+        let joined = tokio::task::spawn_blocking(move || handle.join())
+            .await
+            .map_err(|e| -> StoreError { format!("store thread lost: {e}").into() })?;
+        match joined {
+            Ok(result) => result.map_err(|e| Box::new(e) as StoreError),
+            Err(_) => Err("the store thread panicked".into()),
+        }
+    }
+}
+
+/// The `.c1z` writer is the store of one-shot syncs and of service-mode sync tasks.
+impl SyncStore for C1zWriter {
+    type Error = crate::c1z::C1zError;
+
+    fn put_resource_types(&mut self, items: &[ResourceType]) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::put_resource_types(self, items)
+    }
+
+    fn put_resources(&mut self, items: &[Resource]) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::put_resources(self, items)
+    }
+
+    fn put_entitlements(&mut self, items: &[Entitlement]) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::put_entitlements(self, items)
+    }
+
+    fn put_grants(&mut self, items: &[Grant]) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::put_grants(self, items)
+    }
+
+    fn resources_after(
+        &mut self,
+        resource_type_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Resource)>, crate::c1z::C1zError> {
+        C1zWriter::resources_after(self, resource_type_id, after, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pb::v2::ResourceId;
+
+    #[derive(Default)]
+    struct MemoryStore {
+        resources: Vec<Resource>,
+        grants: usize,
+        fail_on_grants: bool,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("disk full")]
+    struct DiskFull;
+
+    impl SyncStore for MemoryStore {
+        type Error = DiskFull;
+        fn put_resource_types(&mut self, _: &[ResourceType]) -> Result<(), DiskFull> {
+            Ok(())
+        }
+        fn put_resources(&mut self, items: &[Resource]) -> Result<(), DiskFull> {
+            self.resources.extend_from_slice(items);
+            Ok(())
+        }
+        fn put_entitlements(&mut self, _: &[Entitlement]) -> Result<(), DiskFull> {
+            Ok(())
+        }
+        fn put_grants(&mut self, items: &[Grant]) -> Result<(), DiskFull> {
+            if self.fail_on_grants {
+                return Err(DiskFull);
+            }
+            self.grants += items.len();
+            Ok(())
+        }
+        fn resources_after(
+            &mut self,
+            type_id: &str,
+            after: i64,
+            limit: usize,
+        ) -> Result<Vec<(i64, Resource)>, DiskFull> {
+            Ok(self
+                .resources
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i as i64 + 1, r.clone()))
+                .filter(|(row, r)| {
+                    *row > after && r.id.as_ref().is_some_and(|id| id.resource_type == type_id)
+                })
+                .take(limit)
+                .collect())
+        }
+    }
+
+    fn resource(type_id: &str, id: &str) -> Resource {
+        Resource {
+            id: Some(ResourceId {
+                resource_type: type_id.into(),
+                resource: id.into(),
+                baton_resource: false,
+            }),
+            ..Resource::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_are_applied_in_order_and_read_back_by_type() {
+        let (handle, thread) = spawn(MemoryStore::default());
+        handle
+            .resources(vec![resource("user", "a"), resource("group", "g")])
+            .await
+            .unwrap();
+        handle.resources(vec![resource("user", "b")]).await.unwrap();
+        let users = handle.resources_after("user", 0, 10).await.unwrap();
+        assert_eq!(
+            users.iter().map(|(row, _)| *row).collect::<Vec<_>>(),
+            vec![1, 3]
+        );
+        assert_eq!(
+            handle.resources_after("user", 1, 10).await.unwrap().len(),
+            1
+        );
+        handle.grants(vec![Grant::default(); 3]).await.unwrap();
+        drop(handle);
+        let store = thread.join().await.unwrap();
+        assert_eq!(store.grants, 3);
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_stops_taking_commands_and_reports_why() {
+        let store = MemoryStore {
+            fail_on_grants: true,
+            ..MemoryStore::default()
+        };
+        let (handle, thread) = spawn(store);
+        handle.grants(vec![Grant::default()]).await.unwrap();
+        // The thread has stopped: later commands are refused instead of silently dropped.
+        let mut refused = false;
+        for _ in 0..100 {
+            if handle.resources_after("user", 0, 1).await.is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused);
+        drop(handle);
+        let err = thread.join().await.err().expect("the error comes back");
+        assert_eq!(err.to_string(), "disk full");
+    }
+}
