@@ -44,6 +44,28 @@ impl LogLevel {
     }
 }
 
+/// Stderr for console logs on a terminal: each event first clears the current line, so a log
+/// line never lands in the middle of the sync's in-place progress line (which the next tick
+/// redraws below it).
+struct LineClearingStderr {
+    cleared: bool,
+}
+
+impl std::io::Write for LineClearingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if !self.cleared {
+            err.write_all(b"\r\x1b[2K")?;
+            self.cleared = true;
+        }
+        err.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Installs the global subscriber. This crate logs at `level`; libraries (AWS SDK, hyper, h2)
 /// only warnings, so that the most verbose setting stays about this connector's own work.
 pub fn init(level: LogLevel, format: Option<LogFormat>) {
@@ -57,6 +79,10 @@ pub fn init(level: LogLevel, format: Option<LogFormat>) {
             .json()
             .flatten_event(true)
             .with_current_span(false)
+            .try_init(),
+        LogFormat::Console if std::io::stderr().is_terminal() => builder
+            .with_target(false)
+            .with_writer(|| LineClearingStderr { cleared: false })
             .try_init(),
         LogFormat::Console => builder.with_target(false).try_init(),
     };
