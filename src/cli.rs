@@ -15,6 +15,7 @@ use crate::config::{
 };
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::inspect::{self, OutputFormat};
+use crate::modes::provision::{self, Request};
 use crate::modes::{RunError, metadata_files, serve, sync_file};
 use crate::secret::Secret;
 
@@ -36,6 +37,14 @@ pub struct Cli {
 
     #[command(flatten)]
     pub log: LogArgs,
+
+    /// Enable provisioning: group membership grants and revokes, account creation and deletion,
+    /// enabling and disabling users. Off, those requests are refused.
+    #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true)]
+    pub provisioning: bool,
+
+    #[command(flatten)]
+    pub one_shot: OneShotArgs,
 
     /// The .c1z file a sync writes and the listing commands read.
     #[arg(
@@ -91,6 +100,166 @@ pub enum Command {
     Capabilities,
     /// Print the connector's configuration schema (config_schema.json).
     Config,
+}
+
+/// Baton's one-shot provisioning flags (hidden, as in every Baton connector). Each implies
+/// `--provisioning`; at most one may be given.
+#[derive(Debug, Args)]
+pub struct OneShotArgs {
+    /// Grant this entitlement (id from --file, e.g. group:admins:member) to --grant-principal.
+    #[arg(long, env = "BATON_GRANT_ENTITLEMENT", global = true, hide = true)]
+    pub grant_entitlement: Option<String>,
+    /// The principal's resource id (e.g. a username).
+    #[arg(long, env = "BATON_GRANT_PRINCIPAL", global = true, hide = true)]
+    pub grant_principal: Option<String>,
+    /// The principal's resource type.
+    #[arg(
+        long,
+        env = "BATON_GRANT_PRINCIPAL_TYPE",
+        global = true,
+        hide = true,
+        default_value = "user"
+    )]
+    pub grant_principal_type: String,
+    /// Revoke this grant (id from --file, e.g. group:admins:member:user:ann).
+    #[arg(long, env = "BATON_REVOKE_GRANT", global = true, hide = true)]
+    pub revoke_grant: Option<String>,
+    /// Create a user with this username.
+    #[arg(long, env = "BATON_CREATE_ACCOUNT_LOGIN", global = true, hide = true)]
+    pub create_account_login: Option<String>,
+    #[arg(long, env = "BATON_CREATE_ACCOUNT_EMAIL", global = true, hide = true)]
+    pub create_account_email: Option<String>,
+    /// Profile of the new user as a JSON object (attributes, send_invite_email).
+    #[arg(
+        long,
+        env = "BATON_CREATE_ACCOUNT_PROFILE",
+        global = true,
+        hide = true,
+        value_name = "JSON"
+    )]
+    pub create_account_profile: Option<String>,
+    #[arg(
+        long,
+        env = "BATON_CREATE_ACCOUNT_RESOURCE_TYPE",
+        global = true,
+        hide = true
+    )]
+    pub create_account_resource_type: Option<String>,
+    /// Delete this resource (a username with --delete-resource-type user).
+    #[arg(long, env = "BATON_DELETE_RESOURCE", global = true, hide = true)]
+    pub delete_resource: Option<String>,
+    #[arg(long, env = "BATON_DELETE_RESOURCE_TYPE", global = true, hide = true)]
+    pub delete_resource_type: Option<String>,
+    /// Invoke this action (enable_user, disable_user).
+    #[arg(long, env = "BATON_INVOKE_ACTION", global = true, hide = true)]
+    pub invoke_action: Option<String>,
+    /// The action's arguments as a JSON object, e.g. {"user_id":"ann"}.
+    #[arg(
+        long,
+        env = "BATON_INVOKE_ACTION_ARGS",
+        global = true,
+        hide = true,
+        default_value = "{}",
+        value_name = "JSON"
+    )]
+    pub invoke_action_args: String,
+    #[arg(
+        long,
+        env = "BATON_INVOKE_ACTION_RESOURCE_TYPE",
+        global = true,
+        hide = true
+    )]
+    pub invoke_action_resource_type: Option<String>,
+    /// List the action schemas.
+    #[arg(long, env = "BATON_LIST_ACTION_SCHEMAS", global = true, hide = true)]
+    pub list_action_schemas: bool,
+    #[arg(
+        long,
+        env = "BATON_LIST_ACTION_SCHEMAS_RESOURCE_TYPE",
+        global = true,
+        hide = true
+    )]
+    pub list_action_schemas_resource_type: Option<String>,
+}
+
+impl OneShotArgs {
+    /// The one provisioning request the flags ask for, if any.
+    pub fn request(&self) -> Result<Option<Request>, RunError> {
+        let given: Vec<&str> = [
+            ("--grant-entitlement", self.grant_entitlement.is_some()),
+            ("--revoke-grant", self.revoke_grant.is_some()),
+            (
+                "--create-account-login",
+                self.create_account_login.is_some(),
+            ),
+            ("--delete-resource", self.delete_resource.is_some()),
+            ("--invoke-action", self.invoke_action.is_some()),
+            ("--list-action-schemas", self.list_action_schemas),
+        ]
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect();
+        if given.len() > 1 {
+            return Err(RunError::Usage(format!(
+                "{} cannot be used together",
+                given.join(" and ")
+            )));
+        }
+        if self.grant_principal.is_some() && self.grant_entitlement.is_none() {
+            return Err(RunError::Usage(
+                "--grant-principal needs --grant-entitlement".to_string(),
+            ));
+        }
+        if self.create_account_email.is_some() && self.create_account_login.is_none() {
+            return Err(RunError::Usage(
+                "--create-account-email needs --create-account-login".to_string(),
+            ));
+        }
+        let request = if let Some(entitlement) = &self.grant_entitlement {
+            let principal = self.grant_principal.clone().ok_or_else(|| {
+                RunError::Usage("--grant-entitlement needs --grant-principal".to_string())
+            })?;
+            Request::Grant {
+                entitlement: entitlement.clone(),
+                principal,
+                principal_type: self.grant_principal_type.clone(),
+            }
+        } else if let Some(grant) = &self.revoke_grant {
+            Request::Revoke {
+                grant: grant.clone(),
+            }
+        } else if let Some(login) = &self.create_account_login {
+            Request::CreateAccount {
+                login: login.clone(),
+                email: self.create_account_email.clone(),
+                profile: self.create_account_profile.clone(),
+                resource_type: self.create_account_resource_type.clone(),
+            }
+        } else if let Some(resource) = &self.delete_resource {
+            let resource_type = self.delete_resource_type.clone().ok_or_else(|| {
+                RunError::Usage(
+                    "--delete-resource needs --delete-resource-type (e.g. user)".to_string(),
+                )
+            })?;
+            Request::Delete {
+                resource: resource.clone(),
+                resource_type,
+            }
+        } else if let Some(name) = &self.invoke_action {
+            Request::InvokeAction {
+                name: name.clone(),
+                args: self.invoke_action_args.clone(),
+                resource_type: self.invoke_action_resource_type.clone(),
+            }
+        } else if self.list_action_schemas {
+            Request::ListActionSchemas {
+                resource_type: self.list_action_schemas_resource_type.clone(),
+            }
+        } else {
+            return Ok(None);
+        };
+        Ok(Some(request))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -271,11 +440,15 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
-            runtime()?.block_on(serve::run(&settings, args.listen))
+            runtime()?.block_on(serve::run(&settings, args.listen, cli.provisioning))
         }
         None => {
+            let one_shot = cli.one_shot.request()?;
             let settings = settings(&cli.pool)?;
-            runtime()?.block_on(sync_file::run(&settings, file))
+            match one_shot {
+                Some(request) => runtime()?.block_on(provision::run(&settings, file, request)),
+                None => runtime()?.block_on(sync_file::run(&settings, file)),
+            }
         }
     }
 }

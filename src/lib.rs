@@ -5,6 +5,8 @@ pub mod cli;
 pub mod cognito;
 pub mod config;
 pub mod connector;
+pub mod credentials;
+pub mod ksuid;
 pub mod logging;
 pub mod modes;
 pub mod pb;

@@ -43,6 +43,49 @@ pub fn to_protojson<M: prost::Message + prost::Name>(message: &M) -> serde_json:
     }
 }
 
+/// A JSON object as `google.protobuf.Struct` (how Baton carries profiles and action arguments).
+pub fn struct_from_json(object: serde_json::Map<String, serde_json::Value>) -> prost_types::Struct {
+    fn value(json: serde_json::Value) -> prost_types::Value {
+        use prost_types::value::Kind;
+        let kind = match json {
+            serde_json::Value::Null => Kind::NullValue(0),
+            serde_json::Value::Bool(b) => Kind::BoolValue(b),
+            serde_json::Value::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+            serde_json::Value::String(s) => Kind::StringValue(s),
+            serde_json::Value::Array(items) => Kind::ListValue(prost_types::ListValue {
+                values: items.into_iter().map(value).collect(),
+            }),
+            serde_json::Value::Object(map) => Kind::StructValue(struct_from_json(map)),
+        };
+        prost_types::Value { kind: Some(kind) }
+    }
+    prost_types::Struct {
+        fields: object.into_iter().map(|(k, v)| (k, value(v))).collect(),
+    }
+}
+
+/// The JSON object a `google.protobuf.Struct` stands for.
+pub fn struct_to_json(value: &prost_types::Struct) -> serde_json::Value {
+    fn json(value: &prost_types::Value) -> serde_json::Value {
+        use prost_types::value::Kind;
+        match &value.kind {
+            None | Some(Kind::NullValue(_)) => serde_json::Value::Null,
+            Some(Kind::BoolValue(b)) => (*b).into(),
+            Some(Kind::NumberValue(n)) => {
+                serde_json::Number::from_f64(*n).map_or(serde_json::Value::Null, Into::into)
+            }
+            Some(Kind::StringValue(s)) => s.clone().into(),
+            Some(Kind::ListValue(list)) => list.values.iter().map(json).collect(),
+            Some(Kind::StructValue(inner)) => struct_to_json(inner),
+        }
+    }
+    value
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), json(v)))
+        .collect()
+}
+
 /// Packs a message into `google.protobuf.Any` with the `type.googleapis.com/` URL Baton expects.
 pub fn pack<M: prost::Name>(message: &M) -> prost_types::Any {
     prost_types::Any {
@@ -73,6 +116,15 @@ mod tests {
             json["annotations"][0]["@type"],
             "type.googleapis.com/c1.connector.v2.SkipEntitlementsAndGrants"
         );
+    }
+
+    #[test]
+    fn structs_round_trip_through_json() {
+        let json = serde_json::json!({"a": "x", "b": true, "c": 2.5, "d": null, "e": [1.0, "y"], "f": {"g": "h"}});
+        let serde_json::Value::Object(map) = json.clone() else {
+            unreachable!()
+        };
+        assert_eq!(struct_to_json(&struct_from_json(map)), json);
     }
 
     #[test]

@@ -324,6 +324,7 @@ fn everything_written_reads_back_exactly() {
 
     let mut admins = Vec::new();
     let filter = GrantFilter {
+        grant_id: None,
         entitlement_id: Some("group:admins:member".into()),
         principal: None,
     };
@@ -343,6 +344,7 @@ fn everything_written_reads_back_exactly() {
     );
     let mut bobs = Vec::new();
     let filter = GrantFilter {
+        grant_id: None,
         entitlement_id: None,
         principal: Some(("user".into(), "bob:smith".into())),
     };
@@ -360,6 +362,7 @@ fn everything_written_reads_back_exactly() {
         ]
     );
     let both = GrantFilter {
+        grant_id: None,
         entitlement_id: Some("group:admins:member".into()),
         principal: Some(("user".into(), "bob:smith".into())),
     };

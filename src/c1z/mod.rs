@@ -9,7 +9,6 @@
 //! exactly (table and index names included), so that a file written here cannot be told apart
 //! from one written by a Go connector by anything that reads it.
 
-mod ksuid;
 mod reader;
 mod rows;
 mod schema;

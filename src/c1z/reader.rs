@@ -48,6 +48,8 @@ pub struct Stats {
 /// Which grants [`C1zReader::grants`] returns; the default is all of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GrantFilter {
+    /// The grant's own id.
+    pub grant_id: Option<String>,
     pub entitlement_id: Option<String>,
     /// (resource type, resource id) of the principal.
     pub principal: Option<(String, String)>,
@@ -238,6 +240,35 @@ impl C1zReader {
         self.each_row(ENTITLEMENTS, sql, &args, |_, e| each(e))
     }
 
+    /// One entitlement by its id (`group:admins:member`).
+    pub fn entitlement(&self, entitlement_id: &str) -> Result<Option<Entitlement>, C1zError> {
+        let mut found = None;
+        self.each_row(
+            ENTITLEMENTS,
+            "SELECT id, data FROM v1_entitlements WHERE sync_id = ?1 AND external_id = ?2 LIMIT 1",
+            &[entitlement_id],
+            |_, e| {
+                found = Some(e);
+                Ok(())
+            },
+        )?;
+        Ok(found)
+    }
+
+    /// One grant by its id (`group:admins:member:user:ann`).
+    pub fn grant(&self, grant_id: &str) -> Result<Option<Grant>, C1zError> {
+        let mut found = None;
+        let filter = GrantFilter {
+            grant_id: Some(grant_id.to_string()),
+            ..GrantFilter::default()
+        };
+        self.grants(&filter, |g| {
+            found = Some(g);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
     /// Streams the grants that match `filter`, each with its `GrantExpandable` annotation put
     /// back if it had one (the file keeps it in a separate column).
     pub fn grants(
@@ -253,6 +284,10 @@ impl C1zReader {
         });
         sql.push_str(" FROM v1_grants WHERE sync_id = ?1");
         let mut args: Vec<&str> = Vec::new();
+        if let Some(grant_id) = &filter.grant_id {
+            args.push(grant_id);
+            sql.push_str(&format!(" AND external_id = ?{}", args.len() + 1));
+        }
         if let Some(entitlement_id) = &filter.entitlement_id {
             args.push(entitlement_id);
             sql.push_str(&format!(" AND entitlement_id = ?{}", args.len() + 1));

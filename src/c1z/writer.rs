@@ -17,7 +17,8 @@ use tempfile::TempPath;
 
 use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
-use super::{C1zError, MAGIC_V1, MAGIC_V3, ksuid, time};
+use super::{C1zError, MAGIC_V1, MAGIC_V3, time};
+use crate::ksuid;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
 
 /// Rows written per transaction: each commit writes the dirty pages out (without fsync), so

@@ -51,10 +51,11 @@ pub enum Operation {
     AdminDeleteUser,
     AdminEnableUser,
     AdminDisableUser,
+    AdminSetUserPassword,
 }
 
 impl Operation {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::DescribeUserPool,
         Self::ListUsers,
         Self::ListUsersInGroup,
@@ -68,6 +69,7 @@ impl Operation {
         Self::AdminDeleteUser,
         Self::AdminEnableUser,
         Self::AdminDisableUser,
+        Self::AdminSetUserPassword,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Operation {
             Self::AdminDeleteUser => "AdminDeleteUser",
             Self::AdminEnableUser => "AdminEnableUser",
             Self::AdminDisableUser => "AdminDisableUser",
+            Self::AdminSetUserPassword => "AdminSetUserPassword",
         }
     }
 
@@ -100,7 +103,8 @@ impl Operation {
             | Self::AdminRemoveUserFromGroup
             | Self::AdminEnableUser
             | Self::AdminDisableUser
-            | Self::AdminDeleteUser => QuotaCategory::UserUpdate,
+            | Self::AdminDeleteUser
+            | Self::AdminSetUserPassword => QuotaCategory::UserUpdate,
             Self::AdminCreateUser => QuotaCategory::UserCreation,
         }
     }
@@ -257,6 +261,10 @@ impl PoolClient {
             tier: pool
                 .and_then(|p| p.user_pool_tier())
                 .map(|t| t.as_str().to_string()),
+            password_policy: pool
+                .and_then(|p| p.policies())
+                .and_then(|p| p.password_policy())
+                .map(crate::credentials::policy_from_cognito),
         })
     }
 
@@ -370,6 +378,164 @@ impl PoolClient {
             })
             .await?;
         Ok(CognitoUser::from(out))
+    }
+}
+
+/// A user to create with AdminCreateUser.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub attributes: &'a [(String, String)],
+    /// `None`: Cognito generates the temporary password itself.
+    pub temporary_password: Option<&'a crate::secret::Secret>,
+    /// Send Cognito's invitation message; otherwise it is suppressed.
+    pub send_invitation: bool,
+}
+
+impl PoolClient {
+    /// Every group a user is in (AdminListGroupsForUser, at most 100 groups: two pages).
+    pub async fn groups_of_user(&self, username: &str) -> Result<Vec<String>, CognitoError> {
+        let mut groups = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .call(Operation::AdminListGroupsForUser, || {
+                    self.sdk
+                        .admin_list_groups_for_user()
+                        .user_pool_id(&self.pool_id)
+                        .username(username)
+                        .limit(MAX_PAGE_SIZE as i32)
+                        .set_next_token(token.clone())
+                        .send()
+                })
+                .await?;
+            groups.extend(
+                out.groups()
+                    .iter()
+                    .filter_map(|g| g.group_name().map(str::to_string)),
+            );
+            match out.next_token().filter(|t| !t.is_empty()) {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(groups),
+            }
+        }
+    }
+
+    pub async fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), CognitoError> {
+        self.call(Operation::AdminAddUserToGroup, || {
+            self.sdk
+                .admin_add_user_to_group()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .group_name(group)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn remove_user_from_group(
+        &self,
+        username: &str,
+        group: &str,
+    ) -> Result<(), CognitoError> {
+        self.call(Operation::AdminRemoveUserFromGroup, || {
+            self.sdk
+                .admin_remove_user_from_group()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .group_name(group)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), CognitoError> {
+        use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+        let attributes: Vec<AttributeType> = user
+            .attributes
+            .iter()
+            .filter_map(|(name, value)| {
+                AttributeType::builder()
+                    .name(name)
+                    .value(value)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        self.call(Operation::AdminCreateUser, || {
+            self.sdk
+                .admin_create_user()
+                .user_pool_id(&self.pool_id)
+                .username(user.username)
+                .set_user_attributes(Some(attributes.clone()))
+                .set_temporary_password(user.temporary_password.map(|p| p.expose().to_string()))
+                .set_message_action((!user.send_invitation).then_some(MessageActionType::Suppress))
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Makes a password the user's permanent one (no change required at first sign-in).
+    pub async fn set_permanent_password(
+        &self,
+        username: &str,
+        password: &crate::secret::Secret,
+    ) -> Result<(), CognitoError> {
+        self.call(Operation::AdminSetUserPassword, || {
+            self.sdk
+                .admin_set_user_password()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .password(password.expose())
+                .permanent(true)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_user(&self, username: &str) -> Result<(), CognitoError> {
+        self.call(Operation::AdminDeleteUser, || {
+            self.sdk
+                .admin_delete_user()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Enables or disables sign-in for a user; both are no-ops when already so.
+    pub async fn set_user_enabled(
+        &self,
+        username: &str,
+        enabled: bool,
+    ) -> Result<(), CognitoError> {
+        if enabled {
+            self.call(Operation::AdminEnableUser, || {
+                self.sdk
+                    .admin_enable_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+            })
+            .await
+            .map(drop)
+        } else {
+            self.call(Operation::AdminDisableUser, || {
+                self.sdk
+                    .admin_disable_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .send()
+            })
+            .await
+            .map(drop)
+        }
     }
 }
 

@@ -148,6 +148,8 @@ pub struct PoolDescription {
     pub estimated_users: u64,
     /// `UserPoolTier` (LITE, ESSENTIALS, PLUS), when Cognito reports it.
     pub tier: Option<String>,
+    /// What a password must contain, when the pool says.
+    pub password_policy: Option<crate::credentials::PasswordPolicy>,
 }
 
 /// One page of a Cognito listing. `next_token` absent means the listing is complete; a short

@@ -6,7 +6,7 @@
 
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
-use super::{ConnectorError, Result, users};
+use super::{Change, ConnectorError, Result, users};
 use crate::cognito::filter::UserFilter;
 use crate::cognito::records::CognitoGroup;
 use crate::cognito::{CognitoError, PoolClient};
@@ -27,12 +27,21 @@ pub const SYNC_PERMISSIONS: &[&str] = &[
     "cognito-idp:ListUsersInGroup",
 ];
 
+/// IAM actions granting and revoking memberships needs.
+pub const PROVISION_PERMISSIONS: &[&str] = &[
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminListGroupsForUser",
+];
+
 pub fn resource_type() -> ResourceType {
     ResourceType {
         id: TYPE_ID.to_string(),
         display_name: "Group".to_string(),
         traits: vec![Trait::Group as i32],
-        annotations: vec![model::permissions_annotation(SYNC_PERMISSIONS)],
+        annotations: vec![model::permissions_annotation(
+            &[SYNC_PERMISSIONS, PROVISION_PERMISSIONS].concat(),
+        )],
         description: "A group of the Cognito user pool".to_string(),
         sourced_externally: false,
     }
@@ -142,9 +151,128 @@ pub async fn grants(
     }))
 }
 
+/// The group and the user a membership request names. The entitlement must be exactly the
+/// `member` entitlement of its group and the principal a user; both come from the ids the
+/// request carries, never from splitting id strings.
+fn membership<'a>(
+    entitlement: Option<&'a Entitlement>,
+    principal: Option<&'a Resource>,
+) -> Result<(&'a Entitlement, &'a str, &'a str)> {
+    let entitlement = entitlement
+        .ok_or_else(|| ConnectorError::InvalidArgument("entitlement is required".to_string()))?;
+    let group = entitlement
+        .resource
+        .as_ref()
+        .and_then(|r| r.id.as_ref())
+        .filter(|id| id.resource_type == TYPE_ID && !id.resource.is_empty())
+        .ok_or_else(|| {
+            ConnectorError::InvalidArgument(format!(
+                "entitlement {:?} does not belong to a group; only group memberships can be granted",
+                entitlement.id
+            ))
+        })?;
+    let expected = format!("{TYPE_ID}:{}:{MEMBER}", group.resource);
+    if entitlement.id != expected {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "entitlement {:?} is not a group membership; expected {expected:?}",
+            entitlement.id
+        )));
+    }
+    let principal = principal
+        .ok_or_else(|| ConnectorError::InvalidArgument("principal is required".to_string()))?;
+    let user = model::resource_id_of(principal)?;
+    if user.resource_type != users::TYPE_ID {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "principal {}:{} is not a user; Cognito groups hold users only",
+            user.resource_type, user.resource
+        )));
+    }
+    Ok((entitlement, group.resource.as_str(), user.resource.as_str()))
+}
+
+/// Whether the user is in the group, from the user's own group list: one or two cheap calls
+/// (a user is in at most 100 groups) instead of listing the group's members.
+async fn is_member(pool: &PoolClient, group: &str, username: &str) -> Result<bool> {
+    match pool.groups_of_user(username).await {
+        Ok(groups) => Ok(groups.iter().any(|g| g == group)),
+        Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Adds the principal to the entitlement's group; returns the grant and whether it already
+/// existed.
+pub async fn grant(
+    pool: &PoolClient,
+    entitlement: Option<&Entitlement>,
+    principal: Option<&Resource>,
+) -> Result<(Grant, Change)> {
+    let (entitlement, group, username) = membership(entitlement, principal)?;
+    let grant = member_grant(entitlement, username);
+    if is_member(pool, group, username).await? {
+        return Ok((grant, Change::AlreadySo));
+    }
+    match pool.add_user_to_group(username, group).await {
+        Ok(()) => {
+            tracing::info!(group, username, "added user to group");
+            Ok((grant, Change::Made))
+        }
+        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+        Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Removes the grant's principal from the grant's group.
+pub async fn revoke(pool: &PoolClient, grant: &Grant) -> Result<Change> {
+    let (_, group, username) = membership(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+    if !is_member(pool, group, username).await? {
+        // Not a member: either already revoked or the group is gone; say which.
+        return match pool.get_group(group).await {
+            Ok(_) => Ok(Change::AlreadySo),
+            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+            Err(err) => Err(err.into()),
+        };
+    }
+    match pool.remove_user_from_group(username, group).await {
+        Ok(()) => {
+            tracing::info!(group, username, "removed user from group");
+            Ok(Change::Made)
+        }
+        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+        Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+        Err(err) => Err(err.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_user_memberships_of_groups_are_provisioned() {
+        let group = resource(&CognitoGroup {
+            name: "a:b".into(),
+            ..CognitoGroup::default()
+        });
+        let entitlement = member_entitlement(&group);
+        let user = |type_id: &str| Resource {
+            id: Some(model::resource_id(type_id, "ann")),
+            ..Resource::default()
+        };
+        let ann = user("user");
+        let (_, group, username) = membership(Some(&entitlement), Some(&ann)).unwrap();
+        assert_eq!((group, username), ("a:b", "ann"));
+        assert!(membership(Some(&entitlement), Some(&user("group"))).is_err());
+        assert!(membership(None, Some(&user("user"))).is_err());
+        assert!(membership(Some(&entitlement), None).is_err());
+        let mut other = entitlement.clone();
+        other.id = "group:a:b:owner".into();
+        assert!(membership(Some(&other), Some(&user("user"))).is_err());
+        let mut not_group = entitlement;
+        not_group.resource = Some(user("user"));
+        assert!(membership(Some(&not_group), Some(&user("user"))).is_err());
+    }
 
     #[test]
     fn ids_follow_baton_conventions_and_keep_odd_names_whole() {

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use super::ResourceKind;
 use super::model;
+use super::{ResourceKind, users};
 use crate::pb::v2::{
-    Capability, CapabilityPermissions, ConnectorCapabilities, ConnectorMetadata,
-    ResourceTypeCapability,
+    Capability, CapabilityDetailCredentialOption, CapabilityPermissions,
+    ConnectorAccountCreationSchema, ConnectorCapabilities, ConnectorMetadata, CredentialDetails,
+    CredentialDetailsAccountProvisioning, ResourceTypeCapability,
+    connector_account_creation_schema,
 };
 
 pub const DISPLAY_NAME: &str = "AWS Cognito";
@@ -19,11 +21,22 @@ pub const HELP_URL: &str =
 pub const SDK_VERSION: &str = "v0.25.0";
 
 impl ResourceKind {
-    /// What Baton can do with this type here: every type is synced, and every type has a getter
-    /// (GetResource), which makes it a target for targeted syncs.
+    /// What Baton can do with this type here: every type is synced and has a getter
+    /// (GetResource, so targeted syncs); users are created and deleted; group memberships are
+    /// granted and revoked.
     pub fn capabilities(self) -> Vec<Capability> {
         match self {
-            Self::User | Self::Group => vec![Capability::Sync, Capability::TargetedSync],
+            Self::User => vec![
+                Capability::Sync,
+                Capability::TargetedSync,
+                Capability::AccountProvisioning,
+                Capability::ResourceDelete,
+            ],
+            Self::Group => vec![
+                Capability::Sync,
+                Capability::TargetedSync,
+                Capability::Provision,
+            ],
         }
     }
 }
@@ -50,11 +63,83 @@ pub fn capabilities() -> ConnectorCapabilities {
             }
         })
         .collect();
+    // Global actions (enable_user, disable_user) are a connector-level capability.
+    all.insert(Capability::Actions as i32);
     ConnectorCapabilities {
         resource_type_capabilities,
         connector_capabilities: all.into_iter().collect(),
-        credential_details: None,
+        credential_details: Some(CredentialDetails {
+            capability_account_provisioning: Some(CredentialDetailsAccountProvisioning {
+                supported_credential_options: vec![
+                    CapabilityDetailCredentialOption::NoPassword as i32,
+                    CapabilityDetailCredentialOption::RandomPassword as i32,
+                ],
+                preferred_credential_option: CapabilityDetailCredentialOption::NoPassword as i32,
+            }),
+            ..CredentialDetails::default()
+        }),
     }
+}
+
+/// The account-creation form: the keys the platform puts into `AccountInfo.profile`. Keys
+/// beyond these are forwarded to Cognito as attributes under their exact names.
+pub fn account_creation_schema() -> ConnectorAccountCreationSchema {
+    use connector_account_creation_schema::{BoolField, Field, StringField, field};
+    let text = |display: &str, description: &str, required: bool, order: i32| Field {
+        display_name: display.to_string(),
+        description: description.to_string(),
+        required,
+        order,
+        field: Some(field::Field::StringField(StringField::default())),
+        ..Field::default()
+    };
+    let field_map = [
+        (
+            "login",
+            text(
+                "Username",
+                "The Cognito username; it cannot be changed later",
+                true,
+                1,
+            ),
+        ),
+        (
+            "email",
+            text(
+                "Email",
+                "The user's email address (the email attribute)",
+                false,
+                2,
+            ),
+        ),
+        (
+            "given_name",
+            text("Given name", "The given_name attribute", false, 3),
+        ),
+        (
+            "family_name",
+            text("Family name", "The family_name attribute", false, 4),
+        ),
+        (
+            users::SEND_INVITE_EMAIL,
+            Field {
+                display_name: "Send invitation email".to_string(),
+                description:
+                    "Let Cognito send its invitation message with the temporary password; \
+                    off by default, as the invitation is suppressed"
+                        .to_string(),
+                order: 5,
+                field: Some(field::Field::BoolField(BoolField {
+                    default_value: Some(false),
+                })),
+                ..Field::default()
+            },
+        ),
+    ]
+    .into_iter()
+    .map(|(key, field)| (key.to_string(), field))
+    .collect();
+    ConnectorAccountCreationSchema { field_map }
 }
 
 /// Metadata for GetMetadata and the service-mode Hello.
@@ -69,6 +154,7 @@ pub fn metadata(pool_id: &str, region: &str) -> ConnectorMetadata {
         ),
         profile: Some(profile.build()),
         capabilities: Some(capabilities()),
+        account_creation_schema: Some(account_creation_schema()),
         ..ConnectorMetadata::default()
     }
 }
@@ -88,7 +174,16 @@ mod tests {
         assert_eq!(ids, vec!["group", "user"]);
         assert_eq!(
             caps.connector_capabilities,
-            vec![Capability::Sync as i32, Capability::TargetedSync as i32]
+            [
+                Capability::Provision,
+                Capability::Sync,
+                Capability::AccountProvisioning,
+                Capability::ResourceDelete,
+                Capability::Actions,
+                Capability::TargetedSync,
+            ]
+            .map(|c| c as i32)
+            .to_vec()
         );
         let user_perms = caps.resource_type_capabilities[1]
             .permissions

@@ -5,6 +5,7 @@
 //! a page of resources, one resource, its entitlements, its grants). This module dispatches by
 //! type id and holds what they share: paging and the one error type.
 
+pub mod actions;
 pub mod groups;
 pub mod metadata;
 pub mod model;
@@ -15,7 +16,11 @@ use std::sync::Arc;
 
 use crate::cognito::filter::UserFilter;
 use crate::cognito::{CognitoError, PoolClient};
-use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId, ResourceType};
+use crate::pb::v2::{
+    BatonActionSchema, CreateAccountRequest, CreateAccountResponse, Entitlement, Grant, Resource,
+    ResourceId, ResourceType,
+};
+use actions::{ActionHistory, ActionOutcome};
 pub use paging::{Cursor, PageResult};
 
 /// Why a connector request failed; mapped to a gRPC status once, in `server`.
@@ -30,6 +35,14 @@ pub enum ConnectorError {
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+/// What a provisioning request did: the change, or nothing because things already were so
+/// (reported to Baton as `GrantAlreadyExists`, `GrantAlreadyRevoked`, `ResourceDoesNotExist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Made,
+    AlreadySo,
+}
 
 /// The resource types this connector knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,11 +85,16 @@ pub struct ConnectorOptions {
 pub struct Connector {
     pool: Arc<PoolClient>,
     options: ConnectorOptions,
+    actions: ActionHistory,
 }
 
 impl Connector {
     pub fn new(pool: Arc<PoolClient>, options: ConnectorOptions) -> Self {
-        Self { pool, options }
+        Self {
+            pool,
+            options,
+            actions: ActionHistory::default(),
+        }
     }
 
     pub fn pool(&self) -> &PoolClient {
@@ -160,5 +178,70 @@ impl Connector {
                 .await
             }
         }
+    }
+
+    /// Adds a user to a group (the entitlement's group, the principal user).
+    pub async fn grant(
+        &self,
+        entitlement: Option<&Entitlement>,
+        principal: Option<&Resource>,
+    ) -> Result<(Grant, Change)> {
+        groups::grant(&self.pool, entitlement, principal).await
+    }
+
+    pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
+        groups::revoke(&self.pool, grant).await
+    }
+
+    pub async fn create_account(
+        &self,
+        request: &CreateAccountRequest,
+    ) -> Result<CreateAccountResponse> {
+        users::create_account(&self.pool, request).await
+    }
+
+    /// Deletes a user. Groups are not a lifecycle object here: deleting one is refused.
+    pub async fn delete_resource(&self, id: Option<&ResourceId>) -> Result<Change> {
+        let id = id.filter(|id| !id.resource.is_empty()).ok_or_else(|| {
+            ConnectorError::InvalidArgument("resource_id with a resource is required".to_string())
+        })?;
+        match ResourceKind::parse(&id.resource_type)? {
+            ResourceKind::User => users::delete(&self.pool, &id.resource).await,
+            ResourceKind::Group => Err(ConnectorError::InvalidArgument(format!(
+                "group {:?} cannot be deleted through this connector: only users are created and deleted",
+                id.resource
+            ))),
+        }
+    }
+
+    /// Action schemas; all are global, so a resource-type filter finds none.
+    pub fn action_schemas(&self, resource_type_id: &str) -> Vec<BatonActionSchema> {
+        if resource_type_id.is_empty() {
+            actions::schemas()
+        } else {
+            Vec::new()
+        }
+    }
+
+    pub fn action_schema(&self, name: &str) -> Result<BatonActionSchema> {
+        actions::schemas()
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ConnectorError::NotFound(format!("action schema {name:?} not found")))
+    }
+
+    pub async fn invoke_action(
+        &self,
+        name: &str,
+        resource_type_id: &str,
+        args: Option<&prost_types::Struct>,
+    ) -> Result<ActionOutcome> {
+        actions::invoke(&self.pool, &self.actions, name, resource_type_id, args).await
+    }
+
+    pub fn action_status(&self, id: &str) -> Result<ActionOutcome> {
+        self.actions
+            .find(id)
+            .ok_or_else(|| ConnectorError::NotFound(format!("action id {id:?} not found")))
     }
 }

@@ -211,6 +211,7 @@ pub fn grants(
     format: OutputFormat,
 ) -> Result<(), RunError> {
     let filter = GrantFilter {
+        grant_id: None,
         entitlement_id: entitlement.map(str::to_string),
         principal: principal
             .map(|p| parse_resource_ref("principal", p))

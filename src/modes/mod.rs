@@ -3,6 +3,7 @@
 
 pub mod inspect;
 pub mod metadata_files;
+pub mod provision;
 pub mod serve;
 pub mod sync_file;
 mod table;
@@ -36,6 +37,10 @@ pub enum RunError {
     Sync(#[from] SyncError),
     #[error(transparent)]
     File(#[from] C1zError),
+    #[error("{0}")]
+    Provision(crate::connector::ConnectorError),
+    #[error("{0}")]
+    ActionFailed(String),
     #[error("interrupted; {0}")]
     Interrupted(String),
     #[error("cannot write to standard output: {0}")]

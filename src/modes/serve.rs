@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use super::{RunError, connector, shutdown_signal};
 use crate::config::PoolSettings;
 
-pub async fn run(settings: &PoolSettings, listen: SocketAddr) -> Result<(), RunError> {
+pub async fn run(
+    settings: &PoolSettings,
+    listen: SocketAddr,
+    provisioning: bool,
+) -> Result<(), RunError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {
@@ -17,13 +21,14 @@ pub async fn run(settings: &PoolSettings, listen: SocketAddr) -> Result<(), RunE
         source,
     })?;
     let connector = connector(settings).await;
-    tracing::info!(%addr, pool_id = %settings.pool.id, region = %settings.region, "serving c1.connector.v2");
+    tracing::info!(%addr, pool_id = %settings.pool.id, region = %settings.region, provisioning, "serving c1.connector.v2");
     // The bound address on stdout, for whoever started the server with port 0.
     println!("listening on {addr}");
     crate::server::serve(
         listener,
         connector,
         settings.region.clone(),
+        provisioning,
         shutdown_signal(),
     )
     .await?;

@@ -7,7 +7,6 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::pb::v2::account_manager_service_server::AccountManagerService;
-use crate::pb::v2::action_service_server::ActionService;
 use crate::pb::v2::asset_service_server::AssetService;
 use crate::pb::v2::credential_manager_service_server::CredentialManagerService;
 use crate::pb::v2::event_service_server::EventService;
@@ -186,41 +185,5 @@ impl EventService for Absent {
         Err(Status::not_found(format!(
             "error: event feed id {feed} not found"
         )))
-    }
-}
-
-#[tonic::async_trait]
-impl ActionService for Absent {
-    async fn invoke_action(
-        &self,
-        request: Request<InvokeActionRequest>,
-    ) -> Result<Response<InvokeActionResponse>, Status> {
-        let name = request.into_inner().name;
-        Err(Status::not_found(format!("action {name:?} not found")))
-    }
-
-    async fn get_action_status(
-        &self,
-        request: Request<GetActionStatusRequest>,
-    ) -> Result<Response<GetActionStatusResponse>, Status> {
-        let id = request.into_inner().id;
-        Err(Status::not_found(format!("action id {id:?} not found")))
-    }
-
-    async fn get_action_schema(
-        &self,
-        request: Request<GetActionSchemaRequest>,
-    ) -> Result<Response<GetActionSchemaResponse>, Status> {
-        let name = request.into_inner().name;
-        Err(Status::not_found(format!(
-            "action schema {name:?} not found"
-        )))
-    }
-
-    async fn list_action_schemas(
-        &self,
-        _: Request<ListActionSchemasRequest>,
-    ) -> Result<Response<ListActionSchemasResponse>, Status> {
-        Ok(Response::new(ListActionSchemasResponse::default()))
     }
 }

@@ -3,6 +3,7 @@
 
 mod absent;
 pub mod page_token;
+mod provisioning;
 mod status;
 mod sync_services;
 
@@ -31,6 +32,7 @@ use crate::pb::v2::resource_types_service_server::ResourceTypesServiceServer;
 use crate::pb::v2::resources_service_server::ResourcesServiceServer;
 use crate::pb::v2::tickets_service_server::TicketsServiceServer;
 pub use absent::Absent;
+pub use provisioning::{ActionsApi, ProvisioningApi};
 pub use sync_services::SyncApi;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,12 +44,16 @@ pub enum ServeError {
 }
 
 /// Serves the connector on `listener` until `shutdown` completes, then drains in-flight calls.
+/// Without `provisioning`, the provisioning services refuse every call, as Baton's do.
 pub async fn serve(
     listener: TcpListener,
     connector: Arc<Connector>,
     region: String,
+    provisioning: bool,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let actions = ActionsApi::new(connector.clone(), provisioning);
+    let provisioner = ProvisioningApi::new(connector.clone());
     let sync = SyncApi::new(connector, region);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -57,7 +63,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1()?;
 
-    Server::builder()
+    let router = Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ConnectorServiceServer::new(sync.clone()))
@@ -66,15 +72,26 @@ pub async fn serve(
         .add_service(ResourceGetterServiceServer::new(sync.clone()))
         .add_service(EntitlementsServiceServer::new(sync.clone()))
         .add_service(GrantsServiceServer::new(sync))
-        .add_service(GrantManagerServiceServer::new(Absent))
-        .add_service(ResourceManagerServiceServer::new(Absent))
-        .add_service(ResourceDeleterServiceServer::new(Absent))
-        .add_service(AccountManagerServiceServer::new(Absent))
-        .add_service(CredentialManagerServiceServer::new(Absent))
-        .add_service(ActionServiceServer::new(Absent))
+        .add_service(ActionServiceServer::new(actions))
         .add_service(AssetServiceServer::new(Absent))
         .add_service(EventServiceServer::new(Absent))
-        .add_service(TicketsServiceServer::new(Absent))
+        .add_service(TicketsServiceServer::new(Absent));
+    let router = if provisioning {
+        router
+            .add_service(GrantManagerServiceServer::new(provisioner.clone()))
+            .add_service(ResourceManagerServiceServer::new(provisioner.clone()))
+            .add_service(ResourceDeleterServiceServer::new(provisioner.clone()))
+            .add_service(AccountManagerServiceServer::new(provisioner.clone()))
+            .add_service(CredentialManagerServiceServer::new(provisioner))
+    } else {
+        router
+            .add_service(GrantManagerServiceServer::new(Absent))
+            .add_service(ResourceManagerServiceServer::new(Absent))
+            .add_service(ResourceDeleterServiceServer::new(Absent))
+            .add_service(AccountManagerServiceServer::new(Absent))
+            .add_service(CredentialManagerServiceServer::new(Absent))
+    };
+    router
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

@@ -25,7 +25,7 @@ pub fn repo_root() -> &'static Path {
 }
 
 /// The emulator's Python, installed on first use by `scripts/ensure-emulator`.
-fn python() -> &'static PathBuf {
+pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         let out = Command::new("bash")
@@ -352,4 +352,24 @@ pub fn unique(name: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A Cognito client of the library's own, for reading a pool back through the AWS API.
+pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cognito::PoolClient {
+    use baton_cognito::config::{ApiBudget, Credentials, PoolRef, PoolSettings};
+    use baton_cognito::secret::Secret;
+    let settings = PoolSettings {
+        pool: PoolRef::parse(&pool.id).expect("a pool id"),
+        region: REGION.to_string(),
+        credentials: Credentials::Static {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: Secret::new("verify-secret"),
+            session_token: None,
+        },
+        assume_role: None,
+        endpoint_url: Some(emulator.url.clone()),
+        user_filter: None,
+        api_budget: ApiBudget::new(1.0).expect("a budget"),
+    };
+    baton_cognito::cognito::PoolClient::connect(&settings).await
 }

@@ -1,4 +1,4 @@
-//! KSUIDs, the ids Baton gives its syncs.
+//! KSUIDs, the ids Baton gives its syncs, actions and tasks.
 //!
 //! Readers break ties between syncs that ended at the same instant by comparing sync ids as
 //! text, so the id must sort by creation time the way a KSUID does: 4 bytes of big-endian
@@ -16,7 +16,7 @@ pub(crate) const LEN: usize = 27;
 const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A new KSUID for the current time.
-pub(crate) fn new() -> String {
+pub fn new() -> String {
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
