@@ -40,7 +40,7 @@ pub struct Cli {
 
     /// Enable provisioning: group membership grants and revokes, account creation and deletion,
     /// enabling and disabling users. Off, those requests are refused.
-    #[arg(short = 'p', long, env = "BATON_PROVISIONING", global = true)]
+    #[arg(short = 'p', long, env = "BATON_PROVISIONING")]
     pub provisioning: bool,
 
     #[command(flatten)]
@@ -271,6 +271,10 @@ pub struct OutputArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Enable provisioning (as the top-level --provisioning).
+    #[arg(short = 'p', long, env = "BATON_PROVISIONING")]
+    pub provisioning: bool,
+
     /// Address to listen on. Loopback by default: expose it deliberately.
     #[arg(
         long,
@@ -440,7 +444,11 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
-            runtime()?.block_on(serve::run(&settings, args.listen, cli.provisioning))
+            runtime()?.block_on(serve::run(
+                &settings,
+                args.listen,
+                cli.provisioning || args.provisioning,
+            ))
         }
         None => {
             let one_shot = cli.one_shot.request()?;
@@ -470,4 +478,16 @@ fn print(text: &str) -> Result<(), RunError> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

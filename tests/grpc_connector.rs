@@ -446,10 +446,35 @@ async fn protocol_surface_metadata_validate_types_and_absent_features() {
     assert!(metadata.description.contains(&pool.id));
     assert!(metadata.help_url.starts_with("https://"));
     let capabilities = metadata.capabilities.unwrap();
+    let expected = [
+        Capability::Provision,
+        Capability::Sync,
+        Capability::AccountProvisioning,
+        Capability::ResourceDelete,
+        Capability::Actions,
+        Capability::TargetedSync,
+    ];
     assert_eq!(
         capabilities.connector_capabilities,
-        vec![Capability::Sync as i32, Capability::TargetedSync as i32]
+        expected.map(|c| c as i32).to_vec()
     );
+    let account_options = capabilities
+        .credential_details
+        .unwrap()
+        .capability_account_provisioning
+        .unwrap();
+    assert_eq!(
+        account_options.supported_credential_options,
+        vec![
+            CapabilityDetailCredentialOption::NoPassword as i32,
+            CapabilityDetailCredentialOption::RandomPassword as i32
+        ]
+    );
+    let schema = metadata.account_creation_schema.unwrap().field_map;
+    assert!(schema["login"].required);
+    for key in ["email", "given_name", "family_name", "send_invite_email"] {
+        assert!(schema.contains_key(key), "account creation asks for {key}");
+    }
     connector
         .cleanup(ConnectorServiceCleanupRequest::default())
         .await
