@@ -1,11 +1,14 @@
 //! The `.c1z` v1 file: what the writer produces, byte for byte where Baton cares, read back by
 //! our reader, by SQLite and zstd directly, and by Python's `zstandard` and `sqlite3`.
 
+mod support;
+
+use support::python;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use baton_cognito::c1z::{C1zError, C1zReader, C1zWriter, GrantFilter};
 use baton_cognito::pb::pack;
@@ -1044,22 +1047,6 @@ fn rows_are_stored_as_the_sdk_stores_them() {
 
 // ---------------------------------------------------------------------------------------------
 // 3. Tools outside this project decode it
-
-/// The Python of the test virtualenv (it has `zstandard`), installed on first use.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new("bash")
-            .arg(root.join("scripts/ensure-emulator"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run scripts/ensure-emulator (needs bash and python3)");
-        assert!(out.status.success(), "scripts/ensure-emulator failed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        PathBuf::from(stdout.lines().last().expect("a python path").trim())
-    })
-}
 
 const PY_DECODE: &str = r#"
 import io, json, os, sqlite3, sys, tempfile

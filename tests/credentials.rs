@@ -3,10 +3,9 @@
 //! Python `cryptography` package only. A round trip through it shows the connector's output is a
 //! real age file in upstream's framing, not just something the Rust age crate can read back.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+mod support;
+
+use support::age_decrypt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -19,53 +18,6 @@ use baton_cognito::pb::v2::{EncryptedData, EncryptionConfig};
 use baton_cognito::secret::Secret;
 use rand::TryRngCore;
 use sha2::{Digest, Sha256};
-
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The test virtualenv's Python (with `cryptography`), installed on first use.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/ensure-emulator"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("cannot run scripts/ensure-emulator (needs bash and python3)");
-        assert!(out.status.success(), "scripts/ensure-emulator failed");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        PathBuf::from(
-            stdout
-                .lines()
-                .last()
-                .expect("ensure-emulator printed no python path")
-                .trim(),
-        )
-    })
-}
-
-/// Runs `age_decrypt.py ARGS` with `input` on stdin: Ok(stdout) or Err(stderr).
-fn age_decrypt(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
-    let mut child = Command::new(python())
-        .arg(repo_root().join("tests/support/age_decrypt.py"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("cannot start age_decrypt.py");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || stdin.write_all(&input));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    if out.status.success() {
-        Ok(out.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
 
 fn random_seed() -> [u8; 32] {
     let mut seed = [0u8; 32];

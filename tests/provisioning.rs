@@ -316,14 +316,48 @@ async fn create_account_with_cognitos_password_forwards_attributes_and_is_idempo
     assert_eq!(err.code(), Code::FailedPrecondition);
 }
 
+/// The two delete services Baton callers use; both delete the same way.
+#[derive(Clone, Copy, Debug)]
+enum DeleteService {
+    ResourceManager,
+    ResourceDeleter,
+}
+
+async fn delete(
+    channel: &Channel,
+    service: DeleteService,
+    id: Option<ResourceId>,
+) -> Result<Vec<prost_types::Any>, tonic::Status> {
+    Ok(match service {
+        DeleteService::ResourceManager => {
+            ResourceManagerServiceClient::new(channel.clone())
+                .delete_resource(DeleteResourceRequest {
+                    resource_id: id,
+                    parent_resource_id: None,
+                })
+                .await?
+                .into_inner()
+                .annotations
+        }
+        DeleteService::ResourceDeleter => {
+            ResourceDeleterServiceClient::new(channel.clone())
+                .delete_resource_v2(DeleteResourceV2Request {
+                    resource_id: id,
+                    parent_resource_id: None,
+                })
+                .await?
+                .into_inner()
+                .annotations
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn delete_removes_users_once_and_refuses_groups() {
     let emulator = Emulator::shared();
     let pool = seed(emulator);
     let aws = aws_client(emulator, &pool).await;
     let (_server, channel) = provisioning_server(emulator, &pool).await;
-    let mut v1 = ResourceManagerServiceClient::new(channel.clone());
-    let mut v2 = ResourceDeleterServiceClient::new(channel);
     let id = |type_id: &str, name: &str| {
         Some(ResourceId {
             resource_type: type_id.into(),
@@ -332,82 +366,46 @@ async fn delete_removes_users_once_and_refuses_groups() {
         })
     };
 
-    let deleted = v1
-        .delete_resource(DeleteResourceRequest {
-            resource_id: id("user", "cara"),
-            parent_resource_id: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(deleted.annotations.is_empty());
-    assert!(matches!(
-        aws.get_user("cara").await,
-        Err(CognitoError::UserNotFound { .. })
-    ));
-    let again = v1
-        .delete_resource(DeleteResourceRequest {
-            resource_id: id("user", "cara"),
-            parent_resource_id: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(has_annotation::<ResourceDoesNotExist>(&again.annotations));
+    for (service, user) in [
+        (DeleteService::ResourceManager, "cara"),
+        (DeleteService::ResourceDeleter, "bob:smith"),
+    ] {
+        let first = delete(&channel, service, id("user", user)).await.unwrap();
+        assert!(first.is_empty(), "{service:?}");
+        assert!(
+            matches!(
+                aws.get_user(user).await,
+                Err(CognitoError::UserNotFound { .. })
+            ),
+            "{user} is gone"
+        );
+        let again = delete(&channel, service, id("user", user)).await.unwrap();
+        assert!(
+            has_annotation::<ResourceDoesNotExist>(&again),
+            "{service:?}: already gone is success"
+        );
 
-    let deleted = v2
-        .delete_resource_v2(DeleteResourceV2Request {
-            resource_id: id("user", "bob:smith"),
-            parent_resource_id: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(deleted.annotations.is_empty());
-    assert!(matches!(
-        aws.get_user("bob:smith").await,
-        Err(CognitoError::UserNotFound { .. })
-    ));
-    let again = v2
-        .delete_resource_v2(DeleteResourceV2Request {
-            resource_id: id("user", "bob:smith"),
-            parent_resource_id: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert!(has_annotation::<ResourceDoesNotExist>(&again.annotations));
-
-    let err = v1
-        .delete_resource(DeleteResourceRequest {
-            resource_id: id("group", "admins"),
-            parent_resource_id: None,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(
-        err.message().contains("cannot be deleted"),
-        "{}",
-        err.message()
-    );
+        let err = delete(&channel, service, id("group", "admins"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("cannot be deleted"),
+            "{}",
+            err.message()
+        );
+        for bad in [None, id("widget", "x"), id("user", "")] {
+            let err = delete(&channel, service, bad).await.unwrap_err();
+            assert!(
+                matches!(err.code(), Code::InvalidArgument | Code::NotFound),
+                "{err}"
+            );
+        }
+    }
     assert!(
         aws.get_group("admins").await.is_ok(),
         "the group is still there"
     );
-    for bad in [None, id("widget", "x"), id("user", "")] {
-        let err = v2
-            .delete_resource_v2(DeleteResourceV2Request {
-                resource_id: bad,
-                parent_resource_id: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err.code(), Code::InvalidArgument | Code::NotFound),
-            "{err}"
-        );
-    }
     assert!(aws.get_user("ann").await.is_ok(), "ann untouched");
 }
 
@@ -830,22 +828,9 @@ async fn a_random_password_follows_the_pool_policy_and_comes_back_encrypted() {
         let age_file = base64::engine::general_purpose::STANDARD
             .decode(&data.encrypted_bytes)
             .expect("standard base64");
-        let mut decrypt = std::process::Command::new(python())
-            .arg(repo_root().join("tests/support/age_decrypt.py"))
-            .args(["ssh-ed25519", &seed_hex])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::io::Write::write_all(&mut decrypt.stdin.take().unwrap(), &age_file).unwrap();
-        let out = decrypt.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let password = String::from_utf8(out.stdout).unwrap();
+        let plaintext =
+            age_decrypt(&["ssh-ed25519", &seed_hex], &age_file).expect("the password decrypts");
+        let password = String::from_utf8(plaintext).unwrap();
         assert_eq!(
             password.chars().count(),
             30,

@@ -181,17 +181,7 @@ counts = {t: c.execute(f"select count(*) from v1_{t}").fetchone()[0]
 runs = c.execute("select sync_type, ended_at is not null from v1_sync_runs").fetchall()
 print(json.dumps({"counts": counts, "runs": runs}))
 "#;
-    let python = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/ensure-emulator"))
-        .output()
-        .unwrap();
-    let python = String::from_utf8_lossy(&python.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
-    let decoded = Command::new(python)
+    let decoded = Command::new(python())
         .args(["-c", script, file.to_str().unwrap()])
         .output()
         .unwrap();

@@ -32,6 +32,19 @@ pub enum ConnectorError {
     InvalidArgument(String),
     #[error("{0}")]
     NotFound(String),
+    /// A failure of this connector itself (e.g. no secure randomness), not of the request.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<crate::credentials::CredentialError> for ConnectorError {
+    fn from(err: crate::credentials::CredentialError) -> Self {
+        if err.is_invalid_argument() {
+            Self::InvalidArgument(err.to_string())
+        } else {
+            Self::Internal(err.to_string())
+        }
+    }
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

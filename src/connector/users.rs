@@ -182,8 +182,7 @@ pub async fn create_account(
                 .await?
                 .password_policy
                 .unwrap_or_default();
-            let password = credentials::generate_password(&policy, random)
-                .map_err(|e| ConnectorError::InvalidArgument(e.to_string()))?;
+            let password = credentials::generate_password(&policy, random)?;
             InitialPassword::Random {
                 password,
                 permanent: !options.is_some_and(|o| o.force_change_at_next_login),
@@ -211,8 +210,7 @@ pub async fn create_account(
                 "password",
                 "Initial password of the new Cognito user",
                 &request.encryption_configs,
-            )
-            .map_err(|e| ConnectorError::InvalidArgument(e.to_string()))?
+            )?
         }
     };
     let temporary_password = match &initial {

@@ -36,6 +36,7 @@ impl From<ConnectorError> for Status {
         let code = match &err {
             ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
             ConnectorError::NotFound(_) => Code::NotFound,
+            ConnectorError::Internal(_) => Code::Internal,
             ConnectorError::Cognito(cognito) => match cognito {
                 CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
                 CognitoError::UsernameExists { .. } => Code::AlreadyExists,

@@ -373,3 +373,29 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
     };
     baton_cognito::cognito::PoolClient::connect(&settings).await
 }
+
+/// Runs the independent age decryptor (`tests/support/age_decrypt.py ARGS`, Python's
+/// `cryptography` only) with `input` on stdin: Ok(plaintext) or Err(its complaint).
+pub fn age_decrypt(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut child = Command::new(python())
+        .arg(repo_root().join("tests/support/age_decrypt.py"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot start age_decrypt.py");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().expect("age_decrypt.py output");
+    writer
+        .join()
+        .expect("writer thread")
+        .expect("write to age_decrypt.py");
+    if out.status.success() {
+        Ok(out.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
