@@ -344,6 +344,18 @@ pub struct PoolArgs {
     /// Share of each Cognito request-rate quota this connector may use, in (0, 1].
     #[arg(long, env = "BATON_API_BUDGET", global = true, default_value_t = ApiBudget::DEFAULT, value_name = "SHARE")]
     pub api_budget: f64,
+
+    /// A different share for one quota category, as CATEGORY=SHARE (repeatable; e.g.
+    /// user-list=0.2). Categories: user-list, user-read, user-resource-read,
+    /// user-pool-resource-read, user-pool-read, user-update, user-creation.
+    #[arg(
+        long,
+        env = "BATON_CATEGORY_BUDGET",
+        global = true,
+        value_delimiter = ',',
+        value_name = "CATEGORY=SHARE"
+    )]
+    pub category_budget: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -391,7 +403,12 @@ impl PoolArgs {
             assume_role,
             endpoint_url,
             user_filter,
-            api_budget: ApiBudget::new(self.api_budget)?,
+            api_budget: self
+                .category_budget
+                .iter()
+                .try_fold(ApiBudget::new(self.api_budget)?, |budget, text| {
+                    budget.with_override(text)
+                })?,
         })
     }
 }

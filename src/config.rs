@@ -3,9 +3,11 @@
 //! Raw flag values are turned into these types once, at start-up, so that every later layer can
 //! rely on them being well formed. Every error names the flag it is about and what is expected.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::cognito::filter::UserFilter;
+use crate::cognito::pacing::QuotaCategory;
 use crate::secret::Secret;
 
 /// A configuration value that cannot be used, with the flag it came from.
@@ -301,19 +303,24 @@ pub fn parse_endpoint_url(value: &str) -> Result<String, ConfigError> {
     }
 }
 
-/// Share of each Cognito quota category this connector may use (`--api-budget`).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ApiBudget(f64);
+/// Share of each Cognito quota category this connector may use (`--api-budget`), with
+/// per-category exceptions (`--category-budget user-list=0.2`), so operators can leave room for
+/// their own applications where they need it most.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiBudget {
+    share: f64,
+    overrides: BTreeMap<QuotaCategory, f64>,
+}
 
 impl ApiBudget {
     pub const DEFAULT: f64 = 0.5;
 
-    pub fn new(share: f64) -> Result<Self, ConfigError> {
+    fn check(flag: &'static str, share: f64) -> Result<f64, ConfigError> {
         if share.is_finite() && share > 0.0 && share <= 1.0 {
-            Ok(Self(share))
+            Ok(share)
         } else {
             Err(ConfigError::new(
-                "api-budget",
+                flag,
                 format!(
                     "{share} is not a share of the AWS quota; expected a number in (0, 1], e.g. 0.5"
                 ),
@@ -321,14 +328,51 @@ impl ApiBudget {
         }
     }
 
-    pub fn share(self) -> f64 {
-        self.0
+    pub fn new(share: f64) -> Result<Self, ConfigError> {
+        Ok(Self {
+            share: Self::check("api-budget", share)?,
+            overrides: BTreeMap::new(),
+        })
+    }
+
+    /// Adds an exception given as `CATEGORY=SHARE` (e.g. `user-list=0.2`).
+    pub fn with_override(mut self, text: &str) -> Result<Self, ConfigError> {
+        const FLAG: &str = "category-budget";
+        let (name, share) = text.split_once('=').ok_or_else(|| {
+            ConfigError::new(
+                FLAG,
+                format!("{text:?} is not CATEGORY=SHARE, e.g. user-list=0.2"),
+            )
+        })?;
+        let category = QuotaCategory::from_flag_name(name.trim()).ok_or_else(|| {
+            let names: Vec<_> = QuotaCategory::ALL.iter().map(|c| c.flag_name()).collect();
+            ConfigError::new(
+                FLAG,
+                format!(
+                    "{name:?} is not a quota category; use one of {}",
+                    names.join(", ")
+                ),
+            )
+        })?;
+        let share: f64 = share.trim().parse().map_err(|_| {
+            ConfigError::new(FLAG, format!("{share:?} in {text:?} is not a number"))
+        })?;
+        self.overrides.insert(category, Self::check(FLAG, share)?);
+        Ok(self)
+    }
+
+    /// The share of one category's AWS default rate.
+    pub fn share_for(&self, category: QuotaCategory) -> f64 {
+        self.overrides.get(&category).copied().unwrap_or(self.share)
     }
 }
 
 impl Default for ApiBudget {
     fn default() -> Self {
-        Self(Self::DEFAULT)
+        Self {
+            share: Self::DEFAULT,
+            overrides: BTreeMap::new(),
+        }
     }
 }
 
@@ -436,11 +480,21 @@ mod tests {
     }
 
     #[test]
-    fn api_budget_is_a_share() {
+    fn api_budget_is_a_share_with_per_category_exceptions() {
         assert!(ApiBudget::new(0.5).is_ok());
         assert!(ApiBudget::new(1.0).is_ok());
         for bad in [0.0, -0.1, 1.5, f64::NAN] {
             assert!(ApiBudget::new(bad).is_err());
+        }
+        let budget = ApiBudget::new(0.5)
+            .unwrap()
+            .with_override("user-list=0.2")
+            .unwrap();
+        assert_eq!(budget.share_for(QuotaCategory::UserList), 0.2);
+        assert_eq!(budget.share_for(QuotaCategory::UserRead), 0.5);
+        for bad in ["user-list", "nope=0.2", "user-list=x", "user-list=2"] {
+            let err = ApiBudget::default().with_override(bad).unwrap_err();
+            assert_eq!(err.flag, "category-budget", "{bad}");
         }
     }
 }

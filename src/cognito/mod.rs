@@ -195,7 +195,7 @@ impl PoolClient {
         Self {
             sdk,
             pool_id: settings.pool.id.clone(),
-            pacer: Pacer::new(settings.api_budget),
+            pacer: Pacer::new(&settings.api_budget),
             retry: RetryPolicy::default(),
             stats: CallStats::default(),
         }
@@ -221,11 +221,15 @@ impl PoolClient {
             let waited = self.pacer.acquire(op.category()).await;
             self.stats.record_call(op, waited, attempt > 1);
             let err = match send().await {
-                Ok(output) => return Ok(output),
+                Ok(output) => {
+                    self.pacer.succeeded(op.category()).await;
+                    return Ok(output);
+                }
                 Err(err) => CognitoError::from_sdk(op, err),
             };
             if err.is_throttling() {
                 self.stats.record_throttled(op);
+                self.pacer.throttled(op.category()).await;
             }
             if !err.is_retryable() || attempt >= self.retry.max_attempts {
                 return Err(err.after_attempts(attempt));

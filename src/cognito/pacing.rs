@@ -60,6 +60,23 @@ impl QuotaCategory {
     fn index(self) -> usize {
         self as usize
     }
+
+    /// The category's name on the command line (`--category-budget user-list=0.2`).
+    pub fn flag_name(self) -> &'static str {
+        match self {
+            Self::UserList => "user-list",
+            Self::UserRead => "user-read",
+            Self::UserResourceRead => "user-resource-read",
+            Self::UserPoolResourceRead => "user-pool-resource-read",
+            Self::UserPoolRead => "user-pool-read",
+            Self::UserUpdate => "user-update",
+            Self::UserCreation => "user-creation",
+        }
+    }
+
+    pub fn from_flag_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.flag_name() == name)
+    }
 }
 
 impl fmt::Display for QuotaCategory {
@@ -68,29 +85,35 @@ impl fmt::Display for QuotaCategory {
     }
 }
 
+/// The lowest share of its configured rate a throttled category backs off to.
+const MIN_RATE_FRACTION: f64 = 0.05;
+/// What each successful call gives back of the configured rate after a back-off: about fifty
+/// calls from the floor to full speed (additive increase).
+const RECOVERY_STEP: f64 = 0.02;
+
 /// A token bucket that hands out reservations: a caller that finds it empty takes a token on
 /// credit and sleeps until that token would have arrived, so waiters are served in order
-/// without polling.
+/// without polling. Its rate follows AIMD: halved when Cognito throttles (someone else is using
+/// the quota), raised a step with every success, never above the configured ceiling.
 struct TokenBucket {
-    rate_per_sec: f64,
-    capacity: f64,
+    ceiling: f64,
     state: Mutex<BucketState>,
 }
 
 struct BucketState {
+    rate: f64,
     tokens: f64,
     refilled_at: Instant,
 }
 
 impl TokenBucket {
     fn new(rate_per_sec: f64) -> Self {
-        // One second of burst, but never less than one call.
-        let capacity = rate_per_sec.max(1.0);
         Self {
-            rate_per_sec,
-            capacity,
+            ceiling: rate_per_sec,
             state: Mutex::new(BucketState {
-                tokens: capacity,
+                rate: rate_per_sec,
+                // One second of burst, but never less than one call.
+                tokens: rate_per_sec.max(1.0),
                 refilled_at: Instant::now(),
             }),
         }
@@ -101,14 +124,31 @@ impl TokenBucket {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         let elapsed = now.duration_since(state.refilled_at).as_secs_f64();
-        state.tokens = (state.tokens + elapsed * self.rate_per_sec).min(self.capacity);
+        let capacity = state.rate.max(1.0);
+        state.tokens = (state.tokens + elapsed * state.rate).min(capacity);
         state.refilled_at = now;
         state.tokens -= 1.0;
         if state.tokens >= 0.0 {
             Duration::ZERO
         } else {
-            Duration::from_secs_f64(-state.tokens / self.rate_per_sec)
+            Duration::from_secs_f64(-state.tokens / state.rate)
         }
+    }
+
+    async fn throttled(&self) {
+        let mut state = self.state.lock().await;
+        state.rate = (state.rate / 2.0).max(self.ceiling * MIN_RATE_FRACTION);
+        // The burst is spent: whoever throttled us is using it.
+        state.tokens = state.tokens.min(0.0);
+    }
+
+    async fn succeeded(&self) {
+        let mut state = self.state.lock().await;
+        state.rate = (state.rate + self.ceiling * RECOVERY_STEP).min(self.ceiling);
+    }
+
+    async fn rate(&self) -> f64 {
+        self.state.lock().await.rate
     }
 }
 
@@ -118,7 +158,7 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    pub fn new(budget: ApiBudget) -> Self {
+    pub fn new(budget: &ApiBudget) -> Self {
         let buckets = QuotaCategory::ALL
             .iter()
             .map(|category| TokenBucket::new(Self::rate_for(*category, budget)))
@@ -127,8 +167,8 @@ impl Pacer {
     }
 
     /// Requests per second allowed for a category under a budget.
-    pub fn rate_for(category: QuotaCategory, budget: ApiBudget) -> f64 {
-        let share = category.aws_default_rps() * budget.share();
+    pub fn rate_for(category: QuotaCategory, budget: &ApiBudget) -> f64 {
+        let share = category.aws_default_rps() * budget.share_for(category);
         category
             .per_pool_cap_rps()
             .map_or(share, |cap| share.min(cap))
@@ -142,6 +182,21 @@ impl Pacer {
         }
         wait
     }
+
+    /// Cognito throttled a call: slow the category down (multiplicative decrease).
+    pub async fn throttled(&self, category: QuotaCategory) {
+        self.buckets[category.index()].throttled().await;
+    }
+
+    /// A call went through: speed the category back up towards its budget (additive increase).
+    pub async fn succeeded(&self, category: QuotaCategory) {
+        self.buckets[category.index()].succeeded().await;
+    }
+
+    /// The category's current rate, in requests per second.
+    pub async fn rate(&self, category: QuotaCategory) -> f64 {
+        self.buckets[category.index()].rate().await
+    }
 }
 
 #[cfg(test)]
@@ -151,21 +206,21 @@ mod tests {
     #[test]
     fn rates_follow_the_budget_and_the_per_pool_cap() {
         let half = ApiBudget::new(0.5).unwrap();
-        assert_eq!(Pacer::rate_for(QuotaCategory::UserList, half), 15.0);
+        assert_eq!(Pacer::rate_for(QuotaCategory::UserList, &half), 15.0);
         assert_eq!(
-            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, half),
+            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &half),
             5.0
         );
         let tenth = ApiBudget::new(0.1).unwrap();
         assert_eq!(
-            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, tenth),
+            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &tenth),
             2.0
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_burst_beyond_capacity_is_spread_at_the_rate() {
-        let pacer = Pacer::new(ApiBudget::new(0.1).unwrap()); // UserList: 3 per second
+        let pacer = Pacer::new(&ApiBudget::new(0.1).unwrap()); // UserList: 3 per second
         let start = Instant::now();
         for _ in 0..9 {
             pacer.acquire(QuotaCategory::UserList).await;
@@ -177,5 +232,38 @@ mod tests {
         let before = Instant::now();
         pacer.acquire(QuotaCategory::UserRead).await;
         assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_and_successes_bring_it_back() {
+        let pacer = Pacer::new(&ApiBudget::new(1.0).unwrap()); // UserList: 30 per second
+        let category = QuotaCategory::UserList;
+        pacer.throttled(category).await;
+        assert_eq!(pacer.rate(category).await, 15.0);
+        for _ in 0..10 {
+            pacer.throttled(category).await;
+        }
+        assert_eq!(
+            pacer.rate(category).await,
+            1.5,
+            "never below 5% of the budget"
+        );
+        for _ in 0..100 {
+            pacer.succeeded(category).await;
+        }
+        assert_eq!(
+            pacer.rate(category).await,
+            30.0,
+            "recovers, but never above the budget"
+        );
+
+        // While backed off, calls really are spread at the lower rate.
+        pacer.throttled(category).await; // 15 per second, no burst left
+        let start = Instant::now();
+        for _ in 0..15 {
+            pacer.acquire(category).await;
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        assert!((0.9..1.1).contains(&elapsed), "took {elapsed}s");
     }
 }

@@ -28,6 +28,7 @@ const DISPLAY_NAMES: &[(&str, &str)] = &[
     ("endpoint-url", "Cognito endpoint URL"),
     ("user-filter", "User filter"),
     ("api-budget", "API budget (share of Cognito quotas)"),
+    ("category-budget", "API budget per quota category"),
 ];
 
 const SECRET_FIELDS: &[&str] = &["aws-secret-access-key", "aws-session-token", "external-id"];
@@ -49,6 +50,7 @@ pub fn config_schema_json() -> String {
                 .unwrap_or_default();
             let variant = match arg.get_action() {
                 ArgAction::SetTrue | ArgAction::SetFalse => "BoolField",
+                ArgAction::Append => "StringSliceField",
                 _ => "StringField",
             };
             let display = DISPLAY_NAMES
@@ -59,7 +61,7 @@ pub fn config_schema_json() -> String {
             Some(json!({
                 "FieldName": name,
                 "Required": required,
-                "DefaultValue": default,
+                "DefaultValue": if variant == "StringSliceField" { json!([]) } else { json!(default) },
                 "SuggestedValue": null,
                 "Description": help,
                 "ExportTarget": "gui",
