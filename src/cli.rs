@@ -13,6 +13,7 @@ use crate::config::{
     ApiBudget, AssumeRole, ConfigError, Credentials, PoolRef, PoolSettings, parse_endpoint_url,
     resolve_region,
 };
+use crate::connector::UserSlicing;
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
@@ -341,6 +342,11 @@ pub struct PoolArgs {
     #[arg(long, env = "BATON_USER_FILTER", global = true, value_name = "FILTER")]
     pub user_filter: Option<String>,
 
+    /// Whether a sync lists users in 16 parallel `sub` slices: auto = only pools large enough
+    /// that it costs under 1% more calls.
+    #[arg(long, env = "BATON_USER_SLICING", global = true, value_enum, default_value_t = UserSlicing::Auto, hide = true)]
+    pub user_slicing: UserSlicing,
+
     /// Share of each Cognito request-rate quota this connector may use, in (0, 1].
     #[arg(long, env = "BATON_API_BUDGET", global = true, default_value_t = ApiBudget::DEFAULT, value_name = "SHARE")]
     pub api_budget: f64,
@@ -403,6 +409,7 @@ impl PoolArgs {
             assume_role,
             endpoint_url,
             user_filter,
+            user_slicing: self.user_slicing,
             api_budget: self
                 .category_budget
                 .iter()

@@ -385,6 +385,7 @@ pub struct PoolSettings {
     pub assume_role: Option<AssumeRole>,
     pub endpoint_url: Option<String>,
     pub user_filter: Option<UserFilter>,
+    pub user_slicing: crate::connector::UserSlicing,
     pub api_budget: ApiBudget,
 }
 

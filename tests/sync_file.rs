@@ -404,3 +404,63 @@ fn capabilities_and_config_print_the_committed_metadata_files() {
         let _: Value = serde_json::from_str(&committed).unwrap();
     }
 }
+
+/// Sliced by `sub`, a listing still returns every user once, for exactly the calls its slices
+/// need: `ceil(n/60)` per slice, one for an empty slice.
+#[test]
+fn a_sliced_listing_returns_every_user_once_at_the_slices_minimum() {
+    let emulator = Emulator::start();
+    let users: Vec<Value> = (0..400)
+        .map(|i| json!({"username": format!("s{i:03}")}))
+        .collect();
+    let pool = emulator.create_pool(json!({"name": unique("sliced"), "users": users}));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sliced.c1z");
+    emulator.reset_calls();
+    let out = run_binary(
+        &[
+            "-f",
+            file.to_str().unwrap(),
+            "--user-slicing",
+            "always",
+            "--api-budget",
+            "1",
+        ],
+        &pool_env(&emulator, &pool),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let reader = C1zReader::open(&file).unwrap();
+    let mut ids = Vec::new();
+    let mut per_slice = std::collections::BTreeMap::new();
+    reader
+        .resources(Some("user"), |r| {
+            let sub = match r
+                .profile
+                .as_ref()
+                .and_then(|p| p.fields.get("sub"))
+                .and_then(|v| v.kind.clone())
+            {
+                Some(prost_types::value::Kind::StringValue(sub)) => sub,
+                other => panic!("no sub: {other:?}"),
+            };
+            *per_slice
+                .entry(sub.chars().next().unwrap())
+                .or_insert(0usize) += 1;
+            ids.push(r.id.unwrap().resource);
+            Ok(())
+        })
+        .unwrap();
+    let unique_ids: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(ids.len(), 400, "no duplicates");
+    assert_eq!(unique_ids.len(), 400, "no losses");
+    let expected: u64 = "0123456789abcdef"
+        .chars()
+        .map(|d| per_slice.get(&d).copied().unwrap_or(0).div_ceil(60).max(1) as u64)
+        .sum();
+    assert_eq!(
+        emulator.calls()["ListUsers"],
+        json!(expected),
+        "slices: {per_slice:?}"
+    );
+}

@@ -87,11 +87,30 @@ impl ResourceKind {
     }
 }
 
+/// Whether a full listing of users is split into `sub` prefix slices listed side by side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserSlicing {
+    /// Slice pools large enough that the slices' extra partial pages cost under 1% more calls.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
 /// What the operator chose for this connector instance.
 #[derive(Clone, Debug, Default)]
 pub struct ConnectorOptions {
     /// Only users matching this filter are listed, and only their memberships are granted.
     pub user_filter: Option<UserFilter>,
+    pub user_slicing: UserSlicing,
+}
+
+/// An independent part of one resource type's listing; the parts of a type together list
+/// each of its resources exactly once, so they can be listed concurrently.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// For users: the ListUsers filter of this part (a `sub` prefix), or the operator's filter.
+    user_filter: Option<UserFilter>,
 }
 
 /// A Cognito user pool seen as a Baton connector.
@@ -99,6 +118,8 @@ pub struct Connector {
     pool: Arc<PoolClient>,
     options: ConnectorOptions,
     actions: ActionHistory,
+    /// The pool's size as Validate last saw it (DescribeUserPool), to plan listings.
+    estimated_users: std::sync::atomic::AtomicU64,
 }
 
 impl Connector {
@@ -107,6 +128,7 @@ impl Connector {
             pool,
             options,
             actions: ActionHistory::default(),
+            estimated_users: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -118,7 +140,41 @@ impl Connector {
     pub async fn validate(&self) -> Result<()> {
         let pool = self.pool.describe_user_pool().await?;
         tracing::info!(pool_id = %pool.id, pool_name = %pool.name, estimated_users = pool.estimated_users, "user pool is reachable");
+        self.estimated_users
+            .store(pool.estimated_users, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How to split a full listing of a type (see [`UserSlicing`]); groups are one part.
+    pub fn partitions(&self, kind: ResourceKind) -> Vec<Partition> {
+        let user_filter = self.options.user_filter.clone();
+        match kind {
+            ResourceKind::User => {
+                let estimated = self
+                    .estimated_users
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                users::slices(user_filter, self.options.user_slicing, estimated)
+                    .into_iter()
+                    .map(|user_filter| Partition { user_filter })
+                    .collect()
+            }
+            ResourceKind::Group => vec![Partition { user_filter: None }],
+        }
+    }
+
+    /// One page of one partition of a type's listing.
+    pub async fn list_partition(
+        &self,
+        kind: ResourceKind,
+        partition: &Partition,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Resource>> {
+        match kind {
+            ResourceKind::User => {
+                users::list(&self.pool, partition.user_filter.as_ref(), cursor).await
+            }
+            ResourceKind::Group => groups::list(&self.pool, cursor).await,
+        }
     }
 
     pub fn resource_types(&self) -> Vec<ResourceType> {
@@ -139,12 +195,11 @@ impl Connector {
         if parent.is_some() {
             return Ok(PageResult::last(Vec::new()));
         }
-        match kind {
-            ResourceKind::User => {
-                users::list(&self.pool, self.options.user_filter.as_ref(), cursor).await
-            }
-            ResourceKind::Group => groups::list(&self.pool, cursor).await,
-        }
+        // Callers page one listing with one token, so it is never sliced.
+        let whole = Partition {
+            user_filter: self.options.user_filter.clone(),
+        };
+        self.list_partition(kind, &whole, cursor).await
     }
 
     pub async fn get_resource(&self, id: &ResourceId) -> Result<Resource> {

@@ -7,8 +7,8 @@
 
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
-use super::{Change, ConnectorError, Result};
-use crate::cognito::filter::UserFilter;
+use super::{Change, ConnectorError, Result, UserSlicing};
+use crate::cognito::filter::{FilterOp, UserFilter};
 use crate::cognito::records::CognitoUser;
 use crate::cognito::{CognitoError, NewUser, PoolClient};
 use crate::credentials;
@@ -49,6 +49,33 @@ pub fn resource_type() -> ResourceType {
         description: "A user of the Cognito user pool".to_string(),
         sourced_externally: false,
     }
+}
+
+/// Pools from this size on are listed in 16 `sub` slices: each slice may end in one partial
+/// page, and 15 extra calls are under 1% of the `ceil(users / 60)` a full listing needs.
+pub const SLICE_FROM_USERS: u64 = 90_000;
+
+/// The ListUsers filters that together list every user once: the operator's filter alone, or,
+/// for a large pool, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID). Cognito takes one
+/// filter per request, so an operator's filter is never sliced.
+pub fn slices(
+    filter: Option<UserFilter>,
+    slicing: UserSlicing,
+    estimated_users: u64,
+) -> Vec<Option<UserFilter>> {
+    let slice = match (slicing, &filter) {
+        (_, Some(_)) | (UserSlicing::Never, None) => false,
+        (UserSlicing::Always, None) => true,
+        (UserSlicing::Auto, None) => estimated_users >= SLICE_FROM_USERS,
+    };
+    if !slice {
+        return vec![filter];
+    }
+    "0123456789abcdef"
+        .chars()
+        .filter_map(|digit| UserFilter::new("sub", FilterOp::StartsWith, &digit.to_string()).ok())
+        .map(Some)
+        .collect()
 }
 
 /// One page of users, filtered by the operator's `--user-filter` if any.
@@ -490,6 +517,22 @@ mod tests {
         ] {
             assert!(fields.contains_key(key), "missing {key}");
         }
+    }
+
+    #[test]
+    fn large_pools_are_sliced_by_sub_unless_filtered() {
+        let one = |f: Option<UserFilter>| vec![f];
+        assert_eq!(slices(None, UserSlicing::Auto, 1_000), one(None));
+        let sliced = slices(None, UserSlicing::Auto, SLICE_FROM_USERS);
+        assert_eq!(sliced.len(), 16);
+        assert_eq!(sliced[10].as_ref().unwrap().to_string(), r#"sub ^= "a""#);
+        assert_eq!(slices(None, UserSlicing::Always, 10).len(), 16);
+        assert_eq!(slices(None, UserSlicing::Never, 10_000_000), one(None));
+        let filter: UserFilter = r#"email ^= "a""#.parse().unwrap();
+        assert_eq!(
+            slices(Some(filter.clone()), UserSlicing::Always, 10_000_000),
+            one(Some(filter))
+        );
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub fn config_schema_json() -> String {
     let command = PoolArgs::augment_args(Command::new("baton-cognito"));
     let fields: Vec<Value> = command
         .get_arguments()
+        .filter(|arg| !arg.is_hide_set())
         .filter_map(|arg| {
             let name = arg.get_long()?;
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
@@ -118,7 +119,7 @@ mod tests {
     #[test]
     fn every_connector_flag_has_a_display_name() {
         let command = PoolArgs::augment_args(Command::new("x"));
-        for arg in command.get_arguments() {
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
             let name = arg.get_long().unwrap();
             assert!(
                 DISPLAY_NAMES.iter().any(|(flag, _)| *flag == name),

@@ -64,6 +64,7 @@ pub async fn connector(settings: &PoolSettings) -> Arc<Connector> {
         pool,
         ConnectorOptions {
             user_filter: settings.user_filter.clone(),
+            user_slicing: settings.user_slicing,
         },
     ))
 }

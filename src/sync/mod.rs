@@ -208,28 +208,41 @@ impl SyncEngine {
         Ok(summary)
     }
 
-    /// Pages through a type's resources into the store.
+    /// Pages through a type's resources into the store, its partitions side by side.
     async fn list_resources(
         &self,
         resource_type: &ResourceType,
         store: &StoreHandle,
     ) -> Result<u64, SyncError> {
         let kind = ResourceKind::parse(&resource_type.id)?;
-        let mut cursor = Cursor::first(0);
-        let mut count = 0;
-        loop {
-            let page = self.connector.list_resources(kind, None, &cursor).await?;
-            Progress::add(&self.progress.pages, 1);
-            Progress::add(&self.progress.resources, page.items.len());
-            count += page.items.len() as u64;
-            if !page.items.is_empty() {
-                store.resources(page.items).await.map_err(closed)?;
-            }
-            match page.next {
-                Some(next) => cursor = next,
-                None => return Ok(count),
-            }
+        let mut parts = JoinSet::new();
+        for partition in self.connector.partitions(kind) {
+            let connector = self.connector.clone();
+            let progress = self.progress.clone();
+            let store = store.clone();
+            parts.spawn(async move {
+                let mut cursor = Cursor::first(0);
+                let mut count = 0;
+                loop {
+                    let page = connector.list_partition(kind, &partition, &cursor).await?;
+                    Progress::add(&progress.pages, 1);
+                    Progress::add(&progress.resources, page.items.len());
+                    count += page.items.len() as u64;
+                    if !page.items.is_empty() {
+                        store.resources(page.items).await.map_err(closed)?;
+                    }
+                    match page.next {
+                        Some(next) => cursor = next,
+                        None => return Ok::<u64, SyncError>(count),
+                    }
+                }
+            });
         }
+        let mut total = 0;
+        while let Some(done) = parts.join_next().await {
+            total += done.map_err(|e| SyncError::Task(e.to_string()))??;
+        }
+        Ok(total)
     }
 
     /// Lists the grants of every stored resource of a type, several resources at a time.

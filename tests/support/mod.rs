@@ -369,6 +369,7 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
         assume_role: None,
         endpoint_url: Some(emulator.url.clone()),
         user_filter: None,
+        user_slicing: Default::default(),
         api_budget: ApiBudget::new(1.0).expect("a budget"),
     };
     baton_cognito::cognito::PoolClient::connect(&settings).await
