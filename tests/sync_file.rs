@@ -464,3 +464,66 @@ fn a_sliced_listing_returns_every_user_once_at_the_slices_minimum() {
         "slices: {per_slice:?}"
     );
 }
+
+/// Memberships are read from the cheaper side: per group normally, per user when the pool has
+/// more groups than users. Both give the same grants, for the minimum number of calls.
+#[test]
+fn memberships_are_read_from_the_side_needing_fewer_calls() {
+    // (users, groups): few users and many groups, then the usual shape.
+    for (user_count, group_count) in [(10usize, 40usize), (40, 10)] {
+        let emulator = Emulator::start();
+        let users: Vec<String> = (0..user_count).map(|i| format!("u{i:02}")).collect();
+        let groups: Vec<String> = (0..group_count).map(|g| format!("g{g:02}")).collect();
+        let memberships: Vec<(String, String)> = (0..user_count)
+            .flat_map(|i| (0..5).map(move |k| (i, (i * 3 + k) % group_count)))
+            .map(|(i, g)| (groups[g].clone(), users[i].clone()))
+            .collect();
+        let pool = emulator.create_pool(json!({
+            "name": unique("side"),
+            "users": users.iter().map(|u| json!({"username": u})).collect::<Vec<_>>(),
+            "groups": groups.iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
+            "memberships": memberships.iter().map(|(g, u)| json!([g, u])).collect::<Vec<_>>(),
+        }));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("side.c1z");
+        emulator.reset_calls();
+        let out = run_binary(
+            &["-f", file.to_str().unwrap(), "--api-budget", "1"],
+            &pool_env(&emulator, &pool),
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+
+        let mut grants = BTreeSet::new();
+        C1zReader::open(&file)
+            .unwrap()
+            .grants(&GrantFilter::default(), |g| {
+                grants.insert(g.id);
+                Ok(())
+            })
+            .unwrap();
+        let expected: BTreeSet<String> = memberships
+            .iter()
+            .map(|(g, u)| format!("group:{g}:member:user:{u}"))
+            .collect();
+        assert_eq!(grants, expected, "{user_count} users, {group_count} groups");
+
+        let calls = emulator.calls();
+        if user_count < group_count {
+            assert_eq!(
+                calls["AdminListGroupsForUser"],
+                json!(user_count),
+                "one call per user: {calls}"
+            );
+            assert!(calls.get("ListUsersInGroup").is_none(), "{calls}");
+        } else {
+            assert_eq!(
+                calls["ListUsersInGroup"],
+                json!(group_count),
+                "one call per group: {calls}"
+            );
+            assert!(calls.get("AdminListGroupsForUser").is_none(), "{calls}");
+        }
+        assert_eq!(calls["ListUsers"], json!(1));
+        assert_eq!(calls["ListGroups"], json!(1));
+    }
+}

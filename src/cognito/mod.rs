@@ -397,29 +397,44 @@ pub struct NewUser<'a> {
 }
 
 impl PoolClient {
-    /// Every group a user is in (AdminListGroupsForUser, at most 100 groups: two pages).
+    /// One page of the groups a user is in (AdminListGroupsForUser).
+    pub async fn list_groups_of_user(
+        &self,
+        username: &str,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<CognitoGroup>, CognitoError> {
+        let out = self
+            .call(Operation::AdminListGroupsForUser, || {
+                self.sdk
+                    .admin_list_groups_for_user()
+                    .user_pool_id(&self.pool_id)
+                    .username(username)
+                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .set_next_token(token.map(str::to_string))
+                    .send()
+            })
+            .await?;
+        Ok(Page {
+            items: out.groups().iter().map(CognitoGroup::from).collect(),
+            next_token: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    /// The names of every group a user is in (a user is in at most 100 groups: two pages).
     pub async fn groups_of_user(&self, username: &str) -> Result<Vec<String>, CognitoError> {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = self
-                .call(Operation::AdminListGroupsForUser, || {
-                    self.sdk
-                        .admin_list_groups_for_user()
-                        .user_pool_id(&self.pool_id)
-                        .username(username)
-                        .limit(MAX_PAGE_SIZE as i32)
-                        .set_next_token(token.clone())
-                        .send()
-                })
+            let page = self
+                .list_groups_of_user(username, token.as_deref(), MAX_PAGE_SIZE as i32)
                 .await?;
-            groups.extend(
-                out.groups()
-                    .iter()
-                    .filter_map(|g| g.group_name().map(str::to_string)),
-            );
-            match out.next_token().filter(|t| !t.is_empty()) {
-                Some(next) => token = Some(next.to_string()),
+            groups.extend(page.items.into_iter().map(|g| g.name));
+            match page.next_token {
+                Some(next) => token = Some(next),
                 None => return Ok(groups),
             }
         }

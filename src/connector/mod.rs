@@ -268,6 +268,38 @@ impl Connector {
         users::create_account(&self.pool, request).await
     }
 
+    /// Whether a full sync reads memberships from this type's side, given how many users and
+    /// groups it stored: per group (ListUsersInGroup, at least one call per group) unless the pool
+    /// has more groups than users, where per user (AdminListGroupsForUser, about one call per
+    /// user) needs fewer calls.
+    pub fn lists_grants_of(
+        &self,
+        kind: ResourceKind,
+        stored: &std::collections::BTreeMap<String, u64>,
+    ) -> bool {
+        let users = stored.get(users::TYPE_ID).copied().unwrap_or_default();
+        let groups = stored.get(groups::TYPE_ID).copied().unwrap_or_default();
+        let per_user = users < groups;
+        match kind {
+            ResourceKind::User => per_user,
+            ResourceKind::Group => !per_user,
+        }
+    }
+
+    /// A page of memberships for a full sync, from whichever side [`Self::lists_grants_of`] chose.
+    /// (Over gRPC, memberships are always listed per group, and users list none.)
+    pub async fn sync_grants(
+        &self,
+        resource: &Resource,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Grant>> {
+        let id = model::resource_id_of(resource)?;
+        match ResourceKind::parse(&id.resource_type)? {
+            ResourceKind::User => users::memberships(&self.pool, resource, cursor).await,
+            ResourceKind::Group => self.list_grants(resource, cursor).await,
+        }
+    }
+
     /// Deletes a user. Groups are not a lifecycle object here: deleting one is refused.
     pub async fn delete_resource(&self, id: Option<&ResourceId>) -> Result<Change> {
         let id = id.filter(|id| !id.resource.is_empty()).ok_or_else(|| {

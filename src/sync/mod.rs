@@ -189,10 +189,13 @@ impl SyncEngine {
         }
 
         progress.enter(Phase::Grants);
-        for resource_type in resource_types
-            .iter()
-            .filter(|t| !skips_grants(&t.annotations))
-        {
+        // The connector picks the side memberships are read from (the one needing fewer calls).
+        for resource_type in resource_types.iter().filter(|t| {
+            ResourceKind::parse(&t.id).is_ok_and(|kind| {
+                self.connector
+                    .lists_grants_of(kind, &summary.resources_by_type)
+            })
+        }) {
             let (grants, warnings, listed) = self.list_grants_of_type(resource_type, store).await?;
             summary.grants += grants;
             summary.warnings += warnings;
@@ -335,7 +338,7 @@ async fn grants_of(
     let mut cursor = Cursor::first(0);
     let mut count = 0;
     loop {
-        let page = match connector.list_grants(&resource, &cursor).await {
+        let page = match connector.sync_grants(&resource, &cursor).await {
             Ok(page) => page,
             Err(ConnectorError::NotFound(message)) => {
                 tracing::warn!(%message, "resource gone while listing its grants; its grants are skipped");
