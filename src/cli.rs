@@ -494,7 +494,8 @@ fn settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
-    tokio::runtime::Runtime::new().map_err(RunError::Output)
+    tokio::runtime::Runtime::new()
+        .map_err(|e| RunError::Failed(format!("cannot start the async runtime: {e}")))
 }
 
 fn print(text: &str) -> Result<(), RunError> {

@@ -32,8 +32,6 @@ impl ConfigError {
 pub struct PoolRef {
     pub id: String,
     pub region: String,
-    /// Known only when the pool was named by ARN.
-    pub account_id: Option<String>,
 }
 
 impl PoolRef {
@@ -87,10 +85,7 @@ impl PoolRef {
                     ),
                 ));
             }
-            return Ok(Self {
-                account_id: Some(account.to_string()),
-                ..pool
-            });
+            return Ok(pool);
         }
         Self::parse_id(value)
     }
@@ -121,24 +116,6 @@ impl PoolRef {
         Ok(Self {
             id: value.to_string(),
             region: region.to_string(),
-            account_id: None,
-        })
-    }
-
-    /// The pool's ARN, when the account is known.
-    pub fn arn(&self) -> Option<String> {
-        let partition = if self.region.starts_with("cn-") {
-            "aws-cn"
-        } else if self.region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
-        self.account_id.as_ref().map(|account| {
-            format!(
-                "arn:{partition}:cognito-idp:{}:{account}:userpool/{}",
-                self.region, self.id
-            )
         })
     }
 }
@@ -400,13 +377,11 @@ mod tests {
             (pool.id.as_str(), pool.region.as_str()),
             ("us-east-1_AbC123", "us-east-1")
         );
-        assert_eq!(pool.arn(), None);
 
         let arn = "arn:aws:cognito-idp:us-west-2:123456789012:userpool/us-west-2_fak3p001B";
         let pool = PoolRef::parse(arn).unwrap();
         assert_eq!(pool.id, "us-west-2_fak3p001B");
         assert_eq!(pool.region, "us-west-2");
-        assert_eq!(pool.arn().as_deref(), Some(arn));
 
         let gov = PoolRef::parse("us-gov-west-1_Xy9").unwrap();
         assert_eq!(gov.region, "us-gov-west-1");

@@ -10,7 +10,7 @@ use support::age_decrypt;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use baton_cognito::credentials::{
-    CredentialError, PasswordPolicy, encrypt_secret, generate_password, validate_encryption_configs,
+    CredentialError, PasswordPolicy, encrypt_secret, generate_password,
 };
 use baton_cognito::pb::v2::credential_options::RandomPassword;
 use baton_cognito::pb::v2::encryption_config::{AgeRecipientConfig, Config, JwkPublicKeyConfig};
@@ -100,7 +100,6 @@ fn ed25519_jwk_password_opens_with_an_independent_age_implementation() {
     let (seed, jwk) = ed25519_key();
     let password = baton_password();
     let configs = [jwk_config(&jwk)];
-    validate_encryption_configs(&configs).unwrap();
     let out = encrypt_secret(&password, "password", "initial password", &configs).unwrap();
     assert_eq!(out.len(), 1);
     let data = &out[0];

@@ -248,3 +248,34 @@ async fn throttling_and_server_errors_are_retried_then_reported_with_a_rate_limi
     );
     emulator.control("DELETE", "/_emulator/faults", None);
 }
+
+/// No credentials anywhere in the AWS chain: an authentication failure at once, not an
+/// "unavailable" retried six times.
+#[test]
+fn missing_credentials_fail_at_once_as_an_authentication_error() {
+    let env = vec![
+        (
+            "BATON_USER_POOL_ID".to_string(),
+            "us-east-1_AbC123".to_string(),
+        ),
+        (
+            "BATON_ENDPOINT_URL".to_string(),
+            "http://127.0.0.1:9".to_string(),
+        ),
+        ("HOME".to_string(), "/nonexistent".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_binary(&["-f", dir.path().join("x.c1z").to_str().unwrap()], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("retrying"),
+        "credential errors are not retried: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}

@@ -527,3 +527,41 @@ fn memberships_are_read_from_the_side_needing_fewer_calls() {
         assert_eq!(calls["ListGroups"], json!(1));
     }
 }
+
+/// Cognito says ResourceNotFound for a missing group and for a missing pool alike. A group
+/// gone mid-sync is a warning (its grants skipped); a pool gone mid-sync fails the sync.
+#[test]
+fn a_vanished_group_is_a_warning_but_a_vanished_pool_fails_the_sync() {
+    let emulator = Emulator::shared();
+    let (pool, ..) = seed(emulator);
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let f = file.to_str().unwrap();
+    let not_found = |operation: &str, count: i64, skip: i64| {
+        json!({"operation": operation, "kind": "error", "error_type": "ResourceNotFoundException",
+               "status": 400, "message": "not found", "count": count, "skip": skip, "pool_id": pool.id})
+    };
+
+    emulator.inject(json!([not_found("ListUsersInGroup", 1, 0)]));
+    let out = run_binary(&["-f", f], &env);
+    emulator.control("DELETE", "/_emulator/faults", None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let warnings = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("warnings"))
+        .map(|l| l.split_whitespace().last().unwrap().to_string());
+    assert_eq!(warnings.as_deref(), Some("1"), "{}", stdout(&out));
+    let before = std::fs::read(&file).unwrap();
+
+    // Every group listing and every pool check after Validate now says "not found".
+    emulator.inject(json!([
+        not_found("ListUsersInGroup", -1, 0),
+        not_found("DescribeUserPool", -1, 1)
+    ]));
+    let out = run_binary(&["-f", f], &env);
+    emulator.control("DELETE", "/_emulator/faults", None);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert_untouched(&file, &before);
+}

@@ -90,6 +90,8 @@ pub enum C1zError {
         kind: &'static str,
         detail: String,
     },
+    #[error("interrupted before {path} was replaced; it is unchanged")]
+    Cancelled { path: PathBuf },
     #[error("{path}: an earlier write to this sync failed, so it cannot be finished")]
     Failed { path: PathBuf },
     /// A reader callback could not write what it was given (e.g. stdout closed).

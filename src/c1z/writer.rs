@@ -10,6 +10,7 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use prost::Message;
 use rusqlite::{Connection, OpenFlags, params};
@@ -182,11 +183,6 @@ impl C1zWriter {
         &self.sync_id
     }
 
-    /// Where the file will be written.
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-
     pub fn put_resource_types(&mut self, items: &[ResourceType]) -> Result<(), C1zError> {
         let keys = self.validate(items, rows::resource_type_key)?;
         self.write_rows("storing resource types", |w, conn, now| {
@@ -321,7 +317,14 @@ impl C1zWriter {
     /// Ends the sync (ended_at, sync_token `{"version":1}`, supports_diff 1), closes the DB,
     /// writes `C1ZF\0` + one zstd frame (content size recorded) to a temp file next to dest,
     /// fsyncs it, renames it over dest, fsyncs the directory, removes the working DB.
-    pub fn finish(mut self) -> Result<WrittenFile, C1zError> {
+    pub fn finish(self) -> Result<WrittenFile, C1zError> {
+        self.finish_unless(&AtomicBool::new(false))
+    }
+
+    /// [`finish`](Self::finish), abandoned (leaving dest untouched) if `cancelled` becomes true
+    /// before the finished file is moved into place: compressing a large sync takes a while, and
+    /// an interrupt during it must not still replace the file.
+    pub fn finish_unless(mut self, cancelled: &AtomicBool) -> Result<WrittenFile, C1zError> {
         self.ensure_usable()?;
         self.commit()?;
         let dest = self.dest.clone();
@@ -372,7 +375,17 @@ impl C1zWriter {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(io_err("cannot create a temporary file in its directory"))?;
-        compress(db, db_bytes, out.as_file_mut()).map_err(io_err("cannot write the file"))?;
+        let db = Cancellable {
+            inner: db,
+            cancelled,
+        };
+        match compress(db, db_bytes, out.as_file_mut()) {
+            Err(e) if cancelled.load(Ordering::Relaxed) => {
+                drop(e);
+                return Err(C1zError::Cancelled { path: dest });
+            }
+            result => result.map_err(io_err("cannot write the file"))?,
+        }
         out.as_file()
             .sync_all()
             .map_err(io_err("cannot flush the file to disk"))?;
@@ -381,6 +394,19 @@ impl C1zWriter {
             .metadata()
             .map_err(io_err("cannot read the written file"))?
             .len();
+        // Readers of the old file can read the new one: its permissions, or the usual 0644
+        // (temporary files start owner-only).
+        let permissions = match fs::metadata(&dest) {
+            Ok(existing) => existing.permissions(),
+            Err(_) => default_permissions(out.as_file())
+                .map_err(io_err("cannot read the written file"))?,
+        };
+        out.as_file()
+            .set_permissions(permissions)
+            .map_err(io_err("cannot set the file's permissions"))?;
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(C1zError::Cancelled { path: dest });
+        }
         out.persist(&dest)
             .map_err(|e| e.error)
             .map_err(io_err("cannot move the finished file into place"))?;
@@ -569,10 +595,39 @@ pub(super) fn read_up_to(mut input: impl io::Read, buf: &mut [u8]) -> io::Result
     Ok(filled)
 }
 
+/// A reader that fails once `cancelled` is set, to stop a long copy part-way.
+struct Cancellable<'a, R> {
+    inner: R,
+    cancelled: &'a AtomicBool,
+}
+
+impl<R: io::Read> io::Read for Cancellable<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(io::Error::other("interrupted"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Permissions for a new file: readable by all, writable by the owner (where modes exist).
+fn default_permissions(file: &File) -> io::Result<fs::Permissions> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file;
+        Ok(fs::Permissions::from_mode(0o644))
+    }
+    #[cfg(not(unix))]
+    {
+        file.metadata().map(|m| m.permissions())
+    }
+}
+
 /// Writes the v1 envelope: the magic, then the database as one zstd frame that records its
 /// decompressed size (so readers can refuse an oversized file before decompressing it) and a
 /// checksum. Streams: memory use does not depend on the database size.
-fn compress(db: File, db_bytes: u64, out: &mut File) -> io::Result<()> {
+fn compress(db: impl io::Read, db_bytes: u64, out: &mut File) -> io::Result<()> {
     out.write_all(MAGIC_V1)?;
     let mut encoder = zstd::stream::write::Encoder::new(&mut *out, ZSTD_LEVEL)?;
     encoder.include_contentsize(true)?;

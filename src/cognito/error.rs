@@ -1,5 +1,6 @@
 //! The one error type of the Cognito layer, and the mapping from AWS SDK errors to it.
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use super::Operation;
@@ -107,9 +108,12 @@ impl CognitoError {
     pub(super) fn from_sdk<E, R>(operation: Operation, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + HttpStatus,
+        R: std::fmt::Debug + HttpStatus + 'static,
     {
         let status = err.raw_response().map(HttpStatus::status_code);
+        if let Some(credentials) = credentials_error(&err) {
+            return credentials_failure(operation, credentials, &err);
+        }
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
@@ -144,12 +148,15 @@ impl CognitoError {
         match code.as_str() {
             "ResourceNotFoundException" => Self::NotFound { operation, message },
             "UserNotFoundException" => Self::UserNotFound { operation, message },
-            "UsernameExistsException" | "AliasExistsException" | "GroupExistsException" => {
+            "UsernameExistsException" | "GroupExistsException" => {
                 Self::UsernameExists { operation, message }
             }
-            "InvalidParameterException" | "InvalidToken" | "InvalidTokenException" => {
-                Self::InvalidParameter { operation, message }
-            }
+            // Another user already has this email or phone as an alias: a bad request, not
+            // this user existing.
+            "InvalidParameterException"
+            | "InvalidToken"
+            | "InvalidTokenException"
+            | "AliasExistsException" => Self::InvalidParameter { operation, message },
             "NotAuthorizedException"
             | "UnrecognizedClientException"
             | "InvalidClientTokenId"
@@ -191,6 +198,43 @@ impl CognitoError {
                 message,
             },
         }
+    }
+}
+
+/// The credentials failure behind an SDK error, if that is what stopped the call: the SDK reports
+/// it as a dispatch failure, which would otherwise read as "Cognito unavailable" and be retried.
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a CredentialsError> {
+    let mut source = Some(err);
+    while let Some(current) = source {
+        if let Some(found) = current.downcast_ref::<CredentialsError>() {
+            return Some(found);
+        }
+        source = current.source();
+    }
+    None
+}
+
+/// Credentials that cannot be had fail at once and loudly, like credentials AWS refuses; only
+/// a credential source that timed out may be tried again.
+fn credentials_failure(
+    operation: Operation,
+    credentials: &CredentialsError,
+    err: &(dyn std::error::Error + 'static),
+) -> CognitoError {
+    let message = DisplayErrorContext(err).to_string();
+    match credentials {
+        CredentialsError::ProviderTimedOut(_) => CognitoError::Unavailable {
+            operation,
+            attempts: 1,
+            message,
+        },
+        _ => CognitoError::Unauthenticated {
+            operation,
+            code: "CredentialsError".to_string(),
+            message,
+        },
     }
 }
 

@@ -91,6 +91,13 @@ impl Operation {
         }
     }
 
+    /// Whether sending the request twice does no harm. AdminCreateUser is the exception: if a
+    /// first attempt timed out after Cognito created the user, a retry would report the user as
+    /// already existing. Throttled requests were refused unexecuted and are always retried.
+    pub fn is_idempotent(self) -> bool {
+        !matches!(self, Self::AdminCreateUser)
+    }
+
     /// The quota category AWS counts the operation against.
     pub fn category(self) -> QuotaCategory {
         match self {
@@ -231,7 +238,8 @@ impl PoolClient {
                 self.stats.record_throttled(op);
                 self.pacer.throttled(op.category()).await;
             }
-            if !err.is_retryable() || attempt >= self.retry.max_attempts {
+            let may_repeat = err.is_throttling() || op.is_idempotent();
+            if !err.is_retryable() || !may_repeat || attempt >= self.retry.max_attempts {
                 return Err(err.after_attempts(attempt));
             }
             let pause = self.retry.backoff(attempt);

@@ -87,6 +87,9 @@ impl fmt::Display for QuotaCategory {
 
 /// The lowest share of its configured rate a throttled category backs off to.
 const MIN_RATE_FRACTION: f64 = 0.05;
+/// Throttled answers closer together than this are one episode, cut once: calls in flight
+/// together are throttled together.
+const CUT_INTERVAL: Duration = Duration::from_secs(1);
 /// What each successful call gives back of the configured rate after a back-off: about fifty
 /// calls from the floor to full speed (additive increase).
 const RECOVERY_STEP: f64 = 0.02;
@@ -104,6 +107,8 @@ struct BucketState {
     rate: f64,
     tokens: f64,
     refilled_at: Instant,
+    /// When the rate was last cut: one burst of throttled answers is one signal, not many.
+    cut_at: Option<Instant>,
 }
 
 impl TokenBucket {
@@ -112,9 +117,9 @@ impl TokenBucket {
             ceiling: rate_per_sec,
             state: Mutex::new(BucketState {
                 rate: rate_per_sec,
-                // One second of burst, but never less than one call.
-                tokens: rate_per_sec.max(1.0),
+                tokens: 1.0,
                 refilled_at: Instant::now(),
+                cut_at: None,
             }),
         }
     }
@@ -124,8 +129,8 @@ impl TokenBucket {
         let mut state = self.state.lock().await;
         let now = Instant::now();
         let elapsed = now.duration_since(state.refilled_at).as_secs_f64();
-        let capacity = state.rate.max(1.0);
-        state.tokens = (state.tokens + elapsed * state.rate).min(capacity);
+        // No bursts: a bucket of one call means no second ever sees more than the rate.
+        state.tokens = (state.tokens + elapsed * state.rate).min(1.0);
         state.refilled_at = now;
         state.tokens -= 1.0;
         if state.tokens >= 0.0 {
@@ -137,6 +142,14 @@ impl TokenBucket {
 
     async fn throttled(&self) {
         let mut state = self.state.lock().await;
+        let now = Instant::now();
+        if state
+            .cut_at
+            .is_some_and(|at| now.duration_since(at) < CUT_INTERVAL)
+        {
+            return;
+        }
+        state.cut_at = Some(now);
         state.rate = (state.rate / 2.0).max(self.ceiling * MIN_RATE_FRACTION);
         // The burst is spent: whoever throttled us is using it.
         state.tokens = state.tokens.min(0.0);
@@ -147,6 +160,7 @@ impl TokenBucket {
         state.rate = (state.rate + self.ceiling * RECOVERY_STEP).min(self.ceiling);
     }
 
+    #[cfg(test)]
     async fn rate(&self) -> f64 {
         self.state.lock().await.rate
     }
@@ -194,6 +208,7 @@ impl Pacer {
     }
 
     /// The category's current rate, in requests per second.
+    #[cfg(test)]
     pub async fn rate(&self, category: QuotaCategory) -> f64 {
         self.buckets[category.index()].rate().await
     }
@@ -225,9 +240,9 @@ mod tests {
         for _ in 0..9 {
             pacer.acquire(QuotaCategory::UserList).await;
         }
-        // 3 tokens of burst, then 6 more at 3 per second.
+        // The first at once, then 8 more at 3 per second: never more than 3 in any second.
         let elapsed = start.elapsed().as_secs_f64();
-        assert!((1.9..2.1).contains(&elapsed), "took {elapsed}s");
+        assert!((2.6..2.7).contains(&elapsed), "took {elapsed}s");
         // Other categories are not held up by this one.
         let before = Instant::now();
         pacer.acquire(QuotaCategory::UserRead).await;
@@ -240,7 +255,10 @@ mod tests {
         let category = QuotaCategory::UserList;
         pacer.throttled(category).await;
         assert_eq!(pacer.rate(category).await, 15.0);
+        pacer.throttled(category).await;
+        assert_eq!(pacer.rate(category).await, 15.0, "one episode, one cut");
         for _ in 0..10 {
+            tokio::time::advance(CUT_INTERVAL).await;
             pacer.throttled(category).await;
         }
         assert_eq!(
@@ -258,6 +276,7 @@ mod tests {
         );
 
         // While backed off, calls really are spread at the lower rate.
+        tokio::time::advance(CUT_INTERVAL).await;
         pacer.throttled(category).await; // 15 per second, no burst left
         let start = Instant::now();
         for _ in 0..15 {

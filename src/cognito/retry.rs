@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// Exponential backoff with full jitter, bounded in attempts.
+/// Exponential backoff with jitter, bounded in attempts.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     /// Attempts in total, the first one included.
@@ -24,9 +24,9 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The pause before attempt `attempt + 1`, after `attempt` failures: a random time up to
-    /// `base * 2^(attempt-1)`, capped, so that many clients that were throttled together do not
-    /// come back together.
+    /// The pause before attempt `attempt + 1`, after `attempt` failures: a random time between a
+    /// quarter of and all of `base * 2^(attempt-1)` (capped), so that clients throttled together
+    /// do not come back together, and none comes back at once.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let ceiling = self.ceiling(attempt);
         let millis = ceiling.as_millis() as u64;

@@ -57,16 +57,26 @@ pub async fn list(pool: &PoolClient, cursor: &Cursor) -> Result<PageResult<Resou
 pub async fn get(pool: &PoolClient, name: &str) -> Result<Resource> {
     match pool.get_group(name).await {
         Ok(group) => Ok(resource(&group)),
-        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, name)),
+        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, name).await),
         Err(err) => Err(err.into()),
     }
 }
 
-fn group_not_found(pool: &PoolClient, name: &str) -> ConnectorError {
-    ConnectorError::NotFound(format!(
-        "group {name:?} does not exist in user pool {}",
-        pool.pool_id()
-    ))
+/// Cognito answers ResourceNotFound both for a missing group and for a missing pool; they mean
+/// very different things (a group deleted mid-sync is a warning, a vanished pool must fail the
+/// sync), so one DescribeUserPool call tells them apart.
+async fn group_not_found(pool: &PoolClient, name: &str) -> ConnectorError {
+    match pool.describe_user_pool().await {
+        Ok(_) => ConnectorError::NotFound(format!(
+            "group {name:?} does not exist in user pool {}",
+            pool.pool_id()
+        )),
+        Err(CognitoError::NotFound { message, .. }) => ConnectorError::PoolMissing(format!(
+            "user pool {} does not exist (any more): {message}",
+            pool.pool_id()
+        )),
+        Err(err) => err.into(),
+    }
 }
 
 pub fn resource(group: &CognitoGroup) -> Resource {
@@ -140,7 +150,7 @@ pub async fn grants(
         .await
     {
         Ok(page) => page,
-        Err(CognitoError::NotFound { .. }) => return Err(group_not_found(pool, name)),
+        Err(CognitoError::NotFound { .. }) => return Err(group_not_found(pool, name).await),
         Err(err) => return Err(err.into()),
     };
     let entitlement = member_entitlement(group);
@@ -217,7 +227,7 @@ pub async fn grant(
             tracing::info!(group, username, "added user to group");
             Ok((grant, Change::Made))
         }
-        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
         Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
         Err(err) => Err(err.into()),
     }
@@ -230,7 +240,7 @@ pub async fn revoke(pool: &PoolClient, grant: &Grant) -> Result<Change> {
         // Not a member: either already revoked or the group is gone; say which.
         return match pool.get_group(group).await {
             Ok(_) => Ok(Change::AlreadySo),
-            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
             Err(err) => Err(err.into()),
         };
     }
@@ -239,7 +249,7 @@ pub async fn revoke(pool: &PoolClient, grant: &Grant) -> Result<Change> {
             tracing::info!(group, username, "removed user from group");
             Ok(Change::Made)
         }
-        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group)),
+        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
         Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
         Err(err) => Err(err.into()),
     }

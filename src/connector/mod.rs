@@ -32,6 +32,9 @@ pub enum ConnectorError {
     InvalidArgument(String),
     #[error("{0}")]
     NotFound(String),
+    /// The pool itself is gone: nothing read from it can be trusted to be complete.
+    #[error("{0}")]
+    PoolMissing(String),
     /// A failure of this connector itself (e.g. no secure randomness), not of the request.
     #[error("{0}")]
     Internal(String),
@@ -136,10 +139,26 @@ impl Connector {
         &self.pool
     }
 
+    /// The operator's user filter as Cognito sees it (`""` without one).
+    pub fn user_filter_text(&self) -> String {
+        self.options
+            .user_filter
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default()
+    }
+
     /// Checks that the pool exists and the credentials may read it.
     pub async fn validate(&self) -> Result<()> {
         let pool = self.pool.describe_user_pool().await?;
-        tracing::info!(pool_id = %pool.id, pool_name = %pool.name, estimated_users = pool.estimated_users, "user pool is reachable");
+        tracing::info!(
+            pool_id = %pool.id,
+            pool_name = %pool.name,
+            pool_arn = pool.arn.as_deref().unwrap_or_default(),
+            tier = pool.tier.as_deref().unwrap_or_default(),
+            estimated_users = pool.estimated_users,
+            "user pool is reachable"
+        );
         self.estimated_users
             .store(pool.estimated_users, std::sync::atomic::Ordering::Relaxed);
         Ok(())

@@ -255,7 +255,8 @@ pub async fn create_account(
     match created {
         Ok(()) => {}
         Err(CognitoError::UsernameExists { .. }) => {
-            let resource = get(pool, &login).await.ok();
+            // Only a user that reads back is reported as existing.
+            let resource = Some(get(pool, &login).await?);
             return Ok(CreateAccountResponse {
                 result: Some(create_account_response::Result::AlreadyExists(
                     create_account_response::AlreadyExistsResult {

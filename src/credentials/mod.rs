@@ -18,9 +18,7 @@ mod encrypt;
 mod jwk;
 mod password;
 
-pub use encrypt::{
-    PROVIDER_AGE, PROVIDER_JWK, PROVIDER_JWK_PRIVATE, encrypt_secret, validate_encryption_configs,
-};
+pub use encrypt::{PROVIDER_AGE, PROVIDER_JWK, PROVIDER_JWK_PRIVATE, encrypt_secret};
 pub use password::{
     COGNITO_MAX_PASSWORD_LENGTH, COGNITO_SYMBOLS, DEFAULT_PASSWORD_LENGTH, PasswordPolicy,
     generate_password, policy_from_cognito,

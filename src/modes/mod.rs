@@ -45,6 +45,8 @@ pub enum RunError {
     Interrupted(String),
     #[error("cannot write to standard output: {0}")]
     Output(#[from] std::io::Error),
+    #[error("{0}")]
+    Failed(String),
 }
 
 impl RunError {
@@ -69,24 +71,55 @@ pub async fn connector(settings: &PoolSettings) -> Arc<Connector> {
     ))
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
+/// SIGINT or SIGTERM, listened for from the moment [`Shutdown::listen`] returns: a signal that
+/// arrives while a mode sets up or finishes is not lost, and never kills the process midway.
+#[derive(Clone)]
+pub struct Shutdown {
+    requested: tokio::sync::watch::Receiver<bool>,
+    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Shutdown {
+    /// Starts listening (inside the runtime).
+    pub fn listen() -> Result<Self, RunError> {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let set = flag.clone();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            let mut terminate = signal(SignalKind::terminate())?;
+            tokio::spawn(async move {
                 tokio::select! {
-                    _ = interrupt => {},
-                    _ = term.recv() => {},
+                    _ = interrupt.recv() => {},
+                    _ = terminate.recv() => {},
                 }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
+                tracing::info!("shutdown requested");
+                set.store(true, std::sync::atomic::Ordering::Relaxed);
+                let _ = tx.send(true);
+            });
         }
+        #[cfg(not(unix))]
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            set.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = tx.send(true);
+        });
+        Ok(Self {
+            requested: rx,
+            flag,
+        })
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown requested");
+
+    /// Completes once a shutdown is requested.
+    pub async fn requested(&self) {
+        let mut requested = self.requested.clone();
+        let _ = requested.wait_for(|yes| *yes).await;
+    }
+
+    /// The same request as a flag, for blocking work that checks it as it goes.
+    pub fn flag(&self) -> &std::sync::atomic::AtomicBool {
+        &self.flag
+    }
 }

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use super::{RunError, connector, shutdown_signal};
+use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
 
 pub async fn run(
@@ -10,6 +10,7 @@ pub async fn run(
     listen: SocketAddr,
     provisioning: bool,
 ) -> Result<(), RunError> {
+    let shutdown = Shutdown::listen()?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| RunError::Listen {
@@ -29,7 +30,7 @@ pub async fn run(
         connector,
         settings.region.clone(),
         provisioning,
-        shutdown_signal(),
+        async move { shutdown.requested().await },
     )
     .await?;
     tracing::info!("server stopped");

@@ -4,21 +4,21 @@ use std::io::Write;
 use std::path::Path;
 
 use super::table::Table;
-use super::{RunError, connector, shutdown_signal};
+use super::{RunError, Shutdown, connector};
 use crate::c1z::C1zWriter;
 use crate::config::PoolSettings;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
 pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
+    let shutdown = Shutdown::listen()?;
     // Fails before any Cognito call when the destination cannot be written.
     let writer = C1zWriter::create(file)?;
     let connector = connector(settings).await;
     let engine = SyncEngine::new(connector.clone());
     tracing::info!(pool_id = %settings.pool.id, file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), connector);
-    let outcome = engine.run(writer, shutdown_signal()).await;
-    drop(display);
+    let outcome = engine.run(writer, shutdown.requested()).await;
     let (writer, summary) = match outcome {
         Ok(done) => done,
         Err(SyncError::Cancelled) => {
@@ -29,9 +29,20 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
         }
         Err(err) => return Err(err.into()),
     };
-    let written = tokio::task::spawn_blocking(move || writer.finish())
+    let cancel = shutdown.clone();
+    let written = tokio::task::spawn_blocking(move || writer.finish_unless(cancel.flag()))
         .await
-        .map_err(|e| RunError::Usage(format!("writing the file was aborted: {e}")))??;
+        .map_err(|e| RunError::Failed(format!("writing the file was aborted: {e}")))?;
+    drop(display);
+    let written = match written {
+        Err(crate::c1z::C1zError::Cancelled { path }) => {
+            return Err(RunError::Interrupted(format!(
+                "no file written; {} is unchanged",
+                path.display()
+            )));
+        }
+        other => other?,
+    };
     tracing::info!(
         file = %written.path.display(),
         bytes = written.bytes,

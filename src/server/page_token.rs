@@ -1,9 +1,11 @@
 //! Page tokens handed to gRPC callers.
 //!
-//! A token wraps a [`Cursor`] with the listing it belongs to and a MAC keyed by the pool id, so
-//! that garbage, a token altered in transit, or one from another listing or pool is refused with
-//! INVALID_ARGUMENT instead of silently restarting or reading the wrong thing. The key is stable
-//! across restarts, so a caller that checkpointed a token can resume with a new process.
+//! A token wraps a [`Cursor`] with the listing it belongs to and a MAC keyed by the pool and the
+//! user filter, so that garbage, a token damaged in transit, or one from another listing, pool
+//! or filter is refused with INVALID_ARGUMENT instead of silently restarting or replaying a
+//! Cognito token with other parameters. The key is stable across restarts, so a caller that
+//! checkpointed a token can resume with a new process. It is an integrity check, not a secret:
+//! a token only ever carries a Cognito token, which Cognito itself validates.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -23,7 +25,9 @@ const VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PageTokenError {
-    #[error("page_token was not issued by this connector for this user pool, or was altered")]
+    #[error(
+        "page_token was not issued by this connector for this user pool and filter, or was altered"
+    )]
     Forged,
     #[error("page_token belongs to another listing ({found}), not to {expected}")]
     WrongListing { found: String, expected: String },
@@ -46,10 +50,13 @@ pub struct PageTokens {
 }
 
 impl PageTokens {
-    pub fn for_pool(pool_id: &str) -> Self {
+    /// Tokens for listings of one pool under one user filter (`""` when none).
+    pub fn new(pool_id: &str, user_filter: &str) -> Self {
         let key = Sha256::new()
             .chain_update(b"baton-cognito page token key\0")
             .chain_update(pool_id.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(user_filter.as_bytes())
             .finalize()
             .into();
         Self { key }
@@ -107,8 +114,6 @@ impl PageTokens {
         let mac = URL_SAFE_NO_PAD
             .decode(mac)
             .map_err(|_| PageTokenError::Forged)?;
-        // Constant-time comparison: the MAC is the only thing standing between a caller and
-        // arbitrary cursors.
         let expected = self.mac(&json);
         let equal = mac.len() == MAC_LEN
             && mac
@@ -153,7 +158,7 @@ mod tests {
 
     #[test]
     fn round_trips_and_binds_to_the_listing_and_pool() {
-        let tokens = PageTokens::for_pool("us-east-1_A");
+        let tokens = PageTokens::new("us-east-1_A", "");
         let token = tokens.encode("resources/user", Some(&cursor()));
         assert_eq!(
             tokens.decode("resources/user", &token, 0).unwrap(),
@@ -163,7 +168,7 @@ mod tests {
             tokens.decode("resources/group", &token, 0),
             Err(PageTokenError::WrongListing { .. })
         ));
-        let other_pool = PageTokens::for_pool("us-east-1_B");
+        let other_pool = PageTokens::new("us-east-1_B", "");
         assert_eq!(
             other_pool.decode("resources/user", &token, 0),
             Err(PageTokenError::Forged)
@@ -177,7 +182,7 @@ mod tests {
 
     #[test]
     fn garbage_and_tampering_are_refused() {
-        let tokens = PageTokens::for_pool("us-east-1_A");
+        let tokens = PageTokens::new("us-east-1_A", "");
         let token = tokens.encode("resources/user", Some(&cursor()));
         for bad in [
             "x",
@@ -209,7 +214,7 @@ mod tests {
 
     #[test]
     fn page_size_changes_apply_only_at_page_boundaries() {
-        let tokens = PageTokens::for_pool("p");
+        let tokens = PageTokens::new("p", "");
         let at_boundary = Cursor {
             skip: 0,
             ..cursor()

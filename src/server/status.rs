@@ -37,6 +37,8 @@ impl From<ConnectorError> for Status {
             ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
             ConnectorError::NotFound(_) => Code::NotFound,
             ConnectorError::Internal(_) => Code::Internal,
+            // Not NOT_FOUND, which a syncer takes for one missing item and carries on.
+            ConnectorError::PoolMissing(_) => Code::FailedPrecondition,
             ConnectorError::Cognito(cognito) => match cognito {
                 CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
                 CognitoError::UsernameExists { .. } => Code::AlreadyExists,

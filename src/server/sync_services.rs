@@ -25,7 +25,7 @@ pub struct SyncApi {
 
 impl SyncApi {
     pub fn new(connector: Arc<Connector>, region: String) -> Self {
-        let tokens = PageTokens::for_pool(connector.pool().pool_id());
+        let tokens = PageTokens::new(connector.pool().pool_id(), &connector.user_filter_text());
         Self {
             connector,
             tokens,

@@ -1,6 +1,6 @@
 //! The sync engine: walks the connector through the Baton messages in Baton's order (resource
 //! types, resources, static entitlements, entitlements, grants) and streams everything into a
-//! store. The same engine serves the one-shot file, service-mode sync tasks and feed snapshots.
+//! store, today the one-shot `.c1z`; it knows nothing of files, so other stores can reuse it.
 //!
 //! Memory stays flat whatever the pool size: pages go straight to the store thread through a
 //! bounded queue, and the entitlement and grant phases page through the resources the store

@@ -137,7 +137,7 @@ impl<S: SyncStore> StoreThread<S> {
     }
 }
 
-/// The `.c1z` writer is the store of one-shot syncs and of service-mode sync tasks.
+/// The `.c1z` writer is the store of the one-shot sync.
 impl SyncStore for C1zWriter {
     type Error = crate::c1z::C1zError;
 
