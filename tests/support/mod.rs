@@ -79,9 +79,32 @@ impl Emulator {
     }
 
     /// A dedicated emulator, for tests that count calls or inject faults.
+    ///
+    /// moto by default; `BATON_TEST_EMULATOR=fast` runs the same tests against the project's
+    /// fast emulator (`examples/fast_emulator.rs`, built by `cargo test`), which is how its
+    /// fidelity to moto is checked.
     pub fn start() -> Emulator {
-        let mut child = Command::new(python())
-            .arg(repo_root().join("tests/emulator/cognito_emulator.py"))
+        let mut command = match std::env::var("BATON_TEST_EMULATOR").as_deref() {
+            Ok("fast") => {
+                // Tests run from target/<profile>/deps; examples are built beside them.
+                let exe = std::env::current_exe().expect("the test executable");
+                let examples = exe
+                    .parent()
+                    .and_then(|d| d.parent())
+                    .expect("target dir")
+                    .join("examples");
+                let mut command = Command::new(examples.join("fast_emulator"));
+                command.arg("--no-quota");
+                command
+            }
+            Ok("moto") | Err(_) => {
+                let mut command = Command::new(python());
+                command.arg(repo_root().join("tests/emulator/cognito_emulator.py"));
+                command
+            }
+            Ok(other) => panic!("BATON_TEST_EMULATOR={other:?}: use moto or fast"),
+        };
+        let mut child = command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
