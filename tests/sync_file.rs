@@ -71,6 +71,30 @@ fn dir_entries(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The ids of a file's resources of one type.
+fn resource_ids(reader: &C1zReader, resource_type: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    reader
+        .resources(Some(resource_type), |r| {
+            ids.insert(r.id.expect("a stored resource has an id").resource);
+            Ok(())
+        })
+        .unwrap();
+    ids
+}
+
+/// The ids of every grant in a file.
+fn grant_ids(reader: &C1zReader) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    reader
+        .grants(&GrantFilter::default(), |g| {
+            ids.insert(g.id);
+            Ok(())
+        })
+        .unwrap();
+    ids
+}
+
 /// The destination holds exactly its earlier bytes, and nothing else was left beside it.
 fn assert_untouched(file: &Path, before: &[u8]) {
     assert_eq!(
@@ -131,22 +155,8 @@ fn a_synced_pool_reads_back_exactly_as_seeded() {
         types,
         BTreeSet::from(["user".to_string(), "group".to_string()])
     );
-    let mut read_users = BTreeSet::new();
-    reader
-        .resources(Some("user"), |r| {
-            read_users.insert(r.id.unwrap().resource);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(read_users, users);
-    let mut read_groups = BTreeSet::new();
-    reader
-        .resources(Some("group"), |r| {
-            read_groups.insert(r.id.unwrap().resource);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(read_groups, groups);
+    assert_eq!(resource_ids(&reader, "user"), users);
+    assert_eq!(resource_ids(&reader, "group"), groups);
     let mut entitlements = BTreeSet::new();
     reader
         .entitlements(None, |e| {
@@ -158,14 +168,7 @@ fn a_synced_pool_reads_back_exactly_as_seeded() {
         entitlements,
         groups.iter().map(|g| format!("group:{g}:member")).collect()
     );
-    let mut read_grants = BTreeSet::new();
-    reader
-        .grants(&GrantFilter::default(), |g| {
-            read_grants.insert(g.id);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!(read_grants, grants);
+    assert_eq!(grant_ids(&reader), grants);
 
     // The same file through tools that are not this project's Rust code.
     let script = r#"
@@ -493,14 +496,7 @@ fn memberships_are_read_from_the_side_needing_fewer_calls() {
         );
         assert!(out.status.success(), "{}", stderr(&out));
 
-        let mut grants = BTreeSet::new();
-        C1zReader::open(&file)
-            .unwrap()
-            .grants(&GrantFilter::default(), |g| {
-                grants.insert(g.id);
-                Ok(())
-            })
-            .unwrap();
+        let grants = grant_ids(&C1zReader::open(&file).unwrap());
         let expected: BTreeSet<String> = memberships
             .iter()
             .map(|(g, u)| format!("group:{g}:member:user:{u}"))
