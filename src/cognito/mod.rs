@@ -276,7 +276,7 @@ impl PoolClient {
             password_policy: pool
                 .and_then(|p| p.policies())
                 .and_then(|p| p.password_policy())
-                .map(crate::credentials::policy_from_cognito),
+                .map(records::password_policy),
         })
     }
 

@@ -1,7 +1,11 @@
 //! Cognito's own records, as this crate keeps them: plain data, no SDK builders, no Baton.
 
-use aws_sdk_cognitoidentityprovider::types::{AttributeType, GroupType, UserType};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, GroupType, PasswordPolicyType, UserType,
+};
 use aws_smithy_types::DateTime;
+
+use crate::credentials::PasswordPolicy;
 
 /// A user as ListUsers, ListUsersInGroup or AdminGetUser return it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -149,7 +153,7 @@ pub struct PoolDescription {
     /// `UserPoolTier` (LITE, ESSENTIALS, PLUS), when Cognito reports it.
     pub tier: Option<String>,
     /// What a password must contain, when the pool says.
-    pub password_policy: Option<crate::credentials::PasswordPolicy>,
+    pub password_policy: Option<PasswordPolicy>,
 }
 
 /// One page of a Cognito listing. `next_token` absent means the listing is complete; a short
@@ -158,4 +162,50 @@ pub struct PoolDescription {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_token: Option<String>,
+}
+
+/// The policy as the Cognito SDK reports it. A missing minimum length means Cognito's default (8);
+/// a nonsensical negative one is read as no minimum.
+pub fn password_policy(p: &PasswordPolicyType) -> PasswordPolicy {
+    PasswordPolicy {
+        min_length: p
+            .minimum_length()
+            .map_or(PasswordPolicy::default().min_length, |n| {
+                u32::try_from(n).unwrap_or(0)
+            }),
+        require_uppercase: p.require_uppercase(),
+        require_lowercase: p.require_lowercase(),
+        require_numbers: p.require_numbers(),
+        require_symbols: p.require_symbols(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_from_the_cognito_sdk() {
+        let p = PasswordPolicyType::builder()
+            .minimum_length(12)
+            .require_uppercase(true)
+            .require_lowercase(false)
+            .require_numbers(true)
+            .require_symbols(false)
+            .build();
+        assert_eq!(
+            password_policy(&p),
+            PasswordPolicy {
+                min_length: 12,
+                require_uppercase: true,
+                require_lowercase: false,
+                require_numbers: true,
+                require_symbols: false,
+            }
+        );
+        let unset = PasswordPolicyType::builder().build();
+        let policy = password_policy(&unset);
+        assert_eq!(policy.min_length, 8);
+        assert!(!policy.require_symbols);
+    }
 }

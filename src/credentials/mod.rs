@@ -21,7 +21,7 @@ mod password;
 pub use encrypt::{PROVIDER_AGE, PROVIDER_JWK, PROVIDER_JWK_PRIVATE, encrypt_secret};
 pub use password::{
     COGNITO_MAX_PASSWORD_LENGTH, COGNITO_SYMBOLS, DEFAULT_PASSWORD_LENGTH, PasswordPolicy,
-    generate_password, policy_from_cognito,
+    generate_password,
 };
 
 #[cfg(doc)]

@@ -49,24 +49,6 @@ impl Default for PasswordPolicy {
     }
 }
 
-/// The policy as the Cognito SDK reports it. A missing minimum length means Cognito's default (8);
-/// a nonsensical negative one is read as no minimum.
-pub fn policy_from_cognito(
-    p: &aws_sdk_cognitoidentityprovider::types::PasswordPolicyType,
-) -> PasswordPolicy {
-    PasswordPolicy {
-        min_length: p
-            .minimum_length()
-            .map_or(PasswordPolicy::default().min_length, |n| {
-                u32::try_from(n).unwrap_or(0)
-            }),
-        require_uppercase: p.require_uppercase(),
-        require_lowercase: p.require_lowercase(),
-        require_numbers: p.require_numbers(),
-        require_symbols: p.require_symbols(),
-    }
-}
-
 /// A random password from the OS CSPRNG that satisfies the pool policy and the caller's
 /// `RandomPassword` options.
 ///
@@ -474,31 +456,5 @@ mod tests {
         let secret = result.unwrap();
         assert!(!shown.contains(secret.expose()));
         assert!(shown.contains("redacted"));
-    }
-
-    #[test]
-    fn policy_from_the_cognito_sdk() {
-        use aws_sdk_cognitoidentityprovider::types::PasswordPolicyType;
-        let p = PasswordPolicyType::builder()
-            .minimum_length(12)
-            .require_uppercase(true)
-            .require_lowercase(false)
-            .require_numbers(true)
-            .require_symbols(false)
-            .build();
-        assert_eq!(
-            policy_from_cognito(&p),
-            PasswordPolicy {
-                min_length: 12,
-                require_uppercase: true,
-                require_lowercase: false,
-                require_numbers: true,
-                require_symbols: false,
-            }
-        );
-        let unset = PasswordPolicyType::builder().build();
-        let policy = policy_from_cognito(&unset);
-        assert_eq!(policy.min_length, 8);
-        assert!(!policy.require_symbols);
     }
 }
