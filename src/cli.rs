@@ -10,8 +10,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::c1z::C1zError;
 use crate::cognito::filter::UserFilter;
 use crate::config::{
-    ApiBudget, AssumeRole, ConfigError, Credentials, PoolRef, PoolSettings, parse_endpoint_url,
-    resolve_region,
+    ApiBudget, AssumeRole, AssumedQuota, ConfigError, Credentials, PoolRef, PoolSettings,
+    parse_endpoint_url, resolve_region,
 };
 use crate::connector::UserSlicing;
 use crate::logging::{self, LogFormat, LogLevel};
@@ -362,6 +362,18 @@ pub struct PoolArgs {
         value_name = "CATEGORY=SHARE"
     )]
     pub category_budget: Vec<String>,
+
+    /// The quotas the shares are taken of: AWS's defaults times this factor, or `unlimited` (no
+    /// pacing). Only for emulators that compress time, and for measuring the connector alone.
+    #[arg(
+        long,
+        env = "BATON_QUOTA_SCALE",
+        global = true,
+        default_value = "1",
+        value_name = "FACTOR|unlimited",
+        hide = true
+    )]
+    pub quota_scale: String,
 }
 
 #[derive(Debug, Args)]
@@ -415,7 +427,8 @@ impl PoolArgs {
                 .iter()
                 .try_fold(ApiBudget::new(self.api_budget)?, |budget, text| {
                     budget.with_override(text)
-                })?,
+                })?
+                .with_assumed_quota(AssumedQuota::parse(&self.quota_scale)?),
         })
     }
 }

@@ -287,6 +287,39 @@ pub fn parse_endpoint_url(value: &str) -> Result<String, ConfigError> {
 pub struct ApiBudget {
     share: f64,
     overrides: BTreeMap<QuotaCategory, f64>,
+    quota: AssumedQuota,
+}
+
+/// The request-rate quotas the shares are taken of. Always AWS's defaults against AWS; the hidden
+/// `--quota-scale` changes them only for emulators: scaled, to match an emulator that compresses
+/// time, or unlimited, to measure the connector itself without any pacing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AssumedQuota {
+    AwsDefaults { scale: f64 },
+    Unlimited,
+}
+
+impl AssumedQuota {
+    /// Parses `--quota-scale`: a positive factor, or `unlimited`.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("unlimited") {
+            return Ok(Self::Unlimited);
+        }
+        match text.parse::<f64>() {
+            Ok(scale) if scale.is_finite() && scale > 0.0 => Ok(Self::AwsDefaults { scale }),
+            _ => Err(ConfigError::new(
+                "quota-scale",
+                format!("{text:?} is neither a positive factor (e.g. 10) nor \"unlimited\""),
+            )),
+        }
+    }
+}
+
+impl Default for AssumedQuota {
+    fn default() -> Self {
+        Self::AwsDefaults { scale: 1.0 }
+    }
 }
 
 impl ApiBudget {
@@ -309,7 +342,16 @@ impl ApiBudget {
         Ok(Self {
             share: Self::check("api-budget", share)?,
             overrides: BTreeMap::new(),
+            quota: AssumedQuota::default(),
         })
+    }
+
+    pub fn with_assumed_quota(self, quota: AssumedQuota) -> Self {
+        Self { quota, ..self }
+    }
+
+    pub fn assumed_quota(&self) -> AssumedQuota {
+        self.quota
     }
 
     /// Adds an exception given as `CATEGORY=SHARE` (e.g. `user-list=0.2`).
@@ -349,6 +391,7 @@ impl Default for ApiBudget {
         Self {
             share: Self::DEFAULT,
             overrides: BTreeMap::new(),
+            quota: AssumedQuota::default(),
         }
     }
 }
@@ -471,6 +514,22 @@ mod tests {
         for bad in ["user-list", "nope=0.2", "user-list=x", "user-list=2"] {
             let err = ApiBudget::default().with_override(bad).unwrap_err();
             assert_eq!(err.flag, "category-budget", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_assumed_quota_is_a_positive_factor_or_unlimited() {
+        assert_eq!(
+            AssumedQuota::parse("10").unwrap(),
+            AssumedQuota::AwsDefaults { scale: 10.0 }
+        );
+        assert_eq!(
+            AssumedQuota::parse(" Unlimited ").unwrap(),
+            AssumedQuota::Unlimited
+        );
+        for bad in ["0", "-1", "inf", "NaN", "fast", ""] {
+            let err = AssumedQuota::parse(bad).unwrap_err();
+            assert_eq!(err.flag, "quota-scale", "{bad}");
         }
     }
 }

@@ -468,59 +468,116 @@ fn a_sliced_listing_returns_every_user_once_at_the_slices_minimum() {
     );
 }
 
-/// Memberships are read from the cheaper side: per group normally, per user when the pool has
-/// more groups than users. Both give the same grants, for the minimum number of calls.
+/// A pool shape for the call-count test: how many users, and which users each group holds.
+struct Shape {
+    name: &'static str,
+    users: usize,
+    members: Vec<Vec<usize>>,
+}
+
+impl Shape {
+    /// The fewest calls a full sync can make (issue #5): one DescribeUserPool, every listing
+    /// paged by 60 (an empty listing still takes one call), and memberships from the side with
+    /// fewer resources, per group unless there are more groups than users.
+    fn minimum_calls(&self) -> Value {
+        let pages = |n: usize| n.div_ceil(60).max(1);
+        let mut calls = serde_json::Map::new();
+        calls.insert("DescribeUserPool".into(), json!(1));
+        calls.insert("ListUsers".into(), json!(pages(self.users)));
+        calls.insert("ListGroups".into(), json!(pages(self.members.len())));
+        if self.users < self.members.len() {
+            let per_user: usize = (0..self.users)
+                .map(|u| pages(self.members.iter().filter(|m| m.contains(&u)).count()))
+                .sum();
+            if per_user > 0 {
+                calls.insert("AdminListGroupsForUser".into(), json!(per_user));
+            }
+        } else {
+            let per_group: usize = self.members.iter().map(|m| pages(m.len())).sum();
+            if per_group > 0 {
+                calls.insert("ListUsersInGroup".into(), json!(per_group));
+            }
+        }
+        Value::Object(calls)
+    }
+}
+
+/// Deliverable 1 of issue #5: a full sync issues exactly the minimum number of calls per
+/// operation, for pools of several shapes, and gets every membership.
 #[test]
-fn memberships_are_read_from_the_side_needing_fewer_calls() {
-    // (users, groups): few users and many groups, then the usual shape.
-    for (user_count, group_count) in [(10usize, 40usize), (40, 10)] {
-        let emulator = Emulator::start();
-        let users: Vec<String> = (0..user_count).map(|i| format!("u{i:02}")).collect();
-        let groups: Vec<String> = (0..group_count).map(|g| format!("g{g:02}")).collect();
-        let memberships: Vec<(String, String)> = (0..user_count)
-            .flat_map(|i| (0..5).map(move |k| (i, (i * 3 + k) % group_count)))
-            .map(|(i, g)| (groups[g].clone(), users[i].clone()))
+fn full_syncs_make_exactly_the_minimum_calls_for_each_pool_shape() {
+    let shapes = [
+        Shape {
+            name: "empty pool",
+            users: 0,
+            members: vec![],
+        },
+        Shape {
+            name: "groups of 130, 61, 60, 1 and 0 members (pages of 60 end exactly and not)",
+            users: 130,
+            members: vec![
+                (0..130).collect(),
+                (0..61).collect(),
+                (10..70).collect(),
+                vec![129],
+                vec![],
+            ],
+        },
+        Shape {
+            name: "more groups than users: one user in 65 groups, one in none",
+            users: 12,
+            members: (0..70)
+                .map(|g| {
+                    let mut m = vec![0];
+                    m.extend((2..12).filter(|u| (u + g) % 4 == 0));
+                    if g >= 65 {
+                        m.remove(0);
+                    }
+                    m
+                })
+                .collect(),
+        },
+        Shape {
+            name: "as many users as groups, 121 users over 3 pages",
+            users: 121,
+            members: (0..121).map(|g| vec![g, (g + 1) % 121]).collect(),
+        },
+    ];
+    let emulator = Emulator::start();
+    for shape in &shapes {
+        let users: Vec<String> = (0..shape.users).map(|i| format!("u{i:03}")).collect();
+        let groups: Vec<String> = (0..shape.members.len())
+            .map(|g| format!("g{g:03}"))
+            .collect();
+        let memberships: Vec<(String, String)> = shape
+            .members
+            .iter()
+            .enumerate()
+            .flat_map(|(g, m)| m.iter().map(move |u| (g, *u)))
+            .map(|(g, u)| (groups[g].clone(), users[u].clone()))
             .collect();
         let pool = emulator.create_pool(json!({
-            "name": unique("side"),
+            "name": unique("shape"),
             "users": users.iter().map(|u| json!({"username": u})).collect::<Vec<_>>(),
             "groups": groups.iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
             "memberships": memberships.iter().map(|(g, u)| json!([g, u])).collect::<Vec<_>>(),
         }));
         let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("side.c1z");
+        let file = dir.path().join("shape.c1z");
         emulator.reset_calls();
         let out = run_binary(
             &["-f", file.to_str().unwrap(), "--api-budget", "1"],
             &pool_env(&emulator, &pool),
         );
-        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(out.status.success(), "{}: {}", shape.name, stderr(&out));
 
         let grants = grant_ids(&C1zReader::open(&file).unwrap());
         let expected: BTreeSet<String> = memberships
             .iter()
             .map(|(g, u)| format!("group:{g}:member:user:{u}"))
             .collect();
-        assert_eq!(grants, expected, "{user_count} users, {group_count} groups");
-
-        let calls = emulator.calls();
-        if user_count < group_count {
-            assert_eq!(
-                calls["AdminListGroupsForUser"],
-                json!(user_count),
-                "one call per user: {calls}"
-            );
-            assert!(calls.get("ListUsersInGroup").is_none(), "{calls}");
-        } else {
-            assert_eq!(
-                calls["ListUsersInGroup"],
-                json!(group_count),
-                "one call per group: {calls}"
-            );
-            assert!(calls.get("AdminListGroupsForUser").is_none(), "{calls}");
-        }
-        assert_eq!(calls["ListUsers"], json!(1));
-        assert_eq!(calls["ListGroups"], json!(1));
+        assert_eq!(grants, expected, "{}", shape.name);
+        assert_eq!(emulator.calls(), shape.minimum_calls(), "{}", shape.name);
     }
 }
 

@@ -1,10 +1,13 @@
 //! The SDK's v1 SQLite schema, table for table and index for index.
 //!
-//! Declared types, NOT NULL and DEFAULT clauses, index names and the order of creation are the
-//! SDK's: its readers run their "create if missing, then migrate" step on every file they open,
-//! and a file that already has every table, column and index needs no migration at all (older
-//! readers, which cannot migrate forward, expect the same). Some details only make sense
-//! historically and are kept anyway:
+//! Declared types, NOT NULL and DEFAULT clauses and index names are the SDK's: its readers run
+//! their "create if missing, then migrate" step on every file they open, and a file that already
+//! has every table, column and index needs no migration at all (older readers, which cannot
+//! migrate forward, expect the same). The order of creation is the SDK's too, except that the
+//! grant lookup indexes are built last, once every grant is written ([`DEFERRED_INDEXES`]): one
+//! sort per index instead of five B-tree updates per grant roughly triples grant throughput.
+//! Readers look schema objects up by name, so the order is not visible to them. Some details
+//! only make sense historically and are kept anyway:
 //!
 //! - the resource index names do not describe their columns (`..._external_sync_v1` indexes the
 //!   parent columns, `..._parent_resource_id_v1` is the unique `(external_id, sync_id)` one);
@@ -95,20 +98,8 @@ CREATE TABLE v1_grants (
     sync_id text not null,
     discovered_at datetime not null
 );
-CREATE INDEX idx_grants_resource_type_id_resource_id_v1
-    ON v1_grants (resource_type_id, resource_id);
-CREATE INDEX idx_grants_principal_id_v1
-    ON v1_grants (principal_resource_type_id, principal_resource_id);
-CREATE INDEX idx_grants_entitlement_id_principal_id_v1
-    ON v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
 CREATE UNIQUE INDEX idx_grants_external_sync_v1
     ON v1_grants (external_id, sync_id);
-CREATE INDEX idx_grants_entitlement_sync_grant_v1
-    ON v1_grants (entitlement_id, sync_id, id);
-CREATE INDEX idx_grants_sync_expansion_v1
-    ON v1_grants (sync_id) WHERE expansion IS NOT NULL;
-CREATE INDEX idx_grants_sync_needs_expansion_v1
-    ON v1_grants (sync_id) WHERE needs_expansion = 1;
 
 CREATE TABLE v1_assets (
     id integer primary key,
@@ -131,6 +122,22 @@ CREATE UNIQUE INDEX idx_session_store_sync_key_v1
     ON v1_connector_sessions (sync_id, key);
 ";
 
+/// The grant lookup indexes, built in one sort each once every grant is written.
+pub(crate) const DEFERRED_INDEXES: &str = "
+CREATE INDEX idx_grants_resource_type_id_resource_id_v1
+    ON v1_grants (resource_type_id, resource_id);
+CREATE INDEX idx_grants_principal_id_v1
+    ON v1_grants (principal_resource_type_id, principal_resource_id);
+CREATE INDEX idx_grants_entitlement_id_principal_id_v1
+    ON v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
+CREATE INDEX idx_grants_entitlement_sync_grant_v1
+    ON v1_grants (entitlement_id, sync_id, id);
+CREATE INDEX idx_grants_sync_expansion_v1
+    ON v1_grants (sync_id) WHERE expansion IS NOT NULL;
+CREATE INDEX idx_grants_sync_needs_expansion_v1
+    ON v1_grants (sync_id) WHERE needs_expansion = 1;
+";
+
 /// The tables a reader needs; the others (assets, connector sessions) are never read here.
 pub(crate) const READ_TABLES: [&str; 5] =
     [SYNC_RUNS, RESOURCE_TYPES, RESOURCES, ENTITLEMENTS, GRANTS];
@@ -143,6 +150,8 @@ mod tests {
     fn ddl_creates_every_table_and_index_in_a_fresh_database() {
         let conn = rusqlite::Connection::open_in_memory().expect("in-memory database");
         conn.execute_batch(DDL).expect("the DDL runs");
+        conn.execute_batch(DEFERRED_INDEXES)
+            .expect("the deferred indexes build");
         let count: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name LIKE 'v1_%' OR name LIKE 'idx_%'",

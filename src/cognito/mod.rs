@@ -216,6 +216,11 @@ impl PoolClient {
         &self.stats
     }
 
+    /// How many listings that page with `op` to run side by side (see [`Pacer::concurrency_for`]).
+    pub fn concurrency_for(&self, op: Operation) -> usize {
+        self.pacer.concurrency_for(op.category())
+    }
+
     /// Sends one Cognito call through pacing, retries, counting and error mapping.
     async fn call<T, E, F, Fut>(&self, op: Operation, send: F) -> Result<T, CognitoError>
     where

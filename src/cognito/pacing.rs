@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::config::ApiBudget;
+use crate::config::{ApiBudget, AssumedQuota};
 
 /// Cognito's request-rate quota categories that this connector calls into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -168,29 +168,69 @@ impl TokenBucket {
 
 /// Paces calls per quota category.
 pub struct Pacer {
-    buckets: Vec<TokenBucket>,
+    /// One bucket per category, or none at all under an unlimited assumed quota.
+    buckets: Option<Vec<TokenBucket>>,
 }
+
+/// The latency that concurrent listings are sized for: enough calls in flight to use a
+/// category's whole rate even when each call takes this long.
+const PLANNED_LATENCY: Duration = Duration::from_millis(500);
+/// Concurrent listings never go below this (small budgets) nor above the maximum (huge assumed
+/// quotas, where the machine, not Cognito, is the limit).
+const MIN_CONCURRENCY: usize = 8;
+const MAX_CONCURRENCY: usize = 64;
+/// Without pacing (an unlimited assumed quota, for measuring the connector alone against a local
+/// emulator) the machine is the limit: this many calls in flight keep it busy, and each holds a
+/// page in memory.
+const UNPACED_CONCURRENCY: usize = 16;
 
 impl Pacer {
     pub fn new(budget: &ApiBudget) -> Self {
-        let buckets = QuotaCategory::ALL
-            .iter()
-            .map(|category| TokenBucket::new(Self::rate_for(*category, budget)))
-            .collect();
+        let buckets = match budget.assumed_quota() {
+            AssumedQuota::Unlimited => None,
+            AssumedQuota::AwsDefaults { .. } => Some(
+                QuotaCategory::ALL
+                    .iter()
+                    .map(|category| TokenBucket::new(Self::rate_for(*category, budget)))
+                    .collect(),
+            ),
+        };
         Self { buckets }
     }
 
-    /// Requests per second allowed for a category under a budget.
+    /// Requests per second allowed for a category under a budget, of the assumed quota
+    /// (infinite when that is unlimited).
     pub fn rate_for(category: QuotaCategory, budget: &ApiBudget) -> f64 {
-        let share = category.aws_default_rps() * budget.share_for(category);
+        let scale = match budget.assumed_quota() {
+            AssumedQuota::AwsDefaults { scale } => scale,
+            AssumedQuota::Unlimited => return f64::INFINITY,
+        };
+        let share = category.aws_default_rps() * scale * budget.share_for(category);
         category
             .per_pool_cap_rps()
-            .map_or(share, |cap| share.min(cap))
+            .map_or(share, |cap| share.min(cap * scale))
+    }
+
+    /// How many listings of a category to run at once: enough to hold its rate at
+    /// [`PLANNED_LATENCY`] (pacing, not this number, bounds the rate).
+    pub fn concurrency_for(&self, category: QuotaCategory) -> usize {
+        let Some(buckets) = &self.buckets else {
+            return UNPACED_CONCURRENCY;
+        };
+        let wanted = (buckets[category.index()].ceiling * PLANNED_LATENCY.as_secs_f64()).ceil();
+        (wanted as usize).clamp(MIN_CONCURRENCY, MAX_CONCURRENCY)
+    }
+
+    fn bucket(&self, category: QuotaCategory) -> Option<&TokenBucket> {
+        self.buckets.as_ref().map(|b| &b[category.index()])
     }
 
     /// Waits until a call in `category` may be sent; returns the time spent waiting.
     pub async fn acquire(&self, category: QuotaCategory) -> Duration {
-        let wait = self.buckets[category.index()].reserve().await;
+        let Some(bucket) = self.bucket(category) else {
+            return Duration::ZERO;
+        };
+        let wait = bucket.reserve().await;
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -199,18 +239,25 @@ impl Pacer {
 
     /// Cognito throttled a call: slow the category down (multiplicative decrease).
     pub async fn throttled(&self, category: QuotaCategory) {
-        self.buckets[category.index()].throttled().await;
+        if let Some(bucket) = self.bucket(category) {
+            bucket.throttled().await;
+        }
     }
 
     /// A call went through: speed the category back up towards its budget (additive increase).
     pub async fn succeeded(&self, category: QuotaCategory) {
-        self.buckets[category.index()].succeeded().await;
+        if let Some(bucket) = self.bucket(category) {
+            bucket.succeeded().await;
+        }
     }
 
     /// The category's current rate, in requests per second.
     #[cfg(test)]
     pub async fn rate(&self, category: QuotaCategory) -> f64 {
-        self.buckets[category.index()].rate().await
+        match self.bucket(category) {
+            Some(bucket) => bucket.rate().await,
+            None => f64::INFINITY,
+        }
     }
 }
 
@@ -231,6 +278,48 @@ mod tests {
             Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &tenth),
             2.0
         );
+        // An emulator that compresses time tenfold scales the per-pool cap too.
+        let scaled = half
+            .clone()
+            .with_assumed_quota(AssumedQuota::AwsDefaults { scale: 10.0 });
+        assert_eq!(Pacer::rate_for(QuotaCategory::UserList, &scaled), 150.0);
+        assert_eq!(
+            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &scaled),
+            50.0
+        );
+    }
+
+    #[test]
+    fn concurrency_holds_the_rate_at_the_planned_latency() {
+        let concurrency =
+            |budget: &ApiBudget| Pacer::new(budget).concurrency_for(QuotaCategory::UserList);
+        let half = ApiBudget::new(0.5).unwrap();
+        assert_eq!(
+            concurrency(&half),
+            8,
+            "15/s at 500 ms: 7.5, raised to the minimum"
+        );
+        let full = ApiBudget::new(1.0).unwrap();
+        assert_eq!(concurrency(&full), 15);
+        let scaled = full.with_assumed_quota(AssumedQuota::AwsDefaults { scale: 3.0 });
+        assert_eq!(concurrency(&scaled), 45);
+        let unlimited = half.with_assumed_quota(AssumedQuota::Unlimited);
+        assert_eq!(concurrency(&unlimited), UNPACED_CONCURRENCY);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unlimited_quota_never_waits() {
+        let budget = ApiBudget::new(0.1)
+            .unwrap()
+            .with_assumed_quota(AssumedQuota::Unlimited);
+        let pacer = Pacer::new(&budget);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            pacer.acquire(QuotaCategory::UserList).await;
+        }
+        pacer.throttled(QuotaCategory::UserList).await;
+        assert_eq!(pacer.acquire(QuotaCategory::UserList).await, Duration::ZERO);
+        assert_eq!(start.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,7 +15,7 @@ pub mod users;
 use std::sync::Arc;
 
 use crate::cognito::filter::UserFilter;
-use crate::cognito::{CognitoError, PoolClient};
+use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::v2::{
     BatonActionSchema, CreateAccountRequest, CreateAccountResponse, Entitlement, Grant, Resource,
     ResourceId, ResourceType,
@@ -61,7 +61,7 @@ pub enum Change {
 }
 
 /// The resource types this connector knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ResourceKind {
     User,
     Group,
@@ -114,6 +114,32 @@ pub struct ConnectorOptions {
 pub struct Partition {
     /// For users: the ListUsers filter of this part (a `sub` prefix), or the operator's filter.
     user_filter: Option<UserFilter>,
+}
+
+/// How far a full sync's listings have got: resources stored per type, and which types are
+/// completely listed. What [`Connector::membership_side`] decides from.
+#[derive(Clone, Debug, Default)]
+pub struct Listed {
+    stored: std::collections::BTreeMap<ResourceKind, u64>,
+    done: std::collections::BTreeSet<ResourceKind>,
+}
+
+impl Listed {
+    pub fn add(&mut self, kind: ResourceKind, count: u64) {
+        *self.stored.entry(kind).or_default() += count;
+    }
+
+    pub fn finish(&mut self, kind: ResourceKind) {
+        self.done.insert(kind);
+    }
+
+    pub fn stored(&self, kind: ResourceKind) -> u64 {
+        self.stored.get(&kind).copied().unwrap_or_default()
+    }
+
+    pub fn is_done(&self, kind: ResourceKind) -> bool {
+        self.done.contains(&kind)
+    }
 }
 
 /// A Cognito user pool seen as a Baton connector.
@@ -287,25 +313,45 @@ impl Connector {
         users::create_account(&self.pool, request).await
     }
 
-    /// Whether a full sync reads memberships from this type's side, given how many users and
-    /// groups it stored: per group (ListUsersInGroup, at least one call per group) unless the pool
-    /// has more groups than users, where per user (AdminListGroupsForUser, about one call per
-    /// user) needs fewer calls.
-    pub fn lists_grants_of(
-        &self,
-        kind: ResourceKind,
-        stored: &std::collections::BTreeMap<String, u64>,
-    ) -> bool {
-        let users = stored.get(users::TYPE_ID).copied().unwrap_or_default();
-        let groups = stored.get(groups::TYPE_ID).copied().unwrap_or_default();
-        let per_user = users < groups;
-        match kind {
-            ResourceKind::User => per_user,
-            ResourceKind::Group => !per_user,
+    /// Which side a full sync reads memberships from, as soon as the listings so far settle it:
+    /// per user (AdminListGroupsForUser, about one call per user) when the pool has fewer users
+    /// than groups, else per group (ListUsersInGroup, at least one call per group). Until the
+    /// user listing is done, the user count is the pool's estimate from Validate (unknown with a
+    /// user filter, which the estimate does not reflect); the group count is what has been
+    /// listed. `None` while the answer still depends on listings under way.
+    pub fn membership_side(&self, listed: &Listed) -> Option<ResourceKind> {
+        let users_seen = listed.stored(ResourceKind::User);
+        let groups = listed.stored(ResourceKind::Group);
+        let groups_done = listed.is_done(ResourceKind::Group);
+        let users = if listed.is_done(ResourceKind::User) {
+            Some(users_seen)
+        } else if self.options.user_filter.is_none() {
+            let estimated = self
+                .estimated_users
+                .load(std::sync::atomic::Ordering::Relaxed);
+            Some(estimated.max(users_seen))
+        } else {
+            None
+        };
+        match users {
+            Some(users) if users < groups => Some(ResourceKind::User),
+            Some(_) if groups_done => Some(ResourceKind::Group),
+            // Users only ever add up: once there are as many as all the groups, per group wins.
+            None if groups_done && users_seen >= groups => Some(ResourceKind::Group),
+            _ => None,
         }
     }
 
-    /// A page of memberships for a full sync, from whichever side [`Self::lists_grants_of`] chose.
+    /// How many resources of a type to list memberships of at once in a full sync: enough to
+    /// use the operation's whole budget, which still bounds the rate.
+    pub fn grant_listing_concurrency(&self, kind: ResourceKind) -> usize {
+        self.pool.concurrency_for(match kind {
+            ResourceKind::User => Operation::AdminListGroupsForUser,
+            ResourceKind::Group => Operation::ListUsersInGroup,
+        })
+    }
+
+    /// A page of memberships for a full sync, from whichever side [`Self::membership_side`] chose.
     /// (Over gRPC, memberships are always listed per group, and users list none.)
     pub async fn sync_grants(
         &self,

@@ -1,10 +1,17 @@
-//! The sync engine: walks the connector through the Baton messages in Baton's order (resource
-//! types, resources, static entitlements, entitlements, grants) and streams everything into a
-//! store, today the one-shot `.c1z`; it knows nothing of files, so other stores can reuse it.
+//! The sync engine: walks the connector through the Baton messages (resource types, resources,
+//! static entitlements, entitlements, grants) and streams everything into a store, today the
+//! one-shot `.c1z`; it knows nothing of files, so other stores can reuse it.
+//!
+//! The listings run as a pipeline, not in strict phases, because Cognito's quotas are per
+//! category: every resource type is listed at once (users and groups draw on different quotas),
+//! a type's entitlements follow its own listing, and memberships start as soon as the connector
+//! knows which side to read them from and that side is stored. A sync then takes about as long
+//! as its busiest quota category needs, not the sum of the phases. What is stored does not
+//! depend on the order.
 //!
 //! Memory stays flat whatever the pool size: pages go straight to the store thread through a
-//! bounded queue, and the entitlement and grant phases page through the resources the store
-//! already holds instead of keeping them.
+//! bounded queue, and entitlements and grants page through the resources the store already holds
+//! instead of keeping them.
 
 pub mod progress;
 pub mod store;
@@ -14,10 +21,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::try_join_all;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cognito::stats::OperationStats;
-use crate::connector::{Connector, ConnectorError, Cursor, ResourceKind};
+use crate::connector::{Connector, ConnectorError, Cursor, Listed, ResourceKind};
 use crate::pb::v2::{
     Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
 };
@@ -70,8 +79,6 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 pub struct SyncEngine {
     connector: Arc<Connector>,
     progress: Arc<Progress>,
-    /// Resources whose grants are listed at the same time (pacing still bounds the rate).
-    grant_concurrency: usize,
 }
 
 /// Whether the annotations say the syncer should skip a kind of listing.
@@ -92,7 +99,6 @@ impl SyncEngine {
         Self {
             connector,
             progress: Arc::new(Progress::default()),
-            grant_concurrency: 8,
         }
     }
 
@@ -141,65 +147,54 @@ impl SyncEngine {
             .resource_types(resource_types.clone())
             .await
             .map_err(closed)?;
-
-        progress.enter(Phase::Resources);
-        for resource_type in &resource_types {
-            let count = self.list_resources(resource_type, store).await?;
-            summary
-                .resources_by_type
-                .insert(resource_type.id.clone(), count);
-        }
-
-        progress.enter(Phase::StaticEntitlements);
-        for resource_type in &resource_types {
-            let kind = ResourceKind::parse(&resource_type.id)?;
-            let statics = self.connector.list_static_entitlements(kind);
+        let kinds = resource_types
+            .iter()
+            .map(|t| Ok((t, ResourceKind::parse(&t.id)?)))
+            .collect::<Result<Vec<_>, ConnectorError>>()?;
+        for (_, kind) in &kinds {
+            let statics = self.connector.list_static_entitlements(*kind);
             summary.entitlements += statics.len() as u64;
             if !statics.is_empty() {
                 store.entitlements(statics).await.map_err(closed)?;
             }
         }
 
-        progress.enter(Phase::Entitlements);
-        let mut listings = 0;
-        for resource_type in resource_types
-            .iter()
-            .filter(|t| !skips_entitlements(&t.annotations))
-        {
-            let mut stored = StoredResources::new(store, &resource_type.id);
-            while let Some(batch) = stored.next_batch().await? {
-                for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
-                    listings += 1;
-                    let entitlements = match self.connector.list_entitlements(resource) {
-                        Ok(list) => list,
-                        Err(ConnectorError::NotFound(message)) => {
-                            tracing::warn!(%message, "resource gone while listing its entitlements; skipped");
-                            summary.warnings += 1;
-                            continue;
-                        }
-                        Err(err) => return Err(err.into()),
-                    };
-                    summary.entitlements += entitlements.len() as u64;
-                    Progress::add(&progress.entitlements, entitlements.len());
-                    if !entitlements.is_empty() {
-                        store.entitlements(entitlements).await.map_err(closed)?;
-                    }
-                }
-            }
-        }
+        progress.enter(Phase::Listing);
+        let (listing, watched) = watch::channel(Listing::default());
+        let resources = try_join_all(
+            kinds
+                .iter()
+                .map(|(t, kind)| self.list_resources(t, *kind, store, &listing)),
+        );
+        let entitlements = try_join_all(
+            kinds
+                .iter()
+                .filter(|(t, _)| !skips_entitlements(&t.annotations))
+                .map(|(t, kind)| self.list_entitlements_of_type(t, *kind, store, watched.clone())),
+        );
+        let grants = try_join_all(
+            kinds
+                .iter()
+                .map(|(t, kind)| self.list_grants_of_type(t, *kind, store, watched.clone())),
+        );
+        let (counts, entitlement_tallies, grant_tallies) =
+            tokio::try_join!(resources, entitlements, grants)?;
 
-        progress.enter(Phase::Grants);
-        // The connector picks the side memberships are read from (the one needing fewer calls).
-        for resource_type in resource_types.iter().filter(|t| {
-            ResourceKind::parse(&t.id).is_ok_and(|kind| {
-                self.connector
-                    .lists_grants_of(kind, &summary.resources_by_type)
-            })
-        }) {
-            let (grants, warnings, listed) = self.list_grants_of_type(resource_type, store).await?;
-            summary.grants += grants;
-            summary.warnings += warnings;
-            listings += listed;
+        summary.resources_by_type = kinds
+            .iter()
+            .map(|(t, _)| t.id.clone())
+            .zip(counts)
+            .collect();
+        let mut listings = 0;
+        for tally in entitlement_tallies {
+            summary.entitlements += tally.items;
+            summary.warnings += tally.warnings;
+            listings += tally.listings;
+        }
+        for tally in grant_tallies {
+            summary.grants += tally.items;
+            summary.warnings += tally.warnings;
+            listings += tally.listings;
         }
         if summary.warnings > WARNING_LIMIT && summary.warnings * 10 > listings {
             return Err(SyncError::TooManyWarnings {
@@ -211,18 +206,21 @@ impl SyncEngine {
         Ok(summary)
     }
 
-    /// Pages through a type's resources into the store, its partitions side by side.
+    /// Pages through a type's resources into the store, its partitions side by side, and
+    /// reports what it stored to the tasks waiting on `listing`.
     async fn list_resources(
         &self,
         resource_type: &ResourceType,
+        kind: ResourceKind,
         store: &StoreHandle,
+        listing: &watch::Sender<Listing>,
     ) -> Result<u64, SyncError> {
-        let kind = ResourceKind::parse(&resource_type.id)?;
         let mut parts = JoinSet::new();
         for partition in self.connector.partitions(kind) {
             let connector = self.connector.clone();
             let progress = self.progress.clone();
             let store = store.clone();
+            let listing = listing.clone();
             parts.spawn(async move {
                 let mut cursor = Cursor::first(0);
                 let mut count = 0;
@@ -230,10 +228,13 @@ impl SyncEngine {
                     let page = connector.list_partition(kind, &partition, &cursor).await?;
                     Progress::add(&progress.pages, 1);
                     Progress::add(&progress.resources, page.items.len());
-                    count += page.items.len() as u64;
+                    let stored = page.items.len() as u64;
+                    count += stored;
                     if !page.items.is_empty() {
                         store.resources(page.items).await.map_err(closed)?;
                     }
+                    listing
+                        .send_modify(|l| l.update(&connector, |listed| listed.add(kind, stored)));
                     match page.next {
                         Some(next) => cursor = next,
                         None => return Ok::<u64, SyncError>(count),
@@ -245,28 +246,78 @@ impl SyncEngine {
         while let Some(done) = parts.join_next().await {
             total += done.map_err(|e| SyncError::Task(e.to_string()))??;
         }
+        tracing::debug!(resource_type = %resource_type.id, total, "resources listed");
+        listing.send_modify(|l| l.update(&self.connector, |listed| listed.finish(kind)));
         Ok(total)
     }
 
-    /// Lists the grants of every stored resource of a type, several resources at a time.
-    /// Returns (grants, warnings, listings).
+    /// The entitlements of every resource of a type, once the type is listed.
+    async fn list_entitlements_of_type(
+        &self,
+        resource_type: &ResourceType,
+        kind: ResourceKind,
+        store: &StoreHandle,
+        mut listing: watch::Receiver<Listing>,
+    ) -> Result<Tally, SyncError> {
+        wait_for(&mut listing, |l| l.listed.is_done(kind)).await?;
+        let mut tally = Tally::default();
+        let mut stored = StoredResources::new(store, &resource_type.id);
+        while let Some(batch) = stored.next_batch().await? {
+            for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
+                tally.listings += 1;
+                let entitlements = match self.connector.list_entitlements(resource) {
+                    Ok(list) => list,
+                    Err(ConnectorError::NotFound(message)) => {
+                        tracing::warn!(%message, "resource gone while listing its entitlements; skipped");
+                        tally.warnings += 1;
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                };
+                tally.items += entitlements.len() as u64;
+                Progress::add(&self.progress.entitlements, entitlements.len());
+                if !entitlements.is_empty() {
+                    store.entitlements(entitlements).await.map_err(closed)?;
+                }
+            }
+        }
+        Ok(tally)
+    }
+
+    /// Lists the grants of every stored resource of a type, several resources at a time, if
+    /// memberships are read from this type's side; waits until that is decided and, if so,
+    /// until the type is listed.
     async fn list_grants_of_type(
         &self,
         resource_type: &ResourceType,
+        kind: ResourceKind,
         store: &StoreHandle,
-    ) -> Result<(u64, u64, u64), SyncError> {
+        mut listing: watch::Receiver<Listing>,
+    ) -> Result<Tally, SyncError> {
+        // No type-level skip check: which side carries memberships is the connector's choice
+        // (users skip grants over gRPC, yet a full sync may read memberships from them).
+        let ready = wait_for(&mut listing, |l| {
+            l.membership_side
+                .is_some_and(|side| side != kind || l.listed.is_done(kind))
+        })
+        .await?;
+        if ready.membership_side != Some(kind) {
+            return Ok(Tally::default());
+        }
+        let concurrency = self.connector.grant_listing_concurrency(kind);
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
-        let (mut grants, mut warnings, mut listings) = (0, 0, 0);
+        let mut tally = Tally::default();
         let mut collect = |result: Result<
             Result<(u64, bool), SyncError>,
             tokio::task::JoinError,
         >|
          -> Result<(), SyncError> {
             let (count, warned) = result.map_err(|e| SyncError::Task(e.to_string()))??;
-            grants += count;
-            warnings += u64::from(warned);
+            tally.items += count;
+            tally.warnings += u64::from(warned);
             Ok(())
         };
+        let mut listings = 0;
         let mut stored = StoredResources::new(store, &resource_type.id);
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch {
@@ -274,7 +325,7 @@ impl SyncEngine {
                     continue;
                 }
                 listings += 1;
-                while tasks.len() >= self.grant_concurrency {
+                while tasks.len() >= concurrency {
                     if let Some(done) = tasks.join_next().await {
                         collect(done)?;
                     }
@@ -289,8 +340,49 @@ impl SyncEngine {
         while let Some(done) = tasks.join_next().await {
             collect(done)?;
         }
-        Ok((grants, warnings, listings))
+        tally.listings = listings;
+        Ok(tally)
     }
+}
+
+/// What the listings have done so far, and the membership side once it is decided. The side is
+/// fixed the first time the connector can name it, so that later counts (an estimate proved
+/// wrong) cannot make the two sides' tasks disagree.
+#[derive(Clone, Debug, Default)]
+struct Listing {
+    listed: Listed,
+    membership_side: Option<ResourceKind>,
+}
+
+impl Listing {
+    fn update(&mut self, connector: &Connector, change: impl FnOnce(&mut Listed)) {
+        change(&mut self.listed);
+        if self.membership_side.is_none() {
+            self.membership_side = connector.membership_side(&self.listed);
+        }
+    }
+}
+
+/// Waits until the listings reach a state; a snapshot of it.
+async fn wait_for(
+    listing: &mut watch::Receiver<Listing>,
+    ready: impl FnMut(&Listing) -> bool,
+) -> Result<Listing, SyncError> {
+    listing
+        .wait_for(ready)
+        .await
+        .map(|state| state.clone())
+        .map_err(|_| SyncError::Task("the listings stopped".into()))
+}
+
+/// Items written by one kind of listing over one resource type.
+#[derive(Debug, Default)]
+struct Tally {
+    items: u64,
+    /// Resources gone while being listed (warnings, not failures).
+    warnings: u64,
+    /// Resources whose items were listed.
+    listings: u64,
 }
 
 /// The resources of one type the store holds, read back a batch at a time, so that later phases

@@ -14,21 +14,16 @@ use crate::connector::Connector;
 pub enum Phase {
     Validating,
     ResourceTypes,
-    Resources,
-    StaticEntitlements,
-    Entitlements,
-    Grants,
+    /// Resources, entitlements and grants, which overlap (see the engine).
+    Listing,
     Writing,
 }
 
 impl Phase {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 4] = [
         Self::Validating,
         Self::ResourceTypes,
-        Self::Resources,
-        Self::StaticEntitlements,
-        Self::Entitlements,
-        Self::Grants,
+        Self::Listing,
         Self::Writing,
     ];
 
@@ -36,10 +31,7 @@ impl Phase {
         match self {
             Self::Validating => "validating",
             Self::ResourceTypes => "resource types",
-            Self::Resources => "resources",
-            Self::StaticEntitlements => "static entitlements",
-            Self::Entitlements => "entitlements",
-            Self::Grants => "grants",
+            Self::Listing => "listing",
             Self::Writing => "writing file",
         }
     }

@@ -40,7 +40,7 @@ enum Command {
 }
 
 /// Pages queued for the store at most; beyond this, fetching waits (bounded memory).
-const QUEUE_DEPTH: usize = 64;
+const QUEUE_DEPTH: usize = 16;
 
 /// The async side of the store thread. Clone it to write from several tasks.
 #[derive(Clone)]

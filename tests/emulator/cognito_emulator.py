@@ -10,10 +10,14 @@ One process, one multi-threaded HTTP server that serves
   injecting faults (throttling, 5xx, dropped connections, delays, auth errors)
   and counting the AWS calls received.
 
+Optionally, like examples/fast_emulator (docs/FAST_EMULATOR.md), it adds a fixed
+latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
+
 Start::
 
     python cognito_emulator.py [--host 127.0.0.1] [--port 0]
         [--sample-users N --sample-groups G --sample-seed S --sample-region R]
+        [--latency-ms L] [--quota-scale F | --no-quota]
         [--no-stdin-watch]
 
 stdout protocol: exactly one line ``LISTENING http://HOST:PORT`` once the socket is
@@ -32,6 +36,7 @@ import argparse
 import datetime as _dt
 import io
 import json
+import math
 import os
 import random
 import re
@@ -340,6 +345,27 @@ def _parse_membership(raw: Any, idx: int) -> tuple[str, str]:
     if not isinstance(g, str) or not g or not isinstance(u, str) or not u:
         raise bad(f"{what}: group and username must be non-empty strings")
     return g, u
+
+
+def _parse_quota_body(body: dict) -> tuple[float | None, bool | None]:
+    """POST /_emulator/quota: (scale, disabled); a scale alone means "enforce at this scale"."""
+    _check_keys(body, ("scale", "disabled"), "body")
+    scale = body.get("scale")
+    if scale is not None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+            raise bad("'scale' must be a positive number")
+        try:
+            scale = float(scale)
+        except OverflowError:
+            raise bad("'scale' must be a positive number") from None
+        if not (scale > 0 and math.isfinite(scale)):
+            raise bad("'scale' must be a positive number")
+    disabled = body.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise bad("'disabled' must be a boolean")
+    if disabled is None and scale is not None:
+        disabled = False
+    return scale, disabled
 
 
 def _list_field(body: dict, key: str) -> list:
@@ -871,6 +897,7 @@ class Stats:
         with self.lock:
             self.calls: dict[str, int] = {}
             self.calls_by_pool: dict[str, dict[str, int]] = {}
+            self.throttled: dict[str, int] = {}
             self.log: deque = deque(maxlen=REQUEST_LOG_MAX)
             self.in_flight = getattr(self, "in_flight", 0)
             self.max_in_flight = self.in_flight
@@ -899,6 +926,11 @@ class Stats:
                 return rule
             return None
 
+    def count_throttled(self, op: str) -> None:
+        """A call refused by the quotas (it was already counted in `calls`)."""
+        with self.lock:
+            self.throttled[op] = self.throttled.get(op, 0) + 1
+
     def enter(self) -> None:
         with self.lock:
             self.in_flight += 1
@@ -912,6 +944,127 @@ class Stats:
 
 
 STATS = Stats()
+
+
+# --------------------------------------------------------------------------- quotas
+
+# Cognito's request-rate quota categories with AWS's default requests per second. The
+# semantics copy examples/fast_emulator/quota.rs, so a benchmark gets the same throttling
+# from either emulator.
+QUOTA_DEFAULT_RPS: dict[str, float] = {
+    "UserList": 30.0,
+    "UserRead": 120.0,
+    "UserResourceRead": 50.0,
+    "UserPoolResourceRead": 20.0,
+    "UserPoolRead": 15.0,
+    "UserUpdate": 25.0,
+    "UserCreation": 50.0,
+}
+
+# AdminSetUserPassword counts with the updates, as the connector's own pacing does.
+QUOTA_CATEGORY_OF: dict[str, str] = {
+    "ListUsers": "UserList",
+    "ListUsersInGroup": "UserList",
+    "AdminGetUser": "UserRead",
+    "AdminListGroupsForUser": "UserResourceRead",
+    "AdminListUserAuthEvents": "UserResourceRead",
+    "ListGroups": "UserPoolResourceRead",
+    "GetGroup": "UserPoolResourceRead",
+    "DescribeUserPool": "UserPoolRead",
+    **{
+        op: "UserUpdate"
+        for op in (
+            "AdminAddUserToGroup", "AdminRemoveUserFromGroup", "AdminEnableUser",
+            "AdminDisableUser", "AdminDeleteUser", "AdminUpdateUserAttributes",
+            "AdminSetUserPassword",
+        )
+    },
+    "AdminCreateUser": "UserCreation",
+}
+
+# ListGroups and GetGroup are also capped per pool and operation (scaled like the rest).
+PER_POOL_RPS = 5.0
+PER_POOL_OPS = ("ListGroups", "GetGroup")
+
+
+class _Bucket:
+    """A token bucket whose capacity (burst) is one second of its rate; it starts full."""
+
+    __slots__ = ("tokens", "last")
+
+    def __init__(self, rate: float, now: float):
+        self.tokens = max(rate, 1.0)
+        self.last = now
+
+    def refill(self, rate: float, now: float) -> None:
+        elapsed = max(0.0, now - self.last)
+        self.tokens = min(self.tokens + elapsed * rate, max(rate, 1.0))
+        self.last = now
+
+
+class Quotas:
+    """Cognito's request-rate quotas: a bucket per (region, category) plus the per-pool cap.
+
+    A call over quota is refused at once (the caller answers TooManyRequestsException);
+    nothing waits, as on AWS.
+    """
+
+    def __init__(self, scale: float = 1.0, disabled: bool = True):
+        self.lock = threading.Lock()
+        self.scale = scale
+        self.disabled = disabled
+        self._by_region: dict[tuple[str, str], _Bucket] = {}
+        self._by_pool: dict[tuple[str, str], _Bucket] = {}
+
+    def configure(self, scale: float | None = None, disabled: bool | None = None) -> None:
+        """Change the rates and/or switch enforcement; every bucket starts full again."""
+        with self.lock:
+            if scale is not None:
+                self.scale = scale
+            if disabled is not None:
+                self.disabled = disabled
+            self._by_region.clear()
+            self._by_pool.clear()
+
+    def describe(self) -> dict:
+        with self.lock:
+            return {
+                "scale": self.scale,
+                "disabled": self.disabled,
+                "rates": {c: rps * self.scale for c, rps in QUOTA_DEFAULT_RPS.items()},
+                "per_pool_list_groups_get_group": PER_POOL_RPS * self.scale,
+            }
+
+    def admit(self, op: str, region: str, pool_id: str | None) -> str | None:
+        """None if the call may go on, else the message of its TooManyRequestsException."""
+        category = QUOTA_CATEGORY_OF.get(op)
+        if category is None:
+            return None
+        with self.lock:
+            if self.disabled:
+                return None
+            now = time.monotonic()
+            # The per-pool cap is checked first, and spent only if the category admits too.
+            pool_bucket = None
+            if op in PER_POOL_OPS and pool_id:
+                rate = PER_POOL_RPS * self.scale
+                pool_bucket = self._by_pool.setdefault((pool_id, op), _Bucket(rate, now))
+                pool_bucket.refill(rate, now)
+                if pool_bucket.tokens < 1.0:
+                    return f"Rate exceeded ({op}: 5 requests per second per user pool)"
+            rate = QUOTA_DEFAULT_RPS[category] * self.scale
+            bucket = self._by_region.setdefault((region, category), _Bucket(rate, now))
+            bucket.refill(rate, now)
+            if bucket.tokens < 1.0:
+                return f"Rate exceeded ({category} quota)"
+            bucket.tokens -= 1.0
+            if pool_bucket is not None:
+                pool_bucket.tokens -= 1.0
+            return None
+
+
+# Off unless --quota-scale is given, so tests that hammer the emulator never get throttled.
+QUOTAS = Quotas()
 
 
 # --------------------------------------------------------------------------- WSGI app
@@ -997,8 +1150,15 @@ def _raw_path_segments(environ) -> list[str]:
 
 
 class EmulatorApp:
-    def __init__(self) -> None:
+    def __init__(self, latency_ms: float = 0.0) -> None:
         self.moto = DomainDispatcherApplication(create_backend_app)
+        self.latency_s = latency_ms / 1000.0
+
+    def pause(self) -> None:
+        """The configured per-call latency (--latency-ms): every AWS answer waits for it,
+        errors and throttled calls included, as a network round trip would."""
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
 
     def warm_up(self) -> None:
         """Instantiate moto's cognito-idp Flask app now, not on the first request."""
@@ -1059,13 +1219,23 @@ class EmulatorApp:
 
         STATS.enter()
         try:
+            # Order as in the fast emulator: fault rules, then quotas, then latency.
             rule = STATS.take_fault(op, pool_id)
             if rule is not None:
                 entry["fault"] = rule.kind
                 if rule.kind == "delay":
                     time.sleep(rule.delay_ms / 1000.0)
                 else:
+                    self.pause()
                     return self._fault(environ, sr, rule, op, pool_id, region)
+            over = QUOTAS.admit(op, region or "us-east-1", pool_id)
+            if over is not None:
+                STATS.count_throttled(op)
+                entry["throttled"] = True
+                self.pause()
+                return _aws_error(sr, 400, "TooManyRequestsException", over)
+            # Sleep before taking the state lock, so latency never serialises callers.
+            self.pause()
             readonly = op.startswith(READ_OP_PREFIXES)
             lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
             with lock:
@@ -1153,7 +1323,7 @@ class EmulatorApp:
                 raise ApiError(405, f"method {method} not allowed here (use {', '.join(methods)})")
 
         if not segs:
-            raise not_found("see /_emulator/health, /pools, /sample, /faults, /calls, /reset")
+            raise not_found("see /_emulator/health, /pools, /sample, /faults, /calls, /reset, /quota")
         head = segs[0]
         if head == "health" and len(segs) == 1:
             allow("GET")
@@ -1180,7 +1350,15 @@ class EmulatorApp:
                     "in_flight": STATS.in_flight,
                     "max_in_flight": STATS.max_in_flight,
                     "faults_remaining": len(STATS.faults),
+                    "throttled": sum(STATS.throttled.values()),
+                    "throttled_by_operation": dict(sorted(STATS.throttled.items())),
+                    "quota": QUOTAS.describe(),
                 }
+        if head == "quota" and len(segs) == 1:
+            allow("GET", "POST")
+            if method == "POST":
+                QUOTAS.configure(*_parse_quota_body(body_obj()))
+            return 200, QUOTAS.describe()
         if head == "requests" and len(segs) == 1:
             allow("GET", "DELETE")
             with STATS.lock:
@@ -1427,7 +1605,24 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sample-region")
     ap.add_argument("--no-stdin-watch", action="store_true",
                     help="do not exit on stdin EOF (for running by hand in the background)")
+    ap.add_argument("--latency-ms", type=float, default=0.0,
+                    help="fixed delay added to every AWS call (not to control API calls)")
+    ap.add_argument("--quota-scale", type=float,
+                    help="enforce Cognito's request-rate quotas at F times AWS's defaults "
+                         "(default: not enforced)")
+    ap.add_argument("--no-quota", action="store_true",
+                    help="do not enforce the quotas (the default; wins over --quota-scale)")
     args = ap.parse_args(argv)
+    if args.quota_scale is not None and not (
+        args.quota_scale > 0 and math.isfinite(args.quota_scale)
+    ):
+        ap.error("--quota-scale must be a positive number")
+    if not (args.latency_ms >= 0 and math.isfinite(args.latency_ms)):
+        ap.error("--latency-ms must be a non-negative number")
+    QUOTAS.configure(
+        scale=args.quota_scale,
+        disabled=args.no_quota or args.quota_scale is None,
+    )
 
     signal.signal(signal.SIGTERM, _exit_on_signal)
     signal.signal(signal.SIGINT, _exit_on_signal)
@@ -1436,7 +1631,7 @@ def main(argv: list[str] | None = None) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
-    app = EmulatorApp()
+    app = EmulatorApp(latency_ms=args.latency_ms)
     app.warm_up()
     server = make_server(args.host, args.port, app, threaded=True,
                          request_handler=EmulatorRequestHandler)

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import boto3
@@ -780,3 +781,148 @@ def test_seeding_while_listing(emu):
     assert not errors, errors
     assert pages[0] > 0 and batch > 0
     assert emu.ok("GET", f"/_emulator/pools/{pool_id}")["users"] == 500 + 200 * batch
+
+
+# --------------------------------------------------------------------------- latency & quotas
+
+
+def _burst(url: str, op: str, body: dict, n: int, workers: int = 6) -> tuple[list, float]:
+    """n raw AWS calls from `workers` threads: ([(status, headers, body)], seconds)."""
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(workers) as pool:
+        results = list(pool.map(lambda _: _raw_aws_post(url, op, body), range(n)))
+    return results, time.monotonic() - t0
+
+
+def _assert_over_quota(result: tuple[int, dict, bytes], message: str) -> None:
+    """The wire shape of a quota refusal: that of the `throttle` fault, AWS's message."""
+    status, headers, body = result
+    h = {k.lower(): v for k, v in headers.items()}
+    assert status == 400
+    assert h["x-amzn-errortype"] == "TooManyRequestsException"
+    assert h["content-type"] == "application/x-amz-json-1.1"
+    assert "x-amzn-requestid" in h
+    assert json.loads(body) == {"__type": "TooManyRequestsException", "message": message}
+
+
+def test_latency_is_added_to_aws_calls_only():
+    with emulator("--latency-ms", "300", "--no-quota") as emu:
+        assert emu.ok("GET", "/_emulator/quota")["disabled"] is True
+        t0 = time.monotonic()
+        emu.ok("GET", "/_emulator/health")
+        assert time.monotonic() - t0 < 0.3  # control API calls get no latency
+        pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "l"}]})["pool_id"]
+        c = emu.client()
+        t0 = time.monotonic()
+        c.list_users(UserPoolId=pool_id)
+        assert time.monotonic() - t0 >= 0.3
+        # fault answers wait too, as a network round trip would
+        emu.ok("POST", "/_emulator/faults", {"rules": [{"operation": "ListUsers", "kind": "throttle"}]})
+        t0 = time.monotonic()
+        with pytest.raises(c.exceptions.TooManyRequestsException):
+            c.list_users(UserPoolId=pool_id)
+        assert time.monotonic() - t0 >= 0.3
+        assert all(r["ms"] >= 300 for r in emu.ok("GET", "/_emulator/requests")["requests"])
+        # the sleep is outside the state lock: parallel calls overlap
+        results, elapsed = _burst(emu.url, "ListUsers", {"UserPoolId": pool_id}, 4, workers=4)
+        assert [r[0] for r in results] == [200] * 4
+        assert elapsed < 0.9, elapsed  # 4 x 300 ms serially would be 1.2 s
+
+
+def test_quotas():
+    with emulator("--quota-scale", "1") as emu:
+        quota = emu.ok("GET", "/_emulator/quota")
+        assert quota == {
+            "scale": 1.0, "disabled": False,
+            "rates": {"UserList": 30.0, "UserRead": 120.0, "UserResourceRead": 50.0,
+                      "UserPoolResourceRead": 20.0, "UserPoolRead": 15.0, "UserUpdate": 25.0,
+                      "UserCreation": 50.0},
+            "per_pool_list_groups_get_group": 5.0,
+        }
+        pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "q"}],
+                                                      "groups": [{"name": "g"}]})["pool_id"]
+        body = {"UserPoolId": pool_id}
+
+        # UserList: 30 burst + 30/s; a burst of 80 gets some refused, at once
+        results, elapsed = _burst(emu.url, "ListUsers", body, 80)
+        ok = sum(1 for r in results if r[0] == 200)
+        refused = [r for r in results if r[0] != 200]
+        assert 30 <= ok <= 30 + 30 * elapsed + 1, (ok, elapsed)
+        assert refused
+        for r in refused:
+            _assert_over_quota(r, "Rate exceeded (UserList quota)")
+        # another category has its own bucket
+        c = emu.client()
+        for _ in range(5):
+            c.describe_user_pool(UserPoolId=pool_id)
+
+        # ListGroups: also 5/s per pool and operation
+        t0 = time.monotonic()
+        groups = [_raw_aws_post(emu.url, "ListGroups", body) for _ in range(12)]
+        elapsed = time.monotonic() - t0
+        groups_ok = sum(1 for r in groups if r[0] == 200)
+        assert 5 <= groups_ok <= 5 + 5 * elapsed + 1, (groups_ok, elapsed)
+        for r in groups:
+            if r[0] != 200:
+                _assert_over_quota(r, "Rate exceeded (ListGroups: 5 requests per second per user pool)")
+
+        # a fault rule answers before the quota check: that call is not "throttled"
+        emu.ok("POST", "/_emulator/faults", {"rules": [{"operation": "DescribeUserPool", "kind": "internal"}]})
+        with pytest.raises(c.exceptions.InternalErrorException):
+            c.describe_user_pool(UserPoolId=pool_id)
+
+        # counted as calls, and as throttled, in stats and the request log
+        n_users, n_groups = len(refused), 12 - groups_ok
+        stats = emu.ok("GET", "/_emulator/stats")
+        assert stats["calls"]["ListUsers"] == 80 and stats["calls"]["ListGroups"] == 12
+        assert stats["throttled"] == n_users + n_groups
+        assert stats["throttled_by_operation"] == {"ListGroups": n_groups, "ListUsers": n_users}
+        assert stats["quota"] == quota
+        log = emu.ok("GET", "/_emulator/requests")["requests"]
+        throttled = [e for e in log if e.get("throttled")]
+        assert len(throttled) == n_users + n_groups
+        assert all(e["status"] == 400 and "fault" not in e for e in throttled)
+        assert [e for e in log if e.get("fault")][0].get("throttled") is None
+
+        # turned off at run time: nothing refused
+        off = emu.ok("POST", "/_emulator/quota", {"disabled": True})
+        assert off["disabled"] is True and off["scale"] == 1.0
+        results, _ = _burst(emu.url, "ListUsers", body, 40)
+        assert [r[0] for r in results] == [200] * 40
+
+        # a scale alone turns them on again, with every bucket full
+        on = emu.ok("POST", "/_emulator/quota", {"scale": 0.1})
+        assert on["disabled"] is False and on["rates"]["UserList"] == pytest.approx(3.0)
+        statuses = [_raw_aws_post(emu.url, "ListUsers", body)[0] for _ in range(10)]
+        assert statuses[:3] == [200] * 3 and 400 in statuses
+
+        for bad_body in ({"scale": 0}, {"scale": -1}, {"scale": "2"}, {"scale": True},
+                         {"disabled": "yes"}, {"bogus": 1}, [1]):
+            status, ans = emu.call("POST", "/_emulator/quota", bad_body)
+            assert status == 400 and isinstance(ans["error"], str), (bad_body, ans)
+        assert emu.call("DELETE", "/_emulator/quota")[0] == 405
+        assert emu.ok("GET", "/_emulator/quota") == on
+
+        # reset zeroes the counters but keeps the quota settings (as the fast emulator)
+        emu.ok("POST", "/_emulator/reset")
+        stats = emu.ok("GET", "/_emulator/stats")
+        assert stats["throttled"] == 0 and stats["throttled_by_operation"] == {}
+        assert stats["quota"] == on
+
+
+def test_quotas_are_off_by_default(emu):
+    assert emu.ok("GET", "/_emulator/quota")["disabled"] is True
+    pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "d"}]})["pool_id"]
+    results, _ = _burst(emu.url, "ListUsers", {"UserPoolId": pool_id}, 80)
+    assert [r[0] for r in results] == [200] * 80
+    assert [_raw_aws_post(emu.url, "ListGroups", {"UserPoolId": pool_id})[0] for _ in range(12)] == [200] * 12
+    stats = emu.ok("GET", "/_emulator/stats")
+    assert stats["throttled"] == 0 and stats["throttled_by_operation"] == {}
+    assert stats["quota"]["disabled"] is True
+
+
+def test_bad_quota_scale_exits():
+    proc = subprocess.run([sys.executable, EMULATOR, "--port", "0", "--quota-scale", "0"],
+                          stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert b"--quota-scale must be a positive number" in proc.stderr
