@@ -216,6 +216,11 @@ impl PoolClient {
         &self.stats
     }
 
+    /// Calls per second the budget allows for `op`'s quota category (infinite when unpaced).
+    pub fn rate_of(&self, op: Operation) -> f64 {
+        self.pacer.ceiling(op.category())
+    }
+
     /// How many listings that page with `op` to run side by side (see [`Pacer::concurrency_for`]).
     pub fn concurrency_for(&self, op: Operation) -> usize {
         self.pacer.concurrency_for(op.category())
@@ -234,14 +239,14 @@ impl PoolClient {
             self.stats.record_call(op, waited, attempt > 1);
             let err = match send().await {
                 Ok(output) => {
-                    self.pacer.succeeded(op.category()).await;
+                    self.pacer.succeeded(op.category());
                     return Ok(output);
                 }
                 Err(err) => CognitoError::from_sdk(op, err),
             };
             if err.is_throttling() {
                 self.stats.record_throttled(op);
-                self.pacer.throttled(op.category()).await;
+                self.pacer.throttled(op.category());
             }
             let may_repeat = err.is_throttling() || op.is_idempotent();
             if !err.is_retryable() || !may_repeat || attempt >= self.retry.max_attempts {

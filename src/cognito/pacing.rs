@@ -4,10 +4,13 @@
 //! applications, so the connector paces itself to a configurable share of each category instead
 //! of finding the limit by being throttled.
 
+use std::collections::BinaryHeap;
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::config::{ApiBudget, AssumedQuota};
@@ -94,13 +97,20 @@ const CUT_INTERVAL: Duration = Duration::from_secs(1);
 /// calls from the floor to full speed (additive increase).
 const RECOVERY_STEP: f64 = 0.02;
 
-/// A token bucket that hands out reservations: a caller that finds it empty takes a token on
-/// credit and sleeps until that token would have arrived, so waiters are served in order
-/// without polling. Its rate follows AIMD: halved when Cognito throttles (someone else is using
-/// the quota), raised a step with every success, never above the configured ceiling.
+/// A token bucket that serves waiting callers by priority: when calls queue for a category's
+/// rate, the deepest listing goes first (see [`prioritized`]). Its rate follows AIMD: halved
+/// when Cognito throttles (someone else is using the quota), raised a step with every success,
+/// never above the configured ceiling.
+///
+/// Why priority: a listing is a chain of pages, each needing the last one's token, so one
+/// chain can never go faster than one call per round trip. Served first-come, first-served, a
+/// long chain (the group everyone is in) gets only its share of the rate while dozens of short
+/// listings queue beside it, and ends up alone at the end, latency-bound, well after the
+/// rate could have finished everything. Served deepest-first, it runs at full speed from the
+/// start and the short listings fill the rate around it.
 struct TokenBucket {
     ceiling: f64,
-    state: Mutex<BucketState>,
+    state: std::sync::Mutex<BucketState>,
 }
 
 struct BucketState {
@@ -109,39 +119,134 @@ struct BucketState {
     refilled_at: Instant,
     /// When the rate was last cut: one burst of throttled answers is one signal, not many.
     cut_at: Option<Instant>,
+    waiting: BinaryHeap<Waiter>,
+    arrivals: u64,
+    /// Whether a task is handing tokens to the waiting callers.
+    dispatching: bool,
+}
+
+/// A caller waiting for a token: the highest priority first, then the earliest.
+struct Waiter {
+    priority: u32,
+    arrival: u64,
+    wake: oneshot::Sender<()>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        (self.priority, self.arrival) == (other.priority, other.arrival)
+    }
+}
+impl Eq for Waiter {}
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiter {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.priority
+            .cmp(&other.priority)
+            .then(other.arrival.cmp(&self.arrival))
+    }
+}
+
+/// An idle bucket holds one call: no bursts, so no second sees more than the rate.
+const IDLE_CAPACITY: f64 = 1.0;
+/// While callers wait, the dispatcher may hold one more: it wakes up to a millisecond late (the
+/// timer's resolution), and a capacity of one would throw that time away, about 8% of the rate
+/// at 90 calls per second. Any second then sees at most one call more than the rate.
+const DISPATCH_CAPACITY: f64 = 2.0;
+
+impl BucketState {
+    fn refill(&mut self, now: Instant, capacity: f64) {
+        let elapsed = now.duration_since(self.refilled_at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.rate).min(capacity);
+        self.refilled_at = now;
+    }
 }
 
 impl TokenBucket {
     fn new(rate_per_sec: f64) -> Self {
         Self {
             ceiling: rate_per_sec,
-            state: Mutex::new(BucketState {
+            state: std::sync::Mutex::new(BucketState {
                 rate: rate_per_sec,
                 tokens: 1.0,
                 refilled_at: Instant::now(),
                 cut_at: None,
+                waiting: BinaryHeap::new(),
+                arrivals: 0,
+                dispatching: false,
             }),
         }
     }
 
-    /// Takes one token and returns how long the caller must wait for it.
-    async fn reserve(&self) -> Duration {
-        let mut state = self.state.lock().await;
-        let now = Instant::now();
-        let elapsed = now.duration_since(state.refilled_at).as_secs_f64();
-        // No bursts: a bucket of one call means no second ever sees more than the rate.
-        state.tokens = (state.tokens + elapsed * state.rate).min(1.0);
-        state.refilled_at = now;
-        state.tokens -= 1.0;
-        if state.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-state.tokens / state.rate)
+    fn state(&self) -> std::sync::MutexGuard<'_, BucketState> {
+        // Nothing panics while holding the lock; if something did, the numbers are still usable.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits for a token: at once if one is free and nobody is waiting, else in priority order.
+    async fn acquire(self: &Arc<Self>, priority: u32) {
+        let woken = {
+            let mut state = self.state();
+            state.refill(Instant::now(), IDLE_CAPACITY);
+            if state.waiting.is_empty() && state.tokens >= 1.0 {
+                state.tokens -= 1.0;
+                return;
+            }
+            let (wake, woken) = oneshot::channel();
+            state.arrivals += 1;
+            let arrival = state.arrivals;
+            state.waiting.push(Waiter {
+                priority,
+                arrival,
+                wake,
+            });
+            if !state.dispatching {
+                state.dispatching = true;
+                tokio::spawn(Arc::clone(self).dispatch());
+            }
+            woken
+        };
+        // The dispatcher never drops a waiter unanswered.
+        let _ = woken.await;
+    }
+
+    /// Hands each token, as it arrives, to the best waiting caller; stops when none is left.
+    async fn dispatch(self: Arc<Self>) {
+        loop {
+            let pause = {
+                let mut state = self.state();
+                state.refill(Instant::now(), DISPATCH_CAPACITY);
+                if state.tokens >= 1.0 {
+                    match state.waiting.pop() {
+                        Some(waiter) => {
+                            state.tokens -= 1.0;
+                            // A caller that gave up (its sync was cancelled) leaves the token.
+                            if waiter.wake.send(()).is_err() {
+                                state.tokens += 1.0;
+                            }
+                            continue;
+                        }
+                        None => {
+                            state.tokens = state.tokens.min(IDLE_CAPACITY);
+                            state.dispatching = false;
+                            return;
+                        }
+                    }
+                }
+                Duration::from_secs_f64((1.0 - state.tokens) / state.rate)
+            };
+            tokio::time::sleep(pause).await;
         }
     }
 
-    async fn throttled(&self) {
-        let mut state = self.state.lock().await;
+    fn throttled(&self) {
+        let mut state = self.state();
         let now = Instant::now();
         if state
             .cut_at
@@ -152,24 +257,36 @@ impl TokenBucket {
         state.cut_at = Some(now);
         state.rate = (state.rate / 2.0).max(self.ceiling * MIN_RATE_FRACTION);
         // The burst is spent: whoever throttled us is using it.
+        state.refill(now, IDLE_CAPACITY);
         state.tokens = state.tokens.min(0.0);
     }
 
-    async fn succeeded(&self) {
-        let mut state = self.state.lock().await;
+    fn succeeded(&self) {
+        let mut state = self.state();
         state.rate = (state.rate + self.ceiling * RECOVERY_STEP).min(self.ceiling);
     }
 
     #[cfg(test)]
-    async fn rate(&self) -> f64 {
-        self.state.lock().await.rate
+    fn rate(&self) -> f64 {
+        self.state().rate
     }
+}
+
+tokio::task_local! {
+    /// The pacing priority of the calls a task makes (see [`prioritized`]).
+    static PRIORITY: u32;
+}
+
+/// Runs `call` with its Cognito calls at `priority` when they queue for a rate: a listing
+/// passes how many pages it has already read, so the longest chains go first.
+pub async fn prioritized<F: Future>(priority: u32, call: F) -> F::Output {
+    PRIORITY.scope(priority, call).await
 }
 
 /// Paces calls per quota category.
 pub struct Pacer {
     /// One bucket per category, or none at all under an unlimited assumed quota.
-    buckets: Option<Vec<TokenBucket>>,
+    buckets: Option<Vec<Arc<TokenBucket>>>,
 }
 
 /// The latency that concurrent listings are sized for: enough calls in flight to use a
@@ -191,7 +308,7 @@ impl Pacer {
             AssumedQuota::AwsDefaults { .. } => Some(
                 QuotaCategory::ALL
                     .iter()
-                    .map(|category| TokenBucket::new(Self::rate_for(*category, budget)))
+                    .map(|category| Arc::new(TokenBucket::new(Self::rate_for(*category, budget))))
                     .collect(),
             ),
         };
@@ -221,43 +338,48 @@ impl Pacer {
         (wanted as usize).clamp(MIN_CONCURRENCY, MAX_CONCURRENCY)
     }
 
-    fn bucket(&self, category: QuotaCategory) -> Option<&TokenBucket> {
+    /// The category's configured rate (infinite when unpaced).
+    pub fn ceiling(&self, category: QuotaCategory) -> f64 {
+        self.bucket(category)
+            .map_or(f64::INFINITY, |bucket| bucket.ceiling)
+    }
+
+    fn bucket(&self, category: QuotaCategory) -> Option<&Arc<TokenBucket>> {
         self.buckets.as_ref().map(|b| &b[category.index()])
     }
 
-    /// Waits until a call in `category` may be sent; returns the time spent waiting.
+    /// Waits until a call in `category` may be sent, in the order of the calling task's
+    /// [`prioritized`] priority (0 outside one); returns the time spent waiting.
     pub async fn acquire(&self, category: QuotaCategory) -> Duration {
         let Some(bucket) = self.bucket(category) else {
             return Duration::ZERO;
         };
-        let wait = bucket.reserve().await;
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        wait
+        let started = Instant::now();
+        bucket
+            .acquire(PRIORITY.try_with(|p| *p).unwrap_or_default())
+            .await;
+        started.elapsed()
     }
 
     /// Cognito throttled a call: slow the category down (multiplicative decrease).
-    pub async fn throttled(&self, category: QuotaCategory) {
+    pub fn throttled(&self, category: QuotaCategory) {
         if let Some(bucket) = self.bucket(category) {
-            bucket.throttled().await;
+            bucket.throttled();
         }
     }
 
     /// A call went through: speed the category back up towards its budget (additive increase).
-    pub async fn succeeded(&self, category: QuotaCategory) {
+    pub fn succeeded(&self, category: QuotaCategory) {
         if let Some(bucket) = self.bucket(category) {
-            bucket.succeeded().await;
+            bucket.succeeded();
         }
     }
 
     /// The category's current rate, in requests per second.
     #[cfg(test)]
-    pub async fn rate(&self, category: QuotaCategory) -> f64 {
-        match self.bucket(category) {
-            Some(bucket) => bucket.rate().await,
-            None => f64::INFINITY,
-        }
+    pub fn rate(&self, category: QuotaCategory) -> f64 {
+        self.bucket(category)
+            .map_or(f64::INFINITY, |bucket| bucket.rate())
     }
 }
 
@@ -308,6 +430,42 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn waiting_calls_are_served_deepest_listing_first() {
+        let pacer = Arc::new(Pacer::new(&ApiBudget::new(0.1).unwrap())); // UserList: 3 per second
+        pacer.acquire(QuotaCategory::UserList).await; // the bucket is now empty
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (name, priority) in [("first page", 0), ("page 40", 40), ("page 2", 2)] {
+            let (pacer, order) = (pacer.clone(), order.clone());
+            tasks.push(tokio::spawn(prioritized(priority, async move {
+                pacer.acquire(QuotaCategory::UserList).await;
+                order.lock().unwrap().push(name);
+            })));
+            tokio::task::yield_now().await; // arrive in this order
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(*order.lock().unwrap(), ["page 40", "page 2", "first page"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_cancelled_waiter_leaves_its_token_to_the_next() {
+        let pacer = Arc::new(Pacer::new(&ApiBudget::new(0.1).unwrap())); // 3 per second
+        pacer.acquire(QuotaCategory::UserList).await;
+        let gone = tokio::spawn({
+            let pacer = pacer.clone();
+            async move { pacer.acquire(QuotaCategory::UserList).await }
+        });
+        tokio::task::yield_now().await;
+        gone.abort();
+        let start = Instant::now();
+        pacer.acquire(QuotaCategory::UserList).await;
+        let waited = start.elapsed().as_secs_f64();
+        assert!(waited < 0.34, "waited {waited}s: one token's time, not two");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn an_unlimited_quota_never_waits() {
         let budget = ApiBudget::new(0.1)
             .unwrap()
@@ -317,7 +475,7 @@ mod tests {
         for _ in 0..1000 {
             pacer.acquire(QuotaCategory::UserList).await;
         }
-        pacer.throttled(QuotaCategory::UserList).await;
+        pacer.throttled(QuotaCategory::UserList);
         assert_eq!(pacer.acquire(QuotaCategory::UserList).await, Duration::ZERO);
         assert_eq!(start.elapsed(), Duration::ZERO);
     }
@@ -342,31 +500,27 @@ mod tests {
     async fn throttling_halves_the_rate_and_successes_bring_it_back() {
         let pacer = Pacer::new(&ApiBudget::new(1.0).unwrap()); // UserList: 30 per second
         let category = QuotaCategory::UserList;
-        pacer.throttled(category).await;
-        assert_eq!(pacer.rate(category).await, 15.0);
-        pacer.throttled(category).await;
-        assert_eq!(pacer.rate(category).await, 15.0, "one episode, one cut");
+        pacer.throttled(category);
+        assert_eq!(pacer.rate(category), 15.0);
+        pacer.throttled(category);
+        assert_eq!(pacer.rate(category), 15.0, "one episode, one cut");
         for _ in 0..10 {
             tokio::time::advance(CUT_INTERVAL).await;
-            pacer.throttled(category).await;
+            pacer.throttled(category);
         }
-        assert_eq!(
-            pacer.rate(category).await,
-            1.5,
-            "never below 5% of the budget"
-        );
+        assert_eq!(pacer.rate(category), 1.5, "never below 5% of the budget");
         for _ in 0..100 {
-            pacer.succeeded(category).await;
+            pacer.succeeded(category);
         }
         assert_eq!(
-            pacer.rate(category).await,
+            pacer.rate(category),
             30.0,
             "recovers, but never above the budget"
         );
 
         // While backed off, calls really are spread at the lower rate.
         tokio::time::advance(CUT_INTERVAL).await;
-        pacer.throttled(category).await; // 15 per second, no burst left
+        pacer.throttled(category); // 15 per second, no burst left
         let start = Instant::now();
         for _ in 0..15 {
             pacer.acquire(category).await;

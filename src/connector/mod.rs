@@ -147,8 +147,8 @@ pub struct Connector {
     pool: Arc<PoolClient>,
     options: ConnectorOptions,
     actions: ActionHistory,
-    /// The pool's size as Validate last saw it (DescribeUserPool), to plan listings.
-    estimated_users: std::sync::atomic::AtomicU64,
+    /// The pool as Validate last saw it, to plan listings.
+    observed: std::sync::Mutex<users::PoolObservation>,
 }
 
 impl Connector {
@@ -157,7 +157,7 @@ impl Connector {
             pool,
             options,
             actions: ActionHistory::default(),
-            estimated_users: std::sync::atomic::AtomicU64::new(0),
+            observed: std::sync::Mutex::default(),
         }
     }
 
@@ -176,18 +176,32 @@ impl Connector {
 
     /// Checks that the pool exists and the credentials may read it.
     pub async fn validate(&self) -> Result<()> {
+        let started = std::time::Instant::now();
         let pool = self.pool.describe_user_pool().await?;
+        let round_trip = started.elapsed();
         tracing::info!(
             pool_id = %pool.id,
             pool_name = %pool.name,
             pool_arn = pool.arn.as_deref().unwrap_or_default(),
             tier = pool.tier.as_deref().unwrap_or_default(),
             estimated_users = pool.estimated_users,
+            round_trip_ms = round_trip.as_millis() as u64,
             "user pool is reachable"
         );
-        self.estimated_users
-            .store(pool.estimated_users, std::sync::atomic::Ordering::Relaxed);
+        *self.observation() = users::PoolObservation {
+            estimated_users: pool.estimated_users,
+            round_trip,
+            user_list_rate: self.pool.rate_of(Operation::ListUsers),
+        };
         Ok(())
+    }
+
+    /// The pool as Validate last saw it (a poisoned lock only means a panic elsewhere while it
+    /// was held; the plain value inside is still whole).
+    fn observation(&self) -> std::sync::MutexGuard<'_, users::PoolObservation> {
+        self.observed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// How to split a full listing of a type (see [`UserSlicing`]); groups are one part.
@@ -195,10 +209,8 @@ impl Connector {
         let user_filter = self.options.user_filter.clone();
         match kind {
             ResourceKind::User => {
-                let estimated = self
-                    .estimated_users
-                    .load(std::sync::atomic::Ordering::Relaxed);
-                users::slices(user_filter, self.options.user_slicing, estimated)
+                let observed = *self.observation();
+                users::slices(user_filter, self.options.user_slicing, &observed)
                     .into_iter()
                     .map(|user_filter| Partition { user_filter })
                     .collect()
@@ -326,10 +338,7 @@ impl Connector {
         let users = if listed.is_done(ResourceKind::User) {
             Some(users_seen)
         } else if self.options.user_filter.is_none() {
-            let estimated = self
-                .estimated_users
-                .load(std::sync::atomic::Ordering::Relaxed);
-            Some(estimated.max(users_seen))
+            Some(self.observation().estimated_users.max(users_seen))
         } else {
             None
         };

@@ -5,12 +5,14 @@
 //! groups. A full listing uses ListUsers only: AdminGetUser would make every listed user a
 //! billable monthly active user.
 
+use std::time::Duration;
+
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::{Change, ConnectorError, Result, UserSlicing, groups};
 use crate::cognito::filter::{FilterOp, UserFilter};
 use crate::cognito::records::CognitoUser;
-use crate::cognito::{CognitoError, NewUser, PoolClient};
+use crate::cognito::{CognitoError, MAX_PAGE_SIZE, NewUser, PoolClient};
 use crate::credentials;
 use crate::pb::pack;
 use crate::pb::v2::resource_type::Trait;
@@ -55,18 +57,48 @@ pub fn resource_type() -> ResourceType {
 /// page, and 15 extra calls are under 1% of the `ceil(users / 60)` a full listing needs.
 pub const SLICE_FROM_USERS: u64 = 90_000;
 
+/// A smaller pool is sliced only when its listing is latency-bound: one chain of pages, each
+/// waiting for the last, could not keep up with the UserList budget, and would take at least
+/// this long. Below that, the few seconds slicing could save are not worth its extra calls, so
+/// a pool of a few thousand users is listed unsliced.
+pub const LATENCY_BOUND_FROM: Duration = Duration::from_secs(5);
+
+/// What Validate saw of the pool, to plan a full listing of its users.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PoolObservation {
+    /// DescribeUserPool's estimate.
+    pub estimated_users: u64,
+    /// DescribeUserPool's round trip: a lower bound for a ListUsers page, which carries more.
+    pub round_trip: Duration,
+    /// ListUsers calls per second the budget allows (infinite when unpaced).
+    pub user_list_rate: f64,
+}
+
+impl PoolObservation {
+    fn latency_bound(&self) -> bool {
+        let pages = self
+            .estimated_users
+            .div_ceil(u64::from(MAX_PAGE_SIZE))
+            .max(1) as f64;
+        let latency = self.round_trip.as_secs_f64();
+        pages * latency >= LATENCY_BOUND_FROM.as_secs_f64() && latency * self.user_list_rate > 1.0
+    }
+}
+
 /// The ListUsers filters that together list every user once: the operator's filter alone, or,
-/// for a large pool, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID). Cognito takes one
-/// filter per request, so an operator's filter is never sliced.
+/// for a large or latency-bound pool, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID).
+/// Cognito takes one filter per request, so an operator's filter is never sliced.
 pub fn slices(
     filter: Option<UserFilter>,
     slicing: UserSlicing,
-    estimated_users: u64,
+    pool: &PoolObservation,
 ) -> Vec<Option<UserFilter>> {
     let slice = match (slicing, &filter) {
         (_, Some(_)) | (UserSlicing::Never, None) => false,
         (UserSlicing::Always, None) => true,
-        (UserSlicing::Auto, None) => estimated_users >= SLICE_FROM_USERS,
+        (UserSlicing::Auto, None) => {
+            pool.estimated_users >= SLICE_FROM_USERS || pool.latency_bound()
+        }
     };
     if !slice {
         return vec![filter];
@@ -543,19 +575,46 @@ mod tests {
     }
 
     #[test]
-    fn large_pools_are_sliced_by_sub_unless_filtered() {
+    fn large_or_latency_bound_pools_are_sliced_by_sub_unless_filtered() {
         let one = |f: Option<UserFilter>| vec![f];
-        assert_eq!(slices(None, UserSlicing::Auto, 1_000), one(None));
-        let sliced = slices(None, UserSlicing::Auto, SLICE_FROM_USERS);
+        let pool = |estimated_users, round_trip_ms, user_list_rate| PoolObservation {
+            estimated_users,
+            round_trip: Duration::from_millis(round_trip_ms),
+            user_list_rate,
+        };
+        let near = pool(1_000, 1, 30.0);
+        assert_eq!(slices(None, UserSlicing::Auto, &near), one(None));
+        let sliced = slices(None, UserSlicing::Auto, &pool(SLICE_FROM_USERS, 1, 30.0));
         assert_eq!(sliced.len(), 16);
         assert_eq!(sliced[10].as_ref().unwrap().to_string(), r#"sub ^= "a""#);
-        assert_eq!(slices(None, UserSlicing::Always, 10).len(), 16);
-        assert_eq!(slices(None, UserSlicing::Never, 10_000_000), one(None));
+        assert_eq!(slices(None, UserSlicing::Always, &near).len(), 16);
+        let huge = pool(10_000_000, 100, 30.0);
+        assert_eq!(slices(None, UserSlicing::Never, &huge), one(None));
         let filter: UserFilter = r#"email ^= "a""#.parse().unwrap();
         assert_eq!(
-            slices(Some(filter.clone()), UserSlicing::Always, 10_000_000),
+            slices(Some(filter.clone()), UserSlicing::Always, &huge),
             one(Some(filter))
         );
+
+        // 10,000 users at 50 ms: 167 pages take 8.4 s one after another, while the budget
+        // allows 30 a second: latency-bound, sliced.
+        assert_eq!(
+            slices(None, UserSlicing::Auto, &pool(10_000, 50, 30.0)).len(),
+            16
+        );
+        // At a budget of 15 a second, one chain at 50 ms keeps up.
+        assert_eq!(
+            slices(None, UserSlicing::Auto, &pool(10_000, 50, 15.0)),
+            one(None)
+        );
+        // A few thousand users: 50 pages at 80 ms is 4 s, not worth 15 extra calls.
+        assert_eq!(
+            slices(None, UserSlicing::Auto, &pool(3_000, 80, 30.0)),
+            one(None)
+        );
+        // Unpaced, against a local emulator: no latency to hide.
+        let local = pool(10_000, 1, f64::INFINITY);
+        assert_eq!(slices(None, UserSlicing::Auto, &local), one(None));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use futures_util::future::try_join_all;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::cognito::pacing::prioritized;
 use crate::cognito::stats::OperationStats;
 use crate::connector::{Connector, ConnectorError, Cursor, Listed, ResourceKind};
 use crate::pb::v2::{
@@ -216,6 +217,10 @@ impl SyncEngine {
         listing: &watch::Sender<Listing>,
     ) -> Result<u64, SyncError> {
         let mut parts = JoinSet::new();
+        // Resource listings queue for the rate at the lowest priority, first come first served,
+        // behind membership chains (see `prioritized`): served in turn, a type's partitions
+        // advance together and end together with all their parallelism, and an unsliced user
+        // listing is, by the slicing rule, one that keeps up with the rate on its own.
         for partition in self.connector.partitions(kind) {
             let connector = self.connector.clone();
             let progress = self.progress.clone();
@@ -429,8 +434,8 @@ async fn grants_of(
 ) -> Result<(u64, bool), SyncError> {
     let mut cursor = Cursor::first(0);
     let mut count = 0;
-    loop {
-        let page = match connector.sync_grants(&resource, &cursor).await {
+    for depth in 0.. {
+        let page = match prioritized(depth, connector.sync_grants(&resource, &cursor)).await {
             Ok(page) => page,
             Err(ConnectorError::NotFound(message)) => {
                 tracing::warn!(%message, "resource gone while listing its grants; its grants are skipped");
@@ -446,9 +451,10 @@ async fn grants_of(
         }
         match page.next {
             Some(next) => cursor = next,
-            None => return Ok((count, false)),
+            None => break,
         }
     }
+    Ok((count, false))
 }
 
 fn closed(_: StoreClosed) -> SyncError {
