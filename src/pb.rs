@@ -13,7 +13,23 @@ pub mod c1 {
             tonic::include_proto!("c1.config.v1");
         }
     }
+    pub mod connectorapi {
+        pub mod baton {
+            pub mod v1 {
+                tonic::include_proto!("c1.connectorapi.baton.v1");
+            }
+        }
+    }
 }
+
+#[allow(clippy::all, clippy::pedantic, deprecated)]
+pub mod google {
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}
+
+pub use c1::connectorapi::baton::v1 as baton;
 
 pub use c1::config::v1 as config;
 pub use c1::connector::v2;
@@ -23,7 +39,7 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
 
 /// Every message of this project's protos, for protojson output.
-fn descriptors() -> &'static prost_reflect::DescriptorPool {
+pub(crate) fn descriptors() -> &'static prost_reflect::DescriptorPool {
     static POOL: std::sync::OnceLock<prost_reflect::DescriptorPool> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET)
@@ -125,6 +141,31 @@ mod tests {
             unreachable!()
         };
         assert_eq!(struct_to_json(&struct_from_json(map)), json);
+    }
+
+    #[test]
+    fn baton_service_has_its_seven_rpcs() {
+        let service = descriptors()
+            .get_service_by_name("c1.connectorapi.baton.v1.BatonService")
+            .expect("BatonService is compiled in");
+        let rpcs: Vec<_> = service
+            .methods()
+            .map(|m| (m.name().to_owned(), m.is_client_streaming()))
+            .collect();
+        let expected = [
+            "Hello",
+            "GetTask",
+            "GetTasks",
+            "Heartbeat",
+            "FinishTask",
+            "UploadAsset",
+            "StartDebugging",
+        ];
+        assert_eq!(rpcs.len(), expected.len());
+        for (name, (got, streaming)) in expected.iter().zip(&rpcs) {
+            assert_eq!(got, name);
+            assert_eq!(*streaming, *name == "UploadAsset");
+        }
     }
 
     #[test]

@@ -698,3 +698,48 @@ async fn an_assumed_role_reads_the_pool_and_no_secret_reaches_the_logs() {
         assert!(!logs.contains(needle), "{needle:?} leaked into the logs");
     }
 }
+
+/// Reflection advertises exactly the connector services the server implements, not the
+/// service-mode API compiled into the same binary for its client side.
+#[tokio::test(flavor = "multi_thread")]
+async fn reflection_lists_the_served_connector_services_only() {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(json!({"name": unique("reflection")}));
+    let server = Server::start(&pool_env(emulator, &pool), &[]);
+    let mut client = ServerReflectionClient::new(server.channel().await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .expect("reflection answers")
+        .into_inner();
+    let answer = answers
+        .message()
+        .await
+        .expect("a reply")
+        .expect("one reply");
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("not a service list: {answer:?}");
+    };
+    let names: BTreeSet<String> = list.service.into_iter().map(|s| s.name).collect();
+    assert!(
+        names.contains("c1.connector.v2.ConnectorService"),
+        "{names:?}"
+    );
+    assert!(
+        names.contains("c1.connector.v2.GrantManagerService"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().all(|n| n.starts_with("c1.connector.v2.")),
+        "{names:?}"
+    );
+}

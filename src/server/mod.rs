@@ -16,6 +16,9 @@ use tonic::transport::Server;
 
 use crate::connector::Connector;
 use crate::pb::FILE_DESCRIPTOR_SET;
+
+/// The package of every service this server implements.
+const CONNECTOR_PACKAGE: &str = "c1.connector.v2";
 use crate::pb::v2::account_manager_service_server::AccountManagerServiceServer;
 use crate::pb::v2::action_service_server::ActionServiceServer;
 use crate::pb::v2::asset_service_server::AssetServiceServer;
@@ -59,8 +62,16 @@ pub async fn serve(
     health
         .set_serving::<ConnectorServiceServer<SyncApi>>()
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+    // The descriptor set also holds the service-mode API this binary calls as a client; only
+    // the connector services it serves are advertised.
+    let reflection = crate::pb::descriptors()
+        .services()
+        .filter(|service| service.package_name() == CONNECTOR_PACKAGE)
+        .fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET),
+            |builder, service| builder.with_service_name(service.full_name()),
+        )
         .build_v1()?;
 
     let router = Server::builder()

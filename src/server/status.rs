@@ -12,20 +12,10 @@ use tonic::{Code, Status};
 use super::page_token::PageTokenError;
 use crate::cognito::CognitoError;
 use crate::connector::ConnectorError;
+use crate::pb::google::rpc::Status as RpcStatus;
 use crate::pb::pack;
 use crate::pb::v2::RateLimitDescription;
 use crate::pb::v2::rate_limit_description::Status as LimitStatus;
-
-/// `google.rpc.Status`, the envelope gRPC uses for status details.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
 
 /// How long a throttled caller is told to wait before trying again.
 const THROTTLED_RETRY_AFTER: Duration = Duration::from_secs(2);
