@@ -12,4 +12,5 @@ pub mod modes;
 pub mod pb;
 pub mod secret;
 pub mod server;
+pub mod service;
 pub mod sync;
