@@ -34,7 +34,7 @@ use crate::pb::v2::{
 pub use progress::{Phase, Progress};
 use store::{StoreClosed, StoreError, StoreHandle, SyncStore};
 
-/// How many stored resources the entitlement and grant phases read back at a time.
+/// How many stored resources the entitlement and grant listings read back at a time.
 const RESOURCE_BATCH: usize = 500;
 
 /// NOT_FOUND while listing a resource's grants or entitlements is a warning (the resource went
@@ -390,7 +390,7 @@ struct Tally {
     listings: u64,
 }
 
-/// The resources of one type the store holds, read back a batch at a time, so that later phases
+/// The resources of one type the store holds, read back a batch at a time, so that later listings
 /// visit every resource without the engine keeping them in memory.
 struct StoredResources<'a> {
     store: &'a StoreHandle,
