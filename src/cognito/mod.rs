@@ -131,6 +131,11 @@ pub fn page_limit(requested: u32) -> i32 {
     }
 }
 
+/// A page size for the SDK: Cognito refuses anything outside 1..=60.
+fn sdk_limit(limit: i32) -> i32 {
+    limit.clamp(1, MAX_PAGE_SIZE as i32)
+}
+
 /// A client for one user pool.
 pub struct PoolClient {
     sdk: Client,
@@ -303,19 +308,13 @@ impl PoolClient {
                 self.sdk
                     .list_users()
                     .user_pool_id(&self.pool_id)
-                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .limit(sdk_limit(limit))
                     .set_filter(filter.clone())
                     .set_pagination_token(token.map(str::to_string))
                     .send()
             })
             .await?;
-        Ok(Page {
-            items: out.users().iter().map(CognitoUser::from).collect(),
-            next_token: out
-                .pagination_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
-        })
+        Ok(Page::from_sdk(out.users(), out.pagination_token()))
     }
 
     pub async fn list_groups(
@@ -328,18 +327,12 @@ impl PoolClient {
                 self.sdk
                     .list_groups()
                     .user_pool_id(&self.pool_id)
-                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .limit(sdk_limit(limit))
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
             .await?;
-        Ok(Page {
-            items: out.groups().iter().map(CognitoGroup::from).collect(),
-            next_token: out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
-        })
+        Ok(Page::from_sdk(out.groups(), out.next_token()))
     }
 
     pub async fn list_users_in_group(
@@ -354,18 +347,12 @@ impl PoolClient {
                     .list_users_in_group()
                     .user_pool_id(&self.pool_id)
                     .group_name(group)
-                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .limit(sdk_limit(limit))
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
             .await?;
-        Ok(Page {
-            items: out.users().iter().map(CognitoUser::from).collect(),
-            next_token: out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
-        })
+        Ok(Page::from_sdk(out.users(), out.next_token()))
     }
 
     pub async fn get_group(&self, group: &str) -> Result<CognitoGroup, CognitoError> {
@@ -428,18 +415,12 @@ impl PoolClient {
                     .admin_list_groups_for_user()
                     .user_pool_id(&self.pool_id)
                     .username(username)
-                    .limit(limit.clamp(1, MAX_PAGE_SIZE as i32))
+                    .limit(sdk_limit(limit))
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
             .await?;
-        Ok(Page {
-            items: out.groups().iter().map(CognitoGroup::from).collect(),
-            next_token: out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_string),
-        })
+        Ok(Page::from_sdk(out.groups(), out.next_token()))
     }
 
     /// The names of every group a user is in (a user is in at most 100 groups: two pages).

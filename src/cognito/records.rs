@@ -164,6 +164,20 @@ pub struct Page<T> {
     pub next_token: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page of an SDK answer: its records mapped, and its token unless that is empty (an empty
+    /// token ends a listing as an absent one does).
+    pub fn from_sdk<'a, R>(records: &'a [R], token: Option<&str>) -> Self
+    where
+        T: From<&'a R>,
+    {
+        Self {
+            items: records.iter().map(T::from).collect(),
+            next_token: token.filter(|t| !t.is_empty()).map(str::to_string),
+        }
+    }
+}
+
 /// The policy as the Cognito SDK reports it. A missing minimum length means Cognito's default (8);
 /// a nonsensical negative one is read as no minimum.
 pub fn password_policy(p: &PasswordPolicyType) -> PasswordPolicy {

@@ -312,27 +312,16 @@ impl SyncEngine {
         let concurrency = self.connector.grant_listing_concurrency(kind);
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
         let mut tally = Tally::default();
-        let mut collect = |result: Result<
-            Result<(u64, bool), SyncError>,
-            tokio::task::JoinError,
-        >|
-         -> Result<(), SyncError> {
-            let (count, warned) = result.map_err(|e| SyncError::Task(e.to_string()))??;
-            tally.items += count;
-            tally.warnings += u64::from(warned);
-            Ok(())
-        };
-        let mut listings = 0;
         let mut stored = StoredResources::new(store, &resource_type.id);
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch {
                 if skips_grants(&resource.annotations) {
                     continue;
                 }
-                listings += 1;
+                tally.listings += 1;
                 while tasks.len() >= concurrency {
                     if let Some(done) = tasks.join_next().await {
-                        collect(done)?;
+                        tally.add_resource(done)?;
                     }
                 }
                 let connector = self.connector.clone();
@@ -343,9 +332,8 @@ impl SyncEngine {
             }
         }
         while let Some(done) = tasks.join_next().await {
-            collect(done)?;
+            tally.add_resource(done)?;
         }
-        tally.listings = listings;
         Ok(tally)
     }
 }
@@ -388,6 +376,19 @@ struct Tally {
     warnings: u64,
     /// Resources whose items were listed.
     listings: u64,
+}
+
+impl Tally {
+    /// Counts what one resource's grant task wrote: `(grants, whether the resource was gone)`.
+    fn add_resource(
+        &mut self,
+        task: Result<Result<(u64, bool), SyncError>, tokio::task::JoinError>,
+    ) -> Result<(), SyncError> {
+        let (count, gone) = task.map_err(|e| SyncError::Task(e.to_string()))??;
+        self.items += count;
+        self.warnings += u64::from(gone);
+        Ok(())
+    }
 }
 
 /// The resources of one type the store holds, read back a batch at a time, so that later listings
