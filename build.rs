@@ -39,5 +39,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .btree_map(".")
         .compile_fds_with_config(descriptors, config)?;
+
+    // The compiler's version, which service mode reports to the platform as the language version.
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
+    let version = std::process::Command::new(rustc)
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .unwrap_or_default();
+    println!("cargo:rustc-env=BATON_RUSTC_VERSION={}", version.trim());
     Ok(())
 }

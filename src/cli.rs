@@ -17,8 +17,12 @@ use crate::connector::UserSlicing;
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
+use crate::modes::service::{self, ServiceSettings};
 use crate::modes::{RunError, metadata_files, serve, sync_file};
 use crate::secret::Secret;
+use crate::service::error::ServiceError;
+use crate::service::identity::{ClientId, ClientSecret};
+use crate::service::system;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,6 +50,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub one_shot: OneShotArgs,
+
+    #[command(flatten)]
+    pub service: ServiceArgs,
 
     /// The .c1z file a sync writes and the listing commands read.
     #[arg(
@@ -261,6 +268,65 @@ impl OneShotArgs {
         };
         Ok(Some(request))
     }
+}
+
+/// Service mode: with a client id and secret, the connector polls the governance platform for
+/// tasks instead of syncing once.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    /// The client id the governance platform issued (name@host/rest); with --client-secret it
+    /// selects service mode.
+    #[arg(long, env = "BATON_CLIENT_ID", requires = "client_secret")]
+    pub client_id: Option<String>,
+
+    /// The client secret the governance platform issued.
+    #[arg(
+        long,
+        env = "BATON_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET",
+        requires = "client_id"
+    )]
+    pub client_secret: Option<Secret>,
+
+    /// How many platform tasks run at once, 1 to 100.
+    #[arg(long, env = "BATON_TASK_CONCURRENCY", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub task_concurrency: u16,
+
+    /// Serve /health, /ready and /live over HTTP for probes (service mode).
+    #[arg(long, env = "BATON_HEALTH_CHECK")]
+    pub health_check: bool,
+
+    /// Port of the health endpoint.
+    #[arg(long, env = "BATON_HEALTH_CHECK_PORT", default_value_t = 8081)]
+    pub health_check_port: u16,
+
+    /// Address the health endpoint binds to (0.0.0.0 in a Kubernetes pod, so the kubelet reaches it).
+    #[arg(
+        long,
+        env = "BATON_HEALTH_CHECK_BIND_ADDRESS",
+        default_value = "127.0.0.1",
+        value_name = "IP"
+    )]
+    pub health_check_bind_address: std::net::IpAddr,
+
+    /// This worker's name to the platform; defaults to the host name.
+    #[arg(long, env = "BATON_HOST_ID", hide = true)]
+    pub host_id: Option<String>,
+
+    /// The platform's host[:port], instead of the host in the client id.
+    #[arg(
+        long,
+        env = "BATON_C1_API_HOST",
+        hide = true,
+        value_name = "HOST[:PORT]"
+    )]
+    pub c1_api_host: Option<String>,
+
+    /// A PEM file of extra CA certificates to trust for the platform, besides the system's
+    /// (private deployments, tests).
+    #[arg(long, env = "BATON_C1_API_CA_FILE", value_name = "PEM")]
+    pub c1_api_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -487,6 +553,20 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                 cli.provisioning || args.provisioning,
             ))
         }
+        None if cli.service.client_id.is_some() => {
+            if let Some(flag) = cli
+                .one_shot
+                .request()?
+                .map(|_| "a one-shot provisioning flag")
+            {
+                return Err(RunError::Usage(format!(
+                    "{flag} cannot be used in service mode (--client-id); the platform sends provisioning tasks"
+                )));
+            }
+            let service = service_settings(&cli.service, cli.provisioning)?;
+            let settings = settings(&cli.pool)?;
+            runtime()?.block_on(service::run(&settings, service))
+        }
         None => {
             let one_shot = cli.one_shot.request()?;
             let settings = settings(&cli.pool)?;
@@ -503,6 +583,31 @@ fn settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
         .settings()
         .map_err(|err| RunError::Usage(err.to_string()))?;
     tracing::debug!(?settings, "configuration");
+    Ok(settings)
+}
+
+fn service_settings(args: &ServiceArgs, provisioning: bool) -> Result<ServiceSettings, RunError> {
+    let (Some(client_id), Some(client_secret)) = (&args.client_id, &args.client_secret) else {
+        return Err(RunError::Usage(
+            "service mode needs both --client-id and --client-secret".to_string(),
+        ));
+    };
+    let usage = |err: ServiceError| RunError::Usage(err.to_string());
+    let client_id = ClientId::parse(client_id).map_err(|e| usage(e.into()))?;
+    let settings = ServiceSettings {
+        client_secret: ClientSecret::parse(client_secret).map_err(|e| usage(e.into()))?,
+        api_host: service::platform_host(args.c1_api_host.as_deref(), &client_id).map_err(usage)?,
+        client_id,
+        ca_file: args.c1_api_ca_file.clone(),
+        host_id: system::host_id(args.host_id.as_deref()),
+        task_concurrency: usize::from(args.task_concurrency),
+        health_check: args.health_check.then_some(SocketAddr::new(
+            args.health_check_bind_address,
+            args.health_check_port,
+        )),
+        provisioning,
+    };
+    tracing::debug!(?settings, "service configuration");
     Ok(settings)
 }
 

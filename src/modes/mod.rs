@@ -5,6 +5,7 @@ pub mod inspect;
 pub mod metadata_files;
 pub mod provision;
 pub mod serve;
+pub mod service;
 pub mod sync_file;
 mod table;
 
@@ -14,6 +15,7 @@ use crate::c1z::C1zError;
 use crate::cognito::PoolClient;
 use crate::config::PoolSettings;
 use crate::connector::{Connector, ConnectorOptions};
+use crate::service::error::ServiceError;
 use crate::sync::SyncError;
 
 /// Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error,
@@ -47,12 +49,17 @@ pub enum RunError {
     Output(#[from] std::io::Error),
     #[error("{0}")]
     Failed(String),
+    #[error(transparent)]
+    Service(#[from] crate::service::error::ServiceError),
 }
 
 impl RunError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) => EXIT_USAGE,
+            Self::Usage(_)
+            | Self::Service(
+                ServiceError::Identity(_) | ServiceError::ApiHost(_) | ServiceError::CaFile { .. },
+            ) => EXIT_USAGE,
             Self::Interrupted(_) | Self::Sync(SyncError::Cancelled) => EXIT_INTERRUPTED,
             _ => EXIT_FAILURE,
         }

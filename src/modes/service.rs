@@ -1,0 +1,128 @@
+//! Service mode: with `--client-id` and `--client-secret`, the connector works for the
+//! governance platform: it says Hello, polls for tasks and runs them until SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{RunError, Shutdown, connector};
+use crate::config::PoolSettings;
+use crate::connector::metadata::{self, SDK_VERSION};
+use crate::pb::baton::BatonServiceHelloRequest;
+use crate::server::{ActionsApi, ProvisioningApi};
+use crate::service::error::ServiceError;
+use crate::service::health::{self, HealthState};
+use crate::service::identity::{ClientId, ClientSecret};
+use crate::service::platform::PlatformClient;
+use crate::service::system;
+use crate::service::tasks::TaskRunner;
+use crate::service::tls::PlatformTls;
+use crate::service::token::TokenSource;
+use crate::service::worker::Worker;
+
+/// Everything service mode needs beyond the pool, checked before anything connects.
+#[derive(Debug)]
+pub struct ServiceSettings {
+    pub client_id: ClientId,
+    pub client_secret: ClientSecret,
+    /// Where the token endpoint and the task API are: `host[:port]`.
+    pub api_host: String,
+    pub ca_file: Option<PathBuf>,
+    pub host_id: String,
+    pub task_concurrency: usize,
+    pub health_check: Option<SocketAddr>,
+    pub provisioning: bool,
+}
+
+/// The platform's `host[:port]`: `--c1-api-host` when given, else the client id's host.
+pub fn platform_host(given: Option<&str>, client: &ClientId) -> Result<String, ServiceError> {
+    match given.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(host) => {
+            let valid = host
+                .parse::<http::uri::Authority>()
+                .is_ok_and(|a| a.as_str() == host && !host.contains('@'));
+            if valid {
+                Ok(host.to_string())
+            } else {
+                Err(ServiceError::ApiHost(host.to_string()))
+            }
+        }
+        None => Ok(client.token_host().to_string()),
+    }
+}
+
+pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), RunError> {
+    let shutdown = Shutdown::listen()?;
+    let tls = PlatformTls::load(settings.ca_file.as_deref())?;
+    let connector = connector(pool).await;
+    // A pool that is missing or refuses these credentials would fail every task: stop now,
+    // with the reason, rather than take tasks. A throttled or unreachable pool may recover.
+    if let Err(err) = connector.validate().await {
+        match tonic::Status::from(err) {
+            status if status.code() == tonic::Code::Unavailable => {
+                tracing::warn!(
+                    error = status.message(),
+                    "the pool is not reachable yet; starting anyway"
+                );
+            }
+            status => {
+                return Err(RunError::Failed(format!(
+                    "the pool cannot be used: {}",
+                    status.message()
+                )));
+            }
+        }
+    }
+    let health = HealthState::new(connector.clone());
+    if let Some(addr) = settings.health_check {
+        let bound = health::start(addr, health.clone()).await?;
+        tracing::info!(%bound, "health endpoint listening");
+    }
+    let user_agent = format!("{} baton-sdk/{SDK_VERSION}", settings.client_id.name());
+    let tokens = TokenSource::new(
+        settings.client_id,
+        settings.client_secret,
+        &settings.api_host,
+        &tls,
+    );
+    let platform = Arc::new(PlatformClient::new(
+        &settings.api_host,
+        &tls,
+        tokens,
+        settings.host_id,
+        user_agent,
+    )?);
+    let hello = BatonServiceHelloRequest {
+        host_id: String::new(),
+        task_id: String::new(),
+        build_info: Some(system::build_info()),
+        os_info: Some(system::os_info()),
+        connector_metadata: Some(metadata::metadata(&pool.pool.id, &pool.region)),
+        annotations: Vec::new(),
+    };
+    let runner = Arc::new(TaskRunner {
+        connector: connector.clone(),
+        platform: platform.clone(),
+        actions: ActionsApi::new(connector.clone(), settings.provisioning),
+        provisioning: settings
+            .provisioning
+            .then(|| ProvisioningApi::new(connector.clone())),
+        hello,
+    });
+    tracing::info!(
+        platform = %settings.api_host,
+        pool_id = %pool.pool.id,
+        provisioning = settings.provisioning,
+        "service mode starting"
+    );
+    Worker {
+        platform,
+        runner,
+        task_concurrency: settings.task_concurrency,
+        health,
+    }
+    .run(async move { shutdown.requested().await })
+    .await?;
+    tracing::info!("service mode stopped");
+    Ok(())
+}

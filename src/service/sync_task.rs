@@ -1,0 +1,239 @@
+//! The `sync_full` task: heartbeats while it runs, the whole pool into a fresh temporary
+//! `.c1z`, the upload, and the outcome. The platform can cancel it through a heartbeat; a
+//! worker shutting down abandons it; either way the temporary file is removed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tonic::Status;
+
+use super::platform::PlatformClient;
+use super::tasks::{Outcome, TaskRunner};
+use crate::c1z::{C1zError, C1zWriter};
+use crate::pb::baton::task::SyncFullTask;
+use crate::sync::{SyncEngine, SyncError};
+
+/// Heartbeat interval when the platform names none, and the bounds on what it names.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
+const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+const MAX_HEARTBEAT: Duration = Duration::from_secs(300);
+/// Consecutive failed heartbeats after which the task is given up: the platform has surely
+/// handed it to another worker by then.
+const MAX_HEARTBEAT_FAILURES: u32 = 10;
+/// Attempts at uploading the finished file.
+const UPLOAD_ATTEMPTS: u32 = 3;
+
+/// The worker's shutdown, as every task sees it.
+pub type Cancel = watch::Receiver<bool>;
+
+/// Why a sync stopped before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    Platform,
+    HeartbeatsLost,
+    Shutdown,
+}
+
+impl Stop {
+    fn outcome(self) -> Outcome {
+        let status = match self {
+            Stop::Platform => Status::cancelled("the platform cancelled the task"),
+            Stop::Shutdown => {
+                Status::cancelled("the worker is shutting down; the sync was abandoned")
+            }
+            Stop::HeartbeatsLost => Status::aborted(format!(
+                "{MAX_HEARTBEAT_FAILURES} heartbeats in a row failed; the task was given up"
+            )),
+        };
+        Outcome::Failed {
+            status,
+            non_retryable: false,
+        }
+    }
+}
+
+pub fn heartbeat_interval(given: Option<&prost_types::Duration>) -> Duration {
+    given
+        .and_then(|d| Duration::try_from(*d).ok())
+        .filter(|d| !d.is_zero())
+        .map_or(DEFAULT_HEARTBEAT, |d| d.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT))
+}
+
+pub async fn run(
+    runner: &TaskRunner,
+    task_id: &str,
+    sync: SyncFullTask,
+    mut shutdown: Cancel,
+) -> Outcome {
+    if !sync.targeted_sync_resources.is_empty() {
+        return Outcome::Failed {
+            status: Status::unimplemented("targeted syncs are not supported by this connector"),
+            non_retryable: true,
+        };
+    }
+    let platform = runner.platform.clone();
+    let (stop_tx, mut stop) = watch::channel(None);
+    // One heartbeat before any work, as the SDK does: a task the platform already cancelled
+    // does not start.
+    let every = match platform.heartbeat(task_id).await {
+        Ok(answer) if answer.cancelled => return Stop::Platform.outcome(),
+        Ok(answer) => heartbeat_interval(answer.next_heartbeat.as_ref()),
+        Err(err) => {
+            tracing::warn!(task_id, error = %err, "heartbeat failed");
+            DEFAULT_HEARTBEAT
+        }
+    };
+    let stop_tx = Arc::new(stop_tx);
+    let beating = tokio::spawn(heartbeats(
+        platform.clone(),
+        task_id.to_string(),
+        every,
+        stop_tx.clone(),
+    ));
+    let stopping = tokio::spawn({
+        let stop_tx = stop_tx.clone();
+        async move {
+            if shutdown.wait_for(|yes| *yes).await.is_ok() {
+                stop_tx.send_if_modified(|stop| stop.replace(Stop::Shutdown).is_none());
+            }
+        }
+    });
+    let stopped = async move {
+        let _ = stop.wait_for(Option::is_some).await;
+    };
+    let outcome = sync_and_upload(runner, task_id, stop_tx.subscribe(), stopped).await;
+    beating.abort();
+    stopping.abort();
+    outcome
+}
+
+async fn sync_and_upload(
+    runner: &TaskRunner,
+    task_id: &str,
+    stop: watch::Receiver<Option<Stop>>,
+    stopped: impl std::future::Future<Output = ()>,
+) -> Outcome {
+    let stop_reason = || stop.borrow().unwrap_or(Stop::Shutdown);
+    let failed = |status: Status| Outcome::Failed {
+        status,
+        non_retryable: false,
+    };
+    let dir = match tempfile::Builder::new()
+        .prefix("baton-sdk-sync-upload")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            return failed(Status::internal(format!(
+                "cannot make a temporary directory for the sync: {e}"
+            )));
+        }
+    };
+    let path = dir.path().join("sync.c1z");
+    let writer = match C1zWriter::create(&path) {
+        Ok(writer) => writer,
+        Err(e) => return failed(Status::internal(e.to_string())),
+    };
+    tracing::info!(task_id, file = %path.display(), "sync task started");
+    let engine = SyncEngine::new(runner.connector.clone());
+    tokio::pin!(stopped);
+    let (writer, summary) = match engine.run(writer, &mut stopped).await {
+        Ok(done) => done,
+        Err(SyncError::Cancelled) => return stop_reason().outcome(),
+        Err(SyncError::Connector(err)) => return failed(Status::from(err)),
+        Err(err) => return failed(Status::internal(err.to_string())),
+    };
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let finishing = tokio::task::spawn_blocking({
+        let cancelled = cancelled.clone();
+        move || writer.finish_unless(&cancelled)
+    });
+    tokio::pin!(finishing);
+    let written = tokio::select! {
+        written = &mut finishing => written,
+        () = &mut stopped => {
+            cancelled.store(true, Ordering::Relaxed);
+            let _ = finishing.await;
+            return stop_reason().outcome();
+        }
+    };
+    let written = match written {
+        Ok(Ok(written)) => written,
+        Ok(Err(C1zError::Cancelled { .. })) => return stop_reason().outcome(),
+        Ok(Err(e)) => return failed(Status::internal(e.to_string())),
+        Err(e) => return failed(Status::internal(format!("writing the sync failed: {e}"))),
+    };
+    tracing::info!(
+        task_id,
+        bytes = written.bytes,
+        resources = summary.resources_by_type.values().sum::<u64>(),
+        grants = summary.grants,
+        duration_s = summary.duration.as_secs_f64(),
+        "sync written; uploading"
+    );
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let upload = runner.platform.upload(task_id, &written.path);
+        let result = tokio::select! {
+            result = upload => result,
+            () = &mut stopped => return stop_reason().outcome(),
+        };
+        match result {
+            Ok(bytes) => {
+                tracing::info!(task_id, bytes, attempt, "sync uploaded");
+                return Outcome::Success {
+                    response: None,
+                    annotations: Vec::new(),
+                };
+            }
+            Err(err) if attempt < UPLOAD_ATTEMPTS => {
+                tracing::warn!(task_id, attempt, error = %err, "upload failed; trying again");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(u64::from(attempt))) => {}
+                    () = &mut stopped => return stop_reason().outcome(),
+                }
+            }
+            Err(err) => {
+                return failed(Status::unavailable(format!(
+                    "the upload failed {UPLOAD_ATTEMPTS} times: {err}"
+                )));
+            }
+        }
+    }
+}
+
+/// Heartbeats every interval the platform names, until the task ends (this future is then
+/// aborted), the platform cancels the task, or too many heartbeats fail in a row.
+async fn heartbeats(
+    platform: Arc<PlatformClient>,
+    task_id: String,
+    mut every: Duration,
+    stop: Arc<watch::Sender<Option<Stop>>>,
+) {
+    let mut failures = 0;
+    loop {
+        tokio::time::sleep(every).await;
+        match platform.heartbeat(&task_id).await {
+            Ok(answer) if answer.cancelled => {
+                tracing::info!(task_id, "the platform cancelled the task");
+                stop.send_if_modified(|s| s.replace(Stop::Platform).is_none());
+                return;
+            }
+            Ok(answer) => {
+                failures = 0;
+                every = heartbeat_interval(answer.next_heartbeat.as_ref());
+            }
+            Err(err) => {
+                failures += 1;
+                tracing::warn!(task_id, failures, error = %err, "heartbeat failed");
+                if failures >= MAX_HEARTBEAT_FAILURES {
+                    stop.send_if_modified(|s| s.replace(Stop::HeartbeatsLost).is_none());
+                    return;
+                }
+            }
+        }
+    }
+}
