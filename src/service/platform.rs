@@ -89,57 +89,70 @@ impl PlatformClient {
         Ok(request)
     }
 
+    /// One unary call. A call refused as UNAUTHENTICATED is made once more with a new token,
+    /// since the platform may revoke a token before it expires; a second refusal stands.
+    async fn unary<T, R, F, Fut>(
+        &self,
+        rpc: &'static str,
+        message: T,
+        call: F,
+    ) -> Result<R, ServiceError>
+    where
+        T: Clone,
+        F: Fn(BatonServiceClient<Channel>, tonic::Request<T>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        let mut refused_once = false;
+        loop {
+            let request = self.request(message.clone(), Some(CALL_TIMEOUT)).await?;
+            match call(self.grpc.clone(), request).await {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(status) if status.code() == tonic::Code::Unauthenticated && !refused_once => {
+                    refused_once = true;
+                    tracing::info!(
+                        rpc,
+                        "the platform refused the access token; getting a new one"
+                    );
+                    self.tokens.invalidate().await;
+                }
+                Err(status) => return Err(ServiceError::rpc(rpc, status)),
+            }
+        }
+    }
+
     pub async fn hello(&self, mut hello: BatonServiceHelloRequest) -> Result<(), ServiceError> {
         hello.host_id = self.host_id.clone();
-        let request = self.request(hello, Some(CALL_TIMEOUT)).await?;
-        self.grpc
-            .clone()
-            .hello(request)
-            .await
-            .map_err(|s| ServiceError::rpc("Hello", s))?;
+        self.unary("Hello", hello, |mut grpc, request| async move {
+            grpc.hello(request).await
+        })
+        .await?;
         Ok(())
     }
 
     pub async fn get_task(&self) -> Result<BatonServiceGetTaskResponse, ServiceError> {
-        let request = self
-            .request(
-                BatonServiceGetTaskRequest {
-                    host_id: self.host_id.clone(),
-                },
-                Some(CALL_TIMEOUT),
-            )
-            .await?;
-        let response = self
-            .grpc
-            .clone()
-            .get_task(request)
-            .await
-            .map_err(|s| ServiceError::rpc("GetTask", s))?;
-        Ok(response.into_inner())
+        let request = BatonServiceGetTaskRequest {
+            host_id: self.host_id.clone(),
+        };
+        self.unary("GetTask", request, |mut grpc, request| async move {
+            grpc.get_task(request).await
+        })
+        .await
     }
 
     pub async fn heartbeat(
         &self,
         task_id: &str,
     ) -> Result<BatonServiceHeartbeatResponse, ServiceError> {
-        let request = self
-            .request(
-                BatonServiceHeartbeatRequest {
-                    host_id: self.host_id.clone(),
-                    task_id: task_id.to_string(),
-                    annotations: Vec::new(),
-                    task_ids: Vec::new(),
-                },
-                Some(CALL_TIMEOUT),
-            )
-            .await?;
-        let response = self
-            .grpc
-            .clone()
-            .heartbeat(request)
-            .await
-            .map_err(|s| ServiceError::rpc("Heartbeat", s))?;
-        Ok(response.into_inner())
+        let request = BatonServiceHeartbeatRequest {
+            host_id: self.host_id.clone(),
+            task_id: task_id.to_string(),
+            annotations: Vec::new(),
+            task_ids: Vec::new(),
+        };
+        self.unary("Heartbeat", request, |mut grpc, request| async move {
+            grpc.heartbeat(request).await
+        })
+        .await
     }
 
     pub async fn finish_task(
@@ -147,12 +160,10 @@ impl PlatformClient {
         mut finish: BatonServiceFinishTaskRequest,
     ) -> Result<(), ServiceError> {
         finish.host_id = self.host_id.clone();
-        let request = self.request(finish, Some(CALL_TIMEOUT)).await?;
-        self.grpc
-            .clone()
-            .finish_task(request)
-            .await
-            .map_err(|s| ServiceError::rpc("FinishTask", s))?;
+        self.unary("FinishTask", finish, |mut grpc, request| async move {
+            grpc.finish_task(request).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -209,7 +220,12 @@ impl PlatformClient {
             Ok(Err(e)) => return Err(io(e)),
             Err(e) => return Err(io(std::io::Error::other(e))),
         }
-        outcome.map_err(|s| ServiceError::rpc("UploadAsset", s))?;
+        if let Err(status) = outcome {
+            if status.code() == tonic::Code::Unauthenticated {
+                self.tokens.invalidate().await;
+            }
+            return Err(ServiceError::rpc("UploadAsset", status));
+        }
         Ok(size)
     }
 }

@@ -13,7 +13,7 @@ use super::platform::PlatformClient;
 use super::tasks::{Outcome, TaskRunner};
 use crate::c1z::{C1zError, C1zWriter};
 use crate::pb::baton::task::SyncFullTask;
-use crate::sync::{SyncEngine, SyncError};
+use crate::sync::{SyncEngine, SyncError, SyncScope};
 
 /// Heartbeat interval when the platform names none, and the bounds on what it names.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
@@ -67,12 +67,24 @@ pub async fn run(
     sync: SyncFullTask,
     mut shutdown: Cancel,
 ) -> Outcome {
-    if !sync.targeted_sync_resources.is_empty() {
+    // Neither is advertised in the connector's capabilities, so the platform should not ask.
+    let unsupported = if !sync.targeted_sync_resources.is_empty() {
+        Some("targeted syncs are not supported by this connector")
+    } else if !sync.sync_resource_type_ids.is_empty() {
+        Some("syncing a subset of resource types is not supported by this connector")
+    } else {
+        None
+    };
+    if let Some(message) = unsupported {
         return Outcome::Failed {
-            status: Status::unimplemented("targeted syncs are not supported by this connector"),
+            status: Status::unimplemented(message),
             non_retryable: true,
         };
     }
+    let scope = SyncScope {
+        skip_entitlements_and_grants: sync.skip_entitlements_and_grants,
+        skip_grants: sync.skip_grants,
+    };
     let platform = runner.platform.clone();
     let (stop_tx, mut stop) = watch::channel(None);
     // One heartbeat before any work, as the SDK does: a task the platform already cancelled
@@ -103,7 +115,7 @@ pub async fn run(
     let stopped = async move {
         let _ = stop.wait_for(Option::is_some).await;
     };
-    let outcome = sync_and_upload(runner, task_id, stop_tx.subscribe(), stopped).await;
+    let outcome = sync_and_upload(runner, task_id, scope, stop_tx.subscribe(), stopped).await;
     beating.abort();
     stopping.abort();
     outcome
@@ -112,6 +124,7 @@ pub async fn run(
 async fn sync_and_upload(
     runner: &TaskRunner,
     task_id: &str,
+    scope: SyncScope,
     stop: watch::Receiver<Option<Stop>>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Outcome {
@@ -137,7 +150,7 @@ async fn sync_and_upload(
         Err(e) => return failed(Status::internal(e.to_string())),
     };
     tracing::info!(task_id, file = %path.display(), "sync task started");
-    let engine = SyncEngine::new(runner.connector.clone());
+    let engine = SyncEngine::new(runner.connector.clone()).with_scope(scope);
     tokio::pin!(stopped);
     let (writer, summary) = match engine.run(writer, &mut stopped).await {
         Ok(done) => done,

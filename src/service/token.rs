@@ -87,6 +87,12 @@ impl TokenSource {
         Ok(authorization)
     }
 
+    /// Forgets the cached token, after the platform refused it (it may have been revoked
+    /// before its expiry); the next call exchanges a new one.
+    pub async fn invalidate(&self) {
+        *self.cached.lock().await = None;
+    }
+
     async fn exchange(&self) -> Result<Token, ServiceError> {
         let unreachable = |reason: String| ServiceError::TokenUnreachable {
             url: self.url.clone(),

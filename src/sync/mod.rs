@@ -80,6 +80,15 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
 pub struct SyncEngine {
     connector: Arc<Connector>,
     progress: Arc<Progress>,
+    scope: SyncScope,
+}
+
+/// What a sync leaves out, as a platform sync task may ask (`skip_entitlements_and_grants`,
+/// `skip_grants`). The default is everything.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncScope {
+    pub skip_entitlements_and_grants: bool,
+    pub skip_grants: bool,
 }
 
 /// Whether the annotations say the syncer should skip a kind of listing.
@@ -100,7 +109,13 @@ impl SyncEngine {
         Self {
             connector,
             progress: Arc::new(Progress::default()),
+            scope: SyncScope::default(),
         }
+    }
+
+    pub fn with_scope(mut self, scope: SyncScope) -> Self {
+        self.scope = scope;
+        self
     }
 
     pub fn progress(&self) -> Arc<Progress> {
@@ -152,7 +167,9 @@ impl SyncEngine {
             .iter()
             .map(|t| Ok((t, ResourceKind::parse(&t.id)?)))
             .collect::<Result<Vec<_>, ConnectorError>>()?;
-        for (_, kind) in &kinds {
+        let with_entitlements = !self.scope.skip_entitlements_and_grants;
+        let with_grants = with_entitlements && !self.scope.skip_grants;
+        for (_, kind) in kinds.iter().filter(|_| with_entitlements) {
             let statics = self.connector.list_static_entitlements(*kind);
             summary.entitlements += statics.len() as u64;
             if !statics.is_empty() {
@@ -170,12 +187,13 @@ impl SyncEngine {
         let entitlements = try_join_all(
             kinds
                 .iter()
-                .filter(|(t, _)| !skips_entitlements(&t.annotations))
+                .filter(|(t, _)| with_entitlements && !skips_entitlements(&t.annotations))
                 .map(|(t, kind)| self.list_entitlements_of_type(t, *kind, store, watched.clone())),
         );
         let grants = try_join_all(
             kinds
                 .iter()
+                .filter(|_| with_grants)
                 .map(|(t, kind)| self.list_grants_of_type(t, *kind, store, watched.clone())),
         );
         let (counts, entitlement_tallies, grant_tallies) =

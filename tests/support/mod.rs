@@ -217,7 +217,8 @@ pub fn run_binary(args: &[&str], env: &[(String, String)]) -> Output {
         .expect("run baton-cognito")
 }
 
-fn base_command(env: &[(String, String)]) -> Command {
+/// The connector binary with a clean AWS and BATON_ environment plus `env`.
+pub fn base_command(env: &[(String, String)]) -> Command {
     let mut command = Command::new(BIN);
     for (key, _) in std::env::vars() {
         if key.starts_with("BATON_") || key.starts_with("AWS_") {

@@ -1,0 +1,984 @@
+//! Service mode end to end: the real binary, started with a client id and secret, logs in to a
+//! platform double (HTTPS token endpoint + TLS gRPC BatonService, `support/platform.rs`), runs
+//! the tasks it hands out against the Cognito emulator, and reports back. Every change a task
+//! makes is read back through the AWS API; every uploaded sync is opened as a `.c1z`.
+
+#[path = "support/platform.rs"]
+mod platform;
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use baton_cognito::c1z::{C1zReader, GrantFilter};
+use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
+use baton_cognito::pb::baton::task::{self, TaskType};
+use baton_cognito::pb::baton::{BatonServiceFinishTaskRequest, Task};
+use baton_cognito::pb::struct_from_json;
+use baton_cognito::pb::v2::*;
+use platform::{Platform, PlatformOptions};
+use prost::Message;
+use serde_json::json;
+use support::*;
+
+/// Long enough for any task here on a slow CI machine; tasks normally end in well under a second.
+const TASK_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The connector running in service mode, its logs collected as they come.
+struct Worker {
+    child: Child,
+    logs: Arc<Mutex<String>>,
+    health: Option<String>,
+    _tmp: tempfile::TempDir,
+    tmp: std::path::PathBuf,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Worker {
+    fn start(env: &[(String, String)], args: &[&str]) -> Worker {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut command = base_command(env);
+        command
+            .env("TMPDIR", tmp.path())
+            .env("BATON_LOG_LEVEL", "debug")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .expect("start baton-cognito in service mode");
+        let logs = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let sink = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push_str(&line);
+                    sink.lock().unwrap().push('\n');
+                }
+            });
+        }
+        Worker {
+            child,
+            logs,
+            health: None,
+            tmp: tmp.path().to_path_buf(),
+            _tmp: tmp,
+        }
+    }
+
+    fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// The exit status, waiting at most `timeout`.
+    async fn exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// What is left in the worker's temporary directory.
+    fn temp_entries(&self) -> Vec<String> {
+        std::fs::read_dir(&self.tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect()
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET on the health endpoint: the status code, or None when nothing listens.
+async fn probe(addr: &str, path: &str) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    answer.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn wait_for_probe(addr: &str, path: &str, want: u16) {
+    let deadline = Instant::now() + TASK_TIMEOUT;
+    while Instant::now() < deadline {
+        if probe(addr, path).await == Some(want) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{path} never answered {want}");
+}
+
+/// A platform, a pool, and a worker with provisioning and the health endpoint, for each test.
+struct Setup {
+    platform: Platform,
+    pool: Pool,
+    worker: Worker,
+}
+
+async fn setup(
+    options: PlatformOptions,
+    pool_spec: serde_json::Value,
+    extra_env: &[(&str, &str)],
+) -> Setup {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(pool_spec);
+    let platform = Platform::start(options).await;
+    let health = format!("127.0.0.1:{}", free_port());
+    let mut env = pool_env(emulator, &pool);
+    env.extend(platform.env());
+    env.extend([
+        ("BATON_HOST_ID".to_string(), "worker-under-test".to_string()),
+        ("BATON_PROVISIONING".to_string(), "true".to_string()),
+        ("BATON_HEALTH_CHECK".to_string(), "true".to_string()),
+        (
+            "BATON_HEALTH_CHECK_PORT".to_string(),
+            health.rsplit(':').next().unwrap().to_string(),
+        ),
+    ]);
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let mut worker = Worker::start(&env, &[]);
+    worker.health = Some(health);
+    Setup {
+        platform,
+        pool,
+        worker,
+    }
+}
+
+fn small_pool() -> serde_json::Value {
+    json!({
+        "name": unique("service"),
+        "users": [
+            {"username": "ann", "attributes": {"email": "ann@example.com"}},
+            {"username": "bob:smith", "attributes": {"email": "bob@example.com"}},
+            {"username": "cara"},
+        ],
+        "groups": [{"name": "admins"}, {"name": "team: red/blue"}],
+        "memberships": [["admins", "bob:smith"]],
+    })
+}
+
+async fn finished(setup: &Setup, task: &Task) -> BatonServiceFinishTaskRequest {
+    match setup.platform.wait_finished(&task.id, TASK_TIMEOUT).await {
+        Some(finish) => finish,
+        None => panic!(
+            "task {} was never finished; worker logs:\n{}",
+            task.id,
+            setup.worker.logs()
+        ),
+    }
+}
+
+/// The success response of a finished task, decoded as `M`; panics with the error otherwise.
+fn success<M: Message + Default + prost::Name>(
+    finish: &BatonServiceFinishTaskRequest,
+) -> (M, Vec<prost_types::Any>) {
+    match &finish.final_state {
+        Some(FinalState::Success(success)) => {
+            let any = success
+                .response
+                .as_ref()
+                .expect("a success carries the connector response");
+            assert_eq!(
+                any.type_url,
+                M::type_url(),
+                "packed as Any with the connector's type"
+            );
+            (
+                M::decode(any.value.as_slice()).unwrap(),
+                success.annotations.clone(),
+            )
+        }
+        other => panic!(
+            "expected success, got {other:?} with status {:?}",
+            finish.status
+        ),
+    }
+}
+
+/// The status code, message and non_retryable flag of a failed task.
+fn failure(finish: &BatonServiceFinishTaskRequest) -> (tonic::Code, String, bool) {
+    let status = finish.status.clone().expect("a failed task has a status");
+    match &finish.final_state {
+        Some(FinalState::Error(error)) => (
+            tonic::Code::from(status.code),
+            status.message,
+            error.non_retryable,
+        ),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn resource(type_id: &str, id: &str) -> Resource {
+    Resource {
+        id: Some(ResourceId {
+            resource_type: type_id.into(),
+            resource: id.into(),
+            baton_resource: false,
+        }),
+        ..Resource::default()
+    }
+}
+
+fn member_of(group: &str) -> Entitlement {
+    Entitlement {
+        resource: Some(resource("group", group)),
+        id: format!("group:{group}:member"),
+        slug: "member".into(),
+        ..Entitlement::default()
+    }
+}
+
+fn sync_task() -> Task {
+    platform::task(TaskType::SyncFull(task::SyncFullTask::default()))
+}
+
+/// Opens an uploaded `.c1z` and returns its user ids, group ids and grant ids.
+fn read_upload(bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<String>, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("uploaded.c1z");
+    std::fs::write(&path, bytes).unwrap();
+    let reader = C1zReader::open(&path).expect("the upload is a valid .c1z");
+    let ids = |type_id: &str| {
+        let mut ids = BTreeSet::new();
+        reader
+            .resources(Some(type_id), |r| {
+                ids.insert(r.id.unwrap().resource);
+                Ok(())
+            })
+            .unwrap();
+        ids
+    };
+    let mut grants = BTreeSet::new();
+    reader
+        .grants(&GrantFilter::default(), |g| {
+            grants.insert(g.id);
+            Ok(())
+        })
+        .unwrap();
+    let entitlements = reader.stats().unwrap().entitlements;
+    (ids("user"), ids("group"), grants, entitlements)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_sync_task_uploads_the_seeded_pool_in_512_kib_chunks() {
+    // Enough users with long, incompressible attributes that the .c1z takes several chunks.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut noise = |len: usize| -> String {
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(alphabet[(state % 62) as usize])
+            })
+            .collect()
+    };
+    let users: Vec<_> = (0..1000)
+        .map(|i| {
+            json!({"username": format!("user-{i:05}"), "attributes": {
+                "email": format!("user-{i:05}@example.com"),
+                "name": noise(1500),
+            }})
+        })
+        .collect();
+    let memberships: Vec<_> = (0..1000)
+        .step_by(3)
+        .map(|i| json!(["everyone", format!("user-{i:05}")]))
+        .chain([json!(["team: red/blue", "user-00001"])])
+        .collect();
+    let setup = setup(
+        PlatformOptions::default(),
+        json!({"name": unique("service-sync"), "users": users,
+               "groups": [{"name": "everyone"}, {"name": "team: red/blue"}, {"name": "empty"}],
+               "memberships": memberships}),
+        &[],
+    )
+    .await;
+    let platform = &setup.platform;
+
+    let hello = platform
+        .wait_hello(TASK_TIMEOUT)
+        .await
+        .expect("the worker says Hello");
+    assert_eq!(
+        hello.host_id, "worker-under-test",
+        "BATON_HOST_ID names the worker"
+    );
+    assert!(hello.task_id.is_empty());
+    let metadata = hello
+        .connector_metadata
+        .expect("Hello carries the connector metadata");
+    assert!(!metadata.display_name.is_empty());
+    let build = hello.build_info.expect("build info");
+    assert_eq!(build.package, "baton-cognito");
+    assert!(
+        build.lang_version.starts_with("rustc "),
+        "{}",
+        build.lang_version
+    );
+    let os = hello.os_info.expect("os info");
+    assert_eq!(os.os, "linux");
+    assert!(!os.hostname.is_empty() && !os.virtualization_system.is_empty());
+    let health = setup.worker.health.clone().unwrap();
+    wait_for_probe(&health, "/ready", 200).await;
+    assert_eq!(probe(&health, "/live").await, Some(200));
+    assert_eq!(
+        probe(&health, "/health").await,
+        Some(200),
+        "the pool is reachable"
+    );
+    assert_eq!(probe(&health, "/nope").await, Some(404));
+
+    let task = sync_task();
+    platform.push_task(task.clone());
+    let finish = finished(&setup, &task).await;
+    match &finish.final_state {
+        Some(FinalState::Success(success)) => assert!(
+            success.response.is_none(),
+            "a sync finishes with no response"
+        ),
+        other => panic!(
+            "sync failed: {other:?} {:?}\n{}",
+            finish.status,
+            setup.worker.logs()
+        ),
+    }
+    assert_eq!(finish.host_id, "worker-under-test");
+    assert!(
+        !platform.heartbeats(&task.id).is_empty(),
+        "the sync sends heartbeats"
+    );
+
+    let uploads = platform.uploads(&task.id);
+    assert_eq!(uploads.len(), 1, "one upload");
+    let upload = &uploads[0];
+    assert!(
+        upload.completed && upload.checksum_ok,
+        "the SHA-256 matches what arrived"
+    );
+    assert_eq!(upload.host_id, "worker-under-test");
+    let (last, full) = upload.chunk_sizes.split_last().unwrap();
+    assert!(
+        !full.is_empty(),
+        "a file of {} bytes takes several chunks",
+        upload.bytes.len()
+    );
+    assert!(
+        full.iter().all(|&size| size == 512 * 1024),
+        "{:?}",
+        upload.chunk_sizes
+    );
+    assert!(*last > 0 && *last <= 512 * 1024);
+
+    let (users, groups, grants, entitlements) = read_upload(&upload.bytes);
+    assert_eq!(users.len(), 1000);
+    assert!(users.contains("user-00000") && users.contains("user-00999"));
+    assert_eq!(
+        groups,
+        BTreeSet::from(["everyone".into(), "team: red/blue".into(), "empty".into()])
+    );
+    assert_eq!(grants.len(), 335);
+    assert!(grants.contains("group:team: red/blue:member:user:user-00001"));
+    assert!(grants.contains("group:everyone:member:user:user-00999"));
+    assert_eq!(entitlements, 3);
+
+    let (accepted, refused) = platform.token_requests();
+    assert!(accepted >= 1 && refused == 0);
+    assert!(
+        accepted <= 2,
+        "the token is cached, not fetched per call ({accepted} fetched)"
+    );
+    assert!(
+        platform
+            .user_agents()
+            .iter()
+            .all(|ua| ua.starts_with("baton-test baton-sdk/")),
+        "{:?}",
+        platform.user_agents()
+    );
+    assert!(
+        setup.worker.temp_entries().is_empty(),
+        "the temporary sync is removed: {:?}",
+        setup.worker.temp_entries()
+    );
+    assert!(
+        !setup.worker.logs().contains(platform.client_secret()),
+        "the secret is never logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_tasks_honour_skip_grants_and_refuse_targeted_syncs() {
+    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    let skip = platform::task(TaskType::SyncFull(task::SyncFullTask {
+        skip_grants: true,
+        ..Default::default()
+    }));
+    setup.platform.push_task(skip.clone());
+    finished(&setup, &skip).await;
+    let uploads = setup.platform.uploads(&skip.id);
+    let (users, groups, grants, entitlements) =
+        read_upload(&uploads.last().expect("an upload").bytes);
+    assert_eq!(
+        (users.len(), groups.len(), grants.len(), entitlements),
+        (3, 2, 0, 2)
+    );
+
+    let targeted = platform::task(TaskType::SyncFull(task::SyncFullTask {
+        targeted_sync_resources: vec![resource("user", "ann")],
+        ..Default::default()
+    }));
+    setup.platform.push_task(targeted.clone());
+    let (code, message, non_retryable) = failure(&finished(&setup, &targeted).await);
+    assert_eq!(code, tonic::Code::Unimplemented);
+    assert!(message.contains("targeted"), "{message}");
+    assert!(non_retryable);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provisioning_tasks_change_the_pool_and_report_the_connector_response() {
+    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    let aws = aws_client(Emulator::shared(), &setup.pool).await;
+    let setup = &setup;
+    let run = |task_type: TaskType| {
+        let task = platform::task(task_type);
+        setup.platform.push_task(task.clone());
+        async move { finished(setup, &task).await }
+    };
+
+    // grant, then the same grant again
+    let grant = || {
+        TaskType::Grant(task::GrantTask {
+            entitlement: Some(member_of("team: red/blue")),
+            principal: Some(resource("user", "ann")),
+            annotations: vec![],
+            duration: None,
+        })
+    };
+    let (granted, annotations) = success::<GrantManagerServiceGrantResponse>(&run(grant()).await);
+    assert_eq!(granted.grants[0].id, "group:team: red/blue:member:user:ann");
+    assert!(annotations.is_empty());
+    assert!(
+        aws.groups_of_user("ann")
+            .await
+            .unwrap()
+            .contains(&"team: red/blue".to_string())
+    );
+    let (_, annotations) = success::<GrantManagerServiceGrantResponse>(&run(grant()).await);
+    assert!(
+        annotations
+            .iter()
+            .any(|a| a.type_url == <GrantAlreadyExists as prost::Name>::type_url()),
+        "the repeat says GrantAlreadyExists beside the response"
+    );
+
+    // revoke
+    let revoke = TaskType::Revoke(task::RevokeTask {
+        grant: Some(Grant {
+            id: "group:admins:member:user:bob:smith".into(),
+            entitlement: Some(member_of("admins")),
+            principal: Some(resource("user", "bob:smith")),
+            ..Grant::default()
+        }),
+        annotations: vec![],
+    });
+    success::<GrantManagerServiceRevokeResponse>(&run(revoke).await);
+    assert!(aws.groups_of_user("bob:smith").await.unwrap().is_empty());
+
+    // create an account
+    let create = TaskType::CreateAccount(task::CreateAccountTask {
+        account_info: Some(AccountInfo {
+            login: "dora".into(),
+            emails: vec![account_info::Email {
+                address: "dora@example.com".into(),
+                is_primary: true,
+            }],
+            login_aliases: vec![],
+            profile: Some(struct_from_json(
+                json!({"login": "dora", "email": "dora@example.com"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )),
+        }),
+        credential_options: Some(CredentialOptions {
+            force_change_at_next_login: true,
+            options: Some(credential_options::Options::NoPassword(
+                credential_options::NoPassword {},
+            )),
+        }),
+        encryption_configs: vec![],
+        resource_type_id: "user".into(),
+    });
+    let (created, _) = success::<CreateAccountResponse>(&run(create).await);
+    assert!(
+        matches!(
+            created.result,
+            Some(create_account_response::Result::Success(_))
+        ),
+        "{created:?}"
+    );
+    let dora = aws.get_user("dora").await.expect("dora exists in the pool");
+    assert!(
+        dora.attributes
+            .contains(&("email".to_string(), "dora@example.com".to_string()))
+    );
+
+    // disable, then enable, through actions; their status by id
+    let action = |name: &str, user: &str| {
+        TaskType::ActionInvoke(task::ActionInvokeTask {
+            name: name.into(),
+            args: Some(struct_from_json(
+                json!({"user_id": user}).as_object().unwrap().clone(),
+            )),
+            annotations: vec![],
+            resource_type_id: String::new(),
+        })
+    };
+    let (disabled, _) = success::<InvokeActionResponse>(&run(action("disable_user", "cara")).await);
+    assert_eq!(disabled.status, BatonActionStatus::Complete as i32);
+    assert!(
+        !aws.get_user("cara").await.unwrap().enabled,
+        "cara is disabled in the pool"
+    );
+    let (status, _) = success::<GetActionStatusResponse>(
+        &run(TaskType::ActionStatus(task::ActionStatusTask {
+            name: "disable_user".into(),
+            id: disabled.id.clone(),
+            annotations: vec![],
+        }))
+        .await,
+    );
+    assert_eq!(
+        (status.id, status.status),
+        (disabled.id, BatonActionStatus::Complete as i32)
+    );
+    success::<InvokeActionResponse>(&run(action("enable_user", "cara")).await);
+    assert!(
+        aws.get_user("cara").await.unwrap().enabled,
+        "cara is enabled again"
+    );
+
+    // schemas
+    let (schemas, _) = success::<ListActionSchemasResponse>(
+        &run(TaskType::ActionListSchemas(
+            task::ActionListSchemasTask::default(),
+        ))
+        .await,
+    );
+    let names: BTreeSet<_> = schemas.schemas.iter().map(|s| s.name.clone()).collect();
+    assert!(
+        names.contains("enable_user") && names.contains("disable_user"),
+        "{names:?}"
+    );
+    let (schema, _) = success::<GetActionSchemaResponse>(
+        &run(TaskType::ActionGetSchema(task::ActionGetSchemaTask {
+            name: "disable_user".into(),
+            annotations: vec![],
+        }))
+        .await,
+    );
+    assert_eq!(schema.schema.unwrap().name, "disable_user");
+
+    // delete, and a provisioning error is final
+    let delete = |user: &str| {
+        TaskType::DeleteResource(task::DeleteResourceTask {
+            resource_id: Some(ResourceId {
+                resource_type: "user".into(),
+                resource: user.into(),
+                baton_resource: false,
+            }),
+            parent_resource_id: None,
+        })
+    };
+    success::<DeleteResourceResponse>(&run(delete("dora")).await);
+    assert!(
+        aws.get_user("dora").await.is_err(),
+        "dora is gone from the pool"
+    );
+    let bad_grant = TaskType::Grant(task::GrantTask {
+        entitlement: Some(member_of("no-such-group")),
+        principal: Some(resource("user", "ann")),
+        annotations: vec![],
+        duration: None,
+    });
+    let (code, _, non_retryable) = failure(&run(bad_grant).await);
+    assert_eq!(code, tonic::Code::NotFound);
+    assert!(
+        non_retryable,
+        "provisioning errors are not retried by the platform"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_provisioning_changes_are_refused_and_other_tasks_are_handled() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool());
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let mut env = pool_env(emulator, &pool);
+    env.extend(platform.env());
+    let worker = Worker::start(&env, &[]);
+    let setup = Setup {
+        platform,
+        pool,
+        worker,
+    };
+    let platform = &setup.platform;
+
+    let grant = platform::task(TaskType::Grant(task::GrantTask {
+        entitlement: Some(member_of("admins")),
+        principal: Some(resource("user", "ann")),
+        annotations: vec![],
+        duration: None,
+    }));
+    let unsupported = platform::task(TaskType::RotateCredentials(
+        task::RotateCredentialsTask::default(),
+    ));
+    let ticket = platform::task(TaskType::ListTicketSchemas(
+        task::ListTicketSchemasTask::default(),
+    ));
+    let hello = platform::task(TaskType::Hello(task::HelloTask::default()));
+    let none = platform::task(TaskType::None(task::NoneTask::default()));
+    for task in [&grant, &none, &unsupported, &hello, &ticket] {
+        platform.push_task(task.clone());
+    }
+    let (code, message, _) = failure(&finished(&setup, &grant).await);
+    assert_eq!(code, tonic::Code::FailedPrecondition, "{message}");
+    let aws = aws_client(emulator, &setup.pool).await;
+    assert!(
+        aws.groups_of_user("ann").await.unwrap().is_empty(),
+        "nothing changed"
+    );
+    for task in [&unsupported, &ticket] {
+        let (code, message, non_retryable) = failure(&finished(&setup, task).await);
+        assert_eq!(code, tonic::Code::Unimplemented);
+        assert!(message.starts_with("unsupported task type"), "{message}");
+        assert!(non_retryable);
+    }
+    let hello_again = platform
+        .wait_until(TASK_TIMEOUT, |p| {
+            p.hellos().into_iter().find(|h| h.task_id == hello.id)
+        })
+        .await
+        .expect("a hello task is answered with a Hello carrying its id");
+    assert!(hello_again.connector_metadata.is_some());
+    assert!(
+        platform.finished(&hello.id).is_empty(),
+        "a hello task is not finished"
+    );
+    assert!(
+        platform.finished(&none.id).is_empty(),
+        "a none task is not finished"
+    );
+}
+
+/// A pool whose user listing is slowed down, so a sync is still running when the test acts
+/// (heartbeats come at most once a second, whatever the platform asks).
+async fn slow_sync_setup() -> Setup {
+    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    Emulator::shared().inject(
+        json!([{"operation": "ListUsers", "kind": "delay", "delay_ms": 8000,
+                                      "count": 1000, "pool_id": setup.pool.id}]),
+    );
+    setup
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_cancelled_by_the_platform_stops_and_reports_it() {
+    let setup = slow_sync_setup().await;
+    let task = sync_task();
+    setup.platform.push_task(task.clone());
+    setup
+        .platform
+        .wait_until(TASK_TIMEOUT, |p| {
+            (p.heartbeats(&task.id).len() >= 2).then_some(())
+        })
+        .await
+        .expect("the sync heartbeats");
+    setup.platform.cancel(&task.id);
+    let started = Instant::now();
+    let finish = finished(&setup, &task).await;
+    let (code, message, non_retryable) = failure(&finish);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the cancel is honoured promptly"
+    );
+    assert_eq!(code, tonic::Code::Cancelled, "{message}");
+    assert!(!non_retryable);
+    assert!(
+        setup.platform.uploads(&task.id).is_empty(),
+        "nothing is uploaded"
+    );
+    assert!(
+        setup.worker.temp_entries().is_empty(),
+        "{:?}",
+        setup.worker.temp_entries()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_abandons_the_running_sync_reports_it_and_exits_zero() {
+    let mut setup = slow_sync_setup().await;
+    let task = sync_task();
+    setup.platform.push_task(task.clone());
+    setup
+        .platform
+        .wait_until(TASK_TIMEOUT, |p| {
+            (!p.heartbeats(&task.id).is_empty()).then_some(())
+        })
+        .await
+        .expect("the sync runs");
+    let health = setup.worker.health.clone().unwrap();
+    assert_eq!(probe(&health, "/ready").await, Some(200));
+    setup.worker.terminate();
+    let status = setup
+        .worker
+        .exit(Duration::from_secs(30))
+        .await
+        .expect("the worker exits after SIGTERM");
+    assert_eq!(status.code(), Some(0), "{}", setup.worker.logs());
+    let (code, message, non_retryable) = failure(&finished(&setup, &task).await);
+    assert_eq!(code, tonic::Code::Cancelled, "{message}");
+    assert!(message.contains("shutting down"), "{message}");
+    assert!(
+        !non_retryable,
+        "the platform may give the sync to another worker"
+    );
+    assert!(
+        setup.worker.temp_entries().is_empty(),
+        "{:?}",
+        setup.worker.temp_entries()
+    );
+    let polls = setup.platform.get_task_calls().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        setup.platform.get_task_calls().len(),
+        polls,
+        "no polling after exit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_cut_off_midway_is_sent_again() {
+    let options = PlatformOptions {
+        drop_uploads: 1,
+        ..PlatformOptions::default()
+    };
+    let setup = setup(options, small_pool(), &[]).await;
+    let task = sync_task();
+    setup.platform.push_task(task.clone());
+    let finish = finished(&setup, &task).await;
+    assert!(
+        matches!(finish.final_state, Some(FinalState::Success(_))),
+        "{finish:?}\n{}",
+        setup.worker.logs()
+    );
+    let uploads = setup.platform.uploads(&task.id);
+    assert_eq!(uploads.len(), 2, "{uploads:?}");
+    assert!(!uploads[0].completed, "the first attempt was cut off");
+    assert!(uploads[1].completed && uploads[1].checksum_ok);
+    assert_eq!(setup.platform.dropped_connections(), 1);
+    let (users, _, grants, _) = read_upload(&uploads[1].bytes);
+    assert_eq!((users.len(), grants.len()), (3, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_revoked_by_the_platform_is_replaced() {
+    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    setup
+        .platform
+        .wait_hello(TASK_TIMEOUT)
+        .await
+        .expect("hello");
+    setup.platform.expire_tokens();
+    let task = platform::task(TaskType::ActionListSchemas(
+        task::ActionListSchemasTask::default(),
+    ));
+    setup.platform.push_task(task.clone());
+    success::<ListActionSchemasResponse>(&finished(&setup, &task).await);
+    let (accepted, _) = setup.platform.token_requests();
+    assert_eq!(accepted, 2, "one new token after the revocation");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_the_token_endpoint_refuses_exits_with_the_reason() {
+    let options = PlatformOptions {
+        refuse_tokens: true,
+        ..PlatformOptions::default()
+    };
+    let mut setup = setup(options, small_pool(), &[]).await;
+    let status = setup
+        .worker
+        .exit(TASK_TIMEOUT)
+        .await
+        .expect("the worker gives up");
+    let logs = setup.worker.logs();
+    assert_eq!(status.code(), Some(1), "{logs}");
+    assert!(
+        logs.contains("refused this client's credentials (HTTP 401"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains(setup.platform.client_secret()),
+        "the secret is never shown"
+    );
+    assert_eq!(setup.platform.token_requests().0, 0);
+    assert!(setup.platform.hellos().is_empty());
+    let health = setup.worker.health.clone().unwrap();
+    assert_eq!(probe(&health, "/ready").await, None, "the process is gone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_service_flags_are_refused_before_anything_connects() {
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let (id, secret) = (platform.client_id(), platform.client_secret());
+    let bad_secret = "secret-token:conductorone.com:v1:bm90LWEtandr";
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (
+            &[
+                ("BATON_CLIENT_ID", "no-at-sign"),
+                ("BATON_CLIENT_SECRET", secret),
+            ],
+            "is not a client id",
+        ),
+        (
+            &[("BATON_CLIENT_ID", id), ("BATON_CLIENT_SECRET", bad_secret)],
+            "is not a client secret",
+        ),
+        (&[("BATON_CLIENT_ID", id)], "--client-secret"),
+        (
+            &[
+                ("BATON_CLIENT_ID", id),
+                ("BATON_CLIENT_SECRET", secret),
+                ("BATON_C1_API_HOST", "bad host/"),
+            ],
+            "--c1-api-host",
+        ),
+        (
+            &[
+                ("BATON_CLIENT_ID", id),
+                ("BATON_CLIENT_SECRET", secret),
+                ("BATON_C1_API_CA_FILE", "/nonexistent/ca.pem"),
+            ],
+            "--c1-api-ca-file /nonexistent/ca.pem",
+        ),
+        (
+            &[
+                ("BATON_CLIENT_ID", id),
+                ("BATON_CLIENT_SECRET", secret),
+                ("BATON_TASK_CONCURRENCY", "0"),
+            ],
+            "task-concurrency",
+        ),
+    ];
+    for (env, expected) in cases {
+        let mut env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("BATON_USER_POOL_ID".into(), "us-east-1_Example1".into()));
+        let out = run_binary(&[], &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
+        assert!(stderr.contains(expected), "{env:?}: {stderr}");
+        assert!(
+            !stderr.contains("bm90LWEtandr") && !stderr.contains(secret),
+            "the secret is never echoed: {stderr}"
+        );
+    }
+    assert_eq!(platform.token_requests(), (0, 0), "nothing connected");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_platform_is_retried_and_the_worker_is_live_but_not_ready() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool());
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let health = format!("127.0.0.1:{}", free_port());
+    let mut env = pool_env(emulator, &pool);
+    env.extend(platform.env());
+    // Nothing listens on this port: every token request fails to connect.
+    env.push((
+        "BATON_C1_API_HOST".into(),
+        format!("localhost:{}", free_port()),
+    ));
+    env.extend([
+        ("BATON_HEALTH_CHECK".to_string(), "true".to_string()),
+        (
+            "BATON_HEALTH_CHECK_PORT".to_string(),
+            health.rsplit(':').next().unwrap().to_string(),
+        ),
+    ]);
+    let mut worker = Worker::start(&env, &[]);
+    wait_for_probe(&health, "/live", 200).await;
+    let deadline = Instant::now() + TASK_TIMEOUT;
+    while !worker.logs().contains("Hello failed") {
+        assert!(
+            Instant::now() < deadline,
+            "no retry logged:\n{}",
+            worker.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        probe(&health, "/ready").await,
+        Some(503),
+        "not ready before a Hello"
+    );
+    assert_eq!(probe(&health, "/health").await, Some(503));
+    assert!(
+        worker.logs().contains("cannot get a token"),
+        "{}",
+        worker.logs()
+    );
+    worker.terminate();
+    let status = worker
+        .exit(Duration::from_secs(30))
+        .await
+        .expect("SIGTERM ends the retries");
+    assert_eq!(status.code(), Some(0), "{}", worker.logs());
+}
