@@ -718,8 +718,8 @@ async fn without_provisioning_changes_are_refused_and_other_tasks_are_handled() 
 
 /// A pool whose user listing is slowed down, so a sync is still running when the test acts
 /// (heartbeats come at most once a second, whatever the platform asks).
-async fn slow_sync_setup() -> Setup {
-    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+async fn slow_sync_setup(extra_env: &[(&str, &str)]) -> Setup {
+    let setup = setup(PlatformOptions::default(), small_pool(), extra_env).await;
     Emulator::shared().inject(
         json!([{"operation": "ListUsers", "kind": "delay", "delay_ms": 8000,
                                       "count": 1000, "pool_id": setup.pool.id}]),
@@ -729,7 +729,7 @@ async fn slow_sync_setup() -> Setup {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sync_cancelled_by_the_platform_stops_and_reports_it() {
-    let setup = slow_sync_setup().await;
+    let setup = slow_sync_setup(&[]).await;
     let task = sync_task();
     setup.platform.push_task(task.clone());
     setup
@@ -762,7 +762,7 @@ async fn a_sync_cancelled_by_the_platform_stops_and_reports_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_abandons_the_running_sync_reports_it_and_exits_zero() {
-    let mut setup = slow_sync_setup().await;
+    let mut setup = slow_sync_setup(&[]).await;
     let task = sync_task();
     setup.platform.push_task(task.clone());
     setup
@@ -981,4 +981,39 @@ async fn an_unreachable_platform_is_retried_and_the_worker_is_live_but_not_ready
         .await
         .expect("SIGTERM ends the retries");
     assert_eq!(status.code(), Some(0), "{}", worker.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_more_tasks_run_at_once_than_task_concurrency_allows() {
+    let setup = slow_sync_setup(&[("BATON_TASK_CONCURRENCY", "2")]).await;
+    let platform = &setup.platform;
+    let tasks: Vec<Task> = (0..3).map(|_| sync_task()).collect();
+    for task in &tasks {
+        platform.push_task(task.clone());
+    }
+    let running = |p: &Platform| {
+        tasks
+            .iter()
+            .filter(|t| !p.heartbeats(&t.id).is_empty())
+            .count()
+    };
+    platform
+        .wait_until(TASK_TIMEOUT, |p| (running(p) == 2).then_some(()))
+        .await
+        .expect("two syncs start");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(running(platform), 2, "the third waits for a free slot");
+    assert_eq!(
+        platform.queued_tasks(),
+        1,
+        "and is not even taken from the platform"
+    );
+    setup.platform.cancel(&tasks[0].id);
+    failure(&finished(&setup, &tasks[0]).await);
+    platform
+        .wait_until(TASK_TIMEOUT, |p| {
+            (!p.heartbeats(&tasks[2].id).is_empty()).then_some(())
+        })
+        .await
+        .expect("the third starts once a slot is free");
 }
