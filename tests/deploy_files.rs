@@ -13,7 +13,7 @@
 //! files in one place each and show that the check catches it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -968,12 +968,28 @@ fn the_image_tag_is_the_crate_version() {
     assert_none(check_image(deploy(), facts()));
 }
 
+/// Set in the child run of the test below, which prints what `temp_dir()` gives.
+const TEMP_PROBE: &str = "BATON_DEPLOY_FILES_TEMP_PROBE";
+
 #[test]
 fn the_default_temp_dir_is_tmp() {
-    // The constant the temp-dir check uses is what std gives without TMPDIR.
-    if std::env::var_os("TMPDIR").is_none() {
-        assert_eq!(std::env::temp_dir(), PathBuf::from(DEFAULT_TEMP_DIR));
+    // The constant the temp-dir check uses is what std gives without TMPDIR: this test runs
+    // itself again with TMPDIR removed and reads the answer.
+    if std::env::var_os(TEMP_PROBE).is_some() {
+        println!("temp_dir={}", std::env::temp_dir().display());
+        return;
     }
+    let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["--exact", "the_default_temp_dir_is_tmp", "--nocapture"])
+        .env_remove("TMPDIR")
+        .env(TEMP_PROBE, "1")
+        .output()
+        .expect("run the test binary again");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("temp_dir={DEFAULT_TEMP_DIR}\n")),
+        "{stdout}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

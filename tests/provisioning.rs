@@ -35,27 +35,6 @@ async fn provisioning_server(emulator: &Emulator, pool: &Pool) -> (Server, Chann
     (server, channel)
 }
 
-fn resource(type_id: &str, id: &str) -> Resource {
-    Resource {
-        id: Some(ResourceId {
-            resource_type: type_id.into(),
-            resource: id.into(),
-            baton_resource: false,
-        }),
-        ..Resource::default()
-    }
-}
-
-/// The entitlement as a sync stored it: `group:<name>:member` on the group resource.
-fn member_of(group: &str) -> Entitlement {
-    Entitlement {
-        resource: Some(resource("group", group)),
-        id: format!("group:{group}:member"),
-        slug: "member".into(),
-        ..Entitlement::default()
-    }
-}
-
 fn grant_request(group: &str, principal: Resource) -> GrantManagerServiceGrantRequest {
     GrantManagerServiceGrantRequest {
         entitlement: Some(member_of(group)),

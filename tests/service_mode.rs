@@ -8,12 +8,11 @@ mod platform;
 mod support;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use baton_cognito::c1z::{C1zReader, GrantFilter};
+use baton_cognito::c1z::C1zReader;
 use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
 use baton_cognito::pb::baton::task::{self, TaskType};
 use baton_cognito::pb::baton::{BatonServiceFinishTaskRequest, Task};
@@ -58,18 +57,8 @@ impl Worker {
             .spawn()
             .expect("start baton-cognito in service mode");
         let logs = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sink = logs.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    sink.lock().unwrap().push_str(&line);
-                    sink.lock().unwrap().push('\n');
-                }
-            });
-        }
+        collect_lines(child.stdout.take().unwrap(), &logs);
+        collect_lines(child.stderr.take().unwrap(), &logs);
         Worker {
             child,
             logs,
@@ -251,26 +240,6 @@ fn failure(finish: &BatonServiceFinishTaskRequest) -> (tonic::Code, String, bool
     }
 }
 
-fn resource(type_id: &str, id: &str) -> Resource {
-    Resource {
-        id: Some(ResourceId {
-            resource_type: type_id.into(),
-            resource: id.into(),
-            baton_resource: false,
-        }),
-        ..Resource::default()
-    }
-}
-
-fn member_of(group: &str) -> Entitlement {
-    Entitlement {
-        resource: Some(resource("group", group)),
-        id: format!("group:{group}:member"),
-        slug: "member".into(),
-        ..Entitlement::default()
-    }
-}
-
 fn sync_task() -> Task {
     platform::task(TaskType::SyncFull(task::SyncFullTask::default()))
 }
@@ -281,25 +250,13 @@ fn read_upload(bytes: &[u8]) -> (BTreeSet<String>, BTreeSet<String>, BTreeSet<St
     let path = dir.path().join("uploaded.c1z");
     std::fs::write(&path, bytes).unwrap();
     let reader = C1zReader::open(&path).expect("the upload is a valid .c1z");
-    let ids = |type_id: &str| {
-        let mut ids = BTreeSet::new();
-        reader
-            .resources(Some(type_id), |r| {
-                ids.insert(r.id.unwrap().resource);
-                Ok(())
-            })
-            .unwrap();
-        ids
-    };
-    let mut grants = BTreeSet::new();
-    reader
-        .grants(&GrantFilter::default(), |g| {
-            grants.insert(g.id);
-            Ok(())
-        })
-        .unwrap();
     let entitlements = reader.stats().unwrap().entitlements;
-    (ids("user"), ids("group"), grants, entitlements)
+    (
+        resource_ids(&reader, "user"),
+        resource_ids(&reader, "group"),
+        grant_ids(&reader),
+        entitlements,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

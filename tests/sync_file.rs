@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use baton_cognito::c1z::{C1zReader, GrantFilter};
+use baton_cognito::c1z::C1zReader;
 use serde_json::{Value, json};
 use support::*;
 
@@ -69,30 +69,6 @@ fn dir_entries(dir: &Path) -> BTreeSet<String> {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect()
-}
-
-/// The ids of a file's resources of one type.
-fn resource_ids(reader: &C1zReader, resource_type: &str) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    reader
-        .resources(Some(resource_type), |r| {
-            ids.insert(r.id.expect("a stored resource has an id").resource);
-            Ok(())
-        })
-        .unwrap();
-    ids
-}
-
-/// The ids of every grant in a file.
-fn grant_ids(reader: &C1zReader) -> BTreeSet<String> {
-    let mut ids = BTreeSet::new();
-    reader
-        .grants(&GrantFilter::default(), |g| {
-            ids.insert(g.id);
-            Ok(())
-        })
-        .unwrap();
-    ids
 }
 
 /// The destination holds exactly its earlier bytes, and nothing else was left beside it.

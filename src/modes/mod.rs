@@ -58,7 +58,10 @@ impl RunError {
         match self {
             Self::Usage(_)
             | Self::Service(
-                ServiceError::Identity(_) | ServiceError::ApiHost(_) | ServiceError::CaFile { .. },
+                ServiceError::Identity(_)
+                | ServiceError::ApiHost(_)
+                | ServiceError::CaFile { .. }
+                | ServiceError::NoTrustedRoots,
             ) => EXIT_USAGE,
             Self::Interrupted(_) | Self::Sync(SyncError::Cancelled) => EXIT_INTERRUPTED,
             _ => EXIT_FAILURE,

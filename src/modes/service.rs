@@ -9,13 +9,13 @@ use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
 use crate::connector::metadata::{self, SDK_VERSION};
 use crate::pb::baton::BatonServiceHelloRequest;
-use crate::server::{ActionsApi, ProvisioningApi};
+use crate::server::ActionsApi;
 use crate::service::error::ServiceError;
 use crate::service::health::{self, HealthState};
 use crate::service::identity::{ClientId, ClientSecret};
 use crate::service::platform::PlatformClient;
 use crate::service::system;
-use crate::service::tasks::TaskRunner;
+use crate::service::tasks::{self, TaskRunner};
 use crate::service::tls::PlatformTls;
 use crate::service::token::TokenSource;
 use crate::service::worker::Worker;
@@ -104,9 +104,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         connector: connector.clone(),
         platform: platform.clone(),
         actions: ActionsApi::new(connector.clone(), settings.provisioning),
-        provisioning: settings
-            .provisioning
-            .then(|| ProvisioningApi::new(connector.clone())),
+        provisioner: tasks::provisioner(&connector, settings.provisioning),
         hello,
     });
     tracing::info!(

@@ -12,6 +12,10 @@ pub enum ServiceError {
     ApiHost(String),
     #[error("--c1-api-ca-file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
+    #[error(
+        "no trusted CA certificates: the system has none; name a PEM file with --c1-api-ca-file"
+    )]
+    NoTrustedRoots,
     #[error("the platform refused this client's credentials (HTTP {status} from {url}): {reason}")]
     TokenRefused {
         url: String,

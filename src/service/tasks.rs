@@ -79,13 +79,30 @@ async fn answer<R: Annotated>(call: impl Future<Output = Result<Response<R>, Sta
     }
 }
 
+/// The provisioning services a task can call: [`ProvisioningApi`] with `--provisioning`,
+/// [`Absent`] without (which refuses as the gRPC server does).
+pub trait Provisioner:
+    GrantManagerService + AccountManagerService + ResourceManagerService
+{
+}
+
+impl<T: GrantManagerService + AccountManagerService + ResourceManagerService> Provisioner for T {}
+
+/// The provisioner `--provisioning` selects.
+pub fn provisioner(connector: &Arc<Connector>, provisioning: bool) -> Arc<dyn Provisioner> {
+    if provisioning {
+        Arc::new(ProvisioningApi::new(connector.clone()))
+    } else {
+        Arc::new(Absent)
+    }
+}
+
 /// Everything a task may need.
 pub struct TaskRunner {
     pub connector: Arc<Connector>,
     pub platform: Arc<PlatformClient>,
     pub actions: ActionsApi,
-    /// None without `--provisioning`: provisioning tasks then fail as the gRPC services do.
-    pub provisioning: Option<ProvisioningApi>,
+    pub provisioner: Arc<dyn Provisioner>,
     /// The Hello every `hello` task repeats.
     pub hello: BatonServiceHelloRequest,
 }
@@ -144,20 +161,14 @@ impl TaskRunner {
                     principal: grant.principal,
                     annotations: grant.annotations,
                 });
-                match &self.provisioning {
-                    Some(api) => answer(api.grant(request)).await,
-                    None => answer(Absent.grant(request)).await,
-                }
+                answer(self.provisioner.grant(request)).await
             }
             TaskType::Revoke(revoke) => {
                 let request = tonic::Request::new(GrantManagerServiceRevokeRequest {
                     grant: revoke.grant,
                     annotations: revoke.annotations,
                 });
-                match &self.provisioning {
-                    Some(api) => answer(api.revoke(request)).await,
-                    None => answer(Absent.revoke(request)).await,
-                }
+                answer(self.provisioner.revoke(request)).await
             }
             TaskType::CreateAccount(create) => {
                 let request = tonic::Request::new(CreateAccountRequest {
@@ -166,20 +177,14 @@ impl TaskRunner {
                     encryption_configs: create.encryption_configs,
                     resource_type_id: create.resource_type_id,
                 });
-                match &self.provisioning {
-                    Some(api) => answer(api.create_account(request)).await,
-                    None => answer(Absent.create_account(request)).await,
-                }
+                answer(self.provisioner.create_account(request)).await
             }
             TaskType::DeleteResource(delete) => {
                 let request = tonic::Request::new(DeleteResourceRequest {
                     resource_id: delete.resource_id,
                     parent_resource_id: delete.parent_resource_id,
                 });
-                match &self.provisioning {
-                    Some(api) => answer(api.delete_resource(request)).await,
-                    None => answer(Absent.delete_resource(request)).await,
-                }
+                answer(self.provisioner.delete_resource(request)).await
             }
             TaskType::ActionListSchemas(list) => {
                 answer(self.actions.list_action_schemas(tonic::Request::new(

@@ -53,10 +53,7 @@ impl PlatformTls {
             }
         };
         if roots.is_empty() {
-            return Err(ServiceError::CaFile {
-                path: "(none)".into(),
-                reason: "no trusted CA certificates: the system has none, so name a file with --c1-api-ca-file".to_string(),
-            });
+            return Err(ServiceError::NoTrustedRoots);
         }
         Ok(Self {
             extra_ca_pem,

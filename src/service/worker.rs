@@ -150,7 +150,7 @@ async fn run_task(runner: &TaskRunner, task: Task, cancel: watch::Receiver<bool>
     let kind = type_name(task.task_type.as_ref());
     tracing::info!(task_id, task_type = kind, "task started");
     let outcome = runner.run(task, cancel).await;
-    let final_state = match outcome {
+    let (status, final_state) = match outcome {
         Outcome::Unreported => {
             tracing::info!(task_id, task_type = kind, "task done");
             return;
@@ -191,7 +191,6 @@ async fn run_task(runner: &TaskRunner, task: Task, cancel: watch::Receiver<bool>
             )
         }
     };
-    let (status, final_state) = final_state;
     let finish = BatonServiceFinishTaskRequest {
         host_id: String::new(),
         task_id: task_id.clone(),

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use baton_cognito::c1z::{C1zReader, GrantFilter};
 use baton_cognito::pb::v2::entitlements_service_client::EntitlementsServiceClient;
 use baton_cognito::pb::v2::grants_service_client::GrantsServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
@@ -236,6 +238,18 @@ pub fn base_command(env: &[(String, String)]) -> Command {
     command
 }
 
+/// Appends every line `stream` yields to `sink`, on a thread of its own, until the stream ends.
+pub fn collect_lines(stream: impl Read + Send + 'static, sink: &Arc<Mutex<String>>) {
+    let sink = sink.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let mut logs = sink.lock().unwrap();
+            logs.push_str(&line);
+            logs.push('\n');
+        }
+    });
+}
+
 /// The connector binary serving gRPC on an ephemeral loopback port.
 pub struct Server {
     pub addr: String,
@@ -261,15 +275,7 @@ impl Server {
             .spawn()
             .expect("start baton-cognito serve");
         let logs = Arc::new(Mutex::new(String::new()));
-        let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
+        collect_lines(child.stderr.take().expect("piped stderr"), &logs);
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         let mut line = String::new();
         stdout.read_line(&mut line).expect("server stdout");
@@ -360,6 +366,52 @@ pub async fn list_entitlements(channel: &Channel, resource: &Resource) -> Vec<En
         .expect("list_entitlements")
         .into_inner()
         .list
+}
+
+/// A resource reference as a platform sends it: type and id only.
+pub fn resource(type_id: &str, id: &str) -> Resource {
+    Resource {
+        id: Some(ResourceId {
+            resource_type: type_id.into(),
+            resource: id.into(),
+            baton_resource: false,
+        }),
+        ..Resource::default()
+    }
+}
+
+/// The entitlement as a sync stored it: `group:<name>:member` on the group resource.
+pub fn member_of(group: &str) -> Entitlement {
+    Entitlement {
+        resource: Some(resource("group", group)),
+        id: format!("group:{group}:member"),
+        slug: "member".into(),
+        ..Entitlement::default()
+    }
+}
+
+/// The ids of a file's resources of one type.
+pub fn resource_ids(reader: &C1zReader, resource_type: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    reader
+        .resources(Some(resource_type), |r| {
+            ids.insert(r.id.expect("a stored resource has an id").resource);
+            Ok(())
+        })
+        .unwrap();
+    ids
+}
+
+/// The ids of every grant in a file.
+pub fn grant_ids(reader: &C1zReader) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    reader
+        .grants(&GrantFilter::default(), |g| {
+            ids.insert(g.id);
+            Ok(())
+        })
+        .unwrap();
+    ids
 }
 
 /// The upstream id of a resource.
