@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -17,9 +18,11 @@ use crate::connector::UserSlicing;
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
+use crate::modes::serve::{self, ServeSettings};
 use crate::modes::service::{self, ServiceSettings};
-use crate::modes::{RunError, metadata_files, serve, sync_file};
+use crate::modes::{RunError, metadata_files, sync_file};
 use crate::secret::Secret;
+use crate::server::tls::TlsFiles;
 use crate::service::error::ServiceError;
 use crate::service::identity::{ClientId, ClientSecret};
 use crate::service::system;
@@ -342,7 +345,8 @@ pub struct ServeArgs {
     #[arg(short = 'p', long, env = "BATON_PROVISIONING")]
     pub provisioning: bool,
 
-    /// Address to listen on. Loopback by default: expose it deliberately.
+    /// Address to listen on. Loopback by default; any other address needs --tls-cert, or
+    /// --insecure to serve plaintext on purpose.
     #[arg(
         long,
         env = "BATON_LISTEN",
@@ -350,6 +354,64 @@ pub struct ServeArgs {
         value_name = "HOST:PORT"
     )]
     pub listen: SocketAddr,
+
+    /// Serve TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "BATON_TLS_CERT", requires = "tls_key", value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "BATON_TLS_KEY", requires = "tls_cert", value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Mutual TLS: refuse clients without a certificate signed by this PEM CA (needs --tls-cert).
+    #[arg(
+        long,
+        env = "BATON_TLS_CLIENT_CA",
+        requires = "tls_cert",
+        value_name = "PEM"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Allow plaintext gRPC on a non-loopback --listen address (logged as a warning).
+    #[arg(long, env = "BATON_INSECURE")]
+    pub insecure: bool,
+
+    /// Require every call (health checks excepted) to carry `authorization: Bearer <TOKEN>`.
+    /// Prefer the environment variable: a flag's value shows in the process list.
+    #[arg(
+        long,
+        env = "BATON_AUTH_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub auth_token: Option<Secret>,
+
+    /// Seconds that in-flight calls get to finish after SIGINT or SIGTERM.
+    #[arg(
+        long,
+        env = "BATON_SHUTDOWN_TIMEOUT",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600),
+        value_name = "SECONDS"
+    )]
+    pub shutdown_timeout: u64,
+}
+
+impl ServeArgs {
+    fn settings(self, provisioning: bool) -> ServeSettings {
+        ServeSettings {
+            listen: self.listen,
+            provisioning: provisioning || self.provisioning,
+            tls: self.tls_cert.zip(self.tls_key).map(|(cert, key)| TlsFiles {
+                cert,
+                key,
+                client_ca: self.tls_client_ca,
+            }),
+            insecure: self.insecure,
+            auth_token: self.auth_token,
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+        }
+    }
 }
 
 /// Which pool to read, where, and with which credentials.
@@ -547,11 +609,9 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
-            runtime()?.block_on(serve::run(
-                &settings,
-                args.listen,
-                cli.provisioning || args.provisioning,
-            ))
+            let serve = args.settings(cli.provisioning);
+            tracing::debug!(?serve, "server configuration");
+            runtime()?.block_on(serve::run(&settings, &serve))
         }
         None if cli.service.client_id.is_some() => {
             if let Some(flag) = cli

@@ -2,20 +2,23 @@
 //! listener. The adapters here are thin; what the connector does lives in `connector`.
 
 mod absent;
+mod gate;
 pub mod page_token;
 mod provisioning;
 mod status;
 mod sync_services;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Server, ServerTlsConfig};
 
 use crate::connector::Connector;
 use crate::pb::FILE_DESCRIPTOR_SET;
+use crate::secret::Secret;
 
 /// The package of every service this server implements.
 const CONNECTOR_PACKAGE: &str = "c1.connector.v2";
@@ -35,6 +38,8 @@ use crate::pb::v2::resource_types_service_server::ResourceTypesServiceServer;
 use crate::pb::v2::resources_service_server::ResourcesServiceServer;
 use crate::pb::v2::tickets_service_server::TicketsServiceServer;
 pub use absent::Absent;
+use gate::GateLayer;
+pub use gate::InFlight;
 pub use provisioning::{ActionsApi, ProvisioningApi};
 pub use sync_services::SyncApi;
 
@@ -46,15 +51,29 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
 }
 
-/// Serves the connector on `listener` until `shutdown` completes, then drains in-flight calls.
-/// Without `provisioning`, the provisioning services refuse every call, as Baton's do.
+/// How the server admits and serves calls.
+#[derive(Debug, Default)]
+pub struct ServeOptions {
+    /// Without it, the provisioning services refuse every call, as Baton's do.
+    pub provisioning: bool,
+    /// TLS, and with a client CA mutual TLS; plaintext without.
+    pub tls: Option<ServerTlsConfig>,
+    /// The bearer token every call but health checks must carry.
+    pub auth_token: Option<Secret>,
+    /// Counts the calls being answered, for whoever waits for them on shutdown.
+    pub in_flight: InFlight,
+}
+
+/// Serves the connector on `listener` until `shutdown` completes, then stops accepting calls and
+/// waits for the ones in flight (the caller bounds that wait).
 pub async fn serve(
     listener: TcpListener,
     connector: Arc<Connector>,
     region: String,
-    provisioning: bool,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let provisioning = options.provisioning;
     let actions = ActionsApi::new(connector.clone(), provisioning);
     let provisioner = ProvisioningApi::new(connector.clone());
     let sync = SyncApi::new(connector, region);
@@ -74,7 +93,12 @@ pub async fn serve(
         )
         .build_v1()?;
 
-    let router = Server::builder()
+    let mut server = Server::builder();
+    if let Some(tls) = options.tls {
+        server = server.tls_config(tls)?;
+    }
+    let router = server
+        .layer(GateLayer::new(options.auth_token, options.in_flight))
         .add_service(health_service)
         .add_service(reflection)
         .add_service(ConnectorServiceServer::new(sync.clone()))

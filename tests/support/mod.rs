@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -264,11 +264,27 @@ impl Drop for Server {
     }
 }
 
+/// Sends `signal` (`TERM`, `INT`, `KILL`, ...) to a process, as `kill -SIGNAL pid` would.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 impl Server {
+    /// `serve` on an ephemeral loopback port, with `extra_args`.
     pub fn start(env: &[(String, String)], extra_args: &[&str]) -> Server {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(extra_args);
+        Server::launch(env, &args)
+    }
+
+    /// The binary with exactly `args`, once it has printed the address it listens on.
+    pub fn launch(env: &[(String, String)], args: &[&str]) -> Server {
         let mut child = base_command(env)
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(extra_args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -303,6 +319,24 @@ impl Server {
 
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.child.id(), signal);
+    }
+
+    /// The exit status, waiting at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 }
 
@@ -412,6 +446,54 @@ pub fn grant_ids(reader: &C1zReader) -> BTreeSet<String> {
         })
         .unwrap();
     ids
+}
+
+/// Every record of a `.c1z`'s sync, decoded and keyed by id, for comparing two syncs by content
+/// (their sync ids, timestamps and bytes differ).
+#[derive(Debug, Default, PartialEq)]
+pub struct C1zContents {
+    pub resource_types: BTreeMap<String, ResourceType>,
+    /// Keyed `<type>:<id>`.
+    pub resources: BTreeMap<String, Resource>,
+    pub entitlements: BTreeMap<String, Entitlement>,
+    pub grants: BTreeMap<String, Grant>,
+}
+
+/// Reads every resource type, resource, entitlement and grant of a file; an id stored twice
+/// fails the test.
+pub fn c1z_contents(path: &Path) -> C1zContents {
+    fn put<T>(map: &mut BTreeMap<String, T>, key: String, value: T, what: &str) {
+        assert!(
+            map.insert(key.clone(), value).is_none(),
+            "{what} {key:?} is stored twice"
+        );
+    }
+    let reader = C1zReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = C1zContents::default();
+    for rt in reader.resource_types().unwrap() {
+        put(&mut out.resource_types, rt.id.clone(), rt, "resource type");
+    }
+    reader
+        .resources(None, |r| {
+            let id = r.id.clone().expect("a stored resource has an id");
+            let key = format!("{}:{}", id.resource_type, id.resource);
+            put(&mut out.resources, key, r, "resource");
+            Ok(())
+        })
+        .unwrap();
+    reader
+        .entitlements(None, |e| {
+            put(&mut out.entitlements, e.id.clone(), e, "entitlement");
+            Ok(())
+        })
+        .unwrap();
+    reader
+        .grants(&GrantFilter::default(), |g| {
+            put(&mut out.grants, g.id.clone(), g, "grant");
+            Ok(())
+        })
+        .unwrap();
+    out
 }
 
 /// The upstream id of a resource.
