@@ -14,13 +14,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use prost::Message;
 use rusqlite::{Connection, OpenFlags, params};
-use tempfile::TempPath;
+use tempfile::{NamedTempFile, TempPath};
 
 use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
 use super::{C1zError, MAGIC_V1, MAGIC_V3, time};
 use crate::ksuid;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
+use crate::workfiles::{self, Held};
 
 /// Rows written per transaction: each commit writes the dirty pages out (without fsync), so
 /// bigger transactions rewrite hot index pages less often. Memory is bounded by the page cache
@@ -84,6 +85,8 @@ pub struct C1zWriter {
     // Field order matters for Drop: the connection closes before its file is removed.
     conn: Option<Connection>,
     db_file: Option<TempPath>,
+    /// Marks the working database as in use, so no other run sweeps it away.
+    _db_held: Held,
     dest: PathBuf,
     dir: PathBuf,
     file_name: String,
@@ -120,16 +123,23 @@ impl C1zWriter {
         }
         check_replaceable(&dest)?;
 
-        let db_file = tempfile::Builder::new()
-            .prefix(&format!(".{file_name}."))
-            .suffix(".db.tmp")
-            .tempfile_in(&dir)
-            .map_err(|source| C1zError::Io {
-                path: dest.clone(),
-                action: "cannot create a temporary file in its directory",
-                source,
-            })?
-            .into_temp_path();
+        // What an earlier sync to the same destination left when it was killed.
+        workfiles::sweep(&dir, |name| is_working_file(&file_name, name));
+        let (db_file, db_held) = workfiles::create_held(
+            || {
+                tempfile::Builder::new()
+                    .prefix(&format!(".{file_name}."))
+                    .suffix(".db.tmp")
+                    .tempfile_in(&dir)
+                    .map(tempfile::NamedTempFile::into_temp_path)
+            },
+            |path: &TempPath| -> &Path { path },
+        )
+        .map_err(|source| C1zError::Io {
+            path: dest.clone(),
+            action: "cannot create a temporary file in its directory",
+            source,
+        })?;
         let sql_err = |action| {
             let path = dest.clone();
             move |source| C1zError::Sqlite {
@@ -172,6 +182,7 @@ impl C1zWriter {
         Ok(Self {
             conn: Some(conn),
             db_file: Some(db_file),
+            _db_held: db_held,
             dest,
             dir,
             file_name,
@@ -380,11 +391,16 @@ impl C1zWriter {
             .map_err(io_err("cannot read the working database"))?
             .len();
 
-        let mut out = tempfile::Builder::new()
-            .prefix(&format!(".{}.", self.file_name))
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(io_err("cannot create a temporary file in its directory"))?;
+        let (mut out, _out_held) = workfiles::create_held(
+            || {
+                tempfile::Builder::new()
+                    .prefix(&format!(".{}.", self.file_name))
+                    .suffix(".tmp")
+                    .tempfile_in(&self.dir)
+            },
+            |file: &NamedTempFile| file.path(),
+        )
+        .map_err(io_err("cannot create a temporary file in its directory"))?;
         let db = Cancellable {
             inner: db,
             cancelled,
@@ -556,6 +572,15 @@ impl RowState<'_> {
 
 /// Whether `dest` may be replaced: absent, empty, or already a `.c1z` (either format). Any
 /// other file is somebody's data, and a directory cannot be replaced by a file.
+/// Whether `name` is one of the temporary files a sync to `file_name` works in (the database
+/// being built, `.<file_name>.<random>.db.tmp`, and the file being compressed,
+/// `.<file_name>.<random>.tmp`).
+fn is_working_file(file_name: &str, name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(file_name))
+        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+}
+
 fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
     let meta = match fs::metadata(dest) {
         Ok(meta) => meta,

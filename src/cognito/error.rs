@@ -30,6 +30,15 @@ pub enum CognitoError {
         operation: Operation,
         message: String,
     },
+    /// A continuation page refused: the page token expired, or the item it points at was
+    /// deleted. The listing can only start over.
+    #[error(
+        "{operation}: Cognito no longer accepts the page token (it expired, or what it points at was deleted); the listing must start over: {message}"
+    )]
+    StaleToken {
+        operation: Operation,
+        message: String,
+    },
     /// The credentials are missing, wrong or expired.
     #[error("{operation}: AWS did not accept the credentials ({code}): {message}")]
     Unauthenticated {
@@ -77,6 +86,17 @@ impl CognitoError {
     /// Whether trying the same call again later may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Unavailable { .. })
+    }
+
+    /// How an error reads when the request carried a page token (`continued`): a parameter
+    /// Cognito accepted on the first page and now refuses can only be the token.
+    pub fn on_page(self, continued: bool) -> Self {
+        match self {
+            Self::InvalidParameter { operation, message } if continued => {
+                Self::StaleToken { operation, message }
+            }
+            other => other,
+        }
     }
 
     pub fn is_throttling(&self) -> bool {
@@ -290,6 +310,24 @@ mod tests {
             CognitoError::InvalidParameter { .. }
         ));
         assert!(matches!(classify("Weird", 400), CognitoError::Other { .. }));
+    }
+
+    #[test]
+    fn a_parameter_refused_on_a_continued_page_is_a_stale_token() {
+        for code in ["InvalidParameterException", "InvalidToken"] {
+            assert!(matches!(
+                classify(code, 400).on_page(true),
+                CognitoError::StaleToken { .. }
+            ));
+            assert!(matches!(
+                classify(code, 400).on_page(false),
+                CognitoError::InvalidParameter { .. }
+            ));
+        }
+        assert!(matches!(
+            classify("TooManyRequestsException", 400).on_page(true),
+            CognitoError::Throttled { .. }
+        ));
     }
 
     #[test]

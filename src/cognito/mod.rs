@@ -313,7 +313,8 @@ impl PoolClient {
                     .set_pagination_token(token.map(str::to_string))
                     .send()
             })
-            .await?;
+            .await
+            .map_err(|err| err.on_page(token.is_some()))?;
         Ok(Page::from_sdk(out.users(), out.pagination_token()))
     }
 
@@ -331,7 +332,8 @@ impl PoolClient {
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
-            .await?;
+            .await
+            .map_err(|err| err.on_page(token.is_some()))?;
         Ok(Page::from_sdk(out.groups(), out.next_token()))
     }
 
@@ -351,7 +353,8 @@ impl PoolClient {
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
-            .await?;
+            .await
+            .map_err(|err| err.on_page(token.is_some()))?;
         Ok(Page::from_sdk(out.users(), out.next_token()))
     }
 
@@ -419,7 +422,8 @@ impl PoolClient {
                     .set_next_token(token.map(str::to_string))
                     .send()
             })
-            .await?;
+            .await
+            .map_err(|err| err.on_page(token.is_some()))?;
         Ok(Page::from_sdk(out.groups(), out.next_token()))
     }
 

@@ -14,11 +14,12 @@ use crate::service::error::ServiceError;
 use crate::service::health::{self, HealthState};
 use crate::service::identity::{ClientId, ClientSecret};
 use crate::service::platform::PlatformClient;
-use crate::service::system;
 use crate::service::tasks::{self, TaskRunner};
 use crate::service::tls::PlatformTls;
 use crate::service::token::TokenSource;
 use crate::service::worker::Worker;
+use crate::service::{sync_task, system};
+use crate::workfiles;
 
 /// Everything service mode needs beyond the pool, checked before anything connects.
 #[derive(Debug)]
@@ -54,6 +55,11 @@ pub fn platform_host(given: Option<&str>, client: &ClientId) -> Result<String, S
 pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let tls = PlatformTls::load(settings.ca_file.as_deref())?;
+    // Sync directories of workers that were killed on this host (a restarted pod keeps /tmp
+    // when it is a volume); those of live workers are held, and left alone.
+    workfiles::sweep(&std::env::temp_dir(), |name| {
+        name.starts_with(sync_task::SYNC_DIR_PREFIX)
+    });
     let connector = connector(pool).await;
     // A pool that is missing or refuses these credentials would fail every task: stop now,
     // with the reason, rather than take tasks. A throttled or unreachable pool may recover.

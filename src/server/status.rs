@@ -33,6 +33,8 @@ impl From<ConnectorError> for Status {
                 CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
                 CognitoError::UsernameExists { .. } => Code::AlreadyExists,
                 CognitoError::InvalidParameter { .. } => Code::InvalidArgument,
+                // The client's page token is no good any more: it must list again from the start.
+                CognitoError::StaleToken { .. } => Code::Aborted,
                 CognitoError::Unauthenticated { .. } => Code::Unauthenticated,
                 CognitoError::AccessDenied { .. } => Code::PermissionDenied,
                 CognitoError::Throttled { .. } => return throttled(message),

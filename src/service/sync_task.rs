@@ -14,8 +14,12 @@ use super::tasks::{Outcome, TaskRunner};
 use crate::c1z::{C1zError, C1zWriter};
 use crate::pb::baton::task::SyncFullTask;
 use crate::sync::{SyncEngine, SyncError, SyncScope};
+use crate::workfiles;
 
 /// Heartbeat interval when the platform names none, and the bounds on what it names.
+/// Sync tasks work in a temporary directory named like upstream's.
+pub const SYNC_DIR_PREFIX: &str = "baton-sdk-sync-upload";
+
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 const MAX_HEARTBEAT: Duration = Duration::from_secs(300);
@@ -133,11 +137,12 @@ async fn sync_and_upload(
         status,
         non_retryable: false,
     };
-    let dir = match tempfile::Builder::new()
-        .prefix("baton-sdk-sync-upload")
-        .tempdir()
-    {
-        Ok(dir) => dir,
+    // Held until the directory is removed, so no other worker's sweep takes it.
+    let (dir, _held) = match workfiles::create_held(
+        || tempfile::Builder::new().prefix(SYNC_DIR_PREFIX).tempdir(),
+        tempfile::TempDir::path,
+    ) {
+        Ok(created) => created,
         Err(e) => {
             return failed(Status::internal(format!(
                 "cannot make a temporary directory for the sync: {e}"

@@ -25,6 +25,7 @@ use futures_util::future::try_join_all;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::cognito::CognitoError;
 use crate::cognito::pacing::prioritized;
 use crate::cognito::stats::OperationStats;
 use crate::connector::{Connector, ConnectorError, Cursor, Listed, ResourceKind};
@@ -41,6 +42,9 @@ const RESOURCE_BATCH: usize = 500;
 /// away mid-sync); as upstream, the sync fails only when warnings are both more than this many
 /// and more than a tenth of the listings.
 const WARNING_LIMIT: u64 = 10;
+
+/// How many times one listing may start over because Cognito refused its page token.
+const LISTING_RESTARTS: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -247,8 +251,16 @@ impl SyncEngine {
             parts.spawn(async move {
                 let mut cursor = Cursor::first(0);
                 let mut count = 0;
+                let mut restarts = 0;
                 loop {
-                    let page = connector.list_partition(kind, &partition, &cursor).await?;
+                    let page = match connector.list_partition(kind, &partition, &cursor).await {
+                        Ok(page) => page,
+                        Err(err) if may_restart(&err, &mut restarts) => {
+                            (cursor, count) = (Cursor::first(0), 0);
+                            continue;
+                        }
+                        Err(err) => return Err(err.into()),
+                    };
                     Progress::add(&progress.pages, 1);
                     Progress::add(&progress.resources, page.items.len());
                     let stored = page.items.len() as u64;
@@ -453,12 +465,18 @@ async fn grants_of(
 ) -> Result<(u64, bool), SyncError> {
     let mut cursor = Cursor::first(0);
     let mut count = 0;
-    for depth in 0.. {
+    let mut restarts = 0;
+    let mut depth = 0;
+    loop {
         let page = match prioritized(depth, connector.sync_grants(&resource, &cursor)).await {
             Ok(page) => page,
             Err(ConnectorError::NotFound(message)) => {
                 tracing::warn!(%message, "resource gone while listing its grants; its grants are skipped");
                 return Ok((count, true));
+            }
+            Err(err) if may_restart(&err, &mut restarts) => {
+                (cursor, count, depth) = (Cursor::first(0), 0, 0);
+                continue;
             }
             Err(err) => return Err(err.into()),
         };
@@ -472,8 +490,25 @@ async fn grants_of(
             Some(next) => cursor = next,
             None => break,
         }
+        depth += 1;
     }
     Ok((count, false))
+}
+
+/// Whether a listing that failed with `err` may start over from its first page: when Cognito
+/// refused a page token (expired, or its anchor deleted), a bounded number of times. What the
+/// first pass stored is stored again, not twice: the store keeps one record per id.
+fn may_restart(err: &ConnectorError, restarts: &mut u32) -> bool {
+    if !matches!(
+        err,
+        ConnectorError::Cognito(CognitoError::StaleToken { .. })
+    ) || *restarts >= LISTING_RESTARTS
+    {
+        return false;
+    }
+    *restarts += 1;
+    tracing::warn!(%err, restart = *restarts, "listing again from its first page");
+    true
 }
 
 fn closed(_: StoreClosed) -> SyncError {

@@ -1,0 +1,180 @@
+//! Working files a crash can leave behind, and how the next run tells them from live ones.
+//!
+//! A sync writes into temporary files (beside its destination, or a temporary directory in
+//! service mode) and renames or removes them when it ends. A SIGKILL or power loss skips that.
+//! So every working file is held: its owner keeps an advisory lock (`flock`) on it for as long
+//! as it lives, and the kernel drops that lock when the process dies however it dies. Before
+//! creating its own, a run sweeps the names that could be leftovers: whatever nobody holds is
+//! stale and removed; what another live sync holds is left alone.
+
+use std::fs::{self, File, TryLockError};
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// An open handle on a working file or directory that keeps it marked as in use.
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code)] File);
+
+/// Marks `path` (a file or a directory this process just created) as in use. Fails with
+/// `NotFound` if a sweep removed it before the lock was taken; the caller creates another.
+pub fn hold(path: &Path) -> io::Result<Held> {
+    let handle = File::open(path)?;
+    handle.try_lock().map_err(|err| match err {
+        TryLockError::WouldBlock => io::Error::new(
+            io::ErrorKind::ResourceBusy,
+            format!("{} is already held by another process", path.display()),
+        ),
+        TryLockError::Error(err) => err,
+    })?;
+    // A sweep that ran between creating and locking may have removed the name (and the handle
+    // then points at an orphan): only the same file still at the path counts.
+    let at_path = fs::symlink_metadata(path)?;
+    let held = handle.metadata()?;
+    if (at_path.dev(), at_path.ino()) != (held.dev(), held.ino()) {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} was removed while being created", path.display()),
+        ));
+    }
+    Ok(Held(handle))
+}
+
+/// Creates a working file or directory with `create` and holds it, trying again the rare time
+/// a concurrent sweep removed it first.
+pub fn create_held<T>(
+    mut create: impl FnMut() -> io::Result<T>,
+    path_of: impl Fn(&T) -> &Path,
+) -> io::Result<(T, Held)> {
+    let mut attempts = 0;
+    loop {
+        let created = create()?;
+        match hold(path_of(&created)) {
+            Ok(held) => return Ok((created, held)),
+            Err(err) if err.kind() == io::ErrorKind::NotFound && attempts < 3 => attempts += 1,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Removes the entries of `dir` whose names `is_candidate` accepts and that no live process
+/// holds; returns what it removed. Best effort: an entry that cannot be inspected or removed
+/// is left, and logged.
+pub fn sweep(dir: &Path, is_candidate: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(&is_candidate) {
+            continue;
+        }
+        let path = entry.path();
+        match remove_if_stale(&path) {
+            Ok(true) => {
+                tracing::warn!(path = %path.display(), "removed a working file an interrupted run left behind");
+                removed.push(path);
+            }
+            Ok(false) => {
+                tracing::debug!(path = %path.display(), "working file in use by another run; left alone");
+            }
+            Err(err) => {
+                tracing::warn!(path = %path.display(), error = %err, "cannot clean up a working file");
+            }
+        }
+    }
+    removed
+}
+
+fn remove_if_stale(path: &Path) -> io::Result<bool> {
+    let handle = File::open(path)?;
+    match handle.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(false),
+        Err(TryLockError::Error(err)) => return Err(err),
+    }
+    // Removed while locked, so no owner can be between creating and holding it unnoticed.
+    if handle.metadata()?.is_dir() {
+        fs::remove_dir_all(path)?;
+    } else {
+        fs::remove_file(path)?;
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_sweep_removes_unheld_candidates_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name);
+        fs::write(path(".out.c1z.abc.tmp"), b"left by a crash").unwrap();
+        fs::create_dir(path("run-dir-stale")).unwrap();
+        fs::write(path("run-dir-stale/inner"), b"x").unwrap();
+        fs::write(path(".out.c1z.live.tmp"), b"in use").unwrap();
+        let _live = hold(&path(".out.c1z.live.tmp")).unwrap();
+        fs::create_dir(path("run-dir-live")).unwrap();
+        let _live_dir = hold(&path("run-dir-live")).unwrap();
+        fs::write(path("out.c1z"), b"the destination").unwrap();
+
+        let removed = sweep(dir.path(), |name| {
+            name.starts_with(".out.c1z.") || name.starts_with("run-dir-")
+        });
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert_eq!(
+            names(dir.path()),
+            [".out.c1z.live.tmp", "out.c1z", "run-dir-live"]
+        );
+    }
+
+    #[test]
+    fn a_held_file_is_released_when_its_holder_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("work.tmp");
+        fs::write(&file, b"").unwrap();
+        let held = hold(&file).unwrap();
+        assert_eq!(
+            hold(&file).unwrap_err().kind(),
+            io::ErrorKind::ResourceBusy,
+            "a second holder is refused"
+        );
+        drop(held);
+        assert_eq!(sweep(dir.path(), |_| true), [file]);
+    }
+
+    #[test]
+    fn holding_a_file_swept_away_meanwhile_fails_as_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("work.tmp");
+        assert_eq!(hold(&file).unwrap_err().kind(), io::ErrorKind::NotFound);
+        let mut created = 0;
+        let (path, _held) = create_held(
+            || {
+                created += 1;
+                let path = dir.path().join(format!("work-{created}.tmp"));
+                fs::write(&path, b"")?;
+                if created == 1 {
+                    // A sweep wins the race for the first one.
+                    fs::remove_file(&path)?;
+                }
+                Ok(path)
+            },
+            |path| path.as_path(),
+        )
+        .unwrap();
+        assert_eq!(created, 2);
+        assert!(path.ends_with("work-2.tmp"));
+    }
+}
