@@ -35,30 +35,6 @@ async fn provisioning_server(emulator: &Emulator, pool: &Pool) -> (Server, Chann
     (server, channel)
 }
 
-fn grant_request(group: &str, principal: Resource) -> GrantManagerServiceGrantRequest {
-    GrantManagerServiceGrantRequest {
-        entitlement: Some(member_of(group)),
-        principal: Some(principal),
-        annotations: vec![],
-    }
-}
-
-fn revoke_request(group: &str, user: &str) -> GrantManagerServiceRevokeRequest {
-    GrantManagerServiceRevokeRequest {
-        grant: Some(Grant {
-            id: format!("group:{group}:member:user:{user}"),
-            entitlement: Some(member_of(group)),
-            principal: Some(resource("user", user)),
-            ..Grant::default()
-        }),
-        annotations: vec![],
-    }
-}
-
-fn has_annotation<M: prost::Name>(annotations: &[prost_types::Any]) -> bool {
-    annotations.iter().any(|a| a.type_url == M::type_url())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn grant_and_revoke_change_memberships_idempotently() {
     let emulator = Emulator::shared();

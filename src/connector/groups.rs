@@ -4,6 +4,7 @@
 //! apart: a group name may contain `:`, so the group is always recovered from
 //! `ResourceId.resource`. Memberships are listed per group with ListUsersInGroup.
 
+use super::change_locks::ChangeLocks;
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::{Change, ConnectorError, Result, users};
@@ -214,11 +215,13 @@ async fn is_member(pool: &PoolClient, group: &str, username: &str) -> Result<boo
 /// existed.
 pub async fn grant(
     pool: &PoolClient,
+    changes: &ChangeLocks,
     entitlement: Option<&Entitlement>,
     principal: Option<&Resource>,
 ) -> Result<(Grant, Change)> {
     let (entitlement, group, username) = membership(entitlement, principal)?;
     let grant = member_grant(entitlement, username);
+    let _turn = changes.lock((group, username)).await;
     if is_member(pool, group, username).await? {
         return Ok((grant, Change::AlreadySo));
     }
@@ -234,8 +237,9 @@ pub async fn grant(
 }
 
 /// Removes the grant's principal from the grant's group.
-pub async fn revoke(pool: &PoolClient, grant: &Grant) -> Result<Change> {
+pub async fn revoke(pool: &PoolClient, changes: &ChangeLocks, grant: &Grant) -> Result<Change> {
     let (_, group, username) = membership(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+    let _turn = changes.lock((group, username)).await;
     if !is_member(pool, group, username).await? {
         // Not a member: either already revoked or the group is gone; say which.
         return match pool.get_group(group).await {

@@ -6,6 +6,7 @@
 //! type id and holds what they share: paging and the one error type.
 
 pub mod actions;
+mod change_locks;
 pub mod groups;
 pub mod metadata;
 pub mod model;
@@ -21,6 +22,7 @@ use crate::pb::v2::{
     ResourceId, ResourceType,
 };
 use actions::{ActionHistory, ActionOutcome};
+use change_locks::ChangeLocks;
 pub use paging::{Cursor, PageResult};
 
 /// Why a connector request failed; mapped to a gRPC status once, in `server`.
@@ -147,6 +149,8 @@ pub struct Connector {
     pool: Arc<PoolClient>,
     options: ConnectorOptions,
     actions: ActionHistory,
+    /// Serializes grants and revokes of one membership.
+    changes: ChangeLocks,
     /// The pool as Validate last saw it, to plan listings.
     observed: std::sync::Mutex<users::PoolObservation>,
 }
@@ -157,6 +161,7 @@ impl Connector {
             pool,
             options,
             actions: ActionHistory::default(),
+            changes: ChangeLocks::default(),
             observed: std::sync::Mutex::default(),
         }
     }
@@ -311,11 +316,11 @@ impl Connector {
         entitlement: Option<&Entitlement>,
         principal: Option<&Resource>,
     ) -> Result<(Grant, Change)> {
-        groups::grant(&self.pool, entitlement, principal).await
+        groups::grant(&self.pool, &self.changes, entitlement, principal).await
     }
 
     pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
-        groups::revoke(&self.pool, grant).await
+        groups::revoke(&self.pool, &self.changes, grant).await
     }
 
     pub async fn create_account(

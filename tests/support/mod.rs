@@ -496,6 +496,33 @@ pub fn c1z_contents(path: &Path) -> C1zContents {
     out
 }
 
+/// A request to add `principal` to `group`.
+pub fn grant_request(group: &str, principal: Resource) -> GrantManagerServiceGrantRequest {
+    GrantManagerServiceGrantRequest {
+        entitlement: Some(member_of(group)),
+        principal: Some(principal),
+        annotations: vec![],
+    }
+}
+
+/// A request to take `user` out of `group`.
+pub fn revoke_request(group: &str, user: &str) -> GrantManagerServiceRevokeRequest {
+    GrantManagerServiceRevokeRequest {
+        grant: Some(Grant {
+            id: format!("group:{group}:member:user:{user}"),
+            entitlement: Some(member_of(group)),
+            principal: Some(resource("user", user)),
+            ..Grant::default()
+        }),
+        annotations: vec![],
+    }
+}
+
+/// Whether `annotations` hold a message of type `M`.
+pub fn has_annotation<M: prost::Name>(annotations: &[prost_types::Any]) -> bool {
+    annotations.iter().any(|a| a.type_url == M::type_url())
+}
+
 /// The upstream id of a resource.
 pub fn rid(resource: &Resource) -> String {
     resource.id.as_ref().expect("resource id").resource.clone()
