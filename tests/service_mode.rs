@@ -73,11 +73,7 @@ impl Worker {
     }
 
     fn terminate(&self) {
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -TERM failed");
+        support::send_signal(self.child.id(), "TERM");
     }
 
     /// The exit status, waiting at most `timeout`.

@@ -349,11 +349,7 @@ fn an_interrupted_sync_leaves_the_previous_file_untouched() {
         .unwrap();
     // Let it get going, then interrupt as a person at the terminal would.
     std::thread::sleep(Duration::from_millis(1200));
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    send_signal(child.id(), "INT");
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
     emulator.control("DELETE", "/_emulator/faults", None);
