@@ -131,6 +131,12 @@ impl Listed {
         *self.stored.entry(kind).or_default() += count;
     }
 
+    /// Takes back what a listing that starts over had counted: its second pass counts again.
+    pub fn retract(&mut self, kind: ResourceKind, count: u64) {
+        let stored = self.stored.entry(kind).or_default();
+        *stored = stored.saturating_sub(count);
+    }
+
     pub fn finish(&mut self, kind: ResourceKind) {
         self.done.insert(kind);
     }

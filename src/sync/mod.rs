@@ -256,6 +256,9 @@ impl SyncEngine {
                     let page = match connector.list_partition(kind, &partition, &cursor).await {
                         Ok(page) => page,
                         Err(err) if may_restart(&err, &mut restarts) => {
+                            listing.send_modify(|l| {
+                                l.update(&connector, |listed| listed.retract(kind, count))
+                            });
                             (cursor, count) = (Cursor::first(0), 0);
                             continue;
                         }
@@ -303,7 +306,7 @@ impl SyncEngine {
                 let entitlements = match self.connector.list_entitlements(resource) {
                     Ok(list) => list,
                     Err(ConnectorError::NotFound(message)) => {
-                        tracing::warn!(%message, "resource gone while listing its entitlements; skipped");
+                        tracing::warn!(reason = %message, "resource gone while listing its entitlements; skipped");
                         tally.warnings += 1;
                         continue;
                     }
@@ -471,7 +474,7 @@ async fn grants_of(
         let page = match prioritized(depth, connector.sync_grants(&resource, &cursor)).await {
             Ok(page) => page,
             Err(ConnectorError::NotFound(message)) => {
-                tracing::warn!(%message, "resource gone while listing its grants; its grants are skipped");
+                tracing::warn!(reason = %message, "resource gone while listing its grants; its grants are skipped");
                 return Ok((count, true));
             }
             Err(err) if may_restart(&err, &mut restarts) => {

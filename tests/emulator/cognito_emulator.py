@@ -826,14 +826,14 @@ def create_sample_pool(
 
 class FaultRule:
     __slots__ = ("operation", "kind", "count", "delay_ms", "skip", "pool_id", "message",
-                 "status", "error_type")
+                 "status", "error_type", "continuation")
 
     def __init__(self, raw: Any, idx: int):
         what = f"rules[{idx}]"
         _check_keys(
             raw,
             ("operation", "kind", "count", "delay_ms", "skip", "pool_id", "message",
-             "status", "error_type"),
+             "status", "error_type", "continuation"),
             what,
         )
         op = raw.get("operation", "*")
@@ -861,6 +861,12 @@ class FaultRule:
         self.delay_ms = delay
         self.pool_id = _opt_str(raw, "pool_id", what)
         self.message = _opt_str(raw, "message", what)
+        continuation = raw.get("continuation", False)
+        if not isinstance(continuation, bool):
+            raise bad(f"{what}: 'continuation' must be true or false")
+        # Only requests carrying a page token (PaginationToken / NextToken) match: a stale
+        # token mid-listing, never a first page.
+        self.continuation = continuation
         status = raw.get("status")
         error_type = raw.get("error_type")
         if kind == "error":
@@ -883,6 +889,8 @@ class FaultRule:
                 out[k] = v
         if self.skip:
             out["skip"] = self.skip
+        if self.continuation:
+            out["continuation"] = True
         return out
 
 
@@ -903,8 +911,11 @@ class Stats:
             self.max_in_flight = self.in_flight
             self.total = 0
 
-    def take_fault(self, op: str, pool_id: str | None) -> FaultRule | None:
-        """Count the call, then consume one count from the first matching rule."""
+    def take_fault(
+        self, op: str, pool_id: str | None, continuation: bool = False
+    ) -> FaultRule | None:
+        """Count the call, then consume one count from the first matching rule.
+        `continuation`: the request carries a page token (a later page of a listing)."""
         with self.lock:
             self.calls[op] = self.calls.get(op, 0) + 1
             if pool_id:
@@ -915,6 +926,8 @@ class Stats:
                 if rule.operation not in ("*", op):
                     continue
                 if rule.pool_id is not None and rule.pool_id != pool_id:
+                    continue
+                if rule.continuation and not continuation:
                     continue
                 if rule.skip > 0:
                     rule.skip -= 1
@@ -1208,7 +1221,8 @@ class EmulatorApp:
                          ("Username", "username")):
             if src in params:
                 entry[dst] = params[src]
-        if params.get("PaginationToken") or params.get("NextToken"):
+        continuation = bool(params.get("PaginationToken") or params.get("NextToken"))
+        if continuation:
             entry["token"] = True
 
         status_box: list[str] = []
@@ -1220,7 +1234,7 @@ class EmulatorApp:
         STATS.enter()
         try:
             # Order as in the fast emulator: fault rules, then quotas, then latency.
-            rule = STATS.take_fault(op, pool_id)
+            rule = STATS.take_fault(op, pool_id, continuation)
             if rule is not None:
                 entry["fault"] = rule.kind
                 if rule.kind == "delay":
@@ -1376,9 +1390,15 @@ class EmulatorApp:
                 with STATS.lock:
                     return 200, {"rules": [r.to_json() for r in STATS.faults]}
             if method == "DELETE":
+                # ?pool_id=<id> removes only the rules scoped to that pool (tests sharing one
+                # emulator clear their own rules without touching the others').
+                pool = (query.get("pool_id") or [None])[0]
                 with STATS.lock:
-                    STATS.faults.clear()
-                return 200, {"rules": []}
+                    if pool:
+                        STATS.faults[:] = [r for r in STATS.faults if r.pool_id != pool]
+                    else:
+                        STATS.faults.clear()
+                    return 200, {"rules": [r.to_json() for r in STATS.faults]}
             b = _check_keys(body_obj(), ("rules",), "body")
             raw_rules = _list_field(b, "rules")
             rules = [FaultRule(r, i) for i, r in enumerate(raw_rules)]

@@ -562,6 +562,82 @@ def test_faults(emu):
     assert emu.ok("DELETE", "/_emulator/faults") == {"rules": []}
 
 
+def test_continuation_faults_match_only_later_pages(emu):
+    """`continuation: true` rules fire only on requests carrying a page token: a stale
+    token mid-listing, as real Cognito reports it, never on a first page."""
+    users = [{"username": f"c{i:02}"} for i in range(5)]
+    pool_id = emu.ok("POST", "/_emulator/pools", {
+        "users": users, "groups": [{"name": "g"}],
+        "memberships": [["g", u["username"]] for u in users],
+    })["pool_id"]
+    other = emu.ok("POST", "/_emulator/pools", {"users": users})["pool_id"]
+    c = emu.client(attempts=1)
+    stale = {"kind": "error", "status": 400, "error_type": "InvalidParameterException",
+             "message": "Paging marker abc is invalid for request 11111111-2222", "continuation": True,
+             "pool_id": pool_id}
+    # Validation: a boolean only; echoed by GET (and left out when false).
+    for bad_value in ("yes", 1, None):
+        status, ans = emu.call("POST", "/_emulator/faults", {"rules": [
+            {"operation": "ListUsers", "kind": "throttle", "continuation": bad_value}]})
+        assert status == 400 and "continuation" in ans["error"], bad_value
+    rules = emu.ok("POST", "/_emulator/faults", {"rules": [
+        {"operation": "ListUsers", "count": 1, "skip": 1, **stale},
+        {"operation": "ListUsersInGroup", "count": 1, **stale},
+        {"operation": "ListGroups", "kind": "throttle", "continuation": False, "count": 1, "pool_id": other},
+    ]})["rules"]
+    assert rules[0]["continuation"] is True and rules[0]["skip"] == 1
+    assert "continuation" not in rules[2]
+
+    # First pages pass and do not count towards `skip`; the second continuation request fails.
+    emu.ok("DELETE", "/_emulator/calls")
+    first = c.list_users(UserPoolId=pool_id, Limit=2)
+    assert len(first["Users"]) == 2
+    assert c.list_users(UserPoolId=pool_id, Limit=2)["PaginationToken"]  # still a first page
+    second = c.list_users(UserPoolId=pool_id, Limit=2, PaginationToken=first["PaginationToken"])
+    assert len(second["Users"]) == 2  # skipped once
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.list_users(UserPoolId=pool_id, Limit=2, PaginationToken=second["PaginationToken"])
+    err = ei.value.response
+    assert err["Error"]["Code"] == "InvalidParameterException"
+    assert err["Error"]["Message"].startswith("Paging marker abc is invalid")
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # Used up: the same token works again (moto's tokens do not go stale by themselves).
+    third = c.list_users(UserPoolId=pool_id, Limit=2, PaginationToken=second["PaginationToken"])
+    assert [u["Username"] for u in third["Users"]] == ["c04"]
+
+    # NextToken counts as a continuation too (ListUsersInGroup); the first page does not.
+    page = c.list_users_in_group(UserPoolId=pool_id, GroupName="g", Limit=3)
+    with pytest.raises(botocore.exceptions.ClientError) as ei:
+        c.list_users_in_group(UserPoolId=pool_id, GroupName="g", Limit=3, NextToken=page["NextToken"])
+    assert ei.value.response["Error"]["Code"] == "InvalidParameterException"
+    reqs = [r for r in emu.ok("GET", "/_emulator/requests")["requests"] if r.get("pool_id") == pool_id]
+    assert [(r["operation"], r.get("token", False), r.get("fault")) for r in reqs] == [
+        ("ListUsers", False, None), ("ListUsers", False, None), ("ListUsers", True, None),
+        ("ListUsers", True, "error"), ("ListUsers", True, None),
+        ("ListUsersInGroup", False, None), ("ListUsersInGroup", True, "error"),
+    ]
+
+    # An empty token is a first page. `continuation: false` (the default) matches any request.
+    emu.ok("POST", "/_emulator/faults", {"rules": [{"operation": "ListUsers", "count": -1, **stale}]})
+    assert len(c.list_users(UserPoolId=pool_id, Limit=60)["Users"]) == 5
+    # (moto itself refuses an empty token, with its own InvalidToken: not the rule's answer)
+    status, _, body = _raw_aws_post(emu.url, "ListUsers", {"UserPoolId": pool_id, "PaginationToken": ""})
+    assert json.loads(body)["__type"] != "InvalidParameterException", (status, body)
+    last = [r for r in emu.ok("GET", "/_emulator/requests?operation=ListUsers")["requests"]
+            if r.get("pool_id") == pool_id][-1]
+    assert "fault" not in last and "token" not in last
+    with pytest.raises(c.exceptions.TooManyRequestsException):
+        c.list_groups(UserPoolId=other)
+
+    # DELETE ?pool_id= clears that pool's rules only.
+    emu.ok("POST", "/_emulator/faults", {"rules": [
+        {"operation": "ListGroups", "kind": "throttle", "count": 1, "pool_id": other}]})
+    left = emu.ok("DELETE", f"/_emulator/faults?pool_id={pool_id}")["rules"]
+    assert left == [{"operation": "ListGroups", "kind": "throttle", "count": 1, "pool_id": other}]
+    assert emu.ok("GET", "/_emulator/faults")["rules"] == left
+    assert emu.ok("DELETE", "/_emulator/faults") == {"rules": []}
+
+
 def test_calls_counts(emu):
     pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "c1"}], "groups": [{"name": "g"}]})["pool_id"]
     c = emu.client()
