@@ -17,16 +17,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 fn seed(emulator: &Emulator) -> Pool {
-    emulator.create_pool(json!({
-        "name": unique("provision"),
-        "users": [
-            {"username": "ann", "attributes": {"email": "ann@example.com"}},
-            {"username": "bob:smith", "attributes": {"email": "bob@example.com"}},
-            {"username": "cara"},
-        ],
-        "groups": [{"name": "admins"}, {"name": "team: red/blue"}],
-        "memberships": [["admins", "bob:smith"]],
-    }))
+    emulator.create_pool(small_pool("provision"))
 }
 
 async fn provisioning_server(emulator: &Emulator, pool: &Pool) -> (Server, Channel) {

@@ -73,7 +73,7 @@ impl Worker {
     }
 
     fn terminate(&self) {
-        support::send_signal(self.child.id(), "TERM");
+        send_signal(self.child.id(), "TERM");
     }
 
     /// The exit status, waiting at most `timeout`.
@@ -170,19 +170,6 @@ async fn setup(
         pool,
         worker,
     }
-}
-
-fn small_pool() -> serde_json::Value {
-    json!({
-        "name": unique("service"),
-        "users": [
-            {"username": "ann", "attributes": {"email": "ann@example.com"}},
-            {"username": "bob:smith", "attributes": {"email": "bob@example.com"}},
-            {"username": "cara"},
-        ],
-        "groups": [{"name": "admins"}, {"name": "team: red/blue"}],
-        "memberships": [["admins", "bob:smith"]],
-    })
 }
 
 async fn finished(setup: &Setup, task: &Task) -> BatonServiceFinishTaskRequest {
@@ -406,7 +393,7 @@ async fn a_full_sync_task_uploads_the_seeded_pool_in_512_kib_chunks() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_tasks_honour_skip_grants_and_refuse_targeted_syncs() {
-    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
     let skip = platform::task(TaskType::SyncFull(task::SyncFullTask {
         skip_grants: true,
         ..Default::default()
@@ -434,7 +421,7 @@ async fn sync_tasks_honour_skip_grants_and_refuse_targeted_syncs() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn provisioning_tasks_change_the_pool_and_report_the_connector_response() {
-    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
     let aws = aws_client(Emulator::shared(), &setup.pool).await;
     let setup = &setup;
     let run = |task_type: TaskType| {
@@ -610,7 +597,7 @@ async fn provisioning_tasks_change_the_pool_and_report_the_connector_response() 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_provisioning_changes_are_refused_and_other_tasks_are_handled() {
     let emulator = Emulator::shared();
-    let pool = emulator.create_pool(small_pool());
+    let pool = emulator.create_pool(small_pool("service"));
     let platform = Platform::start(PlatformOptions::default()).await;
     let mut env = pool_env(emulator, &pool);
     env.extend(platform.env());
@@ -672,7 +659,7 @@ async fn without_provisioning_changes_are_refused_and_other_tasks_are_handled() 
 /// A pool whose user listing is slowed down, so a sync is still running when the test acts
 /// (heartbeats come at most once a second, whatever the platform asks).
 async fn slow_sync_setup(extra_env: &[(&str, &str)]) -> Setup {
-    let setup = setup(PlatformOptions::default(), small_pool(), extra_env).await;
+    let setup = setup(PlatformOptions::default(), small_pool("service"), extra_env).await;
     Emulator::shared().inject(
         json!([{"operation": "ListUsers", "kind": "delay", "delay_ms": 8000,
                                       "count": 1000, "pool_id": setup.pool.id}]),
@@ -761,7 +748,7 @@ async fn an_upload_cut_off_midway_is_sent_again() {
         drop_uploads: 1,
         ..PlatformOptions::default()
     };
-    let setup = setup(options, small_pool(), &[]).await;
+    let setup = setup(options, small_pool("service"), &[]).await;
     let task = sync_task();
     setup.platform.push_task(task.clone());
     let finish = finished(&setup, &task).await;
@@ -781,7 +768,7 @@ async fn an_upload_cut_off_midway_is_sent_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_token_revoked_by_the_platform_is_replaced() {
-    let setup = setup(PlatformOptions::default(), small_pool(), &[]).await;
+    let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
     setup
         .platform
         .wait_hello(TASK_TIMEOUT)
@@ -803,7 +790,7 @@ async fn a_client_the_token_endpoint_refuses_exits_with_the_reason() {
         refuse_tokens: true,
         ..PlatformOptions::default()
     };
-    let mut setup = setup(options, small_pool(), &[]).await;
+    let mut setup = setup(options, small_pool("service"), &[]).await;
     let status = setup
         .worker
         .exit(TASK_TIMEOUT)
@@ -889,7 +876,7 @@ async fn malformed_service_flags_are_refused_before_anything_connects() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_platform_is_retried_and_the_worker_is_live_but_not_ready() {
     let emulator = Emulator::shared();
-    let pool = emulator.create_pool(small_pool());
+    let pool = emulator.create_pool(small_pool("service"));
     let platform = Platform::start(PlatformOptions::default()).await;
     let health = format!("127.0.0.1:{}", free_port());
     let mut env = pool_env(emulator, &pool);

@@ -496,6 +496,21 @@ pub fn c1z_contents(path: &Path) -> C1zContents {
     out
 }
 
+/// The small pool the provisioning, service-mode and secrets tests start from: three users
+/// (one with `:` in its name), two groups (one with odd characters), one membership.
+pub fn small_pool(name: &str) -> Value {
+    serde_json::json!({
+        "name": unique(name),
+        "users": [
+            {"username": "ann", "attributes": {"email": "ann@example.com"}},
+            {"username": "bob:smith", "attributes": {"email": "bob@example.com"}},
+            {"username": "cara"},
+        ],
+        "groups": [{"name": "admins"}, {"name": "team: red/blue"}],
+        "memberships": [["admins", "bob:smith"]],
+    })
+}
+
 /// A request to add `principal` to `group`.
 pub fn grant_request(group: &str, principal: Resource) -> GrantManagerServiceGrantRequest {
     GrantManagerServiceGrantRequest {

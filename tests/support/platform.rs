@@ -383,6 +383,12 @@ impl Platform {
         (r.tokens_accepted, r.token_refusals.len())
     }
 
+    /// The access tokens issued so far and still accepted (`expire_tokens` forgets them), for
+    /// tests that check a token never reaches the connector's output.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.read().tokens.keys().cloned().collect()
+    }
+
     /// Why each refused token request was refused, in order.
     pub fn token_refusals(&self) -> Vec<String> {
         self.state.read().token_refusals.clone()
