@@ -476,7 +476,7 @@ pub struct PoolArgs {
     pub user_slicing: UserSlicing,
 
     /// Share of each Cognito request-rate quota this connector may use, in (0, 1].
-    #[arg(long, env = "BATON_API_BUDGET", global = true, default_value_t = ApiBudget::DEFAULT, value_name = "SHARE")]
+    #[arg(long, env = "BATON_API_BUDGET", global = true, default_value_t = ApiBudget::DEFAULT, value_name = "SHARE", allow_negative_numbers = true)]
     pub api_budget: f64,
 
     /// A different share for one quota category, as CATEGORY=SHARE (repeatable; e.g.

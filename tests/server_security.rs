@@ -122,7 +122,7 @@ async fn tls_serves_clients_that_trust_the_certificate_and_nobody_in_plaintext()
     let stranger = TestCa::new("someone else's CA");
     let refused = match tls_channel(&server, &stranger.pem(), None).await {
         Err(_) => true,
-        Ok(channel) => validate(channel, None).await == Code::Unavailable,
+        Ok(channel) => validate(channel, None).await != Code::Ok,
     };
     assert!(refused, "a client trusting another CA got an answer");
 
@@ -166,8 +166,11 @@ async fn mutual_tls_refuses_clients_without_a_certificate_from_the_client_ca() {
             Err(_) => None,
             Ok(channel) => Some(validate(channel, None).await),
         };
+        // Under TLS 1.3 the client may finish its side of the handshake before the server
+        // checks the certificate and drops the connection, so the refusal can surface as any
+        // transport error; what matters is that no call is answered.
         assert!(
-            matches!(answered, None | Some(Code::Unavailable | Code::Unknown)),
+            answered.is_none_or(|code| code != Code::Ok),
             "client certificate presented: {presented}; answered {answered:?}"
         );
     }

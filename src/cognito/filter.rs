@@ -261,3 +261,179 @@ mod tests {
         assert!(!yes(r#"phone_number ^= "+1""#));
     }
 }
+
+/// Property tests: whatever an operator types as `--user-filter`, parsing answers (never
+/// panics), accepts only what renders back to itself within Cognito's limits, and refuses every
+/// value that could break out of its quotes.
+#[cfg(test)]
+mod proptests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bounded, and without regression files written into the source tree.
+    fn config() -> ProptestConfig {
+        ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        }
+    }
+
+    fn attributes() -> impl Strategy<Value = &'static str> {
+        proptest::sample::select(SEARCHABLE_ATTRIBUTES)
+    }
+
+    fn ops() -> impl Strategy<Value = FilterOp> {
+        prop_oneof![Just(FilterOp::Equals), Just(FilterOp::StartsWith)]
+    }
+
+    /// Values Cognito could be asked for: no quote, backslash or control character.
+    fn plain_values() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9@._+ -]{0,30}",
+            "[^\"\\\\\\p{Cc}]{0,30}",
+            // Around Cognito's limit on the whole filter.
+            "[a-z]{220,250}",
+            Just("Enabled".to_string()),
+            Just("Disabled".to_string()),
+            proptest::sample::select(USER_STATUSES).prop_map(str::to_string),
+        ]
+    }
+
+    /// Text from the grammar's own alphabet, so parsing meets its edge cases more often than
+    /// it would in arbitrary text.
+    fn grammar_soup() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                attributes().prop_map(str::to_string),
+                Just("=".to_string()),
+                Just("^=".to_string()),
+                Just("^".to_string()),
+                Just("\"".to_string()),
+                Just("\\".to_string()),
+                Just(" ".to_string()),
+                Just("\t".to_string()),
+                Just("\n".to_string()),
+                Just("custom:x".to_string()),
+                "[a-zA-Z0-9]{1,4}",
+                any::<char>().prop_map(String::from),
+            ],
+            0..10,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    /// What every accepted filter must be.
+    fn check_accepted(filter: &UserFilter) -> Result<(), TestCaseError> {
+        let rendered = filter.to_string();
+        prop_assert!(SEARCHABLE_ATTRIBUTES.contains(&filter.attribute()));
+        prop_assert!(rendered.len() <= MAX_FILTER_LEN, "{rendered}");
+        prop_assert!(
+            !filter
+                .value
+                .chars()
+                .any(|c| c == '"' || c == '\\' || c.is_control()),
+            "{rendered}"
+        );
+        let reparsed = rendered.parse::<UserFilter>();
+        prop_assert_eq!(reparsed.as_ref(), Ok(filter), "{}", rendered);
+        Ok(())
+    }
+
+    fn check_any(text: &str) -> Result<(), TestCaseError> {
+        match text.parse::<UserFilter>() {
+            Ok(filter) => check_accepted(&filter),
+            Err(err) => {
+                prop_assert!(!err.to_string().is_empty());
+                Ok(())
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(config())]
+
+        #[test]
+        fn arbitrary_text_is_accepted_only_as_a_well_formed_filter(text in any::<String>()) {
+            check_any(&text)?;
+        }
+
+        #[test]
+        fn text_from_the_grammar_is_accepted_only_as_a_well_formed_filter(text in grammar_soup()) {
+            check_any(&text)?;
+        }
+
+        /// Parsing `ATTRIBUTE OP "VALUE"` is exactly building the filter from its parts, for
+        /// any value: the same filter, or the same refusal.
+        #[test]
+        fn the_quoted_form_parses_to_the_checked_parts(
+            attribute in attributes(),
+            op in ops(),
+            value in prop_oneof![plain_values(), any::<String>()],
+            (before, around, after) in ("[ \t]{0,2}", "[ ]{0,2}", "[ \t\n]{0,2}"),
+        ) {
+            let text = format!("{before}{attribute}{around}{}{around}\"{value}\"{after}", op.as_str());
+            prop_assert_eq!(text.parse::<UserFilter>(), UserFilter::new(attribute, op, &value), "{}", text);
+        }
+
+        #[test]
+        fn valid_filters_round_trip(attribute in attributes(), op in ops(), value in plain_values()) {
+            if let Ok(filter) = UserFilter::new(attribute, op, &value) {
+                check_accepted(&filter)?;
+                prop_assert_eq!(filter.attribute(), attribute);
+                prop_assert_eq!(&filter.value, &value);
+                prop_assert_eq!(filter.op, op);
+            }
+        }
+
+        /// A single word may go without quotes and means the same.
+        #[test]
+        fn an_unquoted_word_is_the_quoted_word(attribute in attributes(), op in ops(), word in "[a-zA-Z0-9@._+:-]{1,20}") {
+            let bare = format!("{attribute} {} {word}", op.as_str());
+            let quoted = format!("{attribute} {} \"{word}\"", op.as_str());
+            prop_assert_eq!(bare.parse::<UserFilter>(), quoted.parse::<UserFilter>());
+        }
+
+        /// A quote or a backslash anywhere in a value is refused, never escaped or passed on.
+        #[test]
+        fn values_that_could_break_out_of_their_quotes_are_refused(
+            attribute in attributes(),
+            op in ops(),
+            (head, bad, tail) in ("[^\\p{Cc}]{0,10}", prop_oneof![Just('"'), Just('\\')], "[^\\p{Cc}]{0,10}"),
+        ) {
+            let value = format!("{head}{bad}{tail}");
+            let err = UserFilter::new(attribute, op, &value).unwrap_err();
+            prop_assert!(err.to_string().contains("double quote or a backslash"), "{err}");
+            let text = format!("{attribute} {} \"{value}\"", op.as_str());
+            prop_assert!(text.parse::<UserFilter>().is_err(), "{text}");
+        }
+
+        #[test]
+        fn unsearchable_attributes_are_named_in_the_refusal(name in "[a-zA-Z_:]{1,20}", value in "[a-z]{1,5}") {
+            prop_assume!(!SEARCHABLE_ATTRIBUTES.contains(&name.as_str()));
+            let err = format!("{name} = \"{value}\"").parse::<UserFilter>().unwrap_err();
+            prop_assert!(err.to_string().contains(&format!("{name:?} is not a searchable attribute")), "{err}");
+        }
+
+        /// A filter a user record was listed under also matches it when met elsewhere.
+        #[test]
+        fn a_filter_matches_the_records_it_describes(value in "[a-zA-Z0-9@.]{1,20}", cut in any::<prop::sample::Index>()) {
+            let user = CognitoUser {
+                username: value.clone(),
+                attributes: vec![("email".into(), value.clone())],
+                enabled: true,
+                status: "CONFIRMED".into(),
+                ..CognitoUser::default()
+            };
+            let prefix = &value[..cut.index(value.len()) + 1];
+            for attribute in ["username", "email"] {
+                prop_assert!(UserFilter::new(attribute, FilterOp::Equals, &value).unwrap().matches(&user));
+                prop_assert!(UserFilter::new(attribute, FilterOp::StartsWith, prefix).unwrap().matches(&user));
+                let longer = format!("{value}x");
+                prop_assert!(!UserFilter::new(attribute, FilterOp::Equals, &longer).unwrap().matches(&user));
+            }
+            prop_assert!(!UserFilter::new("phone_number", FilterOp::StartsWith, prefix).unwrap().matches(&user));
+        }
+    }
+}

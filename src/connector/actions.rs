@@ -126,7 +126,9 @@ fn user_id(args: Option<&Struct>) -> Result<String> {
         .and_then(|a| a.fields.get(USER_ID))
         .and_then(|v| v.kind.as_ref())
     {
-        Some(Kind::StringValue(id)) if !id.trim().is_empty() => Ok(id.clone()),
+        Some(Kind::StringValue(id)) if !id.trim().is_empty() => {
+            Ok(super::model::checked_id(USER_ID, id)?.to_string())
+        }
         Some(Kind::StringValue(_)) | None => Err(ConnectorError::InvalidArgument(format!(
             "argument {USER_ID:?} (the Cognito username) is required"
         ))),

@@ -178,15 +178,17 @@ fn membership<'a>(
         .filter(|id| id.resource_type == TYPE_ID && !id.resource.is_empty())
         .ok_or_else(|| {
             ConnectorError::InvalidArgument(format!(
-                "entitlement {:?} does not belong to a group; only group memberships can be granted",
-                entitlement.id
+                "entitlement {} does not belong to a group; only group memberships can be granted",
+                model::shown(&entitlement.id)
             ))
         })?;
+    model::checked_id("entitlement.resource.id.resource", &group.resource)?;
     let expected = format!("{TYPE_ID}:{}:{MEMBER}", group.resource);
     if entitlement.id != expected {
         return Err(ConnectorError::InvalidArgument(format!(
-            "entitlement {:?} is not a group membership; expected {expected:?}",
-            entitlement.id
+            "entitlement {} is not a group membership; expected {}",
+            model::shown(&entitlement.id),
+            model::shown(&expected)
         )));
     }
     let principal = principal
@@ -194,8 +196,8 @@ fn membership<'a>(
     let user = model::resource_id_of(principal)?;
     if user.resource_type != users::TYPE_ID {
         return Err(ConnectorError::InvalidArgument(format!(
-            "principal {}:{} is not a user; Cognito groups hold users only",
-            user.resource_type, user.resource
+            "principal {} is not a user; Cognito groups hold users only",
+            model::shown(&format!("{}:{}", user.resource_type, user.resource))
         )));
     }
     Ok((entitlement, group.resource.as_str(), user.resource.as_str()))

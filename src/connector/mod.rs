@@ -77,7 +77,8 @@ impl ResourceKind {
             users::TYPE_ID => Ok(Self::User),
             groups::TYPE_ID => Ok(Self::Group),
             other => Err(ConnectorError::NotFound(format!(
-                "unknown resource type {other:?}; this connector has {:?} and {:?}",
+                "unknown resource type {}; this connector has {:?} and {:?}",
+                model::shown(other),
                 users::TYPE_ID,
                 groups::TYPE_ID
             ))),
@@ -271,11 +272,7 @@ impl Connector {
     }
 
     pub async fn get_resource(&self, id: &ResourceId) -> Result<Resource> {
-        if id.resource.is_empty() {
-            return Err(ConnectorError::InvalidArgument(
-                "resource_id.resource is empty".to_string(),
-            ));
-        }
+        model::checked_id("resource_id.resource", &id.resource)?;
         match ResourceKind::parse(&id.resource_type)? {
             ResourceKind::User => users::get(&self.pool, &id.resource).await,
             ResourceKind::Group => groups::get(&self.pool, &id.resource).await,
@@ -387,9 +384,10 @@ impl Connector {
 
     /// Deletes a user. Groups are not a lifecycle object here: deleting one is refused.
     pub async fn delete_resource(&self, id: Option<&ResourceId>) -> Result<Change> {
-        let id = id.filter(|id| !id.resource.is_empty()).ok_or_else(|| {
+        let id = id.ok_or_else(|| {
             ConnectorError::InvalidArgument("resource_id with a resource is required".to_string())
         })?;
+        model::checked_id("resource_id.resource", &id.resource)?;
         match ResourceKind::parse(&id.resource_type)? {
             ResourceKind::User => users::delete(&self.pool, &id.resource).await,
             ResourceKind::Group => Err(ConnectorError::InvalidArgument(format!(

@@ -22,9 +22,15 @@ pub fn resource_id(type_id: &str, id: &str) -> ResourceId {
     }
 }
 
+/// Cognito's limit on usernames, in characters.
+pub const MAX_USERNAME_CHARS: usize = 128;
+
+/// How much of a caller's string an error message repeats.
+const SHOWN_BYTES: usize = 100;
+
 /// The id of a resource a caller sent, which must be present.
 pub fn resource_id_of(resource: &Resource) -> Result<&ResourceId> {
-    resource
+    let id = resource
         .id
         .as_ref()
         .filter(|id| !id.resource_type.is_empty() && !id.resource.is_empty())
@@ -32,7 +38,39 @@ pub fn resource_id_of(resource: &Resource) -> Result<&ResourceId> {
             ConnectorError::InvalidArgument(
                 "resource.id with a resource_type and a resource is required".to_string(),
             )
-        })
+        })?;
+    checked_id("resource.id.resource", &id.resource)?;
+    Ok(id)
+}
+
+/// A caller's id, refused before any Cognito call unless it is 1 to 1024 bytes (Baton's rule
+/// for every id).
+pub fn checked_id<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+    if id.is_empty() {
+        return Err(ConnectorError::InvalidArgument(format!("{what} is empty")));
+    }
+    if id.len() > MAX_NAME_BYTES {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "{what} is {} bytes long; Baton ids are 1 to {MAX_NAME_BYTES} bytes ({})",
+            id.len(),
+            shown(id)
+        )));
+    }
+    Ok(id)
+}
+
+/// A caller's string as an error message repeats it: quoted, and cut short when long, so that a
+/// huge input cannot make a huge status message or log line.
+pub fn shown(text: &str) -> String {
+    if text.len() <= SHOWN_BYTES {
+        format!("{text:?}")
+    } else {
+        format!(
+            "{:?}... ({} bytes)",
+            truncate(text, SHOWN_BYTES),
+            text.len()
+        )
+    }
 }
 
 pub fn timestamp(at: &DateTime) -> Timestamp {

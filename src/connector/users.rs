@@ -202,6 +202,14 @@ pub async fn create_account(
                 "account_info.login (the Cognito username) is required".to_string(),
             )
         })?;
+    if login.chars().count() > model::MAX_USERNAME_CHARS {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "account_info.login is {} characters long; Cognito usernames are at most {} ({})",
+            login.chars().count(),
+            model::MAX_USERNAME_CHARS,
+            model::shown(&login)
+        )));
+    }
     let email = info
         .emails
         .iter()

@@ -52,6 +52,18 @@ impl From<ConnectorError> for RunError {
     }
 }
 
+/// The connector refusing a value from the command line before changing anything (a bad
+/// argument, or an id that names nothing) is a usage error, reported against the flag the value
+/// came from: `flag_for` picks it from what the connector says was wrong.
+fn refused(flag_for: impl Fn(&str) -> &'static str) -> impl FnOnce(ConnectorError) -> RunError {
+    move |err| match err {
+        ConnectorError::InvalidArgument(message) | ConnectorError::NotFound(message) => {
+            RunError::Usage(format!("{}: {message}", flag_for(&message)))
+        }
+        other => other.into(),
+    }
+}
+
 fn json_object(
     flag: &str,
     text: &str,
@@ -92,7 +104,19 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 ))
             })?;
             let connector = connector(settings).await;
-            let (grant, change) = connector.grant(Some(&found), Some(&who)).await?;
+            let (grant, change) =
+                connector
+                    .grant(Some(&found), Some(&who))
+                    .await
+                    .map_err(refused(|message| {
+                        if message.starts_with("principal") {
+                            "--grant-principal-type"
+                        } else if message.contains("user") {
+                            "--grant-principal"
+                        } else {
+                            "--grant-entitlement"
+                        }
+                    }))?;
             match change {
                 Change::Made => say(&format!(
                     "granted {} to {principal_type}:{principal} (grant {})",
@@ -113,7 +137,11 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 ))
             })?;
             let connector = connector(settings).await;
-            match connector.revoke(&found).await? {
+            match connector
+                .revoke(&found)
+                .await
+                .map_err(refused(|_| "--revoke-grant"))?
+            {
                 Change::Made => say(&format!("revoked {grant}")),
                 Change::AlreadySo => say(&format!("{grant} was already revoked; nothing changed")),
             }
@@ -162,7 +190,19 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 resource_type_id: resource_type.unwrap_or_default(),
             };
             let connector = connector(settings).await;
-            let response = connector.create_account(&request).await?;
+            let response =
+                connector
+                    .create_account(&request)
+                    .await
+                    .map_err(refused(|message| {
+                        if message.contains("resource type") {
+                            "--create-account-resource-type"
+                        } else if message.contains("account_info.login") {
+                            "--create-account-login"
+                        } else {
+                            "--create-account-profile"
+                        }
+                    }))?;
             match response.result {
                 Some(create_account_response::Result::Success(done)) => {
                     let status = done
@@ -188,7 +228,18 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 baton_resource: false,
             };
             let connector = connector(settings).await;
-            match connector.delete_resource(Some(&id)).await? {
+            let deleted =
+                connector
+                    .delete_resource(Some(&id))
+                    .await
+                    .map_err(refused(|message| {
+                        if message.starts_with("unknown resource type") {
+                            "--delete-resource-type"
+                        } else {
+                            "--delete-resource"
+                        }
+                    }))?;
+            match deleted {
                 Change::Made => say(&format!("deleted {resource_type}:{resource}")),
                 Change::AlreadySo => say(&format!(
                     "{resource_type}:{resource} did not exist; nothing changed"
@@ -208,7 +259,16 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                     resource_type.as_deref().unwrap_or_default(),
                     Some(&args),
                 )
-                .await?;
+                .await
+                .map_err(refused(|message| {
+                    if message.contains("resource type") {
+                        "--invoke-action-resource-type"
+                    } else if message.starts_with("action ") {
+                        "--invoke-action"
+                    } else {
+                        "--invoke-action-args"
+                    }
+                }))?;
             let response = struct_to_json(&outcome.response).to_string();
             match outcome.status {
                 BatonActionStatus::Complete => say(&format!(

@@ -77,7 +77,7 @@ impl Worker {
                 Ok(answer) => {
                     failed_polls = 0;
                     match answer.task {
-                        Some(task) if !matches!(task.task_type, None | Some(TaskType::None(_))) => {
+                        Some(task) if is_work(&task) => {
                             let runner = self.runner.clone();
                             let cancel = cancel.clone();
                             running.spawn(async move {
@@ -209,6 +209,17 @@ async fn run_task(runner: &TaskRunner, task: Task, cancel: watch::Receiver<bool>
                 tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
             }
         }
+    }
+}
+
+/// Whether a polled task is work to run and finish. The "none" type, or an empty task, means
+/// nothing to do; a task with an id but no type is finished as unsupported, as upstream does,
+/// so the platform is not left waiting on it.
+fn is_work(task: &Task) -> bool {
+    match &task.task_type {
+        Some(TaskType::None(_)) => false,
+        None => !task.id.is_empty(),
+        Some(_) => true,
     }
 }
 
