@@ -22,8 +22,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_cognito::cognito::CognitoError;
@@ -2172,50 +2171,6 @@ async fn undecodable_requests_are_refused_by_the_transport_and_the_server_stays_
 // Platform task payloads (service mode)
 // ------------------------------------------------------------------------------------------------
 
-/// The connector in service mode, its output collected as it comes.
-struct Worker {
-    child: Child,
-    logs: Arc<Mutex<String>>,
-    _tmp: tempfile::TempDir,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
-    fn start(env: &[(String, String)]) -> Worker {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut child = base_command(env)
-            .env("TMPDIR", tmp.path())
-            .env("BATON_LOG_LEVEL", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start baton-cognito in service mode");
-        let logs = Arc::new(Mutex::new(String::new()));
-        collect_lines(child.stdout.take().unwrap(), &logs);
-        collect_lines(child.stderr.take().unwrap(), &logs);
-        Worker {
-            child,
-            logs,
-            _tmp: tmp,
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-}
-
 /// Malformed task payloads: each task is finished with an error status (non-retryable, since
 /// the same payload would fail the same way) with the code and message the gRPC services give,
 /// and the worker keeps taking tasks.
@@ -2230,7 +2185,7 @@ async fn malformed_task_payloads_fail_their_task_and_the_worker_keeps_working() 
         ("BATON_HOST_ID", "bad-input-worker"),
         ("BATON_PROVISIONING", "true"),
     ]));
-    let mut worker = Worker::start(&env);
+    let mut worker = Worker::start(&env, &[]);
     let over_limit = "x".repeat(2048);
     let ann = || Some(resource("user", "ann"));
     let grant = |entitlement: Option<Entitlement>, principal: Option<Resource>| {

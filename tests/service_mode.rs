@@ -8,8 +8,6 @@ mod platform;
 mod support;
 
 use std::collections::BTreeSet;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use baton_cognito::c1z::C1zReader;
@@ -25,77 +23,6 @@ use support::*;
 
 /// Long enough for any task here on a slow CI machine; tasks normally end in well under a second.
 const TASK_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// The connector running in service mode, its logs collected as they come.
-struct Worker {
-    child: Child,
-    logs: Arc<Mutex<String>>,
-    health: Option<String>,
-    _tmp: tempfile::TempDir,
-    tmp: std::path::PathBuf,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
-    fn start(env: &[(String, String)], args: &[&str]) -> Worker {
-        let tmp = tempfile::tempdir().unwrap();
-        let mut command = base_command(env);
-        command
-            .env("TMPDIR", tmp.path())
-            .env("BATON_LOG_LEVEL", "debug")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .expect("start baton-cognito in service mode");
-        let logs = Arc::new(Mutex::new(String::new()));
-        collect_lines(child.stdout.take().unwrap(), &logs);
-        collect_lines(child.stderr.take().unwrap(), &logs);
-        Worker {
-            child,
-            logs,
-            health: None,
-            tmp: tmp.path().to_path_buf(),
-            _tmp: tmp,
-        }
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().clone()
-    }
-
-    fn terminate(&self) {
-        send_signal(self.child.id(), "TERM");
-    }
-
-    /// The exit status, waiting at most `timeout`.
-    async fn exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        None
-    }
-
-    /// What is left in the worker's temporary directory.
-    fn temp_entries(&self) -> Vec<String> {
-        std::fs::read_dir(&self.tmp)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-            .collect()
-    }
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

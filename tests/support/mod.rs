@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use baton_cognito::c1z::{C1zReader, GrantFilter};
 use baton_cognito::pb::v2::entitlements_service_client::EntitlementsServiceClient;
@@ -337,6 +337,85 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(25));
         }
+    }
+}
+
+/// The connector running in service mode (its `TMPDIR` a directory of its own), its logs
+/// collected as they come.
+pub struct Worker {
+    pub child: Child,
+    logs: Arc<Mutex<String>>,
+    /// The health endpoint's base URL, once a test has chosen one.
+    pub health: Option<String>,
+    _tmp: tempfile::TempDir,
+    pub tmp: std::path::PathBuf,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Worker {
+    pub fn start(env: &[(String, String)], args: &[&str]) -> Worker {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut command = base_command(env);
+        command
+            .env("TMPDIR", tmp.path())
+            .env("BATON_LOG_LEVEL", "debug")
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .expect("start baton-cognito in service mode");
+        let logs = Arc::new(Mutex::new(String::new()));
+        collect_lines(child.stdout.take().unwrap(), &logs);
+        collect_lines(child.stderr.take().unwrap(), &logs);
+        Worker {
+            child,
+            logs,
+            health: None,
+            tmp: tmp.path().to_path_buf(),
+            _tmp: tmp,
+        }
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.lock().unwrap().clone()
+    }
+
+    pub fn terminate(&self) {
+        send_signal(self.child.id(), "TERM");
+    }
+
+    /// The exit status, waiting at most `timeout`.
+    pub async fn exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    /// What is left in the worker's temporary directory.
+    pub fn temp_entries(&self) -> Vec<String> {
+        std::fs::read_dir(&self.tmp)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect()
+    }
+}
+
+impl Worker {
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().expect("poll the worker").is_none()
     }
 }
 
