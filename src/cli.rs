@@ -16,6 +16,7 @@ use crate::config::{
 };
 use crate::connector::UserSlicing;
 use crate::logging::{self, LogFormat, LogLevel};
+use crate::modes::export::{self, ExportSettings};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
 use crate::modes::serve::{self, ServeSettings};
@@ -76,6 +77,12 @@ pub struct Cli {
 pub enum Command {
     /// Serve the c1.connector.v2 gRPC services (and grpc.health.v1) on a TCP address.
     Serve(ServeArgs),
+    /// Print the pool's user records as JSON lines, or what changed since the last run.
+    ///
+    /// Each line is a user in Cognito's own shape (Username, Attributes, Enabled, UserStatus,
+    /// UserCreateDate, UserLastModifiedDate, MFAOptions), as `aws cognito-idp list-users`
+    /// shows it.
+    Export(ExportArgs),
     /// List the resource types in --file.
     ResourceTypes(OutputArgs),
     /// List the resources in --file.
@@ -414,6 +421,32 @@ impl ServeArgs {
     }
 }
 
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write the lines to this file (replaced only once complete) instead of standard output.
+    #[arg(long, env = "BATON_EXPORT_OUTPUT", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Add each user's groups to its record, as "Groups": [names].
+    #[arg(long, env = "BATON_EXPORT_WITH_GROUPS")]
+    pub with_groups: bool,
+
+    /// Only users created or changed since the last run with the same --state, plus
+    /// {"Username": ..., "Deleted": true} for each user deleted since. The first run prints
+    /// every user.
+    #[arg(long, env = "BATON_SINCE_LAST_RUN")]
+    pub since_last_run: bool,
+
+    /// The state --since-last-run keeps between runs: the last snapshot, as a .c1z.
+    #[arg(
+        long,
+        env = "BATON_STATE",
+        default_value = "cognito-feed.c1z",
+        value_name = "FILE"
+    )]
+    pub state: PathBuf,
+}
+
 /// Which pool to read, where, and with which credentials.
 #[derive(Debug, Args)]
 pub struct PoolArgs {
@@ -607,6 +640,16 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             out.output_format,
         ),
         Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
+        Some(Command::Export(args)) => {
+            let settings = settings(&cli.pool)?;
+            let export = ExportSettings {
+                output: args.output,
+                with_groups: args.with_groups,
+                since_last_run: args.since_last_run,
+                state: args.state,
+            };
+            runtime()?.block_on(export::run(&settings, &export))
+        }
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
             let serve = args.settings(cli.provisioning);

@@ -6,6 +6,7 @@ pub mod cognito;
 pub mod config;
 pub mod connector;
 pub mod credentials;
+pub mod feed;
 pub mod ksuid;
 pub mod logging;
 pub mod modes;

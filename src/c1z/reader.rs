@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params_from_iter};
+use rusqlite::{
+    Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params, params_from_iter,
+};
 use serde::Serialize;
 
 use super::rows::{reattach_expansion, resource_external_id};
@@ -163,6 +165,30 @@ impl C1zReader {
     /// The sync everything is read from.
     pub fn sync_run(&self) -> &SyncRun {
         &self.sync
+    }
+
+    /// A value [`C1zWriter::put_session_value`](super::C1zWriter::put_session_value) stored for
+    /// the sync; `None` when there is none, also in files whose SDK had no session table.
+    pub fn session_value(&self, key: &str) -> Result<Option<Vec<u8>>, C1zError> {
+        let has_table = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'v1_connector_sessions'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(|e| self.sql_err(e))?;
+        if has_table == 0 {
+            return Ok(None);
+        }
+        self.conn
+            .query_row(
+                "SELECT value FROM v1_connector_sessions WHERE sync_id = ?1 AND key = ?2",
+                params![self.sync.sync_id, key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))
     }
 
     pub fn resource_types(&self) -> Result<Vec<ResourceType>, C1zError> {

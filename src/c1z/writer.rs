@@ -199,6 +199,19 @@ impl C1zWriter {
         &self.sync_id
     }
 
+    /// Stores `value` under `key` in the sync's connector-session table, where a file can carry
+    /// this connector's own state beside the Baton records (Baton readers ignore it).
+    pub fn put_session_value(&mut self, key: &str, value: &[u8]) -> Result<(), C1zError> {
+        self.write_rows("storing a session value", |w, conn, _| {
+            conn.execute(
+                "INSERT INTO v1_connector_sessions (sync_id, key, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (sync_id, key) DO UPDATE SET value = excluded.value",
+                params![w.sync_id, key, value],
+            )?;
+            Ok(())
+        })
+    }
+
     pub fn put_resource_types(&mut self, items: &[ResourceType]) -> Result<(), C1zError> {
         let keys = self.validate(items, rows::resource_type_key)?;
         self.write_rows("storing resource types", |w, conn, now| {

@@ -1,0 +1,13 @@
+//! The change feed: snapshots of the pool taken with the sync engine, the changes between two
+//! of them, and the state that makes each run deliver only what changed since the last one.
+//! `export` and `watch` (modes) print or send them; nothing here knows where they go.
+
+pub mod diff;
+pub mod record;
+pub mod snapshot;
+pub mod state;
+
+pub use diff::{Change, FeedChange, diff};
+pub use record::{GroupRecord, UserRecord};
+pub use snapshot::Snapshot;
+pub use state::{FeedError, FeedMeta, FeedState, Taken};

@@ -1,0 +1,188 @@
+//! The feed's state: the snapshot the last run delivered, kept as a `.c1z` (so it is also a
+//! Baton file) with which pool and filter it is of in the file's connector-session table.
+//!
+//! A run syncs into `<state>.next` beside it, compares, delivers, and only then renames the new
+//! snapshot over the state. A run that fails or is killed before that leaves the state where it
+//! was, so the next run computes the same changes again, with the same ids: at least once,
+//! nothing lost.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::Snapshot;
+use crate::c1z::{C1zError, C1zReader, C1zWriter};
+use crate::connector::Connector;
+use crate::sync::{SyncEngine, SyncError};
+
+/// Where the feed's own record lives in a snapshot's session table.
+const META_KEY: &str = "baton-cognito.feed";
+
+/// Which listing a snapshot is of: changes are only meaningful between snapshots of the same.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedMeta {
+    pub pool_id: String,
+    #[serde(default)]
+    pub pool_arn: Option<String>,
+    /// The user filter, as Cognito sees it (`""` without one).
+    pub user_filter: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    File(#[from] C1zError),
+    #[error("sync failed: {0}")]
+    Sync(#[from] SyncError),
+    #[error(
+        "{}: this state is of pool {} with user filter {:?}, not pool {} with filter {:?}; use another --state file for this listing",
+        path.display(), found.pool_id, found.user_filter, expected.pool_id, expected.user_filter
+    )]
+    OtherListing {
+        path: PathBuf,
+        expected: Box<FeedMeta>,
+        found: Box<FeedMeta>,
+    },
+    #[error("{}: not a feed state (a .c1z this tool wrote with export or watch)", path.display())]
+    NotState { path: PathBuf },
+    #[error("{}: cannot move the new snapshot into place: {source}", path.display())]
+    Advance {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("interrupted; the state is unchanged")]
+    Interrupted,
+}
+
+/// A snapshot taken but not yet made the state.
+pub struct Taken {
+    pub snapshot: Snapshot,
+    /// The sync id of the new snapshot, the base of the next run's change ids.
+    pub sync_id: String,
+    file: PathBuf,
+}
+
+impl Taken {
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// Throws the snapshot away: the run failed before it could become the state.
+    pub fn discard(self) {
+        if let Err(err) = std::fs::remove_file(&self.file) {
+            tracing::warn!(file = %self.file.display(), error = %err, "could not remove an undelivered snapshot");
+        }
+    }
+}
+
+pub struct FeedState {
+    path: PathBuf,
+}
+
+impl FeedState {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The last delivered snapshot and its sync id; `None` before the first run. A state of
+    /// another pool or filter is refused rather than compared.
+    pub fn last(&self, expected: &FeedMeta) -> Result<Option<(Snapshot, String)>, FeedError> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let reader = C1zReader::open(&self.path)?;
+        let found: FeedMeta = reader
+            .session_value(META_KEY)?
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| FeedError::NotState {
+                path: self.path.clone(),
+            })?;
+        if found.pool_id != expected.pool_id || found.user_filter != expected.user_filter {
+            return Err(FeedError::OtherListing {
+                path: self.path.clone(),
+                expected: Box::new(expected.clone()),
+                found: Box::new(found),
+            });
+        }
+        let snapshot = Snapshot::read(&reader)?;
+        Ok(Some((snapshot, reader.sync_run().sync_id.clone())))
+    }
+
+    /// Syncs the pool into `<state>.next`, not yet the state.
+    pub async fn take(
+        &self,
+        connector: Arc<Connector>,
+        meta: &FeedMeta,
+        stop: impl Future<Output = ()>,
+        cancelled: Arc<AtomicBool>,
+    ) -> Result<Taken, FeedError> {
+        take_into(&self.next_path(), connector, meta, stop, cancelled).await
+    }
+
+    /// Makes `taken` the state: after this, the next run compares against it.
+    pub fn advance(&self, taken: Taken) -> Result<(), FeedError> {
+        let advance_err = |source| FeedError::Advance {
+            path: self.path.clone(),
+            source,
+        };
+        std::fs::rename(&taken.file, &self.path).map_err(advance_err)?;
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if let Err(err) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
+            tracing::warn!(dir = %dir.display(), error = %err, "could not flush the state's directory to disk");
+        }
+        Ok(())
+    }
+
+    fn next_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(|n| n.to_os_string())
+            .unwrap_or_else(|| "feed-state.c1z".into());
+        name.push(".next");
+        self.path.with_file_name(name)
+    }
+}
+
+/// Syncs the pool into a `.c1z` at `dest` (replaced atomically), marked with `meta`, and reads
+/// it back as a snapshot.
+pub async fn take_into(
+    dest: &Path,
+    connector: Arc<Connector>,
+    meta: &FeedMeta,
+    stop: impl Future<Output = ()>,
+    cancelled: Arc<AtomicBool>,
+) -> Result<Taken, FeedError> {
+    let writer = C1zWriter::create(dest)?;
+    let engine = SyncEngine::new(connector);
+    let (mut writer, summary) = match engine.run(writer, stop).await {
+        Err(SyncError::Cancelled) => return Err(FeedError::Interrupted),
+        other => other?,
+    };
+    let meta_json = serde_json::to_vec(meta).unwrap_or_default();
+    writer.put_session_value(META_KEY, &meta_json)?;
+    let written = tokio::task::spawn_blocking(move || writer.finish_unless(&cancelled))
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))?;
+    let written = match written {
+        Err(C1zError::Cancelled { .. }) => return Err(FeedError::Interrupted),
+        other => other?,
+    };
+    tracing::debug!(file = %written.path.display(), users = summary.resources_by_type.get("user").copied().unwrap_or_default(), "snapshot taken");
+    let reader = C1zReader::open(&written.path)?;
+    Ok(Taken {
+        snapshot: Snapshot::read(&reader)?,
+        sync_id: written.sync_id,
+        file: written.path,
+    })
+}

@@ -1,0 +1,216 @@
+//! `export`: the pool's user records as JSON lines in Cognito's own shape, for log and security
+//! pipelines. With `--since-last-run`, only users created or changed since the last export
+//! with the same state file, and a deletion marker for each user deleted since; the state only
+//! advances once every line is written.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{RunError, Shutdown, connector};
+use crate::config::PoolSettings;
+use crate::feed::{self, Change, FeedError, FeedMeta, FeedState, Snapshot};
+
+#[derive(Debug)]
+pub struct ExportSettings {
+    /// `None`: standard output.
+    pub output: Option<PathBuf>,
+    pub with_groups: bool,
+    pub since_last_run: bool,
+    pub state: PathBuf,
+}
+
+pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(), RunError> {
+    let shutdown = Shutdown::listen()?;
+    let connector = connector(settings).await;
+    let pool = connector
+        .pool()
+        .describe_user_pool()
+        .await
+        .map_err(|err| RunError::Provision(err.into()))?;
+    let meta = FeedMeta {
+        pool_id: settings.pool.id.clone(),
+        pool_arn: pool.arn,
+        user_filter: connector.user_filter_text(),
+    };
+    let state = FeedState::new(&export.state);
+    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = {
+        let shutdown = shutdown.clone();
+        let cancelled = cancelled.clone();
+        async move {
+            shutdown.requested().await;
+            cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let (lines, taken) = if export.since_last_run {
+        let last = state.last(&meta)?;
+        let taken = state.take(connector, &meta, stop, cancelled).await?;
+        let lines = match &last {
+            Some((before, base)) => changed_lines(
+                &feed::diff(&meta.pool_id, base, before, &taken.snapshot),
+                &taken.snapshot,
+                export.with_groups,
+            ),
+            None => all_lines(&taken.snapshot, export.with_groups),
+        };
+        (lines, Some(taken))
+    } else {
+        let scratch = tempfile::tempdir()
+            .map_err(|e| RunError::Failed(format!("cannot make a temporary directory: {e}")))?;
+        let taken = feed::state::take_into(
+            &scratch.path().join("export.c1z"),
+            connector,
+            &meta,
+            stop,
+            cancelled,
+        )
+        .await?;
+        (all_lines(&taken.snapshot, export.with_groups), None)
+    };
+    if let Err(err) = write_lines(export.output.as_deref(), &lines) {
+        if let Some(taken) = taken {
+            taken.discard();
+        }
+        return Err(err);
+    }
+    if let Some(taken) = taken {
+        state.advance(taken)?;
+    }
+    tracing::info!(
+        lines = lines.len(),
+        since_last_run = export.since_last_run,
+        "export finished"
+    );
+    Ok(())
+}
+
+/// Every user, with its groups if asked.
+fn all_lines(snapshot: &Snapshot, with_groups: bool) -> Vec<String> {
+    let groups = snapshot.groups_by_user();
+    snapshot
+        .users
+        .values()
+        .map(|user| {
+            user_line(
+                user,
+                with_groups.then(|| {
+                    groups
+                        .get(user.username.as_str())
+                        .cloned()
+                        .unwrap_or_default()
+                }),
+            )
+        })
+        .collect()
+}
+
+/// Users created or changed (their groups too, when they are part of the record), then a
+/// deletion marker for each user deleted.
+fn changed_lines(changes: &[feed::FeedChange], after: &Snapshot, with_groups: bool) -> Vec<String> {
+    let mut touched = BTreeSet::new();
+    let mut deleted = BTreeSet::new();
+    for change in &changes.iter().map(|c| &c.change).collect::<Vec<_>>() {
+        match change {
+            Change::UserCreated(user)
+            | Change::UserUpdated { user, .. }
+            | Change::UserEnabled(user)
+            | Change::UserDisabled(user) => {
+                touched.insert(user.username.as_str());
+            }
+            Change::MemberAdded { username, .. } | Change::MemberRemoved { username, .. }
+                if with_groups =>
+            {
+                touched.insert(username.as_str());
+            }
+            Change::UserDeleted { username } => {
+                deleted.insert(username.as_str());
+            }
+            _ => {}
+        }
+    }
+    let groups = after.groups_by_user();
+    let mut lines: Vec<String> = touched
+        .into_iter()
+        .filter_map(|name| after.users.get(name))
+        .map(|user| {
+            user_line(
+                user,
+                with_groups.then(|| {
+                    groups
+                        .get(user.username.as_str())
+                        .cloned()
+                        .unwrap_or_default()
+                }),
+            )
+        })
+        .collect();
+    lines.extend(
+        deleted
+            .into_iter()
+            .map(|name| json!({"Username": name, "Deleted": true}).to_string()),
+    );
+    lines
+}
+
+fn user_line(user: &feed::UserRecord, groups: Option<Vec<&str>>) -> String {
+    let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
+    if let (Some(groups), Value::Object(map)) = (groups, &mut value) {
+        map.insert("Groups".to_string(), json!(groups));
+    }
+    value.to_string()
+}
+
+/// The lines to standard output, or to a file replaced only once all of them are on disk.
+fn write_lines(output: Option<&std::path::Path>, lines: &[String]) -> Result<(), RunError> {
+    let Some(path) = output else {
+        let mut out = std::io::stdout().lock();
+        for line in lines {
+            writeln!(out, "{line}")?;
+        }
+        out.flush()?;
+        return Ok(());
+    };
+    let failed = |e: std::io::Error| {
+        RunError::Failed(format!(
+            "--output {}: cannot write the file: {e}",
+            path.display()
+        ))
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut file = tempfile::Builder::new()
+        .prefix(".export.")
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(failed)?;
+    {
+        let mut out = std::io::BufWriter::new(file.as_file_mut());
+        for line in lines {
+            writeln!(out, "{line}").map_err(failed)?;
+        }
+        out.flush().map_err(failed)?;
+    }
+    file.as_file().sync_all().map_err(failed)?;
+    file.persist(path).map_err(|e| failed(e.error))?;
+    Ok(())
+}
+
+impl From<FeedError> for RunError {
+    fn from(err: FeedError) -> Self {
+        match err {
+            FeedError::Interrupted => RunError::Interrupted("the state is unchanged".to_string()),
+            FeedError::OtherListing { .. } | FeedError::NotState { .. } => {
+                RunError::Usage(format!("--state {err}"))
+            }
+            FeedError::Sync(err) => RunError::Sync(err),
+            FeedError::File(err) => RunError::File(err),
+            other => RunError::Failed(other.to_string()),
+        }
+    }
+}
