@@ -15,12 +15,14 @@ use crate::config::{
     parse_endpoint_url, resolve_region,
 };
 use crate::connector::UserSlicing;
+use crate::feed::sink::{Sink, SinkMode};
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::export::{self, ExportSettings};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
 use crate::modes::serve::{self, ServeSettings};
 use crate::modes::service::{self, ServiceSettings};
+use crate::modes::watch::{self, Schedule, WatchSettings};
 use crate::modes::{RunError, metadata_files, sync_file};
 use crate::secret::Secret;
 use crate::server::tls::TlsFiles;
@@ -83,6 +85,12 @@ pub enum Command {
     /// UserCreateDate, UserLastModifiedDate, MFAOptions), as `aws cognito-idp list-users`
     /// shows it.
     Export(ExportArgs),
+    /// Send every change in the pool as a CloudEvent, on a schedule (a change feed).
+    ///
+    /// Each run compares the pool with the last delivered snapshot (--state) and sends what
+    /// changed; the state advances only once the sink accepted every event. The first run
+    /// records the baseline.
+    Watch(WatchArgs),
     /// List the resource types in --file.
     ResourceTypes(OutputArgs),
     /// List the resources in --file.
@@ -447,6 +455,60 @@ pub struct ExportArgs {
     pub state: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Where events go: an http:// or https:// URL (CloudEvents HTTP binding), or - for one
+    /// JSON event per line on standard output.
+    #[arg(long, env = "BATON_SINK", value_name = "URL|-")]
+    pub sink: String,
+
+    /// How events are sent over HTTP: the whole event as JSON, or attributes as ce-* headers.
+    #[arg(long, env = "BATON_SINK_MODE", value_enum, default_value_t = SinkMode::Structured)]
+    pub sink_mode: SinkMode,
+
+    /// Attempts per event (backing off from 0.5 s to 30 s) before a run gives up; the next run
+    /// sends it again.
+    #[arg(
+        long,
+        env = "BATON_SINK_ATTEMPTS",
+        default_value_t = 6,
+        value_parser = clap::value_parser!(u32).range(1..=100),
+        value_name = "N"
+    )]
+    pub sink_attempts: u32,
+
+    /// Run on this cron schedule (five fields, UTC), e.g. "*/15 * * * *".
+    #[arg(
+        long,
+        env = "BATON_SCHEDULE",
+        conflicts_with = "interval",
+        value_name = "CRON"
+    )]
+    pub schedule: Option<String>,
+
+    /// Run this long after the previous run ended (30s, 15m, 1h).
+    #[arg(
+        long,
+        env = "BATON_INTERVAL",
+        default_value = "15m",
+        value_name = "DURATION"
+    )]
+    pub interval: String,
+
+    /// The last delivered snapshot, as a .c1z.
+    #[arg(
+        long,
+        env = "BATON_STATE",
+        default_value = "cognito-feed.c1z",
+        value_name = "FILE"
+    )]
+    pub state: PathBuf,
+
+    /// Run once and exit (for cron jobs): exit 1 if the sink did not take every event.
+    #[arg(long, env = "BATON_ONCE")]
+    pub once: bool,
+}
+
 /// Which pool to read, where, and with which credentials.
 #[derive(Debug, Args)]
 pub struct PoolArgs {
@@ -649,6 +711,22 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                 state: args.state,
             };
             runtime()?.block_on(export::run(&settings, &export))
+        }
+        Some(Command::Watch(args)) => {
+            let schedule = match &args.schedule {
+                Some(cron) => Schedule::cron(cron)?,
+                None => Schedule::every(&args.interval)?,
+            };
+            let sink = Sink::new(&args.sink, args.sink_mode, args.sink_attempts)
+                .map_err(|err| RunError::Usage(err.to_string()))?;
+            let settings = settings(&cli.pool)?;
+            let watch = WatchSettings {
+                schedule,
+                sink,
+                state: args.state,
+                once: args.once,
+            };
+            runtime()?.block_on(watch::run(&settings, &watch))
         }
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;

@@ -1,12 +1,17 @@
 //! The change feed against the emulator: `export` prints user records in Cognito's own shape;
 //! with `--since-last-run` it prints exactly what a sequence of pool mutations changed, and a run
-//! that fails on the way leaves its state where it was, so nothing is lost or doubled.
+//! that fails on the way leaves its state where it was, so nothing is lost or doubled. `watch`
+//! sends the same changes as CloudEvents to a real HTTP sink that fails and recovers.
 
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use support::*;
 
@@ -251,4 +256,385 @@ fn without_groups_membership_changes_are_not_record_changes() {
     );
     let (code, lines, _) = export(&env, &since);
     assert_eq!((code, lines), (Some(0), vec![]));
+}
+
+/// A CloudEvents HTTP sink on a real socket: records every request, and answers 503 while it
+/// is down or for the next `fail_next` requests.
+struct TestSink {
+    url: String,
+    log: Arc<Mutex<Vec<Received>>>,
+    down: Arc<AtomicBool>,
+    fail_next: Arc<AtomicUsize>,
+}
+
+#[derive(Clone, Debug)]
+struct Received {
+    headers: BTreeMap<String, String>,
+    body: Value,
+    accepted: bool,
+}
+
+impl TestSink {
+    async fn start() -> TestSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/events", listener.local_addr().unwrap());
+        let sink = TestSink {
+            url,
+            log: Arc::default(),
+            down: Arc::default(),
+            fail_next: Arc::default(),
+        };
+        let (log, down, fail_next) = (sink.log.clone(), sink.down.clone(), sink.fail_next.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (log, down, fail_next) = (log.clone(), down.clone(), fail_next.clone());
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let (log, down, fail_next) = (log.clone(), down.clone(), fail_next.clone());
+                        async move {
+                            let headers = request
+                                .headers()
+                                .iter()
+                                .map(|(k, v)| {
+                                    (k.to_string(), v.to_str().unwrap_or_default().to_string())
+                                })
+                                .collect();
+                            let body = request.into_body().collect().await.unwrap().to_bytes();
+                            let failing = down.load(Ordering::SeqCst)
+                                || fail_next
+                                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                                        n.checked_sub(1)
+                                    })
+                                    .is_ok();
+                            log.lock().unwrap().push(Received {
+                                headers,
+                                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                                accepted: !failing,
+                            });
+                            let status = if failing { 503 } else { 202 };
+                            Ok::<_, std::convert::Infallible>(
+                                hyper::Response::builder()
+                                    .status(status)
+                                    .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
+                tokio::spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        sink
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// `watch --once` in a blocking thread: exit code and stderr.
+async fn watch_once(env: &[(String, String)], args: Vec<String>) -> (Option<i32>, String, String) {
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let mut all = vec!["watch".to_string(), "--once".to_string()];
+        all.extend(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        let out = run_binary(&all, &env);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// One of each kind of change, made through the emulator's control API.
+fn mutate(emulator: &Emulator, pool: &Pool) {
+    let users = format!("/_emulator/pools/{}/users", pool.id);
+    emulator.control(
+        "POST",
+        &users,
+        Some(&json!({"users": [{"username": "eve"}]})),
+    );
+    emulator.control(
+        "PATCH",
+        &format!("{users}/ann"),
+        Some(&json!({"attributes": {"custom:team": "blue"}})),
+    );
+    emulator.control(
+        "PATCH",
+        &format!("{users}/bob%3Asmith"),
+        Some(&json!({"enabled": false})),
+    );
+    emulator.control("DELETE", &format!("{users}/cara"), None);
+    emulator.control(
+        "DELETE",
+        &format!("/_emulator/pools/{}/memberships", pool.id),
+        Some(&json!({"memberships": [["team: red/blue", "dan"]]})),
+    );
+    emulator.control(
+        "POST",
+        &format!("/_emulator/pools/{}/groups", pool.id),
+        Some(&json!({"groups": [{"name": "new"}]})),
+    );
+    emulator.control(
+        "POST",
+        &format!("/_emulator/pools/{}/memberships", pool.id),
+        Some(&json!({"memberships": [["new", "eve"]]})),
+    );
+}
+
+/// What an event says happened: (type, changetype, who).
+fn summary(event: &Value) -> (String, String, String) {
+    let who = match (
+        event["data"]["GroupName"].as_str(),
+        event["data"]["Username"].as_str(),
+    ) {
+        (Some(group), Some(user)) => format!("{group}/{user}"),
+        (Some(group), None) => group.to_string(),
+        (None, Some(user)) => user.to_string(),
+        (None, None) => String::new(),
+    };
+    (
+        event["type"].as_str().unwrap_or_default().to_string(),
+        event["changetype"].as_str().unwrap_or_default().to_string(),
+        who,
+    )
+}
+
+fn expected_changes() -> BTreeSet<(String, String, String)> {
+    let trigger = "com.amazon.cognito-idp.sync_trigger";
+    [
+        (trigger, "user.created", "eve"),
+        (trigger, "user.updated", "ann"),
+        (trigger, "user.disabled", "bob:smith"),
+        (
+            "com.amazon.cognito-idp.user.deleted",
+            "user.deleted",
+            "cara",
+        ),
+        (
+            "com.amazon.cognito-idp.group.created",
+            "group.created",
+            "new",
+        ),
+        (
+            "com.amazon.cognito-idp.membership.added",
+            "membership.added",
+            "new/eve",
+        ),
+        (
+            "com.amazon.cognito-idp.membership.removed",
+            "membership.removed",
+            "team: red/blue/dan",
+        ),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_delivers_every_change_once_to_a_sink_that_fails_and_recovers() {
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let env = pool_env(emulator, &pool);
+    let sink = TestSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = |extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = ["--sink", &sink.url, "--state", &state_arg(dir.path())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+
+    // The baseline sends nothing.
+    let (code, _, stderr) = watch_once(&env, args(&[])).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(sink.received().is_empty());
+    assert!(stderr.contains("baseline snapshot recorded"), "{stderr}");
+
+    mutate(emulator, &pool);
+
+    // The sink is down: the run gives up after its attempts, and the state stays.
+    sink.down.store(true, Ordering::SeqCst);
+    let (code, _, stderr) = watch_once(&env, args(&["--sink-attempts", "2"])).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("did not accept event"), "{stderr}");
+    let refused = sink.received();
+    assert_eq!(refused.len(), 2, "two attempts at the first event");
+    assert!(refused.iter().all(|r| !r.accepted));
+    let first_id = refused[0].body["id"].clone();
+
+    // Back up, but the first request still fails: retried, then everything goes through.
+    sink.down.store(false, Ordering::SeqCst);
+    sink.fail_next.store(1, Ordering::SeqCst);
+    let (code, _, stderr) = watch_once(&env, args(&[])).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let received = sink.received();
+    let accepted: Vec<&Received> = received.iter().filter(|r| r.accepted).collect();
+    assert_eq!(
+        accepted
+            .iter()
+            .map(|r| summary(&r.body))
+            .collect::<BTreeSet<_>>(),
+        expected_changes()
+    );
+    assert_eq!(
+        accepted.len(),
+        expected_changes().len(),
+        "each change accepted once"
+    );
+    // The event the dead sink never took is sent again under the same id.
+    assert!(accepted.iter().any(|r| r.body["id"] == first_id));
+    for event in &accepted {
+        assert_eq!(
+            event.headers["content-type"],
+            "application/cloudevents+json"
+        );
+        assert_eq!(event.body["specversion"], "1.0");
+        assert_eq!(event.body["subject"], json!(pool.id));
+        assert_eq!(event.body["source"], json!(pool.arn));
+        assert!(
+            event.body["time"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z'))
+        );
+    }
+    let ann = accepted
+        .iter()
+        .find(|r| r.body["changetype"] == "user.updated")
+        .unwrap();
+    assert!(
+        ann.body["changedfields"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .any(|f| f == "custom:team")
+    );
+    assert_eq!(ann.body["data"]["Username"], "ann");
+
+    // Delivered means done: the next run has nothing to send.
+    let before = sink.received().len();
+    let (code, _, _) = watch_once(&env, args(&[])).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(sink.received().len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_on_an_interval_sends_binary_events_and_stops_on_sigterm() {
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let env = pool_env(emulator, &pool);
+    let sink = TestSink::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = state_arg(dir.path());
+    let mut child = base_command(&env)
+        .args(["watch", "--sink", &sink.url, "--sink-mode", "binary"])
+        .args(["--interval", "1s", "--state", &state])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let logs = Arc::new(Mutex::new(String::new()));
+    collect_lines(child.stderr.take().unwrap(), &logs);
+    let waited = std::time::Instant::now();
+    while !logs.lock().unwrap().contains("baseline snapshot recorded") {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "{}",
+            logs.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    mutate(emulator, &pool);
+    while sink.received().len() < expected_changes().len() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            sink.received()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    send_signal(child.id(), "TERM");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", logs.lock().unwrap());
+    let received = sink.received();
+    let as_events: BTreeSet<_> = received
+        .iter()
+        .map(|r| {
+            let header = |name: &str| r.headers.get(name).cloned().unwrap_or_default();
+            (
+                header("ce-type"),
+                header("ce-changetype"),
+                summary(&json!({"data": r.body})).2,
+            )
+        })
+        .collect();
+    assert_eq!(as_events, expected_changes());
+    assert!(
+        received
+            .iter()
+            .all(|r| r.headers["content-type"] == "application/json"
+                && r.headers["ce-specversion"] == "1.0"
+                && r.headers["ce-subject"] == pool.id)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_to_stdout_and_bad_watch_flags() {
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let args = || -> Vec<String> {
+        ["--sink", "-", "--state", &state_arg(dir.path())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    assert_eq!(watch_once(&env, args()).await.0, Some(0));
+    mutate(emulator, &pool);
+    let (code, stdout, stderr) = watch_once(&env, args()).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let events: BTreeSet<_> = stdout
+        .lines()
+        .map(|l| summary(&serde_json::from_str(l).unwrap()))
+        .collect();
+    assert_eq!(events, expected_changes());
+
+    for (bad, expected) in [
+        (vec!["--sink", "ftp://x"], "--sink ftp://x: not an http"),
+        (
+            vec!["--sink", "-", "--interval", "soon"],
+            "--interval \"soon\"",
+        ),
+        (
+            vec!["--sink", "-", "--schedule", "every day"],
+            "--schedule \"every day\"",
+        ),
+        (
+            vec!["--sink", "-", "--sink-attempts", "0"],
+            "--sink-attempts",
+        ),
+    ] {
+        let mut all = vec!["watch"];
+        all.extend(&bad);
+        let out = run_binary(&all, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+        assert!(stderr.contains(expected), "{bad:?}: {stderr}");
+    }
 }

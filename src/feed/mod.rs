@@ -1,9 +1,12 @@
 //! The change feed: snapshots of the pool taken with the sync engine, the changes between two
 //! of them, and the state that makes each run deliver only what changed since the last one.
-//! `export` and `watch` (modes) print or send them; nothing here knows where they go.
+//! `export` and `watch` (modes) decide when to take them and where they go; `events` and `sink`
+//! are how `watch` sends them, as CloudEvents.
 
 pub mod diff;
+pub mod events;
 pub mod record;
+pub mod sink;
 pub mod snapshot;
 pub mod state;
 

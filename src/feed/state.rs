@@ -55,6 +55,8 @@ pub enum FeedError {
     },
     #[error("interrupted; the state is unchanged")]
     Interrupted,
+    #[error("{0}; the state is unchanged")]
+    Delivery(String),
 }
 
 /// A snapshot taken but not yet made the state.

@@ -9,6 +9,7 @@ pub mod serve;
 pub mod service;
 pub mod sync_file;
 mod table;
+pub mod watch;
 
 use std::sync::Arc;
 

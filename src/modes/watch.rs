@@ -1,0 +1,160 @@
+//! `watch`: a long-running change feed. On a cron schedule or an interval it takes a snapshot,
+//! compares it with the last delivered one, and sends every change as a CloudEvent to the sink.
+//! The state advances only after the sink accepted all of them, so a failed delivery, a crash or
+//! a restart sends the same changes again (with the same ids) rather than losing any. The first
+//! run only records the baseline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use super::{RunError, Shutdown, connector};
+use crate::config::PoolSettings;
+use crate::connector::Connector;
+use crate::feed::events::CloudEvent;
+use crate::feed::sink::Sink;
+use crate::feed::{self, FeedError, FeedMeta, FeedState};
+
+/// When runs happen.
+#[derive(Debug)]
+pub enum Schedule {
+    /// A five-field cron expression, in UTC.
+    Cron(Box<croner::Cron>),
+    Every(Duration),
+}
+
+impl Schedule {
+    pub fn cron(expression: &str) -> Result<Schedule, RunError> {
+        croner::Cron::new(expression)
+            .parse()
+            .map(|cron| Schedule::Cron(Box::new(cron)))
+            .map_err(|err| {
+                RunError::Usage(format!(
+                    "--schedule {expression:?}: not a cron expression ({err}); e.g. \"*/15 * * * *\""
+                ))
+            })
+    }
+
+    pub fn every(text: &str) -> Result<Schedule, RunError> {
+        match humantime::parse_duration(text) {
+            Ok(every) if every >= Duration::from_secs(1) => Ok(Schedule::Every(every)),
+            _ => Err(RunError::Usage(format!(
+                "--interval {text:?}: expected a duration of at least 1s, e.g. 30s, 15m or 1h"
+            ))),
+        }
+    }
+
+    /// How long until the next run.
+    fn wait(&self) -> Duration {
+        match self {
+            Schedule::Every(every) => *every,
+            Schedule::Cron(cron) => {
+                let now = chrono::Utc::now();
+                cron.find_next_occurrence(&now, false)
+                    .ok()
+                    .and_then(|next| (next - now).to_std().ok())
+                    .unwrap_or(Duration::from_secs(60))
+            }
+        }
+    }
+}
+
+pub struct WatchSettings {
+    pub schedule: Schedule,
+    pub sink: Sink,
+    pub state: std::path::PathBuf,
+    /// One run, then exit (for cron jobs and tests).
+    pub once: bool,
+}
+
+pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), RunError> {
+    let shutdown = Shutdown::listen()?;
+    let connector = connector(settings).await;
+    let state = FeedState::new(&watch.state);
+    loop {
+        let outcome = tokio::select! {
+            outcome = run_once(&connector, settings, &state, &watch.sink, &shutdown) => outcome,
+            () = shutdown.requested() => Err(FeedError::Interrupted),
+        };
+        match outcome {
+            Ok(delivered) => tracing::info!(delivered, "watch run finished"),
+            Err(FeedError::Interrupted) => {
+                tracing::info!("stopped; the state is where the last completed run left it");
+                return Ok(());
+            }
+            // A state of another listing would fail every run: stop.
+            Err(err @ (FeedError::OtherListing { .. } | FeedError::NotState { .. })) => {
+                return Err(err.into());
+            }
+            Err(err) if watch.once => return Err(err.into()),
+            Err(err) => {
+                tracing::error!(error = %err, "watch run failed; its changes are sent again next run");
+            }
+        }
+        if watch.once {
+            return Ok(());
+        }
+        let wait = watch.schedule.wait();
+        tracing::debug!(
+            next_run_in_s = wait.as_secs_f64(),
+            "waiting for the next run"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.requested() => return Ok(()),
+        }
+    }
+}
+
+/// One run: snapshot, compare, deliver, advance. The number of events delivered.
+async fn run_once(
+    connector: &Arc<Connector>,
+    settings: &PoolSettings,
+    state: &FeedState,
+    sink: &Sink,
+    shutdown: &Shutdown,
+) -> Result<usize, FeedError> {
+    let pool = connector
+        .pool()
+        .describe_user_pool()
+        .await
+        .map_err(|err| FeedError::Sync(crate::sync::SyncError::Connector(err.into())))?;
+    let meta = FeedMeta {
+        pool_id: settings.pool.id.clone(),
+        pool_arn: pool.arn,
+        user_filter: connector.user_filter_text(),
+    };
+    let last = state.last(&meta)?;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let stop = {
+        let shutdown = shutdown.clone();
+        let cancelled = cancelled.clone();
+        async move {
+            shutdown.requested().await;
+            cancelled.store(true, Ordering::Relaxed);
+        }
+    };
+    let taken = state
+        .take(connector.clone(), &meta, stop, cancelled)
+        .await?;
+    let Some((before, base)) = last else {
+        tracing::info!(
+            users = taken.snapshot.users.len(),
+            groups = taken.snapshot.groups.len(),
+            "baseline snapshot recorded; changes are sent from the next run on"
+        );
+        state.advance(taken)?;
+        return Ok(0);
+    };
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let changes = feed::diff(&meta.pool_id, &base, &before, &taken.snapshot);
+    for change in &changes {
+        let event = CloudEvent::from_change(change, &meta, &time);
+        if let Err(err) = sink.deliver(&event).await {
+            taken.discard();
+            return Err(FeedError::Delivery(err.to_string()));
+        }
+    }
+    state.advance(taken)?;
+    Ok(changes.len())
+}
