@@ -445,7 +445,14 @@ pub struct ExportArgs {
     #[arg(long, env = "BATON_SINCE_LAST_RUN")]
     pub since_last_run: bool,
 
-    /// The state --since-last-run keeps between runs: the last snapshot, as a .c1z.
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+/// Where `export --since-last-run` and `watch` keep what they last delivered.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// The last delivered snapshot of the pool, as a .c1z: what the next run compares with.
     #[arg(
         long,
         env = "BATON_STATE",
@@ -495,14 +502,8 @@ pub struct WatchArgs {
     )]
     pub interval: String,
 
-    /// The last delivered snapshot, as a .c1z.
-    #[arg(
-        long,
-        env = "BATON_STATE",
-        default_value = "cognito-feed.c1z",
-        value_name = "FILE"
-    )]
-    pub state: PathBuf,
+    #[command(flatten)]
+    pub state: StateArgs,
 
     /// Run once and exit (for cron jobs): exit 1 if the sink did not take every event.
     #[arg(long, env = "BATON_ONCE")]
@@ -708,7 +709,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                 output: args.output,
                 with_groups: args.with_groups,
                 since_last_run: args.since_last_run,
-                state: args.state,
+                state: args.state.state,
             };
             runtime()?.block_on(export::run(&settings, &export))
         }
@@ -723,7 +724,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             let watch = WatchSettings {
                 schedule,
                 sink,
-                state: args.state,
+                state: args.state.state,
                 once: args.once,
             };
             runtime()?.block_on(watch::run(&settings, &watch))

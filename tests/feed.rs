@@ -147,38 +147,7 @@ fn since_last_run_prints_exactly_what_changed_and_a_failed_run_loses_nothing() {
     assert_eq!((code, lines), (Some(0), vec![]));
 
     // One of each kind of change.
-    let users = format!("/_emulator/pools/{}/users", pool.id);
-    emulator.control(
-        "POST",
-        &users,
-        Some(&json!({"users": [{"username": "eve"}]})),
-    );
-    emulator.control(
-        "PATCH",
-        &format!("{users}/ann"),
-        Some(&json!({"attributes": {"custom:team": "blue"}})),
-    );
-    emulator.control(
-        "PATCH",
-        &format!("{users}/bob%3Asmith"),
-        Some(&json!({"enabled": false})),
-    );
-    emulator.control("DELETE", &format!("{users}/cara"), None);
-    emulator.control(
-        "DELETE",
-        &format!("/_emulator/pools/{}/memberships", pool.id),
-        Some(&json!({"memberships": [["team: red/blue", "dan"]]})),
-    );
-    emulator.control(
-        "POST",
-        &format!("/_emulator/pools/{}/groups", pool.id),
-        Some(&json!({"groups": [{"name": "new"}]})),
-    );
-    emulator.control(
-        "POST",
-        &format!("/_emulator/pools/{}/memberships", pool.id),
-        Some(&json!({"memberships": [["new", "eve"]]})),
-    );
+    mutate(emulator, &pool);
 
     // A run that cannot write its output fails, and its state stays where it was.
     let unwritable = dir.path().join("no-such-dir").join("out.jsonl");

@@ -90,20 +90,33 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
 
 /// Every user, with its groups if asked.
 fn all_lines(snapshot: &Snapshot, with_groups: bool) -> Vec<String> {
+    user_lines(
+        snapshot,
+        snapshot.users.keys().map(String::as_str),
+        with_groups,
+    )
+}
+
+/// The lines of these users (those still in `snapshot`), with their groups if asked.
+fn user_lines<'a>(
+    snapshot: &Snapshot,
+    names: impl IntoIterator<Item = &'a str>,
+    with_groups: bool,
+) -> Vec<String> {
     let groups = snapshot.groups_by_user();
-    snapshot
-        .users
-        .values()
+    names
+        .into_iter()
+        .filter_map(|name| snapshot.users.get(name))
         .map(|user| {
-            user_line(
-                user,
-                with_groups.then(|| {
-                    groups
-                        .get(user.username.as_str())
-                        .cloned()
-                        .unwrap_or_default()
-                }),
-            )
+            let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
+            if let (true, Value::Object(map)) = (with_groups, &mut value) {
+                let of_user = groups
+                    .get(user.username.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                map.insert("Groups".to_string(), json!(of_user));
+            }
+            value.to_string()
         })
         .collect()
 }
@@ -132,36 +145,13 @@ fn changed_lines(changes: &[feed::FeedChange], after: &Snapshot, with_groups: bo
             _ => {}
         }
     }
-    let groups = after.groups_by_user();
-    let mut lines: Vec<String> = touched
-        .into_iter()
-        .filter_map(|name| after.users.get(name))
-        .map(|user| {
-            user_line(
-                user,
-                with_groups.then(|| {
-                    groups
-                        .get(user.username.as_str())
-                        .cloned()
-                        .unwrap_or_default()
-                }),
-            )
-        })
-        .collect();
+    let mut lines = user_lines(after, touched, with_groups);
     lines.extend(
         deleted
             .into_iter()
             .map(|name| json!({"Username": name, "Deleted": true}).to_string()),
     );
     lines
-}
-
-fn user_line(user: &feed::UserRecord, groups: Option<Vec<&str>>) -> String {
-    let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
-    if let (Some(groups), Value::Object(map)) = (groups, &mut value) {
-        map.insert("Groups".to_string(), json!(groups));
-    }
-    value.to_string()
 }
 
 /// The lines to standard output, or to a file replaced only once all of them are on disk.
