@@ -24,9 +24,6 @@ mod pki;
 mod platform;
 mod support;
 
-use std::io::Read;
-use std::process::{Child, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -1001,70 +998,6 @@ async fn serve_with_a_bearer_token_never_shows_a_secret() {
     transcripts.assert_clean(&needles);
 }
 
-/// The binary in service mode, its stdout and stderr read to the end on threads of their own.
-struct Worker {
-    child: Child,
-    readers: Vec<JoinHandle<String>>,
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Worker {
-    fn start(env: &[(String, String)], args: &[String]) -> Worker {
-        let mut child = base_command(env)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start baton-cognito in service mode");
-        let read_all = |mut stream: Box<dyn Read + Send>| {
-            std::thread::spawn(move || {
-                let mut bytes = Vec::new();
-                let _ = stream.read_to_end(&mut bytes);
-                String::from_utf8_lossy(&bytes).into_owned()
-            })
-        };
-        let readers = vec![
-            read_all(Box::new(child.stdout.take().unwrap())),
-            read_all(Box::new(child.stderr.take().unwrap())),
-        ];
-        Worker { child, readers }
-    }
-
-    /// Sends SIGTERM (when `terminate`), waits up to [`TIMEOUT`] for the exit (killing the
-    /// process after that), and returns the exit status and everything it wrote.
-    async fn stop(&mut self, terminate: bool) -> (Option<ExitStatus>, String) {
-        if terminate {
-            send_signal(self.child.id(), "TERM");
-        }
-        let deadline = Instant::now() + TIMEOUT;
-        let mut status = None;
-        while status.is_none() && Instant::now() < deadline {
-            status = self.child.try_wait().unwrap();
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        if status.is_none() {
-            let _ = self.child.kill();
-        }
-        let readers = std::mem::take(&mut self.readers);
-        let output = tokio::task::spawn_blocking(move || {
-            readers
-                .into_iter()
-                .map(|r| r.join().unwrap_or_default())
-                .collect::<String>()
-        })
-        .await
-        .unwrap();
-        (status, output)
-    }
-}
-
 /// The FinishTask of `task`, or a panic with the worker's output.
 async fn finished(
     platform: &Platform,
@@ -1076,7 +1009,7 @@ async fn finished(
     match platform.wait_finished(&task.id, TIMEOUT).await {
         Some(finish) => finish,
         None => {
-            let (_, output) = worker.stop(false).await;
+            let (_, output) = worker.stop(false, TIMEOUT).await;
             panic!("task {} never finished; worker output:\n{output}", task.id)
         }
     }
@@ -1112,7 +1045,7 @@ async fn service_mode_tasks_never_show_a_secret() {
         ]));
         let label = format!("service mode [{given:?}]");
         let (env, args) = secrets.invocation(given, WITH_CLIENT, &base, &[]);
-        let mut worker = Worker::start(&env, &args);
+        let mut worker = Worker::start(&env, &strs(&args));
         let recipient = Recipient::new();
 
         let finish = finished(
@@ -1166,7 +1099,7 @@ async fn service_mode_tasks_never_show_a_secret() {
         assert!(told.contains("no-such-group"), "{told}");
         transcripts.add(&format!("what the platform was told [{given:?}]"), &told);
 
-        let (status, output) = worker.stop(true).await;
+        let (status, output) = worker.stop(true, TIMEOUT).await;
         let tokens = platform.issued_tokens();
         assert!(
             !tokens.is_empty(),
@@ -1200,8 +1133,8 @@ async fn service_mode_tasks_never_show_a_secret() {
         base.extend(refusing.env());
         let label = format!("service mode, client refused [{given:?}]");
         let (env, args) = refused_secrets.invocation(given, WITH_CLIENT, &base, &[]);
-        let mut worker = Worker::start(&env, &args);
-        let (status, output) = worker.stop(false).await;
+        let mut worker = Worker::start(&env, &strs(&args));
+        let (status, output) = worker.stop(false, TIMEOUT).await;
         assert_eq!(status.and_then(|s| s.code()), Some(1), "{label}: {output}");
         assert!(output.contains("refused"), "{label}: {output}");
         assert_verbose(given, &label, &output);

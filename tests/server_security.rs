@@ -71,10 +71,6 @@ impl ServerPki {
     }
 }
 
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
 /// A TLS channel to `server` trusting `ca_pem`, optionally presenting a client certificate.
 async fn tls_channel(
     server: &Server,

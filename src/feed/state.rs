@@ -31,6 +31,22 @@ pub struct FeedMeta {
     pub user_filter: String,
 }
 
+impl FeedMeta {
+    /// What a snapshot of `connector`'s listing is of, now (the ARN from DescribeUserPool).
+    pub async fn of(connector: &Connector) -> Result<FeedMeta, FeedError> {
+        let pool = connector
+            .pool()
+            .describe_user_pool()
+            .await
+            .map_err(|err| SyncError::Connector(err.into()))?;
+        Ok(FeedMeta {
+            pool_id: connector.pool().pool_id().to_string(),
+            pool_arn: pool.arn,
+            user_filter: connector.user_filter_text(),
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     #[error(transparent)]

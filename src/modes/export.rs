@@ -6,13 +6,12 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
-use crate::feed::{self, Change, FeedError, FeedMeta, FeedState, Snapshot};
+use crate::feed::{self, Change, FeedMeta, FeedState, Snapshot};
 
 #[derive(Debug)]
 pub struct ExportSettings {
@@ -26,26 +25,9 @@ pub struct ExportSettings {
 pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let connector = connector(settings).await;
-    let pool = connector
-        .pool()
-        .describe_user_pool()
-        .await
-        .map_err(|err| RunError::Provision(err.into()))?;
-    let meta = FeedMeta {
-        pool_id: settings.pool.id.clone(),
-        pool_arn: pool.arn,
-        user_filter: connector.user_filter_text(),
-    };
+    let meta = FeedMeta::of(&connector).await?;
     let state = FeedState::new(&export.state);
-    let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stop = {
-        let shutdown = shutdown.clone();
-        let cancelled = cancelled.clone();
-        async move {
-            shutdown.requested().await;
-            cancelled.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-    };
+    let (stop, cancelled) = (shutdown.requested_owned(), shutdown.shared_flag());
     let (lines, taken) = if export.since_last_run {
         let last = state.last(&meta)?;
         let taken = state.take(connector, &meta, stop, cancelled).await?;
@@ -189,18 +171,4 @@ fn write_lines(output: Option<&std::path::Path>, lines: &[String]) -> Result<(),
     file.as_file().sync_all().map_err(failed)?;
     file.persist(path).map_err(|e| failed(e.error))?;
     Ok(())
-}
-
-impl From<FeedError> for RunError {
-    fn from(err: FeedError) -> Self {
-        match err {
-            FeedError::Interrupted => RunError::Interrupted("the state is unchanged".to_string()),
-            FeedError::OtherListing { .. } | FeedError::NotState { .. } => {
-                RunError::Usage(format!("--state {err}"))
-            }
-            FeedError::Sync(err) => RunError::Sync(err),
-            FeedError::File(err) => RunError::File(err),
-            other => RunError::Failed(other.to_string()),
-        }
-    }
 }

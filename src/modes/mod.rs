@@ -17,6 +17,7 @@ use crate::c1z::C1zError;
 use crate::cognito::PoolClient;
 use crate::config::PoolSettings;
 use crate::connector::{Connector, ConnectorOptions};
+use crate::feed::FeedError;
 use crate::service::error::ServiceError;
 use crate::sync::SyncError;
 
@@ -130,8 +131,33 @@ impl Shutdown {
         let _ = requested.wait_for(|yes| *yes).await;
     }
 
+    /// [`requested`](Self::requested) as a future that owns what it waits on.
+    pub fn requested_owned(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let shutdown = self.clone();
+        async move { shutdown.requested().await }
+    }
+
     /// The same request as a flag, for blocking work that checks it as it goes.
     pub fn flag(&self) -> &std::sync::atomic::AtomicBool {
         &self.flag
+    }
+
+    /// The flag, shared, for blocking work on a thread of its own.
+    pub fn shared_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        self.flag.clone()
+    }
+}
+
+impl From<FeedError> for RunError {
+    fn from(err: FeedError) -> Self {
+        match err {
+            FeedError::Interrupted => RunError::Interrupted("the state is unchanged".to_string()),
+            FeedError::OtherListing { .. } | FeedError::NotState { .. } => {
+                RunError::Usage(format!("--state {err}"))
+            }
+            FeedError::Sync(err) => RunError::Sync(err),
+            FeedError::File(err) => RunError::File(err),
+            other => RunError::Failed(other.to_string()),
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! run only records the baseline.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{RunError, Shutdown, connector};
@@ -73,7 +72,7 @@ pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), R
     let state = FeedState::new(&watch.state);
     loop {
         let outcome = tokio::select! {
-            outcome = run_once(&connector, settings, &state, &watch.sink, &shutdown) => outcome,
+            outcome = run_once(&connector, &state, &watch.sink, &shutdown) => outcome,
             () = shutdown.requested() => Err(FeedError::Interrupted),
         };
         match outcome {
@@ -109,33 +108,19 @@ pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), R
 /// One run: snapshot, compare, deliver, advance. The number of events delivered.
 async fn run_once(
     connector: &Arc<Connector>,
-    settings: &PoolSettings,
     state: &FeedState,
     sink: &Sink,
     shutdown: &Shutdown,
 ) -> Result<usize, FeedError> {
-    let pool = connector
-        .pool()
-        .describe_user_pool()
-        .await
-        .map_err(|err| FeedError::Sync(crate::sync::SyncError::Connector(err.into())))?;
-    let meta = FeedMeta {
-        pool_id: settings.pool.id.clone(),
-        pool_arn: pool.arn,
-        user_filter: connector.user_filter_text(),
-    };
+    let meta = FeedMeta::of(connector).await?;
     let last = state.last(&meta)?;
-    let cancelled = Arc::new(AtomicBool::new(false));
-    let stop = {
-        let shutdown = shutdown.clone();
-        let cancelled = cancelled.clone();
-        async move {
-            shutdown.requested().await;
-            cancelled.store(true, Ordering::Relaxed);
-        }
-    };
     let taken = state
-        .take(connector.clone(), &meta, stop, cancelled)
+        .take(
+            connector.clone(),
+            &meta,
+            shutdown.requested_owned(),
+            shutdown.shared_flag(),
+        )
         .await?;
     let Some((before, base)) = last else {
         tracing::info!(

@@ -210,6 +210,11 @@ pub fn pool_env(emulator: &Emulator, pool: &Pool) -> Vec<(String, String)> {
     ]
 }
 
+/// Borrowed views of owned arguments, for the helpers that take `&[&str]`.
+pub fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Runs the binary to completion with a clean AWS environment.
 pub fn run_binary(args: &[&str], env: &[(String, String)]) -> Output {
     base_command(env)
@@ -238,16 +243,26 @@ pub fn base_command(env: &[(String, String)]) -> Command {
     command
 }
 
-/// Appends every line `stream` yields to `sink`, on a thread of its own, until the stream ends.
-pub fn collect_lines(stream: impl Read + Send + 'static, sink: &Arc<Mutex<String>>) {
+/// Appends every line `stream` yields to `sink` (invalid UTF-8 replaced, not the end of the
+/// reading), on a thread of its own, until the stream ends; join the handle to know it has.
+pub fn collect_lines(
+    stream: impl Read + Send + 'static,
+    sink: &Arc<Mutex<String>>,
+) -> std::thread::JoinHandle<()> {
     let sink = sink.clone();
     std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        while reader
+            .read_until(b'\n', &mut line)
+            .is_ok_and(|read| read > 0)
+        {
             let mut logs = sink.lock().unwrap();
-            logs.push_str(&line);
+            logs.push_str(String::from_utf8_lossy(&line).trim_end_matches('\n'));
             logs.push('\n');
+            line.clear();
         }
-    });
+    })
 }
 
 /// The connector binary serving gRPC on an ephemeral loopback port.
@@ -345,6 +360,7 @@ impl Server {
 pub struct Worker {
     pub child: Child,
     logs: Arc<Mutex<String>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
     /// The health endpoint's base URL, once a test has chosen one.
     pub health: Option<String>,
     _tmp: tempfile::TempDir,
@@ -373,11 +389,14 @@ impl Worker {
             .spawn()
             .expect("start baton-cognito in service mode");
         let logs = Arc::new(Mutex::new(String::new()));
-        collect_lines(child.stdout.take().unwrap(), &logs);
-        collect_lines(child.stderr.take().unwrap(), &logs);
+        let readers = vec![
+            collect_lines(child.stdout.take().unwrap(), &logs),
+            collect_lines(child.stderr.take().unwrap(), &logs),
+        ];
         Worker {
             child,
             logs,
+            readers,
             health: None,
             tmp: tmp.path().to_path_buf(),
             _tmp: tmp,
@@ -402,6 +421,31 @@ impl Worker {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         None
+    }
+
+    /// Sends SIGTERM (when `terminate`), waits up to `timeout` for the exit (killing the
+    /// process after that), and returns the exit status and everything it wrote.
+    pub async fn stop(
+        &mut self,
+        terminate: bool,
+        timeout: Duration,
+    ) -> (Option<ExitStatus>, String) {
+        if terminate {
+            self.terminate();
+        }
+        let status = self.exit(timeout).await;
+        if status.is_none() {
+            let _ = self.child.kill();
+        }
+        let readers = std::mem::take(&mut self.readers);
+        tokio::task::spawn_blocking(move || {
+            for reader in readers {
+                let _ = reader.join();
+            }
+        })
+        .await
+        .unwrap();
+        (status, self.logs())
     }
 
     /// What is left in the worker's temporary directory.
