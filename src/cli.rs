@@ -4,7 +4,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -15,8 +15,10 @@ use crate::config::{
     parse_endpoint_url, resolve_region,
 };
 use crate::connector::UserSlicing;
+use crate::feed::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::feed::sink::{Sink, SinkMode};
 use crate::logging::{self, LogFormat, LogLevel};
+use crate::modes::event_feed::{self, EventFeedRun};
 use crate::modes::export::{self, ExportSettings};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
@@ -59,6 +61,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub service: ServiceArgs,
+
+    #[command(flatten)]
+    pub event_feed: EventFeedArgs,
 
     /// The .c1z file a sync writes and the listing commands read.
     #[arg(
@@ -288,6 +293,70 @@ impl OneShotArgs {
     }
 }
 
+/// The Baton event feed (EventService): where its journal lives, how often it looks at the
+/// pool, and the one-shot reader (`--event-feed`), which prints events as JSON lines.
+#[derive(Debug, Args)]
+pub struct EventFeedArgs {
+    /// Directory of the event feed's journal and latest snapshot (serve and service mode, and
+    /// --event-feed). Keep it on a persistent volume: cursors point into it.
+    #[arg(
+        long,
+        env = "BATON_EVENT_FEED_DIR",
+        global = true,
+        default_value = "cognito-events",
+        value_name = "DIR"
+    )]
+    pub event_feed_dir: PathBuf,
+
+    /// A caller who has read every event gets a new snapshot of the pool (a sync) only once
+    /// the newest is this old (e.g. 5m, 1h).
+    #[arg(long, env = "BATON_EVENT_FEED_INTERVAL", global = true, default_value = "5m", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub event_feed_interval: Duration,
+
+    /// Events observed longer ago than this are dropped from the journal (e.g. 7d).
+    #[arg(long, env = "BATON_EVENT_FEED_RETENTION", global = true, default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub event_feed_retention: Duration,
+
+    /// Print the pool's events since --event-feed-start-at (or --event-feed-cursor) as JSON
+    /// lines, taking a new snapshot first, and log the cursor to continue from.
+    #[arg(long, env = "BATON_EVENT_FEED", global = true)]
+    pub event_feed: bool,
+
+    /// The feed to read (this connector has one, cognito_user_pool_changes).
+    #[arg(long, env = "BATON_EVENT_FEED_ID", global = true, value_name = "ID")]
+    pub event_feed_id: Option<String>,
+
+    /// With --event-feed: events observed at or after this time (RFC 3339); default one day ago.
+    #[arg(long, env = "BATON_EVENT_FEED_START_AT", global = true, value_parser = parse_rfc3339, value_name = "TIME")]
+    pub event_feed_start_at: Option<SystemTime>,
+
+    /// With --event-feed: continue after this cursor (as logged by the previous run).
+    #[arg(
+        long,
+        env = "BATON_EVENT_FEED_CURSOR",
+        global = true,
+        value_name = "CURSOR"
+    )]
+    pub event_feed_cursor: Option<String>,
+}
+
+impl EventFeedArgs {
+    pub fn settings(&self) -> EventFeedSettings {
+        EventFeedSettings {
+            dir: self.event_feed_dir.clone(),
+            interval: self.event_feed_interval,
+            retention: self.event_feed_retention,
+            wait: Some(REFRESH_WAIT),
+        }
+    }
+}
+
+fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(SystemTime::from)
+        .map_err(|err| format!("not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z): {err}"))
+}
+
 /// Service mode: with a client id and secret, the connector polls the governance platform for
 /// tasks instead of syncing once.
 #[derive(Debug, Args)]
@@ -413,7 +482,7 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    fn settings(self, provisioning: bool) -> ServeSettings {
+    fn settings(self, provisioning: bool, event_feed: EventFeedSettings) -> ServeSettings {
         ServeSettings {
             listen: self.listen,
             provisioning: provisioning || self.provisioning,
@@ -425,6 +494,7 @@ impl ServeArgs {
             insecure: self.insecure,
             auth_token: self.auth_token,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
+            event_feed,
         }
     }
 }
@@ -731,23 +801,41 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         }
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
-            let serve = args.settings(cli.provisioning);
+            let serve = args.settings(cli.provisioning, cli.event_feed.settings());
             tracing::debug!(?serve, "server configuration");
             runtime()?.block_on(serve::run(&settings, &serve))
         }
         None if cli.service.client_id.is_some() => {
+            let event_feed = cli.event_feed.event_feed.then_some("--event-feed");
             if let Some(flag) = cli
                 .one_shot
                 .request()?
                 .map(|_| "a one-shot provisioning flag")
+                .or(event_feed)
             {
                 return Err(RunError::Usage(format!(
-                    "{flag} cannot be used in service mode (--client-id); the platform sends provisioning tasks"
+                    "{flag} cannot be used in service mode (--client-id); the platform sends that work as tasks"
                 )));
             }
-            let service = service_settings(&cli.service, cli.provisioning)?;
+            let service =
+                service_settings(&cli.service, cli.provisioning, cli.event_feed.settings())?;
             let settings = settings(&cli.pool)?;
             runtime()?.block_on(service::run(&settings, service))
+        }
+        None if cli.event_feed.event_feed => {
+            if cli.one_shot.request()?.is_some() {
+                return Err(RunError::Usage(
+                    "--event-feed cannot be used with a one-shot provisioning flag".to_string(),
+                ));
+            }
+            let settings = settings(&cli.pool)?;
+            let run = EventFeedRun {
+                settings: cli.event_feed.settings(),
+                feed_id: cli.event_feed.event_feed_id,
+                start_at: cli.event_feed.event_feed_start_at,
+                cursor: cli.event_feed.event_feed_cursor,
+            };
+            runtime()?.block_on(event_feed::run(&settings, run))
         }
         None => {
             let one_shot = cli.one_shot.request()?;
@@ -768,7 +856,11 @@ fn settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
     Ok(settings)
 }
 
-fn service_settings(args: &ServiceArgs, provisioning: bool) -> Result<ServiceSettings, RunError> {
+fn service_settings(
+    args: &ServiceArgs,
+    provisioning: bool,
+    event_feed: EventFeedSettings,
+) -> Result<ServiceSettings, RunError> {
     let (Some(client_id), Some(client_secret)) = (&args.client_id, &args.client_secret) else {
         return Err(RunError::Usage(
             "service mode needs both --client-id and --client-secret".to_string(),
@@ -788,6 +880,7 @@ fn service_settings(args: &ServiceArgs, provisioning: bool) -> Result<ServiceSet
             args.health_check_port,
         )),
         provisioning,
+        event_feed,
     };
     tracing::debug!(?settings, "service configuration");
     Ok(settings)

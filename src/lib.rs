@@ -11,6 +11,7 @@ pub mod ksuid;
 pub mod logging;
 pub mod modes;
 pub mod pb;
+pub mod sealed;
 pub mod secret;
 pub mod server;
 pub mod service;

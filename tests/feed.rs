@@ -3,6 +3,8 @@
 //! that fails on the way leaves its state where it was, so nothing is lost or doubled. `watch`
 //! sends the same changes as CloudEvents to a real HTTP sink that fails and recovers.
 
+#[path = "support/changes.rs"]
+mod changes;
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,23 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use changes::{mutate, seed};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use support::*;
-
-fn seed(emulator: &Emulator) -> Pool {
-    emulator.create_pool(json!({
-        "name": unique("feed"),
-        "users": [
-            {"username": "ann", "attributes": {"email": "ann@example.com", "custom:team": "red"}},
-            {"username": "bob:smith", "attributes": {"email": "bob@example.com"}},
-            {"username": "cara", "enabled": false, "status": "FORCE_CHANGE_PASSWORD"},
-            {"username": "dan"},
-        ],
-        "groups": [{"name": "admins", "description": "Admins", "precedence": 1}, {"name": "team: red/blue"}],
-        "memberships": [["admins", "ann"], ["team: red/blue", "ann"], ["team: red/blue", "dan"]],
-    }))
-}
 
 /// Runs `export` with `args`; the exit code and the JSON lines it printed.
 fn export(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
@@ -112,7 +101,7 @@ async fn export_prints_every_user_as_cognito_lists_it() {
     assert_eq!(users["cara"]["Enabled"], json!(false));
     assert_eq!(users["cara"]["UserStatus"], json!("FORCE_CHANGE_PASSWORD"));
     assert_eq!(users["ann"]["Groups"], json!(["admins", "team: red/blue"]));
-    assert_eq!(users["bob:smith"]["Groups"], json!([]));
+    assert_eq!(users["bob:smith"]["Groups"], json!(["retired"]));
 
     // A filter limits the users, validated as everywhere else.
     let (code, lines, _) = export(&env, &["--user-filter", "username ^= \"a\""]);
@@ -194,6 +183,11 @@ fn since_last_run_prints_exactly_what_changed_and_a_failed_run_loses_nothing() {
         .cloned();
     assert_eq!(team, Some(json!({"Name": "custom:team", "Value": "blue"})));
     assert_eq!(changed["bob:smith"]["Enabled"], json!(false));
+    assert_eq!(
+        changed["bob:smith"]["Groups"],
+        json!([]),
+        "bob's group was deleted"
+    );
     assert_eq!(changed["dan"]["Groups"], json!([]), "dan left a group");
     assert_eq!(changed["eve"]["Groups"], json!(["new"]));
 
@@ -328,41 +322,6 @@ async fn watch_once(env: &[(String, String)], args: Vec<String>) -> (Option<i32>
 }
 
 /// One of each kind of change, made through the emulator's control API.
-fn mutate(emulator: &Emulator, pool: &Pool) {
-    let users = format!("/_emulator/pools/{}/users", pool.id);
-    emulator.control(
-        "POST",
-        &users,
-        Some(&json!({"users": [{"username": "eve"}]})),
-    );
-    emulator.control(
-        "PATCH",
-        &format!("{users}/ann"),
-        Some(&json!({"attributes": {"custom:team": "blue"}})),
-    );
-    emulator.control(
-        "PATCH",
-        &format!("{users}/bob%3Asmith"),
-        Some(&json!({"enabled": false})),
-    );
-    emulator.control("DELETE", &format!("{users}/cara"), None);
-    emulator.control(
-        "DELETE",
-        &format!("/_emulator/pools/{}/memberships", pool.id),
-        Some(&json!({"memberships": [["team: red/blue", "dan"]]})),
-    );
-    emulator.control(
-        "POST",
-        &format!("/_emulator/pools/{}/groups", pool.id),
-        Some(&json!({"groups": [{"name": "new"}]})),
-    );
-    emulator.control(
-        "POST",
-        &format!("/_emulator/pools/{}/memberships", pool.id),
-        Some(&json!({"memberships": [["new", "eve"]]})),
-    );
-}
-
 /// What an event says happened: (type, changetype, who).
 fn summary(event: &Value) -> (String, String, String) {
     let who = match (
@@ -406,6 +365,16 @@ fn expected_changes() -> BTreeSet<(String, String, String)> {
             "com.amazon.cognito-idp.membership.removed",
             "membership.removed",
             "team: red/blue/dan",
+        ),
+        (
+            "com.amazon.cognito-idp.group.deleted",
+            "group.deleted",
+            "retired",
+        ),
+        (
+            "com.amazon.cognito-idp.membership.removed",
+            "membership.removed",
+            "retired/bob:smith",
         ),
     ]
     .into_iter()

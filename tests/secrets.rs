@@ -1468,6 +1468,7 @@ async fn debug_output_of_the_configuration_shows_no_secret() {
         task_concurrency: 1,
         health_check: None,
         provisioning: true,
+        event_feed: cli.event_feed.settings(),
     };
     shown += &format!("{service:?}\n{service:#?}\n");
     for field in [

@@ -16,8 +16,7 @@ use baton_cognito::pb::baton::task::{self, TaskType};
 use baton_cognito::pb::baton::{BatonServiceFinishTaskRequest, Task};
 use baton_cognito::pb::struct_from_json;
 use baton_cognito::pb::v2::*;
-use platform::{Platform, PlatformOptions};
-use prost::Message;
+use platform::{Platform, PlatformOptions, failure, success};
 use serde_json::json;
 use support::*;
 
@@ -107,46 +106,6 @@ async fn finished(setup: &Setup, task: &Task) -> BatonServiceFinishTaskRequest {
             task.id,
             setup.worker.logs()
         ),
-    }
-}
-
-/// The success response of a finished task, decoded as `M`; panics with the error otherwise.
-fn success<M: Message + Default + prost::Name>(
-    finish: &BatonServiceFinishTaskRequest,
-) -> (M, Vec<prost_types::Any>) {
-    match &finish.final_state {
-        Some(FinalState::Success(success)) => {
-            let any = success
-                .response
-                .as_ref()
-                .expect("a success carries the connector response");
-            assert_eq!(
-                any.type_url,
-                M::type_url(),
-                "packed as Any with the connector's type"
-            );
-            (
-                M::decode(any.value.as_slice()).unwrap(),
-                success.annotations.clone(),
-            )
-        }
-        other => panic!(
-            "expected success, got {other:?} with status {:?}",
-            finish.status
-        ),
-    }
-}
-
-/// The status code, message and non_retryable flag of a failed task.
-fn failure(finish: &BatonServiceFinishTaskRequest) -> (tonic::Code, String, bool) {
-    let status = finish.status.clone().expect("a failed task has a status");
-    match &finish.final_state {
-        Some(FinalState::Error(error)) => (
-            tonic::Code::from(status.code),
-            status.message,
-            error.non_retryable,
-        ),
-        other => panic!("expected an error, got {other:?}"),
     }
 }
 

@@ -63,8 +63,10 @@ pub fn capabilities() -> ConnectorCapabilities {
             }
         })
         .collect();
-    // Global actions (enable_user, disable_user) are a connector-level capability.
+    // Global actions (enable_user, disable_user) are a connector-level capability, and so is
+    // the event feed (EventService, one feed of the pool's changes).
     all.insert(Capability::Actions as i32);
+    all.insert(Capability::EventFeedV2 as i32);
     ConnectorCapabilities {
         resource_type_capabilities,
         connector_capabilities: all.into_iter().collect(),

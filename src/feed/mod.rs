@@ -3,8 +3,11 @@
 //! `export` and `watch` (modes) decide when to take them and where they go; `events` and `sink`
 //! are how `watch` sends them, as CloudEvents.
 
+pub mod baton;
 pub mod diff;
+pub mod event_feed;
 pub mod events;
+pub mod journal;
 pub mod record;
 pub mod sink;
 pub mod snapshot;

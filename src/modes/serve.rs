@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
+use crate::feed::event_feed::EventFeedSettings;
 use crate::secret::Secret;
 use crate::server::tls::TlsFiles;
 use crate::server::{InFlight, ServeOptions};
@@ -25,6 +26,7 @@ pub struct ServeSettings {
     pub auth_token: Option<Secret>,
     /// How long in-flight calls get to finish once a shutdown is requested.
     pub shutdown_timeout: Duration,
+    pub event_feed: EventFeedSettings,
 }
 
 impl ServeSettings {
@@ -66,6 +68,7 @@ impl ServeSettings {
             tls,
             auth_token: self.auth_token.clone(),
             in_flight: InFlight::default(),
+            event_feed: self.event_feed.clone(),
         })
     }
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
 use crate::connector::metadata::{self, SDK_VERSION};
+use crate::feed::event_feed::{EventFeed, EventFeedSettings};
 use crate::pb::baton::BatonServiceHelloRequest;
-use crate::server::ActionsApi;
+use crate::server::{ActionsApi, EventsApi};
 use crate::service::error::ServiceError;
 use crate::service::health::{self, HealthState};
 use crate::service::identity::{ClientId, ClientSecret};
@@ -33,6 +34,7 @@ pub struct ServiceSettings {
     pub task_concurrency: usize,
     pub health_check: Option<SocketAddr>,
     pub provisioning: bool,
+    pub event_feed: EventFeedSettings,
 }
 
 /// The platform's `host[:port]`: `--c1-api-host` when given, else the client id's host.
@@ -111,6 +113,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         platform: platform.clone(),
         actions: ActionsApi::new(connector.clone(), settings.provisioning),
         provisioner: tasks::provisioner(&connector, settings.provisioning),
+        events: EventsApi::new(EventFeed::new(connector.clone(), settings.event_feed)),
         hello,
     });
     tracing::info!(

@@ -9,15 +9,11 @@ use tonic::{Request, Response, Status};
 use crate::pb::v2::account_manager_service_server::AccountManagerService;
 use crate::pb::v2::asset_service_server::AssetService;
 use crate::pb::v2::credential_manager_service_server::CredentialManagerService;
-use crate::pb::v2::event_service_server::EventService;
 use crate::pb::v2::grant_manager_service_server::GrantManagerService;
 use crate::pb::v2::resource_deleter_service_server::ResourceDeleterService;
 use crate::pb::v2::resource_manager_service_server::ResourceManagerService;
 use crate::pb::v2::tickets_service_server::TicketsService;
 use crate::pb::v2::*;
-
-/// The feed id the SDK uses when a request names none.
-const LEGACY_FEED_ID: &str = "baton_feed_event";
 
 /// Answers for every service whose feature is absent.
 #[derive(Clone, Copy, Default)]
@@ -160,30 +156,5 @@ impl AssetService for Absent {
         _: Request<AssetServiceGetAssetRequest>,
     ) -> Result<Response<Self::GetAssetStream>, Status> {
         Ok(Response::new(Box::pin(tokio_stream::empty())))
-    }
-}
-
-#[tonic::async_trait]
-impl EventService for Absent {
-    async fn list_event_feeds(
-        &self,
-        _: Request<ListEventFeedsRequest>,
-    ) -> Result<Response<ListEventFeedsResponse>, Status> {
-        Ok(Response::new(ListEventFeedsResponse::default()))
-    }
-
-    async fn list_events(
-        &self,
-        request: Request<ListEventsRequest>,
-    ) -> Result<Response<ListEventsResponse>, Status> {
-        let request = request.into_inner();
-        let feed = if request.event_feed_id.is_empty() {
-            LEGACY_FEED_ID
-        } else {
-            request.event_feed_id.as_str()
-        };
-        Err(Status::not_found(format!(
-            "error: event feed id {feed} not found"
-        )))
     }
 }

@@ -2,6 +2,7 @@
 //! listener. The adapters here are thin; what the connector does lives in `connector`.
 
 mod absent;
+mod events;
 mod gate;
 pub mod page_token;
 mod provisioning;
@@ -17,6 +18,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::{Server, ServerTlsConfig};
 
 use crate::connector::Connector;
+use crate::feed::event_feed::{EventFeed, EventFeedSettings};
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::secret::Secret;
 
@@ -38,6 +40,7 @@ use crate::pb::v2::resource_types_service_server::ResourceTypesServiceServer;
 use crate::pb::v2::resources_service_server::ResourcesServiceServer;
 use crate::pb::v2::tickets_service_server::TicketsServiceServer;
 pub use absent::Absent;
+pub use events::EventsApi;
 use gate::GateLayer;
 pub use gate::InFlight;
 pub use provisioning::{ActionsApi, ProvisioningApi};
@@ -52,7 +55,7 @@ pub enum ServeError {
 }
 
 /// How the server admits and serves calls.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ServeOptions {
     /// Without it, the provisioning services refuse every call, as Baton's do.
     pub provisioning: bool,
@@ -62,6 +65,8 @@ pub struct ServeOptions {
     pub auth_token: Option<Secret>,
     /// Counts the calls being answered, for whoever waits for them on shutdown.
     pub in_flight: InFlight,
+    /// Where the event feed keeps its journal, and how often it takes a snapshot.
+    pub event_feed: EventFeedSettings,
 }
 
 /// Serves the connector on `listener` until `shutdown` completes, then stops accepting calls and
@@ -76,6 +81,7 @@ pub async fn serve(
     let provisioning = options.provisioning;
     let actions = ActionsApi::new(connector.clone(), provisioning);
     let provisioner = ProvisioningApi::new(connector.clone());
+    let events = EventsApi::new(EventFeed::new(connector.clone(), options.event_feed));
     let sync = SyncApi::new(connector, region);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -109,7 +115,7 @@ pub async fn serve(
         .add_service(GrantsServiceServer::new(sync))
         .add_service(ActionServiceServer::new(actions))
         .add_service(AssetServiceServer::new(Absent))
-        .add_service(EventServiceServer::new(Absent))
+        .add_service(EventServiceServer::new(events))
         .add_service(TicketsServiceServer::new(Absent));
     let router = if provisioning {
         router

@@ -1,26 +1,22 @@
 //! Page tokens handed to gRPC callers.
 //!
-//! A token wraps a [`Cursor`] with the listing it belongs to and a MAC keyed by the pool and the
-//! user filter, so that garbage, a token damaged in transit, or one from another listing, pool
-//! or filter is refused with INVALID_ARGUMENT instead of silently restarting or replaying a
-//! Cognito token with other parameters. The key is stable across restarts, so a caller that
-//! checkpointed a token can resume with a new process. It is an integrity check, not a secret:
-//! a token only ever carries a Cognito token, which Cognito itself validates.
+//! A token wraps a [`Cursor`] with the listing it belongs to, sealed (see [`crate::sealed`])
+//! for the pool and the user filter, so that garbage, a token damaged in transit, or one from
+//! another listing, pool or filter is refused with INVALID_ARGUMENT instead of silently
+//! restarting or replaying a Cognito token with other parameters. A caller that checkpointed a
+//! token can resume with a new process. A token only ever carries a Cognito token, which
+//! Cognito itself validates.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::connector::Cursor;
+use crate::sealed::Sealer;
 
 /// Baton's validation limit on page sizes.
 pub const MAX_REQUEST_PAGE_SIZE: u32 = 250;
 
 /// Tokens this connector issues stay far below this; anything longer is not one of them.
 const MAX_TOKEN_LEN: usize = 64 * 1024;
-const MAC_LEN: usize = 16;
 const VERSION: u8 = 1;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,30 +42,15 @@ struct Payload {
 /// Encodes and checks page tokens for one pool.
 #[derive(Clone)]
 pub struct PageTokens {
-    key: [u8; 32],
+    sealer: Sealer,
 }
 
 impl PageTokens {
     /// Tokens for listings of one pool under one user filter (`""` when none).
     pub fn new(pool_id: &str, user_filter: &str) -> Self {
-        let key = Sha256::new()
-            .chain_update(b"baton-cognito page token key\0")
-            .chain_update(pool_id.as_bytes())
-            .chain_update(b"\0")
-            .chain_update(user_filter.as_bytes())
-            .finalize()
-            .into();
-        Self { key }
-    }
-
-    fn mac(&self, bytes: &[u8]) -> [u8; MAC_LEN] {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(&self.key).expect("HMAC takes any key length");
-        mac.update(bytes);
-        let full = mac.finalize().into_bytes();
-        let mut out = [0; MAC_LEN];
-        out.copy_from_slice(&full[..MAC_LEN]);
-        out
+        Self {
+            sealer: Sealer::new("baton-cognito page token key", &[pool_id, user_filter]),
+        }
     }
 
     /// The token for resuming `listing` at `cursor`; `None` (the listing is complete) is "".
@@ -82,13 +63,7 @@ impl PageTokens {
             k: listing.to_string(),
             c: cursor.clone(),
         };
-        let json = serde_json::to_vec(&payload).expect("a cursor always serializes");
-        let mac = self.mac(&json);
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&json),
-            URL_SAFE_NO_PAD.encode(mac)
-        )
+        self.sealer.seal(&payload)
     }
 
     /// Where to resume `listing`: the start for an empty token, else the cursor inside it.
@@ -107,24 +82,7 @@ impl PageTokens {
         if token.len() > MAX_TOKEN_LEN {
             return Err(PageTokenError::Forged);
         }
-        let (body, mac) = token.split_once('.').ok_or(PageTokenError::Forged)?;
-        let json = URL_SAFE_NO_PAD
-            .decode(body)
-            .map_err(|_| PageTokenError::Forged)?;
-        let mac = URL_SAFE_NO_PAD
-            .decode(mac)
-            .map_err(|_| PageTokenError::Forged)?;
-        let expected = self.mac(&json);
-        let equal = mac.len() == MAC_LEN
-            && mac
-                .iter()
-                .zip(expected)
-                .fold(0, |acc, (a, b)| acc | (a ^ b))
-                == 0;
-        if !equal {
-            return Err(PageTokenError::Forged);
-        }
-        let payload: Payload = serde_json::from_slice(&json).map_err(|_| PageTokenError::Forged)?;
+        let payload: Payload = self.sealer.open(token).ok_or(PageTokenError::Forged)?;
         if payload.v != VERSION {
             return Err(PageTokenError::Forged);
         }
@@ -231,6 +189,8 @@ mod tests {
 /// exactly the cursor it encoded.
 #[cfg(test)]
 mod proptests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use proptest::collection::{btree_map, vec};
     use proptest::prelude::*;
     use serde_json::Value;
@@ -352,11 +312,7 @@ mod proptests {
 
     /// A token in the issued format around `body`, signed with `tokens`' key.
     fn signed(tokens: &PageTokens, body: &[u8]) -> String {
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(body),
-            URL_SAFE_NO_PAD.encode(tokens.mac(body))
-        )
+        tokens.sealer.seal_bytes(body)
     }
 
     proptest! {

@@ -12,40 +12,77 @@ use tonic::{Code, Status};
 use super::page_token::PageTokenError;
 use crate::cognito::CognitoError;
 use crate::connector::ConnectorError;
+use crate::feed::FeedError;
+use crate::feed::event_feed::EventFeedError;
+use crate::feed::journal::JournalError;
 use crate::pb::google::rpc::Status as RpcStatus;
 use crate::pb::pack;
 use crate::pb::v2::RateLimitDescription;
 use crate::pb::v2::rate_limit_description::Status as LimitStatus;
+use crate::sync::SyncError;
 
 /// How long a throttled caller is told to wait before trying again.
 const THROTTLED_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 impl From<ConnectorError> for Status {
     fn from(err: ConnectorError) -> Self {
-        let message = err.to_string();
-        let code = match &err {
-            ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
-            ConnectorError::NotFound(_) => Code::NotFound,
-            ConnectorError::Internal(_) => Code::Internal,
-            // Not NOT_FOUND, which a syncer takes for one missing item and carries on.
-            ConnectorError::PoolMissing(_) => Code::FailedPrecondition,
-            ConnectorError::Cognito(cognito) => match cognito {
-                CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
-                CognitoError::UsernameExists { .. } => Code::AlreadyExists,
-                CognitoError::InvalidParameter { .. } => Code::InvalidArgument,
-                // The client's page token is no good any more: it must list again from the start.
-                CognitoError::StaleToken { .. } => Code::Aborted,
-                CognitoError::Unauthenticated { .. } => Code::Unauthenticated,
-                CognitoError::AccessDenied { .. } => Code::PermissionDenied,
-                CognitoError::Throttled { .. } => return throttled(message),
-                CognitoError::LimitExceeded { .. } => Code::ResourceExhausted,
-                CognitoError::Unavailable { .. } => Code::Unavailable,
-                CognitoError::Other { .. } => Code::Unknown,
-            },
-        };
-        tracing::warn!(code = ?code, error = %message, "request failed");
-        Status::new(code, message)
+        connector_status(&err)
     }
+}
+
+fn connector_status(err: &ConnectorError) -> Status {
+    let message = err.to_string();
+    let code = match err {
+        ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
+        ConnectorError::NotFound(_) => Code::NotFound,
+        ConnectorError::Internal(_) => Code::Internal,
+        // Not NOT_FOUND, which a syncer takes for one missing item and carries on.
+        ConnectorError::PoolMissing(_) => Code::FailedPrecondition,
+        ConnectorError::Cognito(cognito) => match cognito {
+            CognitoError::NotFound { .. } | CognitoError::UserNotFound { .. } => Code::NotFound,
+            CognitoError::UsernameExists { .. } => Code::AlreadyExists,
+            CognitoError::InvalidParameter { .. } => Code::InvalidArgument,
+            // The client's page token is no good any more: it must list again from the start.
+            CognitoError::StaleToken { .. } => Code::Aborted,
+            CognitoError::Unauthenticated { .. } => Code::Unauthenticated,
+            CognitoError::AccessDenied { .. } => Code::PermissionDenied,
+            CognitoError::Throttled { .. } => return throttled(message),
+            CognitoError::LimitExceeded { .. } => Code::ResourceExhausted,
+            CognitoError::Unavailable { .. } => Code::Unavailable,
+            CognitoError::Other { .. } => Code::Unknown,
+        },
+    };
+    tracing::warn!(code = ?code, error = %message, "request failed");
+    Status::new(code, message)
+}
+
+impl From<EventFeedError> for Status {
+    fn from(err: EventFeedError) -> Self {
+        event_feed_status(&err)
+    }
+}
+
+fn event_feed_status(err: &EventFeedError) -> Status {
+    let message = err.to_string();
+    let code = match err {
+        EventFeedError::UnknownFeed(_) => Code::NotFound,
+        EventFeedError::PageSize(_) | EventFeedError::BadCursor => Code::InvalidArgument,
+        EventFeedError::OtherJournal | EventFeedError::Pruned { .. } => Code::FailedPrecondition,
+        EventFeedError::Journal(JournalError::Db { .. }) => Code::Internal,
+        // The directory cannot be used (permissions, another process, another pool): the
+        // operator's to fix.
+        EventFeedError::Journal(_) => Code::FailedPrecondition,
+        EventFeedError::Snapshot(FeedError::Sync(SyncError::Connector(err))) => {
+            return connector_status(err);
+        }
+        EventFeedError::Snapshot(FeedError::Interrupted) => Code::Unavailable,
+        EventFeedError::Snapshot(_) | EventFeedError::File(_) | EventFeedError::Task(_) => {
+            Code::Internal
+        }
+        EventFeedError::Refresh(err) => return event_feed_status(err),
+    };
+    tracing::warn!(code = ?code, error = %message, "event feed request failed");
+    Status::new(code, message)
 }
 
 impl From<PageTokenError> for Status {

@@ -16,10 +16,11 @@ use crate::pb::baton::{BatonServiceHelloRequest, Task};
 use crate::pb::pack;
 use crate::pb::v2::account_manager_service_server::AccountManagerService;
 use crate::pb::v2::action_service_server::ActionService;
+use crate::pb::v2::event_service_server::EventService;
 use crate::pb::v2::grant_manager_service_server::GrantManagerService;
 use crate::pb::v2::resource_manager_service_server::ResourceManagerService;
 use crate::pb::v2::*;
-use crate::server::{Absent, ActionsApi, ProvisioningApi};
+use crate::server::{Absent, ActionsApi, EventsApi, ProvisioningApi};
 
 /// How a task ended, as FinishTask reports it.
 pub enum Outcome {
@@ -59,6 +60,8 @@ annotated!(
     GetActionSchemaResponse,
     InvokeActionResponse,
     GetActionStatusResponse,
+    ListEventFeedsResponse,
+    ListEventsResponse,
 );
 
 /// Calls one connector RPC and turns its answer into the task's outcome. Provisioning errors
@@ -103,6 +106,7 @@ pub struct TaskRunner {
     pub platform: Arc<PlatformClient>,
     pub actions: ActionsApi,
     pub provisioner: Arc<dyn Provisioner>,
+    pub events: EventsApi,
     /// The Hello every `hello` task repeats.
     pub hello: BatonServiceHelloRequest,
 }
@@ -226,6 +230,28 @@ impl TaskRunner {
                     annotations: status.annotations,
                 };
                 answer(self.actions.get_action_status(tonic::Request::new(request))).await
+            }
+            TaskType::ListEventFeeds(list) => {
+                answer(
+                    self.events
+                        .list_event_feeds(tonic::Request::new(ListEventFeedsRequest {
+                            annotations: list.annotations,
+                        })),
+                )
+                .await
+            }
+            TaskType::ListEvents(list) => {
+                answer(
+                    self.events
+                        .list_events(tonic::Request::new(ListEventsRequest {
+                            cursor: list.cursor,
+                            start_at: list.start_at,
+                            page_size: list.page_size,
+                            annotations: list.annotations,
+                            event_feed_id: list.event_feed_id,
+                        })),
+                )
+                .await
             }
             other => unsupported(type_name(Some(&other))),
         }

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
 use baton_cognito::pb::baton::baton_service_server::{BatonService, BatonServiceServer};
 use baton_cognito::pb::baton::baton_service_upload_asset_request::Msg;
 use baton_cognito::pb::baton::*;
@@ -986,5 +987,45 @@ async fn receive(
             Some(Msg::Metadata(_)) => return Err(Status::invalid_argument("metadata sent twice")),
             None => return Err(Status::invalid_argument("a message with no msg set")),
         }
+    }
+}
+
+/// The success response of a finished task, decoded as `M`; panics with the error otherwise.
+pub fn success<M: prost::Message + Default + prost::Name>(
+    finish: &BatonServiceFinishTaskRequest,
+) -> (M, Vec<prost_types::Any>) {
+    match &finish.final_state {
+        Some(FinalState::Success(success)) => {
+            let any = success
+                .response
+                .as_ref()
+                .expect("a success carries the connector response");
+            assert_eq!(
+                any.type_url,
+                M::type_url(),
+                "packed as Any with the connector's type"
+            );
+            (
+                M::decode(any.value.as_slice()).unwrap(),
+                success.annotations.clone(),
+            )
+        }
+        other => panic!(
+            "expected success, got {other:?} with status {:?}",
+            finish.status
+        ),
+    }
+}
+
+/// The status code, message and non_retryable flag of a failed task.
+pub fn failure(finish: &BatonServiceFinishTaskRequest) -> (tonic::Code, String, bool) {
+    let status = finish.status.clone().expect("a failed task has a status");
+    match &finish.final_state {
+        Some(FinalState::Error(error)) => (
+            tonic::Code::from(status.code),
+            status.message,
+            error.non_retryable,
+        ),
+        other => panic!("expected an error, got {other:?}"),
     }
 }

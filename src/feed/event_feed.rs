@@ -1,0 +1,356 @@
+//! The Baton event feed: `ListEventFeeds` and `ListEvents` over the [`Journal`].
+//!
+//! A caller reads the journal from its cursor. When it has read everything and the newest
+//! snapshot is older than the refresh interval, the feed takes a new snapshot (a sync), appends
+//! what changed, and answers with that. Only one refresh runs at a time, whoever asked; it runs
+//! as its own task, so a caller that gives up (or a million-user sync that outlasts the wait,
+//! [`REFRESH_WAIT`] for gRPC callers) does not stop it, and the next call finds its events.
+//!
+//! Cursors are sealed positions in one journal: `{journal id, seq}`. Reading from a cursor
+//! again gives the same events with the same ids, across restarts, so a consumer that
+//! checkpoints the cursor after processing a page loses nothing and, deduplicating by event id,
+//! repeats nothing.
+
+use std::future::{Future, pending};
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use futures_util::FutureExt;
+use futures_util::future::Shared;
+use prost::Message;
+use serde::{Deserialize, Serialize};
+
+use super::baton::{self, Snapshots};
+use super::diff::diff;
+use super::journal::{Journal, JournalError};
+use super::snapshot::Snapshot;
+use super::state::{FeedError, FeedMeta, take_into};
+use crate::c1z::{C1zError, C1zReader};
+use crate::connector::Connector;
+use crate::pb::v2::{Event, EventFeedMetadata, ListEventsResponse};
+use crate::sealed::Sealer;
+
+/// Baton's validation limit on a ListEvents page.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// A page when the caller does not say (what the SDK's own one-shot reader asks for).
+const DEFAULT_PAGE_SIZE: u32 = 100;
+/// Pages stay well under gRPC's default 4 MiB message limit.
+const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
+/// How long a ListEvents call over gRPC waits for a refresh before answering with what the
+/// journal has (possibly nothing); the refresh goes on.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(20);
+const CURSOR_VERSION: u8 = 1;
+
+#[derive(Clone, Debug)]
+pub struct EventFeedSettings {
+    /// Where the journal and its snapshot live.
+    pub dir: PathBuf,
+    /// A caller who has read everything gets a new snapshot only once the newest is this old.
+    pub interval: Duration,
+    /// Events observed longer ago than this are dropped.
+    pub retention: Duration,
+    /// How long a call waits for the refresh it needs; `None` waits for it to finish.
+    pub wait: Option<Duration>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventFeedError {
+    #[error("error: event feed id {0} not found")]
+    UnknownFeed(String),
+    #[error("page_size {0} is larger than the maximum of {MAX_PAGE_SIZE}")]
+    PageSize(u32),
+    #[error(
+        "cursor was not issued by this connector for this user pool and filter, or was altered"
+    )]
+    BadCursor,
+    #[error(
+        "cursor belongs to an event journal that no longer exists (the --event-feed-dir was replaced); list again without a cursor"
+    )]
+    OtherJournal,
+    #[error(
+        "the events after this cursor are gone (older than --event-feed-retention {retention}); list again without a cursor, and sync to catch up"
+    )]
+    Pruned { retention: String },
+    #[error("event journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("event feed snapshot: {0}")]
+    Snapshot(#[from] FeedError),
+    #[error("event feed snapshot: {0}")]
+    File(#[from] C1zError),
+    #[error("event feed refresh failed: {0}")]
+    Task(String),
+    /// The refresh this call waited for failed (shared by every caller that waited).
+    #[error(transparent)]
+    Refresh(Arc<EventFeedError>),
+}
+
+/// What a ListEvents call asks for.
+#[derive(Clone, Debug, Default)]
+pub struct EventsRequest {
+    pub feed_id: String,
+    pub cursor: String,
+    pub start_at: Option<SystemTime>,
+    pub page_size: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorPayload {
+    v: u8,
+    /// The journal's id.
+    j: String,
+    /// Every event up to this position was delivered.
+    s: i64,
+}
+
+/// The journal, locked and known to be open.
+struct OpenJournal<'a>(MutexGuard<'a, Option<Journal>>);
+
+impl Deref for OpenJournal<'_> {
+    type Target = Journal;
+
+    fn deref(&self) -> &Journal {
+        self.0
+            .as_ref()
+            .expect("an OpenJournal is only made once the journal is open")
+    }
+}
+
+impl DerefMut for OpenJournal<'_> {
+    fn deref_mut(&mut self) -> &mut Journal {
+        self.0
+            .as_mut()
+            .expect("an OpenJournal is only made once the journal is open")
+    }
+}
+
+type Refresh = Shared<Pin<Box<dyn Future<Output = Result<(), Arc<EventFeedError>>> + Send>>>;
+
+pub struct EventFeed {
+    connector: Arc<Connector>,
+    settings: EventFeedSettings,
+    cursors: Sealer,
+    /// Opened on first use, so a server whose callers never read events never needs the
+    /// directory.
+    journal: Mutex<Option<Journal>>,
+    refreshing: Mutex<Option<Refresh>>,
+}
+
+impl EventFeed {
+    pub fn new(connector: Arc<Connector>, settings: EventFeedSettings) -> Arc<Self> {
+        let cursors = Sealer::new(
+            "baton-cognito event cursor key",
+            &[connector.pool().pool_id(), &connector.user_filter_text()],
+        );
+        Arc::new(Self {
+            connector,
+            settings,
+            cursors,
+            journal: Mutex::new(None),
+            refreshing: Mutex::new(None),
+        })
+    }
+
+    pub fn feeds(&self) -> Vec<EventFeedMetadata> {
+        vec![baton::feed_metadata()]
+    }
+
+    /// One page of events after the request's cursor (or from its `start_at`, or from the
+    /// oldest kept event), refreshing first when the caller has read everything and a refresh
+    /// is due.
+    pub async fn list(
+        self: &Arc<Self>,
+        request: EventsRequest,
+    ) -> Result<ListEventsResponse, EventFeedError> {
+        // The SDK maps an empty id to its legacy single feed; this connector has one feed, so
+        // an empty id means it.
+        if !request.feed_id.is_empty() && request.feed_id != baton::FEED_ID {
+            return Err(EventFeedError::UnknownFeed(request.feed_id));
+        }
+        if request.page_size > MAX_PAGE_SIZE {
+            return Err(EventFeedError::PageSize(request.page_size));
+        }
+        let page_size = match request.page_size {
+            0 => DEFAULT_PAGE_SIZE,
+            size => size,
+        } as usize;
+
+        let (position, refresh_due) = {
+            let journal = self.journal()?;
+            let position = self.position(&journal, &request)?;
+            let due = journal.last_seq()? <= position && self.refresh_due(&journal)?;
+            (position, due)
+        };
+        if refresh_due {
+            let refresh = self.refresh();
+            let done = match self.settings.wait {
+                Some(wait) => tokio::time::timeout(wait, refresh).await.ok(),
+                None => Some(refresh.await),
+            };
+            match done {
+                Some(result) => result.map_err(EventFeedError::Refresh)?,
+                None => tracing::info!(
+                    "the event feed's snapshot is still being taken; answering with what the journal has"
+                ),
+            }
+        }
+
+        let journal = self.journal()?;
+        let (entries, has_more) = journal.page(position, page_size, MAX_PAGE_BYTES)?;
+        let last = entries.last().map_or(position, |entry| entry.seq);
+        let events = entries
+            .iter()
+            .map(|entry| {
+                Event::decode(entry.event.as_slice()).map_err(|err| {
+                    EventFeedError::Task(format!("journal entry {}: {err}", entry.seq))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ListEventsResponse {
+            events,
+            cursor: self.cursor(journal.id(), last),
+            has_more,
+            annotations: Vec::new(),
+        })
+    }
+
+    fn cursor(&self, journal_id: &str, seq: i64) -> String {
+        self.cursors.seal(&CursorPayload {
+            v: CURSOR_VERSION,
+            j: journal_id.to_string(),
+            s: seq,
+        })
+    }
+
+    /// The position the request reads after.
+    fn position(&self, journal: &Journal, request: &EventsRequest) -> Result<i64, EventFeedError> {
+        if request.cursor.is_empty() {
+            return Ok(match request.start_at {
+                Some(at) => journal.position_at(at)?,
+                None => journal.pruned_through()?,
+            });
+        }
+        let payload: CursorPayload = self
+            .cursors
+            .open(&request.cursor)
+            .filter(|p: &CursorPayload| p.v == CURSOR_VERSION)
+            .ok_or(EventFeedError::BadCursor)?;
+        if payload.j != journal.id() {
+            return Err(EventFeedError::OtherJournal);
+        }
+        if payload.s > journal.last_seq()? {
+            // Sealed by this connector for this journal, yet past its end: a journal restored
+            // from an older backup. Its positions no longer mean what the cursor saw.
+            return Err(EventFeedError::OtherJournal);
+        }
+        if payload.s < journal.pruned_through()? {
+            return Err(EventFeedError::Pruned {
+                retention: humantime::format_duration(self.settings.retention).to_string(),
+            });
+        }
+        Ok(payload.s)
+    }
+
+    fn refresh_due(&self, journal: &Journal) -> Result<bool, EventFeedError> {
+        Ok(match journal.latest()? {
+            None => true,
+            Some(latest) => latest
+                .taken_at
+                .elapsed()
+                .is_ok_and(|age| age >= self.settings.interval),
+        })
+    }
+
+    /// The journal, opened if it is not yet.
+    fn journal(&self) -> Result<OpenJournal<'_>, EventFeedError> {
+        let mut slot = self.journal.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            let journal = Journal::open(
+                &self.settings.dir,
+                self.connector.pool().pool_id(),
+                &self.connector.user_filter_text(),
+            )?;
+            tracing::info!(dir = %self.settings.dir.display(), "event journal opened");
+            *slot = Some(journal);
+        }
+        Ok(OpenJournal(slot))
+    }
+
+    /// The running refresh, or a new one.
+    fn refresh(self: &Arc<Self>) -> Refresh {
+        let mut slot = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(running) = slot.as_ref().filter(|r| r.peek().is_none()) {
+            return running.clone();
+        }
+        let feed = self.clone();
+        let task = tokio::spawn(async move { feed.take_and_record().await });
+        let refresh: Refresh = async move {
+            match task.await {
+                Ok(result) => result.map_err(|err| {
+                    tracing::warn!(error = %err, "event feed refresh failed");
+                    Arc::new(err)
+                }),
+                Err(err) => Err(Arc::new(EventFeedError::Task(err.to_string()))),
+            }
+        }
+        .boxed()
+        .shared();
+        *slot = Some(refresh.clone());
+        refresh
+    }
+
+    /// Takes a snapshot and appends what changed since the latest one.
+    async fn take_and_record(self: Arc<Self>) -> Result<(), EventFeedError> {
+        let meta = FeedMeta::of(&self.connector).await?;
+        let next = { self.journal()?.next_snapshot_path() };
+        let observed = SystemTime::now();
+        let taken = take_into(
+            &next,
+            self.connector.clone(),
+            &meta,
+            pending::<()>(),
+            Arc::new(AtomicBool::new(false)),
+        )
+        .await?;
+        let feed = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut journal = feed.journal()?;
+            let events = match journal.latest()? {
+                None => Vec::new(),
+                Some(latest) => {
+                    let before_reader = C1zReader::open(&latest.file)?;
+                    let before = Snapshot::read(&before_reader)?;
+                    let after_reader = C1zReader::open(taken.file())?;
+                    let snapshots = Snapshots {
+                        before: &before_reader,
+                        after: &after_reader,
+                    };
+                    diff(&meta.pool_id, &latest.sync_id, &before, &taken.snapshot)
+                        .iter()
+                        .map(|change| {
+                            baton::event(change, observed, &snapshots).map(|e| e.encode_to_vec())
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+            };
+            let last = journal.record(taken.file(), &taken.sync_id, observed, &events)?;
+            let horizon = observed
+                .checked_sub(feed.settings.retention)
+                .unwrap_or(SystemTime::UNIX_EPOCH);
+            let pruned = journal.prune(horizon)?;
+            tracing::info!(
+                events = events.len(),
+                last_position = last,
+                pruned,
+                sync_id = %taken.sync_id,
+                "event feed refreshed"
+            );
+            Ok(())
+        })
+        .await
+        .map_err(|err| EventFeedError::Task(err.to_string()))?
+    }
+}
