@@ -511,6 +511,16 @@ fn check_modes(d: &Deploy, f: &Facts) -> Vec<String> {
                         ));
                     }
                     check_service_container(&origin, container, &env, &exposed, f, &mut problems);
+                    // The event journal's cursors must outlive the pod.
+                    check_on_claim(
+                        &pod,
+                        &origin,
+                        container,
+                        &env,
+                        docs,
+                        "BATON_EVENT_FEED_DIR",
+                        &mut problems,
+                    );
                 }
                 "CronJob" | "Job" => {
                     if env.contains_key("BATON_CLIENT_ID")
@@ -520,7 +530,15 @@ fn check_modes(d: &Deploy, f: &Facts) -> Vec<String> {
                             "{origin}: gets a ConductorOne client id or secret: that is service mode, not a one-shot sync"
                         ));
                     }
-                    check_sync_file(&pod, &origin, container, &env, docs, &mut problems);
+                    check_on_claim(
+                        &pod,
+                        &origin,
+                        container,
+                        &env,
+                        docs,
+                        "BATON_FILE",
+                        &mut problems,
+                    );
                 }
                 _ => {}
             }
@@ -611,18 +629,20 @@ fn check_service_container(
     }
 }
 
-/// A one-shot sync writes BATON_FILE into a persistent volume claim the kustomization renders.
-fn check_sync_file(
+/// The path in `var` (a one-shot sync's BATON_FILE, the service's BATON_EVENT_FEED_DIR) is on a
+/// writable persistent volume claim the kustomization renders.
+fn check_on_claim(
     pod: &Pod,
     origin: &str,
     container: &Value,
     env: &BTreeMap<String, EnvValue>,
     docs: &[Value],
+    var: &str,
     problems: &mut Vec<String>,
 ) {
-    let Some(EnvValue::Literal(file)) = env.get("BATON_FILE") else {
+    let Some(EnvValue::Literal(file)) = env.get(var) else {
         problems.push(format!(
-            "{origin}: BATON_FILE is not set: the sync would write into the working directory"
+            "{origin}: {var} is not set: it would be written into the working directory"
         ));
         return;
     };
@@ -630,22 +650,18 @@ fn check_sync_file(
         .filter(|(path, _, _)| Path::new(file).starts_with(path))
         .max_by_key(|(path, _, _)| path.len());
     let Some((_, volume, read_only)) = mount else {
-        problems.push(format!(
-            "{origin}: BATON_FILE={file} is on no mounted volume"
-        ));
+        problems.push(format!("{origin}: {var}={file} is on no mounted volume"));
         return;
     };
     if read_only {
-        problems.push(format!(
-            "{origin}: BATON_FILE={file} is on a read-only mount"
-        ));
+        problems.push(format!("{origin}: {var}={file} is on a read-only mount"));
     }
     let claim = volume_source(pod.spec, volume)["persistentVolumeClaim"]["claimName"]
         .as_str()
         .unwrap_or_default();
     if find(docs, "PersistentVolumeClaim", claim).is_none() {
         problems.push(format!(
-            "{origin}: BATON_FILE={file} is not on a persistent volume claim that k8s/{} renders",
+            "{origin}: {var}={file} is not on a persistent volume claim that k8s/{} renders",
             pod.kustomization
         ));
     }
@@ -1229,6 +1245,33 @@ fn fails_when_the_sync_file_is_not_on_the_claim() {
                 .retain(|o| o["kind"] != "PersistentVolumeClaim");
         }),
         "is not on a persistent volume claim",
+    );
+}
+
+#[test]
+fn fails_when_the_event_journal_is_not_on_a_claim() {
+    assert_caught(
+        broken(|d| set_env(base_container(d), "BATON_EVENT_FEED_DIR", Value::Null)),
+        "BATON_EVENT_FEED_DIR is not set",
+    );
+    assert_caught(
+        broken(|d| {
+            set_env(
+                base_container(d),
+                "BATON_EVENT_FEED_DIR",
+                json!("/tmp/events"),
+            )
+        }),
+        "BATON_EVENT_FEED_DIR=/tmp/events is not on a persistent volume claim",
+    );
+    assert_caught(
+        broken(|d| {
+            d.rendered
+                .get_mut("base")
+                .unwrap()
+                .retain(|o| o["kind"] != "PersistentVolumeClaim");
+        }),
+        "BATON_EVENT_FEED_DIR=/var/lib/baton-cognito/events is not on a persistent volume claim",
     );
 }
 
