@@ -1,0 +1,146 @@
+//! What one event-feed refresh costs after its sync, without Cognito: read the previous and the
+//! new snapshot, diff them, and build the Baton events, for a pool of N users (each in 1 or 2 of
+//! 100 groups) where 1% of users changed an attribute, 0.5% were deleted, 0.5% created and 1%
+//! left a group. Reports the time and the peak memory of that step alone.
+//!
+//!     cargo bench --bench feed_refresh                   # 200,000 users
+//!     FEED_BENCH_USERS=1000000 cargo bench --bench feed_refresh
+
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use baton_cognito::c1z::{C1zReader, C1zWriter};
+use baton_cognito::cognito::records::{CognitoGroup, CognitoUser};
+use baton_cognito::connector::{groups, users};
+use baton_cognito::feed::baton::{Snapshots, event};
+use baton_cognito::feed::{Snapshot, diff};
+use prost::Message;
+
+/// Which version of the pool a snapshot is.
+#[derive(Clone, Copy, PartialEq)]
+enum Version {
+    Before,
+    After,
+}
+
+fn user(i: usize, version: Version) -> CognitoUser {
+    let team = if version == Version::After && i % 100 == 7 { "blue" } else { "red" };
+    CognitoUser {
+        username: format!("user-{i:07}"),
+        attributes: vec![
+            ("sub".into(), format!("{i:08x}-0000-4000-8000-000000000000")),
+            ("email".into(), format!("user{i}@example.com")),
+            ("custom:team".into(), team.into()),
+        ],
+        enabled: true,
+        status: "CONFIRMED".into(),
+        ..CognitoUser::default()
+    }
+}
+
+/// The users of a version: after, every 200th is gone and 0.5% more exist.
+fn present(i: usize, n: usize, version: Version) -> bool {
+    match version {
+        Version::Before => i < n,
+        Version::After => i % 200 != 3 && i < n + n / 200,
+    }
+}
+
+fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
+    let path = dir.join(if version == Version::Before { "before.c1z" } else { "after.c1z" });
+    let mut writer = C1zWriter::create(&path).expect("create");
+    writer
+        .put_resource_types(&[users::resource_type(), groups::resource_type()])
+        .expect("resource types");
+    let group_resources: Vec<_> = (0..100)
+        .map(|g| {
+            groups::resource(&CognitoGroup {
+                name: format!("group-{g:03}"),
+                ..CognitoGroup::default()
+            })
+        })
+        .collect();
+    writer.put_resources(&group_resources).expect("groups");
+    let entitlements: Vec<_> = group_resources.iter().map(groups::member_entitlement).collect();
+    writer.put_entitlements(&entitlements).expect("entitlements");
+    let ids: Vec<usize> = (0..n + n / 200).filter(|&i| present(i, n, version)).collect();
+    for page in ids.chunks(60) {
+        let resources: Vec<_> = page.iter().map(|&i| users::resource(&user(i, version))).collect();
+        writer.put_resources(&resources).expect("users");
+        let mut grants = Vec::new();
+        for &i in page {
+            let username = format!("user-{i:07}");
+            grants.push(groups::member_grant(&entitlements[i % 100], &username));
+            let left = version == Version::After && i % 100 == 11;
+            if i % 2 == 0 && !left {
+                grants.push(groups::member_grant(&entitlements[(i / 2) % 100], &username));
+            }
+        }
+        writer.put_grants(&grants).expect("grants");
+    }
+    writer.finish().expect("finish").path
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn current_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let n: usize = std::env::var("FEED_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let before_file = write(dir.path(), n, Version::Before);
+    let after_file = write(dir.path(), n, Version::After);
+
+    // Measure the refresh alone: reset the peak to what the process holds now (Linux).
+    let baseline = current_rss_mb();
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let started = Instant::now();
+    let before_reader = C1zReader::open(&before_file).expect("open before");
+    let after_reader = C1zReader::open(&after_file).expect("open after");
+    let before = Snapshot::read(&before_reader).expect("read before");
+    let after = Snapshot::read(&after_reader).expect("read after");
+    let read = started.elapsed();
+    let changes = diff("us-east-1_Bench", "BASE", &before, &after);
+    let diffed = started.elapsed();
+    let snapshots = Snapshots {
+        before: &before_reader,
+        after: &after_reader,
+    };
+    let now = SystemTime::now();
+    let bytes: usize = changes
+        .iter()
+        .map(|c| event(c, now, &snapshots).expect("event").encoded_len())
+        .sum();
+    let total = started.elapsed();
+    println!(
+        "users {n}, memberships {}: {} changes; open + read both snapshots {:.2}s, diff {:.2}s, \
+         build {} events ({:.1} MB) {:.2}s; total {:.2}s; peak RSS {:.0} MB (before the step {:.0} MB)",
+        before.memberships.len(),
+        changes.len(),
+        read.as_secs_f64(),
+        (diffed - read).as_secs_f64(),
+        changes.len(),
+        bytes as f64 / 1e6,
+        (total - diffed).as_secs_f64(),
+        total.as_secs_f64(),
+        peak_rss_mb(),
+        baseline,
+    );
+}
