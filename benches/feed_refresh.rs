@@ -24,7 +24,11 @@ enum Version {
 }
 
 fn user(i: usize, version: Version) -> CognitoUser {
-    let team = if version == Version::After && i % 100 == 7 { "blue" } else { "red" };
+    let team = if version == Version::After && i % 100 == 7 {
+        "blue"
+    } else {
+        "red"
+    };
     CognitoUser {
         username: format!("user-{i:07}"),
         attributes: vec![
@@ -47,7 +51,11 @@ fn present(i: usize, n: usize, version: Version) -> bool {
 }
 
 fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
-    let path = dir.join(if version == Version::Before { "before.c1z" } else { "after.c1z" });
+    let path = dir.join(if version == Version::Before {
+        "before.c1z"
+    } else {
+        "after.c1z"
+    });
     let mut writer = C1zWriter::create(&path).expect("create");
     writer
         .put_resource_types(&[users::resource_type(), groups::resource_type()])
@@ -61,11 +69,21 @@ fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
         })
         .collect();
     writer.put_resources(&group_resources).expect("groups");
-    let entitlements: Vec<_> = group_resources.iter().map(groups::member_entitlement).collect();
-    writer.put_entitlements(&entitlements).expect("entitlements");
-    let ids: Vec<usize> = (0..n + n / 200).filter(|&i| present(i, n, version)).collect();
+    let entitlements: Vec<_> = group_resources
+        .iter()
+        .map(groups::member_entitlement)
+        .collect();
+    writer
+        .put_entitlements(&entitlements)
+        .expect("entitlements");
+    let ids: Vec<usize> = (0..n + n / 200)
+        .filter(|&i| present(i, n, version))
+        .collect();
     for page in ids.chunks(60) {
-        let resources: Vec<_> = page.iter().map(|&i| users::resource(&user(i, version))).collect();
+        let resources: Vec<_> = page
+            .iter()
+            .map(|&i| users::resource(&user(i, version)))
+            .collect();
         writer.put_resources(&resources).expect("users");
         let mut grants = Vec::new();
         for &i in page {
@@ -73,7 +91,10 @@ fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
             grants.push(groups::member_grant(&entitlements[i % 100], &username));
             let left = version == Version::After && i % 100 == 11;
             if i % 2 == 0 && !left {
-                grants.push(groups::member_grant(&entitlements[(i / 2) % 100], &username));
+                grants.push(groups::member_grant(
+                    &entitlements[(i / 2) % 100],
+                    &username,
+                ));
             }
         }
         writer.put_grants(&grants).expect("grants");
