@@ -453,6 +453,7 @@ async fn protocol_surface_metadata_validate_types_and_absent_features() {
         Capability::ResourceDelete,
         Capability::Actions,
         Capability::TargetedSync,
+        Capability::EventFeedV2,
     ];
     assert_eq!(
         capabilities.connector_capabilities,

@@ -183,6 +183,7 @@ mod tests {
                 Capability::ResourceDelete,
                 Capability::Actions,
                 Capability::TargetedSync,
+                Capability::EventFeedV2,
             ]
             .map(|c| c as i32)
             .to_vec()
