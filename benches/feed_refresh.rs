@@ -102,20 +102,12 @@ fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
     writer.finish().expect("finish").path
 }
 
-fn peak_rss_mb() -> f64 {
+/// A memory figure of this process from /proc/self/status (`VmHWM` peak, `VmRSS` now), in MB.
+fn memory_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn current_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -130,7 +122,7 @@ fn main() {
     let after_file = write(dir.path(), n, Version::After);
 
     // Measure the refresh alone: reset the peak to what the process holds now (Linux).
-    let baseline = current_rss_mb();
+    let baseline = memory_mb("VmRSS");
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let before_reader = C1zReader::open(&before_file).expect("open before");
@@ -161,7 +153,7 @@ fn main() {
         bytes as f64 / 1e6,
         (total - diffed).as_secs_f64(),
         total.as_secs_f64(),
-        peak_rss_mb(),
+        memory_mb("VmHWM"),
         baseline,
     );
 }
