@@ -85,7 +85,7 @@ impl CloudEvent {
         self.attributes()
             .into_iter()
             .filter(|(name, _)| *name != "datacontenttype")
-            .map(|(name, value)| (format!("ce-{name}"), value))
+            .map(|(name, value)| (format!("ce-{name}"), header_value(&value)))
             .collect()
     }
 
@@ -102,6 +102,19 @@ impl CloudEvent {
         attributes.extend(self.extensions.iter().map(|(n, v)| (*n, v.clone())));
         attributes
     }
+}
+
+/// An attribute as an HTTP header value, percent-encoded as the CloudEvents HTTP binding asks:
+/// space, `"`, `%` and every byte outside printable ASCII (so any non-ASCII UTF-8).
+fn header_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            0x21..=0x7E if !matches!(byte, b'"' | b'%') => out.push(char::from(byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 fn typed(change: &Change) -> String {
@@ -124,6 +137,18 @@ fn source(meta: &FeedMeta) -> String {
 mod tests {
     use super::*;
     use crate::feed::record::UserRecord;
+
+    #[test]
+    fn header_values_are_percent_encoded_where_the_http_binding_says() {
+        assert_eq!(header_value("user.updated"), "user.updated");
+        assert_eq!(
+            header_value("email,custom:team"),
+            "email,custom:team",
+            "printable ASCII stays"
+        );
+        assert_eq!(header_value("a b\"c%d"), "a%20b%22c%25d");
+        assert_eq!(header_value("Zoë"), "Zo%C3%AB");
+    }
 
     fn meta() -> FeedMeta {
         FeedMeta {
