@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use baton_cognito::c1z::C1zWriter;
-use baton_cognito::cognito::records::{CognitoGroup, CognitoUser};
+#[path = "common/pool_file.rs"]
+mod pool_file;
+
+use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
 
 fn main() {
@@ -17,27 +19,8 @@ fn main() {
         .unwrap_or(200_000);
     let n_groups = 100;
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut writer = C1zWriter::create(&dir.path().join("bench.c1z")).expect("create");
-    writer
-        .put_resource_types(&[users::resource_type(), groups::resource_type()])
-        .expect("resource types");
-
-    let group_resources: Vec<_> = (0..n_groups)
-        .map(|g| {
-            groups::resource(&CognitoGroup {
-                name: format!("group-{g:03}"),
-                ..CognitoGroup::default()
-            })
-        })
-        .collect();
-    writer.put_resources(&group_resources).expect("groups");
-    let entitlements: Vec<_> = group_resources
-        .iter()
-        .map(groups::member_entitlement)
-        .collect();
-    writer
-        .put_entitlements(&entitlements)
-        .expect("entitlements");
+    let (mut writer, entitlements) =
+        pool_file::with_groups(&dir.path().join("bench.c1z"), n_groups);
 
     let started = Instant::now();
     for first in (0..n_users).step_by(60) {

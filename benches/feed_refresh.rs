@@ -9,8 +9,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
-use baton_cognito::c1z::{C1zReader, C1zWriter};
-use baton_cognito::cognito::records::{CognitoGroup, CognitoUser};
+#[path = "common/pool_file.rs"]
+mod pool_file;
+
+use baton_cognito::c1z::C1zReader;
+use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
 use baton_cognito::feed::baton::{Snapshots, event};
 use baton_cognito::feed::{Snapshot, diff};
@@ -56,26 +59,7 @@ fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
     } else {
         "after.c1z"
     });
-    let mut writer = C1zWriter::create(&path).expect("create");
-    writer
-        .put_resource_types(&[users::resource_type(), groups::resource_type()])
-        .expect("resource types");
-    let group_resources: Vec<_> = (0..100)
-        .map(|g| {
-            groups::resource(&CognitoGroup {
-                name: format!("group-{g:03}"),
-                ..CognitoGroup::default()
-            })
-        })
-        .collect();
-    writer.put_resources(&group_resources).expect("groups");
-    let entitlements: Vec<_> = group_resources
-        .iter()
-        .map(groups::member_entitlement)
-        .collect();
-    writer
-        .put_entitlements(&entitlements)
-        .expect("entitlements");
+    let (mut writer, entitlements) = pool_file::with_groups(&path, 100);
     let ids: Vec<usize> = (0..n + n / 200)
         .filter(|&i| present(i, n, version))
         .collect();

@@ -16,4 +16,6 @@ pub mod secret;
 pub mod server;
 pub mod service;
 pub mod sync;
+#[cfg(test)]
+mod testing;
 pub mod workfiles;

@@ -363,18 +363,7 @@ async fn the_journal_keeps_its_interval_its_pool_and_one_process() {
 
 /// Runs the one-shot reader; exit code, the events it printed, and its logs.
 fn one_shot(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
-    let mut all = vec!["--event-feed"];
-    all.extend_from_slice(args);
-    let out = run_binary(&all, env);
-    let events = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
-        .collect();
-    (
-        out.status.code(),
-        events,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_json_lines("--event-feed", args, env)
 }
 
 /// The cursor the one-shot reader logged.

@@ -20,18 +20,7 @@ use support::*;
 
 /// Runs `export` with `args`; the exit code and the JSON lines it printed.
 fn export(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
-    let mut all = vec!["export"];
-    all.extend_from_slice(args);
-    let out = run_binary(&all, env);
-    let lines = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
-        .collect();
-    (
-        out.status.code(),
-        lines,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run_json_lines("export", args, env)
 }
 
 fn by_username(lines: &[Value]) -> BTreeMap<String, Value> {

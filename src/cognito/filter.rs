@@ -271,15 +271,6 @@ mod proptests {
 
     use super::*;
 
-    /// Bounded, and without regression files written into the source tree.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn attributes() -> impl Strategy<Value = &'static str> {
         proptest::sample::select(SEARCHABLE_ATTRIBUTES)
     }
@@ -352,7 +343,7 @@ mod proptests {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(crate::testing::proptest_config())]
 
         #[test]
         fn arbitrary_text_is_accepted_only_as_a_well_formed_filter(text in any::<String>()) {

@@ -129,10 +129,7 @@ pub fn member_grant(entitlement: &Entitlement, username: &str) -> Grant {
     Grant {
         id: format!("{}:{}:{username}", entitlement.id, users::TYPE_ID),
         entitlement: Some(entitlement.clone()),
-        principal: Some(Resource {
-            id: Some(model::resource_id(users::TYPE_ID, username)),
-            ..Resource::default()
-        }),
+        principal: Some(model::resource_ref(users::TYPE_ID, username)),
         ..Grant::default()
     }
 }
@@ -272,10 +269,7 @@ mod tests {
             ..CognitoGroup::default()
         });
         let entitlement = member_entitlement(&group);
-        let user = |type_id: &str| Resource {
-            id: Some(model::resource_id(type_id, "ann")),
-            ..Resource::default()
-        };
+        let user = |type_id: &str| model::resource_ref(type_id, "ann");
         let ann = user("user");
         let (_, group, username) = membership(Some(&entitlement), Some(&ann)).unwrap();
         assert_eq!((group, username), ("a:b", "ann"));

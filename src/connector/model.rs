@@ -22,6 +22,14 @@ pub fn resource_id(type_id: &str, id: &str) -> ResourceId {
     }
 }
 
+/// A resource by reference: its id and nothing else, as grants name their principal.
+pub fn resource_ref(type_id: &str, id: &str) -> Resource {
+    Resource {
+        id: Some(resource_id(type_id, id)),
+        ..Resource::default()
+    }
+}
+
 /// Cognito's limit on usernames, in characters.
 pub const MAX_USERNAME_CHARS: usize = 128;
 

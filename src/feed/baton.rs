@@ -52,10 +52,7 @@ impl Snapshots<'_> {
                 return Ok(resource);
             }
         }
-        Ok(Resource {
-            id: Some(model::resource_id(type_id, id)),
-            ..Resource::default()
-        })
+        Ok(model::resource_ref(type_id, id))
     }
 
     /// Like [`Self::resource`] but preferring the older snapshot: what was revoked.

@@ -133,6 +133,8 @@ pub struct EventFeed {
     connector: Arc<Connector>,
     settings: EventFeedSettings,
     cursors: Sealer,
+    /// The pool and user filter the journal and its cursors belong to.
+    listing: FeedMeta,
     /// Opened on first use, so a server whose callers never read events never needs the
     /// directory.
     journal: Mutex<Option<Journal>>,
@@ -141,14 +143,16 @@ pub struct EventFeed {
 
 impl EventFeed {
     pub fn new(connector: Arc<Connector>, settings: EventFeedSettings) -> Arc<Self> {
+        let listing = FeedMeta::local(&connector);
         let cursors = Sealer::new(
             "baton-cognito event cursor key",
-            &[connector.pool().pool_id(), &connector.user_filter_text()],
+            &[&listing.pool_id, &listing.user_filter],
         );
         Arc::new(Self {
             connector,
             settings,
             cursors,
+            listing,
             journal: Mutex::new(None),
             refreshing: Mutex::new(None),
         })
@@ -270,8 +274,8 @@ impl EventFeed {
         if slot.is_none() {
             let journal = Journal::open(
                 &self.settings.dir,
-                self.connector.pool().pool_id(),
-                &self.connector.user_filter_text(),
+                &self.listing.pool_id,
+                &self.listing.user_filter,
             )?;
             tracing::info!(dir = %self.settings.dir.display(), "event journal opened");
             *slot = Some(journal);
@@ -304,13 +308,13 @@ impl EventFeed {
 
     /// Takes a snapshot and appends what changed since the latest one.
     async fn take_and_record(self: Arc<Self>) -> Result<(), EventFeedError> {
-        let meta = FeedMeta::of(&self.connector).await?;
         let next = { self.journal()?.next_snapshot_path() };
         let observed = SystemTime::now();
         let taken = take_into(
             &next,
             self.connector.clone(),
-            &meta,
+            // Baton events do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
+            &self.listing,
             pending::<()>(),
             Arc::new(AtomicBool::new(false)),
         )
@@ -328,12 +332,17 @@ impl EventFeed {
                         before: &before_reader,
                         after: &after_reader,
                     };
-                    diff(&meta.pool_id, &latest.sync_id, &before, &taken.snapshot)
-                        .iter()
-                        .map(|change| {
-                            baton::event(change, observed, &snapshots).map(|e| e.encode_to_vec())
-                        })
-                        .collect::<Result<Vec<_>, _>>()?
+                    diff(
+                        &feed.listing.pool_id,
+                        &latest.sync_id,
+                        &before,
+                        &taken.snapshot,
+                    )
+                    .iter()
+                    .map(|change| {
+                        baton::event(change, observed, &snapshots).map(|e| e.encode_to_vec())
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
                 }
             };
             let last = journal.record(taken.file(), &taken.sync_id, observed, &events)?;

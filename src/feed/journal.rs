@@ -200,16 +200,8 @@ impl Journal {
                 insert.execute(params![observed, event]).map_err(&db_err)?;
             }
         }
-        for (key, value) in [
-            (SNAPSHOT, sync_id.to_string()),
-            (SNAPSHOT_AT, observed.to_string()),
-        ] {
-            tx.execute(
-                "INSERT OR REPLACE INTO journal (key, value) VALUES (?1, ?2)",
-                params![key, value],
-            )
-            .map_err(&db_err)?;
-        }
+        put_value(&tx, SNAPSHOT, sync_id).map_err(&db_err)?;
+        put_value(&tx, SNAPSHOT_AT, &observed.to_string()).map_err(&db_err)?;
         tx.commit().map_err(&db_err)?;
         if let Some(previous) = previous.filter(|p| p.file != file) {
             remove_logged(&previous.file);
@@ -297,11 +289,7 @@ impl Journal {
         let removed = tx
             .execute("DELETE FROM events WHERE seq <= ?1", [through])
             .map_err(&db_err)?;
-        tx.execute(
-            "INSERT OR REPLACE INTO journal (key, value) VALUES (?1, ?2)",
-            params![PRUNED_THROUGH, through.to_string()],
-        )
-        .map_err(&db_err)?;
+        put_value(&tx, PRUNED_THROUGH, &through.to_string()).map_err(&db_err)?;
         tx.commit().map_err(&db_err)?;
         Ok(removed)
     }
@@ -325,11 +313,7 @@ impl Journal {
         let db_err = db_error(&self.db_path);
         let tx = self.db.transaction().map_err(&db_err)?;
         for (key, value) in values {
-            tx.execute(
-                "INSERT OR REPLACE INTO journal (key, value) VALUES (?1, ?2)",
-                params![key, value],
-            )
-            .map_err(&db_err)?;
+            put_value(&tx, key, value).map_err(&db_err)?;
         }
         tx.commit().map_err(&db_err)
     }
@@ -356,6 +340,14 @@ impl Journal {
             }
         }
     }
+}
+
+fn put_value(db: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR REPLACE INTO journal (key, value) VALUES (?1, ?2)",
+        params![key, value],
+    )
+    .map(drop)
 }
 
 fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + '_ {

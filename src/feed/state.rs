@@ -32,7 +32,16 @@ pub struct FeedMeta {
 }
 
 impl FeedMeta {
-    /// What a snapshot of `connector`'s listing is of, now (the ARN from DescribeUserPool).
+    /// What a snapshot of `connector`'s listing is of, as far as the settings say (no ARN).
+    pub fn local(connector: &Connector) -> FeedMeta {
+        FeedMeta {
+            pool_id: connector.pool().pool_id().to_string(),
+            pool_arn: None,
+            user_filter: connector.user_filter_text(),
+        }
+    }
+
+    /// The same with the pool's ARN, from DescribeUserPool: CloudEvents name it as their source.
     pub async fn of(connector: &Connector) -> Result<FeedMeta, FeedError> {
         let pool = connector
             .pool()
@@ -40,9 +49,8 @@ impl FeedMeta {
             .await
             .map_err(|err| SyncError::Connector(err.into()))?;
         Ok(FeedMeta {
-            pool_id: connector.pool().pool_id().to_string(),
             pool_arn: pool.arn,
-            user_filter: connector.user_filter_text(),
+            ..FeedMeta::local(connector)
         })
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use super::{RunError, connector};
 use crate::config::PoolSettings;
 use crate::feed::event_feed::{EventFeed, EventFeedError, EventFeedSettings, EventsRequest};
+use crate::feed::journal::JournalError;
 use crate::pb::to_protojson;
 
 /// What the SDK's local reader asks for per page.
@@ -67,6 +68,7 @@ fn run_error(err: EventFeedError) -> RunError {
         EventFeedError::BadCursor
         | EventFeedError::OtherJournal
         | EventFeedError::Pruned { .. } => RunError::Usage(format!("--event-feed-cursor: {err}")),
+        EventFeedError::Journal(JournalError::Db { .. }) => RunError::Failed(err.to_string()),
         EventFeedError::Journal(_) => RunError::Usage(format!("--event-feed-dir: {err}")),
         other => RunError::Failed(other.to_string()),
     }

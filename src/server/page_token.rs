@@ -197,15 +197,6 @@ mod proptests {
 
     use super::*;
 
-    /// Bounded, and without regression files written into the source tree.
-    fn config() -> ProptestConfig {
-        ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        }
-    }
-
     fn cursors() -> impl Strategy<Value = Cursor> {
         (
             proptest::option::of(any::<String>()),
@@ -316,7 +307,7 @@ mod proptests {
     }
 
     proptest! {
-        #![proptest_config(config())]
+        #![proptest_config(crate::testing::proptest_config())]
 
         #[test]
         fn arbitrary_text_is_never_taken_for_a_token(token in any::<String>(), page_size in 0u32..=250) {

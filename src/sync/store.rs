@@ -170,7 +170,7 @@ impl SyncStore for C1zWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb::v2::ResourceId;
+    use crate::connector::model::resource_ref;
 
     #[derive(Default)]
     struct MemoryStore {
@@ -221,25 +221,17 @@ mod tests {
         }
     }
 
-    fn resource(type_id: &str, id: &str) -> Resource {
-        Resource {
-            id: Some(ResourceId {
-                resource_type: type_id.into(),
-                resource: id.into(),
-                baton_resource: false,
-            }),
-            ..Resource::default()
-        }
-    }
-
     #[tokio::test]
     async fn writes_are_applied_in_order_and_read_back_by_type() {
         let (handle, thread) = spawn(MemoryStore::default());
         handle
-            .resources(vec![resource("user", "a"), resource("group", "g")])
+            .resources(vec![resource_ref("user", "a"), resource_ref("group", "g")])
             .await
             .unwrap();
-        handle.resources(vec![resource("user", "b")]).await.unwrap();
+        handle
+            .resources(vec![resource_ref("user", "b")])
+            .await
+            .unwrap();
         let users = handle.resources_after("user", 0, 10).await.unwrap();
         assert_eq!(
             users.iter().map(|(row, _)| *row).collect::<Vec<_>>(),

@@ -224,6 +224,27 @@ pub fn run_binary(args: &[&str], env: &[(String, String)]) -> Output {
         .expect("run baton-cognito")
 }
 
+/// Runs the binary with `first` then `args`, for commands that print JSON lines: the exit code,
+/// the lines parsed, and stderr.
+pub fn run_json_lines(
+    first: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (Option<i32>, Vec<Value>, String) {
+    let mut all = vec![first];
+    all.extend_from_slice(args);
+    let out = run_binary(&all, env);
+    let lines = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}")))
+        .collect();
+    (
+        out.status.code(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The connector binary with a clean AWS and BATON_ environment plus `env`.
 pub fn base_command(env: &[(String, String)]) -> Command {
     let mut command = Command::new(BIN);
