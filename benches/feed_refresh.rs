@@ -1,7 +1,8 @@
-//! What one event-feed refresh costs after its sync, without Cognito: read the previous and the
-//! new snapshot, diff them, and build the Baton events, for a pool of N users (each in 1 or 2 of
-//! 100 groups) where 1% of users changed an attribute, 0.5% were deleted, 0.5% created and 1%
-//! left a group. Reports the time and the peak memory of that step alone.
+//! What one event-feed refresh costs after its sync, without Cognito: open the previous and the
+//! new snapshot, diff them, build the Baton events and append them to the journal, for a pool
+//! of N users (each in 1 or 2 of 100 groups) where 1% of users changed an attribute, 0.5% were
+//! deleted, 0.5% created and 1% left a group. Reports the time and the peak memory of that step
+//! alone.
 //!
 //!     cargo bench --bench feed_refresh                   # 200,000 users
 //!     FEED_BENCH_USERS=1000000 cargo bench --bench feed_refresh
@@ -16,7 +17,8 @@ use baton_cognito::c1z::C1zReader;
 use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
 use baton_cognito::feed::baton::{Snapshots, event};
-use baton_cognito::feed::{Snapshot, diff};
+use baton_cognito::feed::diff;
+use baton_cognito::feed::journal::{Journal, JournalError};
 use prost::Message;
 
 /// Which version of the pool a snapshot is.
@@ -104,38 +106,55 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let before_file = write(dir.path(), n, Version::Before);
     let after_file = write(dir.path(), n, Version::After);
+    let memberships = C1zReader::open(&before_file)
+        .and_then(|r| r.stats())
+        .expect("stats")
+        .grants;
+    let pool = "us-east-1_Bench";
+    let journal = Journal::open(&dir.path().join("events"), pool, "").expect("journal");
+    std::fs::rename(&before_file, journal.next_snapshot_path()).expect("move");
+    let next = journal.next_snapshot_path();
+    let mut recorder = journal.recorder().expect("recorder");
+    recorder
+        .record(&next, "BASE", SystemTime::now(), |_| {
+            Ok::<_, JournalError>(())
+        })
+        .expect("baseline");
+    let latest = journal.latest().expect("latest").expect("a baseline");
+    std::fs::rename(&after_file, journal.next_snapshot_path()).expect("move");
 
     // Measure the refresh alone: reset the peak to what the process holds now (Linux).
     let baseline = memory_mb("VmRSS");
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
-    let before_reader = C1zReader::open(&before_file).expect("open before");
-    let after_reader = C1zReader::open(&after_file).expect("open after");
-    let before = Snapshot::read(&before_reader).expect("read before");
-    let after = Snapshot::read(&after_reader).expect("read after");
-    let read = started.elapsed();
-    let changes = diff("us-east-1_Bench", "BASE", &before, &after);
-    let diffed = started.elapsed();
+    let before = C1zReader::open(&latest.file).expect("open before");
+    let after = C1zReader::open(&next).expect("open after");
+    let opened = started.elapsed();
     let snapshots = Snapshots {
-        before: &before_reader,
-        after: &after_reader,
+        before: &before,
+        after: &after,
     };
     let now = SystemTime::now();
-    let bytes: usize = changes
-        .iter()
-        .map(|c| event(c, now, &snapshots).expect("event").encoded_len())
-        .sum();
+    let (mut count, mut bytes) = (0usize, 0usize);
+    recorder
+        .record(&next, "AFTER", now, |appender| {
+            diff(pool, &latest.sync_id, &before, &after, |change| {
+                let encoded = event(&change, now, &snapshots)?.encode_to_vec();
+                appender.append(&encoded)?;
+                count += 1;
+                bytes += encoded.len();
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })
+        })
+        .expect("refresh");
     let total = started.elapsed();
     println!(
-        "users {n}, memberships {}: {} changes; open + read both snapshots {:.2}s, diff {:.2}s, \
-         build {} events ({:.1} MB) {:.2}s; total {:.2}s; peak RSS {:.0} MB (before the step {:.0} MB)",
-        before.memberships.len(),
-        changes.len(),
-        read.as_secs_f64(),
-        (diffed - read).as_secs_f64(),
-        changes.len(),
+        "users {n}, memberships {memberships}: open both snapshots {:.2}s; diff, build and \
+         journal {count} events ({:.1} MB) {:.2}s; total {:.2}s; peak RSS {:.0} MB \
+         (before the step {:.0} MB)",
+        opened.as_secs_f64(),
         bytes as f64 / 1e6,
-        (total - diffed).as_secs_f64(),
+        (total - opened).as_secs_f64(),
         total.as_secs_f64(),
         memory_mb("VmHWM"),
         baseline,

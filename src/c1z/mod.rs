@@ -9,6 +9,7 @@
 //! exactly (table and index names included), so that a file written here cannot be told apart
 //! from one written by a Go connector by anything that reads it.
 
+mod merge;
 mod reader;
 mod rows;
 mod schema;
@@ -17,7 +18,8 @@ mod writer;
 
 use std::path::PathBuf;
 
-pub use reader::{C1zReader, GrantFilter, Stats, SyncRun};
+pub use merge::Paired;
+pub use reader::{C1zReader, GrantFilter, Stats, SyncRun, merge_grants, merge_resources};
 pub use writer::{C1zWriter, WrittenFile};
 
 /// The first bytes of a v1 file (SQLite inside zstd).

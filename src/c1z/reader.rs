@@ -16,6 +16,7 @@ use rusqlite::{
 };
 use serde::Serialize;
 
+use super::merge::{Paired, merge_sorted};
 use super::rows::{reattach_expansion, resource_external_id};
 use super::schema::{ENTITLEMENTS, GRANTS, READ_TABLES, RESOURCE_TYPES, RESOURCES, SYNC_RUNS};
 use super::writer::read_up_to;
@@ -194,10 +195,10 @@ impl C1zReader {
     pub fn resource_types(&self) -> Result<Vec<ResourceType>, C1zError> {
         let mut out = Vec::new();
         self.each_row(
-            RESOURCE_TYPES,
             "SELECT id, data FROM v1_resource_types WHERE sync_id = ?1 ORDER BY id",
             &[],
-            |_, rt| {
+            Self::decode_row::<ResourceType>,
+            |rt| {
                 out.push(rt);
                 Ok(())
             },
@@ -209,7 +210,7 @@ impl C1zReader {
     pub fn resources(
         &self,
         resource_type_id: Option<&str>,
-        mut each: impl FnMut(Resource) -> Result<(), C1zError>,
+        each: impl FnMut(Resource) -> Result<(), C1zError>,
     ) -> Result<(), C1zError> {
         let (sql, args): (&str, Vec<&str>) = match resource_type_id {
             Some(rt) => (
@@ -222,7 +223,7 @@ impl C1zReader {
                 vec![],
             ),
         };
-        self.each_row(RESOURCES, sql, &args, |_, r| each(r))
+        self.each_row(sql, &args, Self::decode_row::<Resource>, each)
     }
 
     /// One resource, looked up as Baton looks it up (by `<type>:<id>`).
@@ -234,11 +235,11 @@ impl C1zReader {
         let external_id = resource_external_id(resource_type_id, resource_id);
         let mut found = None;
         self.each_row(
-            RESOURCES,
             "SELECT id, data FROM v1_resources \
              WHERE sync_id = ?1 AND resource_type_id = ?2 AND external_id = ?3 LIMIT 1",
             &[resource_type_id, &external_id],
-            |_, r| {
+            Self::decode_row::<Resource>,
+            |r| {
                 found = Some(r);
                 Ok(())
             },
@@ -250,7 +251,7 @@ impl C1zReader {
     pub fn entitlements(
         &self,
         resource: Option<(&str, &str)>,
-        mut each: impl FnMut(Entitlement) -> Result<(), C1zError>,
+        each: impl FnMut(Entitlement) -> Result<(), C1zError>,
     ) -> Result<(), C1zError> {
         let (sql, args): (&str, Vec<&str>) = match resource {
             Some((rt, id)) => (
@@ -263,17 +264,17 @@ impl C1zReader {
                 vec![],
             ),
         };
-        self.each_row(ENTITLEMENTS, sql, &args, |_, e| each(e))
+        self.each_row(sql, &args, Self::decode_row::<Entitlement>, each)
     }
 
     /// One entitlement by its id (`group:admins:member`).
     pub fn entitlement(&self, entitlement_id: &str) -> Result<Option<Entitlement>, C1zError> {
         let mut found = None;
         self.each_row(
-            ENTITLEMENTS,
             "SELECT id, data FROM v1_entitlements WHERE sync_id = ?1 AND external_id = ?2 LIMIT 1",
             &[entitlement_id],
-            |_, e| {
+            Self::decode_row::<Entitlement>,
+            |e| {
                 found = Some(e);
                 Ok(())
             },
@@ -300,15 +301,12 @@ impl C1zReader {
     pub fn grants(
         &self,
         filter: &GrantFilter,
-        mut each: impl FnMut(Grant) -> Result<(), C1zError>,
+        each: impl FnMut(Grant) -> Result<(), C1zError>,
     ) -> Result<(), C1zError> {
-        let mut sql = String::from("SELECT id, data");
-        sql.push_str(if self.grants_have_expansion {
-            ", expansion"
-        } else {
-            ", NULL"
-        });
-        sql.push_str(" FROM v1_grants WHERE sync_id = ?1");
+        let mut sql = format!(
+            "SELECT {} FROM v1_grants WHERE sync_id = ?1",
+            self.grant_columns()
+        );
         let mut args: Vec<&str> = Vec::new();
         if let Some(grant_id) = &filter.grant_id {
             args.push(grant_id);
@@ -328,15 +326,32 @@ impl C1zReader {
             sql.push_str(&format!(" AND principal_resource_id = ?{}", args.len() + 1));
         }
         sql.push_str(" ORDER BY id");
-        self.each_row(GRANTS, &sql, &args, |row, mut grant: Grant| {
-            if let ValueRef::Blob(expansion) = row.get_ref(2).map_err(|e| self.sql_err(e))? {
-                let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
-                reattach_expansion(&mut grant, expansion).map_err(|source| {
-                    self.decode_err(GRANTS, rowid, "c1.connector.v2.GrantExpandable", source)
-                })?;
-            }
-            each(grant)
-        })
+        self.each_row(&sql, &args, Self::decode_grant, each)
+    }
+
+    /// Streams the resources of one type in id order (`<type>:<id>`, compared byte by byte):
+    /// the order in which [`merge_resources`] walks two files.
+    pub fn resources_in_id_order<E: From<C1zError>>(
+        &self,
+        resource_type_id: &str,
+        each: impl FnMut(Resource) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.each_row(
+            RESOURCES_IN_ID_ORDER,
+            &[resource_type_id],
+            Self::decode_row::<Resource>,
+            each,
+        )
+    }
+
+    /// The grant columns every grant query reads: rowid, data, and the expansion kept apart
+    /// (`NULL` in files from SDKs that had no such column).
+    fn grant_columns(&self) -> &'static str {
+        if self.grants_have_expansion {
+            "id, data, expansion"
+        } else {
+            "id, data, NULL"
+        }
     }
 
     /// How much the sync holds.
@@ -380,31 +395,56 @@ impl C1zReader {
         })
     }
 
-    /// Runs `sql` (whose first parameter is the sync id and whose first two columns are the
-    /// rowid and the encoded message) and hands each decoded message to `each`.
-    fn each_row<M: Message + Default>(
+    /// Runs `sql` (whose first parameter is the sync id) and hands each row, decoded, to
+    /// `each`.
+    fn each_row<M, E: From<C1zError>>(
         &self,
-        table: &'static str,
         sql: &str,
         args: &[&str],
-        mut each: impl FnMut(&Row<'_>, M) -> Result<(), C1zError>,
-    ) -> Result<(), C1zError> {
+        decode: impl Fn(&Self, &Row<'_>) -> Result<M, C1zError>,
+        mut each: impl FnMut(M) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.sql_err(e))?;
-        let params = std::iter::once(self.sync.sync_id.as_str()).chain(args.iter().copied());
-        let mut rows = stmt
-            .query(params_from_iter(params))
-            .map_err(|e| self.sql_err(e))?;
+        let mut rows = self.query(&mut stmt, args)?;
         while let Some(row) = rows.next().map_err(|e| self.sql_err(e))? {
-            let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
-            let message = match row.get_ref(1).map_err(|e| self.sql_err(e))? {
-                ValueRef::Blob(data) => M::decode(data),
-                ValueRef::Text(data) => M::decode(data),
-                _ => M::decode(&[][..]),
-            }
-            .map_err(|source| self.decode_err(table, rowid, message_name(table), source))?;
-            each(row, message)?;
+            each(decode(self, row)?)?;
         }
         Ok(())
+    }
+
+    /// Starts `stmt` with the sync id as its first parameter, then `args`.
+    fn query<'s>(
+        &self,
+        stmt: &'s mut rusqlite::Statement<'_>,
+        args: &[&str],
+    ) -> Result<rusqlite::Rows<'s>, C1zError> {
+        let params = std::iter::once(self.sync.sync_id.as_str()).chain(args.iter().copied());
+        stmt.query(params_from_iter(params))
+            .map_err(|e| self.sql_err(e))
+    }
+
+    /// The message of a row whose first two columns are the rowid and the encoded message.
+    fn decode_row<M: Message + Default + Stored>(&self, row: &Row<'_>) -> Result<M, C1zError> {
+        let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
+        match row.get_ref(1).map_err(|e| self.sql_err(e))? {
+            ValueRef::Blob(data) => M::decode(data),
+            ValueRef::Text(data) => M::decode(data),
+            _ => M::decode(&[][..]),
+        }
+        .map_err(|source| self.decode_err(M::TABLE, rowid, M::NAME, source))
+    }
+
+    /// A grant row (see [`Self::grant_columns`]) with its `GrantExpandable` annotation put back
+    /// if it had one.
+    fn decode_grant(&self, row: &Row<'_>) -> Result<Grant, C1zError> {
+        let mut grant: Grant = self.decode_row(row)?;
+        if let ValueRef::Blob(expansion) = row.get_ref(2).map_err(|e| self.sql_err(e))? {
+            let rowid: i64 = row.get(0).map_err(|e| self.sql_err(e))?;
+            reattach_expansion(&mut grant, expansion).map_err(|source| {
+                self.decode_err(GRANTS, rowid, "c1.connector.v2.GrantExpandable", source)
+            })?;
+        }
+        Ok(grant)
     }
 
     fn sql_err(&self, source: rusqlite::Error) -> C1zError {
@@ -432,13 +472,108 @@ impl C1zReader {
     }
 }
 
-fn message_name(table: &str) -> &'static str {
-    match table {
-        RESOURCE_TYPES => "c1.connector.v2.ResourceType",
-        RESOURCES => "c1.connector.v2.Resource",
-        ENTITLEMENTS => "c1.connector.v2.Entitlement",
-        _ => "c1.connector.v2.Grant",
-    }
+/// A message stored in one table, named as decode errors name it.
+trait Stored {
+    const TABLE: &'static str;
+    const NAME: &'static str;
+}
+
+impl Stored for ResourceType {
+    const TABLE: &'static str = RESOURCE_TYPES;
+    const NAME: &'static str = "c1.connector.v2.ResourceType";
+}
+
+impl Stored for Resource {
+    const TABLE: &'static str = RESOURCES;
+    const NAME: &'static str = "c1.connector.v2.Resource";
+}
+
+impl Stored for Entitlement {
+    const TABLE: &'static str = ENTITLEMENTS;
+    const NAME: &'static str = "c1.connector.v2.Entitlement";
+}
+
+impl Stored for Grant {
+    const TABLE: &'static str = GRANTS;
+    const NAME: &'static str = "c1.connector.v2.Grant";
+}
+
+/// The resources of one type in id order. The `+` keeps SQLite off the type index, so it walks
+/// the unique `(external_id, sync_id)` index in order instead of sorting the whole table.
+const RESOURCES_IN_ID_ORDER: &str = "SELECT id, data, external_id FROM v1_resources \
+     WHERE +sync_id = ?1 AND +resource_type_id = ?2 ORDER BY external_id";
+
+/// Walks the resources of one type of two files together in id order (see [`Paired`]).
+pub fn merge_resources<E: From<C1zError>>(
+    before: &C1zReader,
+    after: &C1zReader,
+    resource_type_id: &str,
+    each: impl FnMut(Paired<Resource>) -> Result<(), E>,
+) -> Result<(), E> {
+    merge_rows(
+        [before, after],
+        |_| RESOURCES_IN_ID_ORDER.to_string(),
+        &[resource_type_id],
+        (2, C1zReader::decode_row::<Resource>),
+        each,
+    )
+}
+
+/// Walks the grants of two files together in id order (see [`Paired`]).
+pub fn merge_grants<E: From<C1zError>>(
+    before: &C1zReader,
+    after: &C1zReader,
+    each: impl FnMut(Paired<Grant>) -> Result<(), E>,
+) -> Result<(), E> {
+    merge_rows(
+        [before, after],
+        |reader| {
+            format!(
+                "SELECT {}, external_id FROM v1_grants WHERE +sync_id = ?1 ORDER BY external_id",
+                reader.grant_columns()
+            )
+        },
+        &[],
+        (3, C1zReader::decode_grant),
+        each,
+    )
+}
+
+/// How a row becomes a message.
+type DecodeRow<M> = fn(&C1zReader, &Row<'_>) -> Result<M, C1zError>;
+
+/// Runs the query `sql` gives for each file and merges the rows, decoded by `decode`, by the id
+/// in column `id_column`.
+fn merge_rows<M, E: From<C1zError>>(
+    [before, after]: [&C1zReader; 2],
+    sql: impl Fn(&C1zReader) -> String,
+    args: &[&str],
+    (id_column, decode): (usize, DecodeRow<M>),
+    each: impl FnMut(Paired<M>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut older = before
+        .conn
+        .prepare(&sql(before))
+        .map_err(|e| before.sql_err(e))?;
+    let mut newer = after
+        .conn
+        .prepare(&sql(after))
+        .map_err(|e| after.sql_err(e))?;
+    let mut older_rows = before.query(&mut older, args)?;
+    let mut newer_rows = after.query(&mut newer, args)?;
+    let next =
+        |reader: &C1zReader, rows: &mut rusqlite::Rows<'_>| -> Result<Option<(String, M)>, E> {
+            let Some(row) = rows.next().map_err(|e| reader.sql_err(e))? else {
+                return Ok(None);
+            };
+            let id: String = row.get(id_column).map_err(|e| reader.sql_err(e))?;
+            Ok(Some((id, decode(reader, row)?)))
+        };
+    merge_sorted(
+        || next(before, &mut older_rows),
+        || next(after, &mut newer_rows),
+        each,
+    )
 }
 
 /// Decompresses the zstd stream after the magic into `db_path`, refusing anything that would
@@ -562,5 +697,116 @@ fn text(v: ValueRef<'_>) -> String {
         ValueRef::Integer(i) => i.to_string(),
         ValueRef::Real(f) => f.to_string(),
         ValueRef::Text(t) | ValueRef::Blob(t) => String::from_utf8_lossy(t).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cognito::records::{CognitoGroup, CognitoUser};
+    use crate::connector::users;
+
+    /// A file with users `names`, the group `team`, and `team` memberships of `members`.
+    fn file(dir: &Path, name: &str, names: &[&str], members: &[&str]) -> PathBuf {
+        let users: Vec<CognitoUser> = names
+            .iter()
+            .map(|name| CognitoUser {
+                username: name.to_string(),
+                ..CognitoUser::default()
+            })
+            .collect();
+        let team = CognitoGroup {
+            name: "team".into(),
+            ..CognitoGroup::default()
+        };
+        let members: Vec<(&str, &str)> = members.iter().map(|user| ("team", *user)).collect();
+        crate::testing::pool_file(&dir.join(name), &users, &[team], &members)
+    }
+
+    fn id_of(resource: &Resource) -> &str {
+        resource
+            .id
+            .as_ref()
+            .map(|id| id.resource.as_str())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn two_files_are_walked_together_in_id_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        // Stored out of order, so id order is not the order they were written in.
+        let before = C1zReader::open(&file(dir.path(), "a.c1z", &["cy", "ann", "bob"], &["bob"]))
+            .expect("open");
+        let after = C1zReader::open(&file(dir.path(), "b.c1z", &["dee", "bob", "ann"], &["ann"]))
+            .expect("open");
+        let mut seen = Vec::new();
+        merge_resources::<C1zError>(&before, &after, users::TYPE_ID, |pair| {
+            seen.push(match pair {
+                Paired::Before(r) => format!("-{}", id_of(&r)),
+                Paired::After(r) => format!("+{}", id_of(&r)),
+                Paired::Both { before, after } => format!("={}={}", id_of(&before), id_of(&after)),
+            });
+            Ok(())
+        })
+        .expect("merge");
+        assert_eq!(seen, ["=ann=ann", "=bob=bob", "-cy", "+dee"]);
+
+        let mut grants = Vec::new();
+        merge_grants::<C1zError>(&before, &after, |pair| {
+            grants.push(match pair {
+                Paired::Before(g) => format!("-{}", g.id),
+                Paired::After(g) => format!("+{}", g.id),
+                Paired::Both { before, .. } => format!("={}", before.id),
+            });
+            Ok(())
+        })
+        .expect("merge");
+        assert_eq!(
+            grants,
+            ["+group:team:member:user:ann", "-group:team:member:user:bob"]
+        );
+
+        let mut one_side = Vec::new();
+        after
+            .resources_in_id_order(users::TYPE_ID, |r| {
+                one_side.push(id_of(&r).to_string());
+                Ok::<_, C1zError>(())
+            })
+            .expect("read");
+        assert_eq!(one_side, ["ann", "bob", "dee"]);
+    }
+
+    /// Walking in id order must follow the unique index, not sort a million rows.
+    #[test]
+    fn id_order_walks_an_index_without_sorting() {
+        let dir = tempfile::tempdir().expect("dir");
+        let reader = C1zReader::open(&file(dir.path(), "a.c1z", &["ann"], &["ann"])).expect("open");
+        let grants = format!(
+            "SELECT {}, external_id FROM v1_grants WHERE +sync_id = ?1 ORDER BY external_id",
+            reader.grant_columns()
+        );
+        for (sql, index) in [
+            (
+                RESOURCES_IN_ID_ORDER.to_string(),
+                "idx_resources_parent_resource_id_v1",
+            ),
+            (grants, "idx_grants_external_sync_v1"),
+        ] {
+            let mut stmt = reader
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let plan: Vec<String> = stmt
+                .query_map(
+                    params_from_iter(["sync", "user"].into_iter().take(sql.matches('?').count())),
+                    |row| row.get::<_, String>(3),
+                )
+                .expect("plan")
+                .collect::<Result<_, _>>()
+                .expect("plan");
+            let plan = plan.join(" | ");
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+        }
     }
 }

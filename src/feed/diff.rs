@@ -6,7 +6,9 @@
 use sha2::{Digest, Sha256};
 
 use super::record::{GroupRecord, UserRecord};
-use super::snapshot::Snapshot;
+use super::snapshot::membership;
+use crate::c1z::{C1zError, C1zReader, Paired, merge_grants, merge_resources};
+use crate::connector::{groups, users};
 
 /// One change, in the order consumers should apply them.
 #[derive(Clone, Debug, PartialEq)]
@@ -89,108 +91,129 @@ pub struct FeedChange {
     pub change: Change,
 }
 
-/// What changed from `before` (the snapshot whose sync id is `base`) to `after`, for `pool`.
-pub fn diff(pool: &str, base: &str, before: &Snapshot, after: &Snapshot) -> Vec<FeedChange> {
-    let mut changes = Vec::new();
-    let mut push = |change: Change, before: Vec<u8>, after: Vec<u8>| {
-        let id = change_id(pool, base, &change, &before, &after);
-        changes.push(FeedChange { id, change });
-    };
-
-    for (name, group) in &after.groups {
-        match before.groups.get(name) {
-            None => push(
-                Change::GroupCreated(group.clone()),
-                Vec::new(),
-                canonical(group),
-            ),
-            Some(old) if old != group => {
-                let fields = group_fields(old, group);
-                push(
+/// What changed from `before` (the snapshot whose sync id is `base`) to `after`, for `pool`,
+/// handed to `emit` one change at a time in the order of [`Change`].
+///
+/// The two files are walked side by side in id order, a record of each at a time, so a diff of
+/// a million-user pool holds no more than the changes that must wait for their turn (removed
+/// memberships and deletions, which come after everything added), and `emit` can send or store
+/// each change as it comes. An error from `emit` stops the diff.
+pub fn diff<E: From<C1zError>>(
+    pool: &str,
+    base: &str,
+    before: &C1zReader,
+    after: &C1zReader,
+    mut emit: impl FnMut(FeedChange) -> Result<(), E>,
+) -> Result<(), E> {
+    let ids = ChangeIds { pool, base };
+    let mut groups_deleted = Vec::new();
+    merge_resources(before, after, groups::TYPE_ID, |pair| {
+        match pair.filter_map(|r| GroupRecord::from_resource(&r)) {
+            Some(Paired::After(group)) => {
+                emit(ids.change(None, Some(&group), Change::GroupCreated(group.clone())))
+            }
+            Some(Paired::Both { before, after }) if before != after => {
+                let fields = group_fields(&before, &after);
+                emit(ids.change(
+                    Some(&before),
+                    Some(&after),
                     Change::GroupUpdated {
-                        group: group.clone(),
+                        group: after.clone(),
                         fields,
                     },
-                    canonical(old),
-                    canonical(group),
-                );
+                ))
             }
-            Some(_) => {}
+            Some(Paired::Before(old)) => {
+                let group = old.group_name.clone();
+                groups_deleted.push(ids.change(Some(&old), None, Change::GroupDeleted { group }));
+                Ok(())
+            }
+            _ => Ok(()),
         }
-    }
-    for (name, user) in &after.users {
-        match before.users.get(name) {
-            None => push(
-                Change::UserCreated(user.clone()),
-                Vec::new(),
-                canonical(user),
-            ),
-            Some(old) => {
-                if old.enabled != user.enabled {
-                    let change = if user.enabled {
-                        Change::UserEnabled(user.clone())
+    })?;
+    let mut users_deleted = Vec::new();
+    merge_resources(before, after, users::TYPE_ID, |pair| {
+        match pair.filter_map(|r| UserRecord::from_resource(&r)) {
+            Some(Paired::After(user)) => {
+                emit(ids.change(None, Some(&user), Change::UserCreated(user.clone())))
+            }
+            Some(Paired::Both { before, after }) => {
+                if before.enabled != after.enabled {
+                    let change = if after.enabled {
+                        Change::UserEnabled(after.clone())
                     } else {
-                        Change::UserDisabled(user.clone())
+                        Change::UserDisabled(after.clone())
                     };
-                    push(change, canonical(old), canonical(user));
+                    emit(ids.change(Some(&before), Some(&after), change))?;
                 }
-                let fields = user.changed_fields(old);
-                if !fields.is_empty() {
-                    push(
-                        Change::UserUpdated {
-                            user: user.clone(),
-                            fields,
-                        },
-                        canonical(old),
-                        canonical(user),
-                    );
+                let fields = after.changed_fields(&before);
+                if fields.is_empty() {
+                    return Ok(());
                 }
+                emit(ids.change(
+                    Some(&before),
+                    Some(&after),
+                    Change::UserUpdated {
+                        user: after.clone(),
+                        fields,
+                    },
+                ))
             }
+            Some(Paired::Before(old)) => {
+                let username = old.username.clone();
+                users_deleted.push(ids.change(Some(&old), None, Change::UserDeleted { username }));
+                Ok(())
+            }
+            None => Ok(()),
         }
-    }
-    for (group, username) in after.memberships.difference(&before.memberships) {
-        push(
-            Change::MemberAdded {
-                group: group.clone(),
-                username: username.clone(),
-            },
-            Vec::new(),
-            Vec::new(),
+    })?;
+    let mut members_removed = Vec::new();
+    merge_grants(before, after, |pair| {
+        match pair.filter_map(|g| membership(&g)) {
+            Some(Paired::After((group, username))) => {
+                emit(ids.change::<()>(None, None, Change::MemberAdded { group, username }))
+            }
+            Some(Paired::Before((group, username))) => {
+                members_removed.push(ids.change::<()>(
+                    None,
+                    None,
+                    Change::MemberRemoved { group, username },
+                ));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    })?;
+    members_removed
+        .into_iter()
+        .chain(users_deleted)
+        .chain(groups_deleted)
+        .try_for_each(emit)
+}
+
+/// Gives changes their ids: what a change is about, hashed with where it happened.
+struct ChangeIds<'a> {
+    pool: &'a str,
+    base: &'a str,
+}
+
+impl ChangeIds<'_> {
+    /// `change`, from the record `before` to the record `after` (either absent).
+    fn change<R: serde::Serialize>(
+        &self,
+        before: Option<&R>,
+        after: Option<&R>,
+        change: Change,
+    ) -> FeedChange {
+        let id = change_id(
+            self.pool,
+            self.base,
+            &change,
+            &before.map(canonical).unwrap_or_default(),
+            &after.map(canonical).unwrap_or_default(),
         );
+        FeedChange { id, change }
     }
-    for (group, username) in before.memberships.difference(&after.memberships) {
-        push(
-            Change::MemberRemoved {
-                group: group.clone(),
-                username: username.clone(),
-            },
-            Vec::new(),
-            Vec::new(),
-        );
-    }
-    for (name, old) in &before.users {
-        if !after.users.contains_key(name) {
-            push(
-                Change::UserDeleted {
-                    username: name.clone(),
-                },
-                canonical(old),
-                Vec::new(),
-            );
-        }
-    }
-    for (name, old) in &before.groups {
-        if !after.groups.contains_key(name) {
-            push(
-                Change::GroupDeleted {
-                    group: name.clone(),
-                },
-                canonical(old),
-                Vec::new(),
-            );
-        }
-    }
-    changes
 }
 
 fn group_fields(before: &GroupRecord, after: &GroupRecord) -> Vec<String> {
@@ -236,125 +259,259 @@ fn canonical(record: &impl serde::Serialize) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use aws_smithy_types::DateTime;
+    use proptest::prelude::*;
+
     use super::*;
-    use crate::feed::record::Attribute;
+    use crate::cognito::records::{CognitoGroup, CognitoUser};
 
-    fn user(name: &str, email: &str, enabled: bool) -> UserRecord {
-        UserRecord {
+    fn user(name: &str, email: &str, enabled: bool) -> CognitoUser {
+        CognitoUser {
             username: name.to_string(),
-            attributes: vec![Attribute {
-                name: "email".into(),
-                value: email.into(),
-            }],
+            attributes: vec![("email".into(), email.into())],
             enabled,
-            user_status: "CONFIRMED".into(),
-            user_create_date: Some("2026-01-01T00:00:00Z".into()),
-            user_last_modified_date: Some("2026-01-01T00:00:00Z".into()),
-            mfa_options: Vec::new(),
+            status: "CONFIRMED".into(),
+            created: Some(DateTime::from_secs(1_767_225_600)),
+            last_modified: Some(DateTime::from_secs(1_767_225_600)),
+            ..CognitoUser::default()
         }
     }
 
-    fn group(name: &str) -> GroupRecord {
-        GroupRecord {
-            group_name: name.into(),
-            description: None,
-            precedence: None,
-            role_arn: None,
-            creation_date: None,
-            last_modified_date: None,
-        }
+    /// A snapshot file with these users, groups and `(group, user)` memberships.
+    fn snapshot(
+        dir: &Path,
+        name: &str,
+        users: &[CognitoUser],
+        groups: &[&str],
+        members: &[(&str, &str)],
+    ) -> C1zReader {
+        let groups: Vec<CognitoGroup> = groups
+            .iter()
+            .map(|name| CognitoGroup {
+                name: name.to_string(),
+                ..CognitoGroup::default()
+            })
+            .collect();
+        let path = crate::testing::pool_file(&dir.join(name), users, &groups, members);
+        C1zReader::open(&path).expect("open")
     }
 
-    fn snapshot(users: &[UserRecord], groups: &[&str], members: &[(&str, &str)]) -> Snapshot {
-        Snapshot {
-            users: users
-                .iter()
-                .map(|u| (u.username.clone(), u.clone()))
-                .collect(),
-            groups: groups.iter().map(|g| (g.to_string(), group(g))).collect(),
-            memberships: members
-                .iter()
-                .map(|(g, u)| (g.to_string(), u.to_string()))
-                .collect(),
-        }
+    fn changes(pool: &str, base: &str, before: &C1zReader, after: &C1zReader) -> Vec<FeedChange> {
+        let mut changes = Vec::new();
+        diff(pool, base, before, after, |change| {
+            changes.push(change);
+            Ok::<_, C1zError>(())
+        })
+        .expect("diff");
+        changes
+    }
+
+    fn kinds(changes: &[FeedChange]) -> Vec<(&'static str, Option<&str>, Option<&str>)> {
+        changes
+            .iter()
+            .map(|c| (c.change.kind(), c.change.username(), c.change.group()))
+            .collect()
     }
 
     #[test]
-    fn every_kind_of_change_is_found_once() {
+    fn every_kind_of_change_is_found_once_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
         let before = snapshot(
+            dir.path(),
+            "before.c1z",
             &[
+                user("cy", "cy@x", true),
                 user("ann", "ann@x", true),
                 user("bob", "bob@x", true),
-                user("cy", "cy@x", true),
             ],
             &["admins", "old"],
             &[("admins", "ann"), ("old", "bob")],
         );
         let after = snapshot(
+            dir.path(),
+            "after.c1z",
             &[
-                user("ann", "ann@new", true),
-                user("bob", "bob@x", false),
                 user("dee", "dee@x", true),
+                user("bob", "bob@x", false),
+                user("ann", "ann@new", true),
             ],
-            &["admins", "new"],
-            &[("admins", "ann"), ("admins", "dee"), ("new", "bob")],
+            &["new", "admins"],
+            &[("admins", "dee"), ("new", "bob"), ("admins", "ann")],
         );
-        let kinds: Vec<(String, Option<String>)> = diff("pool", "base", &before, &after)
-            .into_iter()
-            .map(|c| {
-                (
-                    c.change.kind().to_string(),
-                    c.change.username().map(String::from),
-                )
-            })
-            .collect();
-        let expected: Vec<(String, Option<String>)> = [
-            ("group.created", None),
-            ("user.updated", Some("ann")),
-            ("user.disabled", Some("bob")),
-            ("user.created", Some("dee")),
-            ("membership.added", Some("dee")),
-            ("membership.added", Some("bob")),
-            ("membership.removed", Some("bob")),
-            ("user.deleted", Some("cy")),
-            ("group.deleted", None),
-        ]
-        .into_iter()
-        .map(|(k, u)| (k.to_string(), u.map(String::from)))
-        .collect();
-        assert_eq!(kinds, expected);
-        let updated = diff("pool", "base", &before, &after)
-            .into_iter()
-            .find_map(|c| match c.change {
-                Change::UserUpdated { fields, .. } => Some(fields),
-                _ => None,
-            });
+        let found = changes("pool", "base", &before, &after);
+        assert_eq!(
+            kinds(&found),
+            [
+                ("group.created", None, Some("new")),
+                ("user.updated", Some("ann"), None),
+                ("user.disabled", Some("bob"), None),
+                ("user.created", Some("dee"), None),
+                ("membership.added", Some("dee"), Some("admins")),
+                ("membership.added", Some("bob"), Some("new")),
+                ("membership.removed", Some("bob"), Some("old")),
+                ("user.deleted", Some("cy"), None),
+                ("group.deleted", None, Some("old")),
+            ]
+        );
+        let updated = found.iter().find_map(|c| match &c.change {
+            Change::UserUpdated { fields, .. } => Some(fields.clone()),
+            _ => None,
+        });
         assert_eq!(updated, Some(vec!["email".to_string()]));
     }
 
     #[test]
     fn ids_repeat_for_the_same_change_and_differ_otherwise() {
-        let before = snapshot(&[user("ann", "a@x", true)], &["g"], &[]);
-        let after = snapshot(&[user("ann", "a@x", true)], &["g"], &[("g", "ann")]);
-        let first = diff("pool", "sync-1", &before, &after);
-        assert_eq!(first, diff("pool", "sync-1", &before, &after));
+        let dir = tempfile::tempdir().expect("dir");
+        let ann = user("ann", "a@x", true);
+        let before = snapshot(dir.path(), "1.c1z", std::slice::from_ref(&ann), &["g"], &[]);
+        let after = snapshot(dir.path(), "2.c1z", &[ann], &["g"], &[("g", "ann")]);
+        let first = changes("pool", "sync-1", &before, &after);
+        assert_eq!(first, changes("pool", "sync-1", &before, &after));
         // The same membership added again later, from another snapshot, is another change.
-        assert_ne!(first[0].id, diff("pool", "sync-7", &before, &after)[0].id);
         assert_ne!(
             first[0].id,
-            diff("other-pool", "sync-1", &before, &after)[0].id
+            changes("pool", "sync-7", &before, &after)[0].id
+        );
+        assert_ne!(
+            first[0].id,
+            changes("other-pool", "sync-1", &before, &after)[0].id
         );
         // Two changes of one diff never share an id.
-        let both = snapshot(&[user("ann", "a@y", false)], &["g"], &[("g", "ann")]);
-        let changes = diff("pool", "sync-1", &before, &both);
-        let ids: std::collections::BTreeSet<_> = changes.iter().map(|c| &c.id).collect();
-        assert_eq!(ids.len(), changes.len());
-        assert_eq!(changes.len(), 3, "{changes:?}");
+        let both = snapshot(
+            dir.path(),
+            "3.c1z",
+            &[user("ann", "a@y", false)],
+            &["g"],
+            &[("g", "ann")],
+        );
+        let found = changes("pool", "sync-1", &before, &both);
+        let ids: BTreeSet<_> = found.iter().map(|c| &c.id).collect();
+        assert_eq!(ids.len(), found.len());
+        assert_eq!(found.len(), 3, "{found:?}");
     }
 
     #[test]
     fn nothing_changed_is_no_change() {
-        let same = snapshot(&[user("ann", "a@x", true)], &["g"], &[("g", "ann")]);
-        assert!(diff("pool", "base", &same, &same).is_empty());
+        let dir = tempfile::tempdir().expect("dir");
+        let users = [user("ann", "a@x", true)];
+        let one = snapshot(dir.path(), "1.c1z", &users, &["g"], &[("g", "ann")]);
+        let two = snapshot(dir.path(), "2.c1z", &users, &["g"], &[("g", "ann")]);
+        assert!(changes("pool", "base", &one, &two).is_empty());
+    }
+
+    #[test]
+    fn an_error_from_emit_stops_the_diff() {
+        let dir = tempfile::tempdir().expect("dir");
+        let none = snapshot(dir.path(), "1.c1z", &[], &[], &[]);
+        let some = snapshot(
+            dir.path(),
+            "2.c1z",
+            &[user("a", "a@x", true), user("b", "b@x", true)],
+            &[],
+            &[],
+        );
+        let mut calls = 0;
+        let result = diff("pool", "base", &none, &some, |_| {
+            calls += 1;
+            Err(C1zError::Cancelled { path: "x".into() })
+        });
+        assert!(result.is_err());
+        assert_eq!(calls, 1);
+    }
+
+    /// One user of a generated pool: a name, whether they are enabled, and their email.
+    type Member = (String, bool, u8);
+
+    fn pool() -> impl Strategy<Value = (Vec<Member>, BTreeSet<(String, String)>)> {
+        let users = proptest::collection::btree_map("[a-e]{1,2}", (any::<bool>(), 0..2u8), 0..12);
+        users.prop_flat_map(|users| {
+            let names: Vec<String> = users.keys().cloned().collect();
+            let members = if names.is_empty() {
+                Just(BTreeSet::new()).boxed()
+            } else {
+                proptest::collection::btree_set(("[gh]", proptest::sample::select(names)), 0..8)
+                    .boxed()
+            };
+            let users: Vec<Member> = users.into_iter().map(|(n, (e, m))| (n, e, m)).collect();
+            (Just(users), members)
+        })
+    }
+
+    fn pool_snapshot(
+        dir: &Path,
+        name: &str,
+        (users, members): &(Vec<Member>, BTreeSet<(String, String)>),
+    ) -> C1zReader {
+        let users: Vec<CognitoUser> = users
+            .iter()
+            .map(|(n, enabled, mail)| user(n, &format!("{n}{mail}@x"), *enabled))
+            .collect();
+        let members: Vec<(&str, &str)> = members
+            .iter()
+            .map(|(g, u)| (g.as_str(), u.as_str()))
+            .collect();
+        snapshot(dir, name, &users, &["g", "h"], &members)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 48,
+            ..crate::testing::proptest_config()
+        })]
+
+        /// Whatever the two pools, the streamed diff finds exactly what set arithmetic finds.
+        #[test]
+        fn the_diff_is_the_difference_of_the_pools(before in pool(), after in pool()) {
+            let dir = tempfile::tempdir().expect("dir");
+            let older = pool_snapshot(dir.path(), "before.c1z", &before);
+            let newer = pool_snapshot(dir.path(), "after.c1z", &after);
+            let found: BTreeSet<(&str, Option<String>, Option<String>)> =
+                changes("pool", "base", &older, &newer)
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.change.kind(),
+                            c.change.username().map(String::from),
+                            c.change.group().map(String::from),
+                        )
+                    })
+                    .collect();
+
+            let mut expected = BTreeSet::new();
+            let old_users: std::collections::BTreeMap<_, _> =
+                before.0.iter().map(|(n, e, m)| (n.clone(), (*e, *m))).collect();
+            let new_users: std::collections::BTreeMap<_, _> =
+                after.0.iter().map(|(n, e, m)| (n.clone(), (*e, *m))).collect();
+            for (name, (enabled, mail)) in &new_users {
+                match old_users.get(name) {
+                    None => {
+                        expected.insert(("user.created", Some(name.clone()), None));
+                    }
+                    Some((was_enabled, old_mail)) => {
+                        if was_enabled != enabled {
+                            let kind = if *enabled { "user.enabled" } else { "user.disabled" };
+                            expected.insert((kind, Some(name.clone()), None));
+                        }
+                        if old_mail != mail {
+                            expected.insert(("user.updated", Some(name.clone()), None));
+                        }
+                    }
+                }
+            }
+            for name in old_users.keys().filter(|n| !new_users.contains_key(*n)) {
+                expected.insert(("user.deleted", Some(name.clone()), None));
+            }
+            for (group, name) in after.1.difference(&before.1) {
+                expected.insert(("membership.added", Some(name.clone()), Some(group.clone())));
+            }
+            for (group, name) in before.1.difference(&after.1) {
+                expected.insert(("membership.removed", Some(name.clone()), Some(group.clone())));
+            }
+            prop_assert_eq!(found, expected);
+        }
     }
 }

@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use super::baton::{self, Snapshots};
 use super::diff::diff;
 use super::journal::{Journal, JournalError};
-use super::snapshot::Snapshot;
 use super::state::{FeedError, FeedMeta, take_into};
 use crate::c1z::{C1zError, C1zReader};
 use crate::connector::Connector;
@@ -321,37 +320,48 @@ impl EventFeed {
         .await?;
         let feed = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut journal = feed.journal()?;
-            let events = match journal.latest()? {
-                None => Vec::new(),
+            // Only the recording's start and end hold the journal: readers go on meanwhile.
+            let (latest, mut recorder) = {
+                let journal = feed.journal()?;
+                (journal.latest()?, journal.recorder()?)
+            };
+            let mut appended = 0u64;
+            match latest {
+                None => recorder.record(taken.file(), &taken.sync_id, observed, |_| {
+                    Ok::<_, EventFeedError>(())
+                })?,
                 Some(latest) => {
-                    let before_reader = C1zReader::open(&latest.file)?;
-                    let before = Snapshot::read(&before_reader)?;
-                    let after_reader = C1zReader::open(taken.file())?;
+                    let before = C1zReader::open(&latest.file)?;
+                    let after = C1zReader::open(taken.file())?;
                     let snapshots = Snapshots {
-                        before: &before_reader,
-                        after: &after_reader,
+                        before: &before,
+                        after: &after,
                     };
-                    diff(
-                        &feed.listing.pool_id,
-                        &latest.sync_id,
-                        &before,
-                        &taken.snapshot,
-                    )
-                    .iter()
-                    .map(|change| {
-                        baton::event(change, observed, &snapshots).map(|e| e.encode_to_vec())
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
+                    recorder.record(taken.file(), &taken.sync_id, observed, |appender| {
+                        diff(
+                            &feed.listing.pool_id,
+                            &latest.sync_id,
+                            &before,
+                            &after,
+                            |change| {
+                                let event = baton::event(&change, observed, &snapshots)?;
+                                appender.append(&event.encode_to_vec())?;
+                                appended += 1;
+                                Ok::<_, EventFeedError>(())
+                            },
+                        )
+                    })?
                 }
             };
-            let last = journal.record(taken.file(), &taken.sync_id, observed, &events)?;
             let horizon = observed
                 .checked_sub(feed.settings.retention)
                 .unwrap_or(SystemTime::UNIX_EPOCH);
-            let pruned = journal.prune(horizon)?;
+            let (last, pruned) = {
+                let mut journal = feed.journal()?;
+                (journal.last_seq()?, journal.prune(horizon)?)
+            };
             tracing::info!(
-                events = events.len(),
+                events = appended,
                 last_position = last,
                 pruned,
                 sync_id = %taken.sync_id,

@@ -36,6 +36,9 @@ const SNAPSHOT: &str = "snapshot";
 const SNAPSHOT_AT: &str = "snapshot_at";
 const PRUNED_THROUGH: &str = "pruned_through";
 
+/// How long a connection waits for the other's write to finish (both are this process's).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 const SNAPSHOT_PREFIX: &str = "snapshot-";
 const SNAPSHOT_SUFFIX: &str = ".c1z";
 
@@ -79,12 +82,96 @@ pub struct Entry {
     pub event: Vec<u8>,
 }
 
-pub struct Journal {
+/// Appends one refresh's events, inside its transaction (see [`Recorder::record`]).
+pub struct Appender<'t> {
+    insert: rusqlite::Statement<'t>,
+    observed_at: i64,
+    db_path: &'t Path,
+}
+
+impl Appender<'_> {
+    /// Appends an encoded Baton `Event`, at the next position.
+    pub fn append(&mut self, event: &[u8]) -> Result<(), JournalError> {
+        self.insert
+            .execute(params![self.observed_at, event])
+            .map(drop)
+            .map_err(db_error(self.db_path))
+    }
+}
+
+/// One connection to a journal's database, and where its snapshots are.
+struct Store {
     dir: PathBuf,
-    db_path: PathBuf,
-    db: Connection,
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl Store {
+    fn open(dir: &Path) -> Result<Store, JournalError> {
+        let path = dir.join("journal.db");
+        let conn = Connection::open(&path)
+            .and_then(|conn| {
+                conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                conn.execute_batch(SCHEMA)?;
+                Ok(conn)
+            })
+            .map_err(db_error(&path))?;
+        Ok(Store {
+            dir: dir.to_path_buf(),
+            path,
+            conn,
+        })
+    }
+
+    fn snapshot_path(&self, sync_id: &str) -> PathBuf {
+        self.dir
+            .join(format!("{SNAPSHOT_PREFIX}{sync_id}{SNAPSHOT_SUFFIX}"))
+    }
+
+    fn latest(&self) -> Result<Option<Latest>, JournalError> {
+        let Some(sync_id) = self.value(SNAPSHOT)? else {
+            return Ok(None);
+        };
+        let millis: u64 = self
+            .value(SNAPSHOT_AT)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        Ok(Some(Latest {
+            file: self.snapshot_path(&sync_id),
+            sync_id,
+            taken_at: UNIX_EPOCH + Duration::from_millis(millis),
+        }))
+    }
+
+    fn query_i64(&self, sql: &str, args: impl rusqlite::Params) -> Result<i64, JournalError> {
+        self.conn
+            .query_row(sql, args, |row| row.get(0))
+            .map_err(db_error(&self.path))
+    }
+
+    fn value(&self, key: &str) -> Result<Option<String>, JournalError> {
+        self.conn
+            .query_row("SELECT value FROM journal WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(db_error(&self.path))
+    }
+}
+
+pub struct Journal {
+    store: Store,
     id: String,
     _held: Held,
+}
+
+/// Records refreshes on a connection of its own: a refresh that appends a million-user diff
+/// holds its write transaction for seconds, and readers of the journal (on the journal's own
+/// connection; SQLite's write-ahead log lets them read meanwhile) should not wait for it. Only
+/// one refresh records at a time.
+pub struct Recorder {
+    store: Store,
 }
 
 impl Journal {
@@ -103,28 +190,18 @@ impl Journal {
             .map_err(io(&lock))?;
         let held = workfiles::hold(&lock).map_err(io(&lock))?;
 
-        let db_path = dir.join("journal.db");
-        let db = Connection::open(&db_path)
-            .and_then(|db| {
-                db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")?;
-                db.execute_batch(SCHEMA)?;
-                Ok(db)
-            })
-            .map_err(db_error(&db_path))?;
         let mut journal = Self {
-            dir: dir.to_path_buf(),
-            db_path,
-            db,
+            store: Store::open(dir)?,
             id: String::new(),
             _held: held,
         };
-        match journal.value(POOL)? {
+        match journal.store.value(POOL)? {
             None => {
                 let id = format!("{:032x}", rand::random::<u128>());
                 journal.set_values(&[(ID, &id), (POOL, pool_id), (FILTER, user_filter)])?;
             }
             Some(found_pool) => {
-                let found_filter = journal.value(FILTER)?.unwrap_or_default();
+                let found_filter = journal.store.value(FILTER)?.unwrap_or_default();
                 if found_pool != pool_id || found_filter != user_filter {
                     return Err(JournalError::OtherListing {
                         path: dir.to_path_buf(),
@@ -136,7 +213,7 @@ impl Journal {
                 }
             }
         }
-        journal.id = journal.value(ID)?.unwrap_or_default();
+        journal.id = journal.store.value(ID)?.unwrap_or_default();
         journal.remove_orphans();
         Ok(journal)
     }
@@ -149,69 +226,26 @@ impl Journal {
 
     /// Where a new snapshot is written before it is recorded.
     pub fn next_snapshot_path(&self) -> PathBuf {
-        self.dir
+        self.store
+            .dir
             .join(format!("{SNAPSHOT_PREFIX}next{SNAPSHOT_SUFFIX}"))
-    }
-
-    fn snapshot_path(&self, sync_id: &str) -> PathBuf {
-        self.dir
-            .join(format!("{SNAPSHOT_PREFIX}{sync_id}{SNAPSHOT_SUFFIX}"))
     }
 
     /// The snapshot changes are computed from, `None` before the first refresh.
     pub fn latest(&self) -> Result<Option<Latest>, JournalError> {
-        let Some(sync_id) = self.value(SNAPSHOT)? else {
-            return Ok(None);
-        };
-        let millis: u64 = self
-            .value(SNAPSHOT_AT)?
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_default();
-        Ok(Some(Latest {
-            file: self.snapshot_path(&sync_id),
-            sync_id,
-            taken_at: UNIX_EPOCH + Duration::from_millis(millis),
-        }))
+        self.store.latest()
     }
 
-    /// Makes the snapshot at `taken` (a file in this directory) the latest, appending the
-    /// events observed against the previous one, all or nothing. Returns the last position.
-    pub fn record(
-        &mut self,
-        taken: &Path,
-        sync_id: &str,
-        taken_at: SystemTime,
-        events: &[Vec<u8>],
-    ) -> Result<i64, JournalError> {
-        let previous = self.latest()?;
-        let file = self.snapshot_path(sync_id);
-        std::fs::rename(taken, &file).map_err(|source| JournalError::Io {
-            path: file.clone(),
-            source,
-        })?;
-        let observed = millis(taken_at);
-        let db_err = db_error(&self.db_path);
-        let tx = self.db.transaction().map_err(&db_err)?;
-        {
-            let mut insert = tx
-                .prepare("INSERT INTO events (observed_at, event) VALUES (?1, ?2)")
-                .map_err(&db_err)?;
-            for event in events {
-                insert.execute(params![observed, event]).map_err(&db_err)?;
-            }
-        }
-        put_value(&tx, SNAPSHOT, sync_id).map_err(&db_err)?;
-        put_value(&tx, SNAPSHOT_AT, &observed.to_string()).map_err(&db_err)?;
-        tx.commit().map_err(&db_err)?;
-        if let Some(previous) = previous.filter(|p| p.file != file) {
-            remove_logged(&previous.file);
-        }
-        self.last_seq()
+    /// What records refreshes into this journal (see [`Recorder`]).
+    pub fn recorder(&self) -> Result<Recorder, JournalError> {
+        Ok(Recorder {
+            store: Store::open(&self.store.dir)?,
+        })
     }
 
     /// The position of the newest entry ever appended (0 before the first).
     pub fn last_seq(&self) -> Result<i64, JournalError> {
-        self.query_i64(
+        self.store.query_i64(
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
             [],
         )
@@ -220,6 +254,7 @@ impl Journal {
     /// Entries up to this position were pruned: a cursor before it would miss them.
     pub fn pruned_through(&self) -> Result<i64, JournalError> {
         Ok(self
+            .store
             .value(PRUNED_THROUGH)?
             .and_then(|v| v.parse().ok())
             .unwrap_or_default())
@@ -227,7 +262,7 @@ impl Journal {
 
     /// The position just before the first entry observed at or after `at`.
     pub fn position_at(&self, at: SystemTime) -> Result<i64, JournalError> {
-        let first = self.query_i64(
+        let first = self.store.query_i64(
             "SELECT COALESCE(MIN(seq), 0) FROM events WHERE observed_at >= ?1",
             [millis(at)],
         )?;
@@ -246,9 +281,10 @@ impl Journal {
         limit: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Entry>, bool), JournalError> {
-        let db_err = db_error(&self.db_path);
+        let db_err = db_error(&self.store.path);
         let mut statement = self
-            .db
+            .store
+            .conn
             .prepare_cached("SELECT seq, event FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(&db_err)?;
         let rows = statement
@@ -277,15 +313,15 @@ impl Journal {
     /// Drops the entries observed before `before`.
     pub fn prune(&mut self, before: SystemTime) -> Result<usize, JournalError> {
         let cutoff = millis(before);
-        let through = self.query_i64(
+        let through = self.store.query_i64(
             "SELECT COALESCE(MAX(seq), 0) FROM events WHERE observed_at < ?1",
             [cutoff],
         )?;
         if through == 0 {
             return Ok(0);
         }
-        let db_err = db_error(&self.db_path);
-        let tx = self.db.transaction().map_err(&db_err)?;
+        let db_err = db_error(&self.store.path);
+        let tx = self.store.conn.transaction().map_err(&db_err)?;
         let removed = tx
             .execute("DELETE FROM events WHERE seq <= ?1", [through])
             .map_err(&db_err)?;
@@ -294,24 +330,9 @@ impl Journal {
         Ok(removed)
     }
 
-    fn query_i64(&self, sql: &str, args: impl rusqlite::Params) -> Result<i64, JournalError> {
-        self.db
-            .query_row(sql, args, |row| row.get(0))
-            .map_err(db_error(&self.db_path))
-    }
-
-    fn value(&self, key: &str) -> Result<Option<String>, JournalError> {
-        self.db
-            .query_row("SELECT value FROM journal WHERE key = ?1", [key], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(db_error(&self.db_path))
-    }
-
     fn set_values(&mut self, values: &[(&str, &str)]) -> Result<(), JournalError> {
-        let db_err = db_error(&self.db_path);
-        let tx = self.db.transaction().map_err(&db_err)?;
+        let db_err = db_error(&self.store.path);
+        let tx = self.store.conn.transaction().map_err(&db_err)?;
         for (key, value) in values {
             put_value(&tx, key, value).map_err(&db_err)?;
         }
@@ -325,7 +346,7 @@ impl Journal {
             Ok(latest) => latest.map(|l| l.file),
             Err(_) => return,
         };
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+        let Ok(entries) = std::fs::read_dir(&self.store.dir) else {
             return;
         };
         for entry in entries.flatten() {
@@ -339,6 +360,46 @@ impl Journal {
                 remove_logged(&path);
             }
         }
+    }
+}
+
+impl Recorder {
+    /// Makes the snapshot at `taken` (a file in this directory) the latest, with the events
+    /// `events` appends (those observed against the previous snapshot), all or nothing: if
+    /// `events` fails, nothing is recorded and the snapshot file stays where it is. The events
+    /// go to disk as they are appended, not held in memory.
+    pub fn record<E: From<JournalError>>(
+        &mut self,
+        taken: &Path,
+        sync_id: &str,
+        taken_at: SystemTime,
+        events: impl FnOnce(&mut Appender<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let previous = self.store.latest()?;
+        let file = self.store.snapshot_path(sync_id);
+        let db_err = db_error(&self.store.path);
+        let tx = self.store.conn.transaction().map_err(&db_err)?;
+        {
+            let mut appender = Appender {
+                insert: tx
+                    .prepare("INSERT INTO events (observed_at, event) VALUES (?1, ?2)")
+                    .map_err(&db_err)?,
+                observed_at: millis(taken_at),
+                db_path: &self.store.path,
+            };
+            events(&mut appender)?;
+        }
+        std::fs::rename(taken, &file).map_err(|source| JournalError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        put_value(&tx, SNAPSHOT, sync_id).map_err(&db_err)?;
+        put_value(&tx, SNAPSHOT_AT, &millis(taken_at).to_string()).map_err(&db_err)?;
+        tx.commit().map_err(&db_err)?;
+        if let Some(previous) = previous.filter(|p| p.file != file) {
+            remove_logged(&previous.file);
+        }
+        Ok(())
     }
 }
 
@@ -379,6 +440,23 @@ mod tests {
         path
     }
 
+    fn record(
+        journal: &mut Journal,
+        file: &Path,
+        sync_id: &str,
+        at: SystemTime,
+        events: &[Vec<u8>],
+    ) -> i64 {
+        journal
+            .recorder()
+            .unwrap()
+            .record(file, sync_id, at, |appender| {
+                events.iter().try_for_each(|event| appender.append(event))
+            })
+            .unwrap();
+        journal.last_seq().unwrap()
+    }
+
     #[test]
     fn records_pages_and_prunes_without_reusing_positions() {
         let dir = tempfile::tempdir().unwrap();
@@ -386,7 +464,7 @@ mod tests {
         assert_eq!(journal.latest().unwrap(), None);
         let t0 = UNIX_EPOCH + Duration::from_secs(1_000);
         let first = snapshot_file(&journal);
-        assert_eq!(journal.record(&first, "A", t0, &[]).unwrap(), 0);
+        assert_eq!(record(&mut journal, &first, "A", t0, &[]), 0);
         let latest = journal.latest().unwrap().unwrap();
         assert_eq!((latest.sync_id.as_str(), latest.taken_at), ("A", t0));
         assert!(latest.file.exists());
@@ -394,7 +472,7 @@ mod tests {
         let t1 = t0 + Duration::from_secs(60);
         let events: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10]).collect();
         let second = snapshot_file(&journal);
-        assert_eq!(journal.record(&second, "B", t1, &events).unwrap(), 5);
+        assert_eq!(record(&mut journal, &second, "B", t1, &events), 5);
         assert!(!latest.file.exists(), "the old snapshot is removed");
 
         let (page, more) = journal.page(0, 2, usize::MAX).unwrap();
@@ -413,7 +491,7 @@ mod tests {
         assert_eq!(journal.pruned_through().unwrap(), 5);
         let third = snapshot_file(&journal);
         let t2 = t1 + Duration::from_secs(60);
-        assert_eq!(journal.record(&third, "C", t2, &[vec![9]]).unwrap(), 6);
+        assert_eq!(record(&mut journal, &third, "C", t2, &[vec![9]]), 6);
         let (page, _) = journal.page(0, 10, usize::MAX).unwrap();
         assert_eq!(
             page,
@@ -425,12 +503,58 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_refresh_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(dir.path(), "pool", "").unwrap();
+        let first = snapshot_file(&journal);
+        record(&mut journal, &first, "A", SystemTime::now(), &[vec![1]]);
+        let second = snapshot_file(&journal);
+        let mut recorder = journal.recorder().unwrap();
+        let failed = recorder.record(&second, "B", SystemTime::now(), |appender| {
+            appender.append(&[2])?;
+            appender.append(&[3])?;
+            Err(JournalError::Io {
+                path: second.clone(),
+                source: std::io::Error::other("the diff failed"),
+            })
+        });
+        assert!(failed.is_err());
+        assert_eq!(journal.latest().unwrap().unwrap().sync_id, "A");
+        assert_eq!(journal.last_seq().unwrap(), 1);
+        assert!(second.exists(), "the new snapshot stays unrecorded");
+        let (page, _) = journal.page(0, 10, usize::MAX).unwrap();
+        assert_eq!(page.len(), 1);
+    }
+
+    #[test]
+    fn readers_go_on_while_a_refresh_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(dir.path(), "pool", "").unwrap();
+        let first = snapshot_file(&journal);
+        record(&mut journal, &first, "A", SystemTime::now(), &[vec![1]]);
+        let second = snapshot_file(&journal);
+        let mut recorder = journal.recorder().unwrap();
+        recorder
+            .record(&second, "B", SystemTime::now(), |appender| {
+                appender.append(&[2])?;
+                // Mid-recording, the journal still reads as it was, without waiting.
+                assert_eq!(journal.last_seq()?, 1);
+                assert_eq!(journal.page(0, 10, usize::MAX)?.0.len(), 1);
+                assert_eq!(journal.latest()?.map(|l| l.sync_id).as_deref(), Some("A"));
+                Ok::<_, JournalError>(())
+            })
+            .unwrap();
+        assert_eq!(journal.last_seq().unwrap(), 2);
+        assert_eq!(journal.latest().unwrap().unwrap().sync_id, "B");
+    }
+
+    #[test]
     fn reopening_keeps_the_identity_refuses_other_listings_and_removes_orphans() {
         let dir = tempfile::tempdir().unwrap();
         let id = {
             let mut journal = Journal::open(dir.path(), "pool", "email ^= \"a\"").unwrap();
             let file = snapshot_file(&journal);
-            journal.record(&file, "A", SystemTime::now(), &[]).unwrap();
+            record(&mut journal, &file, "A", SystemTime::now(), &[]);
             snapshot_file(&journal);
             std::fs::write(dir.path().join("snapshot-OLD.c1z"), b"x").unwrap();
             journal.id().to_string()

@@ -15,5 +15,4 @@ pub mod state;
 
 pub use diff::{Change, FeedChange, diff};
 pub use record::{GroupRecord, UserRecord};
-pub use snapshot::Snapshot;
-pub use state::{FeedError, FeedMeta, FeedState, Taken};
+pub use state::{FeedError, FeedMeta, FeedState, Previous, Taken};

@@ -1,72 +1,61 @@
-//! What a pool held at one sync, as the feed compares it: users and groups by name, and the
-//! memberships. Read from a `.c1z` the sync engine wrote, so a snapshot is also a Baton file.
+//! Reading a snapshot: the `.c1z` a sync wrote, as the pool's records in Cognito's shape, one at
+//! a time (a snapshot of a million users is never loaded whole).
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use super::record::{GroupRecord, UserRecord};
+use super::record::UserRecord;
 use crate::c1z::{C1zError, C1zReader, GrantFilter};
 use crate::connector::{groups, users};
+use crate::pb::v2::Grant;
 
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Snapshot {
-    pub users: BTreeMap<String, UserRecord>,
-    pub groups: BTreeMap<String, GroupRecord>,
-    /// (group, username).
-    pub memberships: BTreeSet<(String, String)>,
+/// Every user, in username order (byte order, as the change feed walks them).
+pub fn each_user<E: From<C1zError>>(
+    reader: &C1zReader,
+    mut each: impl FnMut(UserRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    reader.resources_in_id_order(users::TYPE_ID, |resource| {
+        match UserRecord::from_resource(&resource) {
+            Some(user) => each(user),
+            None => Ok(()),
+        }
+    })
 }
 
-impl Snapshot {
-    pub fn read(reader: &C1zReader) -> Result<Snapshot, C1zError> {
-        let mut snapshot = Snapshot::default();
-        reader.resources(Some(users::TYPE_ID), |resource| {
-            if let Some(user) = UserRecord::from_resource(&resource) {
-                snapshot.users.insert(user.username.clone(), user);
-            }
-            Ok(())
-        })?;
-        reader.resources(Some(groups::TYPE_ID), |resource| {
-            if let Some(group) = GroupRecord::from_resource(&resource) {
-                snapshot.groups.insert(group.group_name.clone(), group);
-            }
-            Ok(())
-        })?;
-        reader.grants(&GrantFilter::default(), |grant| {
-            let group = grant
-                .entitlement
-                .as_ref()
-                .and_then(|e| e.resource.as_ref())
-                .and_then(|r| r.id.as_ref())
-                .filter(|id| id.resource_type == groups::TYPE_ID);
-            let user = grant
-                .principal
-                .as_ref()
-                .and_then(|p| p.id.as_ref())
-                .filter(|id| id.resource_type == users::TYPE_ID);
-            if let (Some(group), Some(user)) = (group, user) {
-                snapshot
-                    .memberships
-                    .insert((group.resource.clone(), user.resource.clone()));
-            }
-            Ok(())
-        })?;
-        Ok(snapshot)
-    }
+/// One user, if the snapshot has them.
+pub fn user(reader: &C1zReader, username: &str) -> Result<Option<UserRecord>, C1zError> {
+    Ok(reader
+        .resource(users::TYPE_ID, username)?
+        .as_ref()
+        .and_then(UserRecord::from_resource))
+}
 
-    /// The groups a user is in, by name.
-    pub fn groups_of(&self, username: &str) -> Vec<String> {
-        self.memberships
-            .iter()
-            .filter(|(_, user)| user == username)
-            .map(|(group, _)| group.clone())
-            .collect()
-    }
-
-    /// Every user's groups, in one pass.
-    pub fn groups_by_user(&self) -> BTreeMap<&str, Vec<&str>> {
-        let mut by_user: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (group, user) in &self.memberships {
-            by_user.entry(user).or_default().push(group);
+/// The groups a user is in, by name, sorted.
+pub fn groups_of(reader: &C1zReader, username: &str) -> Result<Vec<String>, C1zError> {
+    let mut names = Vec::new();
+    let filter = GrantFilter {
+        principal: Some((users::TYPE_ID.to_string(), username.to_string())),
+        ..GrantFilter::default()
+    };
+    reader.grants(&filter, |grant| {
+        if let Some((group, _)) = membership(&grant) {
+            names.push(group);
         }
-        by_user
-    }
+        Ok(())
+    })?;
+    names.sort();
+    Ok(names)
+}
+
+/// The `(group, username)` of a group membership grant.
+pub fn membership(grant: &Grant) -> Option<(String, String)> {
+    let group = grant
+        .entitlement
+        .as_ref()
+        .and_then(|e| e.resource.as_ref())
+        .and_then(|r| r.id.as_ref())
+        .filter(|id| id.resource_type == groups::TYPE_ID)?;
+    let user = grant
+        .principal
+        .as_ref()
+        .and_then(|p| p.id.as_ref())
+        .filter(|id| id.resource_type == users::TYPE_ID)?;
+    Some((group.resource.clone(), user.resource.clone()))
 }

@@ -13,9 +13,8 @@ use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::Snapshot;
 use crate::c1z::{C1zError, C1zReader, C1zWriter};
-use crate::connector::Connector;
+use crate::connector::{Connector, groups, users};
 use crate::sync::{SyncEngine, SyncError};
 
 /// Where the feed's own record lives in a snapshot's session table.
@@ -85,9 +84,11 @@ pub enum FeedError {
 
 /// A snapshot taken but not yet made the state.
 pub struct Taken {
-    pub snapshot: Snapshot,
     /// The sync id of the new snapshot, the base of the next run's change ids.
     pub sync_id: String,
+    /// How many users and groups it holds.
+    pub users: u64,
+    pub groups: u64,
     file: PathBuf,
 }
 
@@ -104,6 +105,13 @@ impl Taken {
     }
 }
 
+/// The snapshot the last run delivered, open for comparing.
+pub struct Previous {
+    pub reader: C1zReader,
+    /// Its sync id: the base of this run's change ids.
+    pub sync_id: String,
+}
+
 pub struct FeedState {
     path: PathBuf,
 }
@@ -117,9 +125,9 @@ impl FeedState {
         &self.path
     }
 
-    /// The last delivered snapshot and its sync id; `None` before the first run. A state of
-    /// another pool or filter is refused rather than compared.
-    pub fn last(&self, expected: &FeedMeta) -> Result<Option<(Snapshot, String)>, FeedError> {
+    /// The last delivered snapshot; `None` before the first run. A state of another pool or
+    /// filter is refused rather than compared.
+    pub fn last(&self, expected: &FeedMeta) -> Result<Option<Previous>, FeedError> {
         if !self.path.exists() {
             return Ok(None);
         }
@@ -137,8 +145,10 @@ impl FeedState {
                 found: Box::new(found),
             });
         }
-        let snapshot = Snapshot::read(&reader)?;
-        Ok(Some((snapshot, reader.sync_run().sync_id.clone())))
+        Ok(Some(Previous {
+            sync_id: reader.sync_run().sync_id.clone(),
+            reader,
+        }))
     }
 
     /// Syncs the pool into `<state>.next`, not yet the state.
@@ -180,8 +190,7 @@ impl FeedState {
     }
 }
 
-/// Syncs the pool into a `.c1z` at `dest` (replaced atomically), marked with `meta`, and reads
-/// it back as a snapshot.
+/// Syncs the pool into a `.c1z` at `dest` (replaced atomically), marked with `meta`.
 pub async fn take_into(
     dest: &Path,
     connector: Arc<Connector>,
@@ -204,11 +213,19 @@ pub async fn take_into(
         Err(C1zError::Cancelled { .. }) => return Err(FeedError::Interrupted),
         other => other?,
     };
-    tracing::debug!(file = %written.path.display(), users = summary.resources_by_type.get("user").copied().unwrap_or_default(), "snapshot taken");
-    let reader = C1zReader::open(&written.path)?;
-    Ok(Taken {
-        snapshot: Snapshot::read(&reader)?,
+    let count = |type_id| {
+        summary
+            .resources_by_type
+            .get(type_id)
+            .copied()
+            .unwrap_or_default()
+    };
+    let taken = Taken {
         sync_id: written.sync_id,
+        users: count(users::TYPE_ID),
+        groups: count(groups::TYPE_ID),
         file: written.path,
-    })
+    };
+    tracing::debug!(file = %taken.file.display(), users = taken.users, groups = taken.groups, "snapshot taken");
+    Ok(taken)
 }

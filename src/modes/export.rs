@@ -5,13 +5,14 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use super::{RunError, Shutdown, connector};
+use crate::c1z::C1zReader;
 use crate::config::PoolSettings;
-use crate::feed::{self, Change, FeedMeta, FeedState, Snapshot};
+use crate::feed::{self, Change, FeedMeta, FeedState, Previous, UserRecord, snapshot};
 
 #[derive(Debug)]
 pub struct ExportSettings {
@@ -28,123 +29,146 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     let meta = FeedMeta::of(&connector).await?;
     let state = FeedState::new(&export.state);
     let (stop, cancelled) = (shutdown.requested_owned(), shutdown.shared_flag());
-    let (lines, taken) = if export.since_last_run {
-        let last = state.last(&meta)?;
-        let taken = state.take(connector, &meta, stop, cancelled).await?;
-        let lines = match &last {
-            Some((before, base)) => changed_lines(
-                &feed::diff(&meta.pool_id, base, before, &taken.snapshot),
-                &taken.snapshot,
-                export.with_groups,
-            ),
-            None => all_lines(&taken.snapshot, export.with_groups),
-        };
-        (lines, Some(taken))
-    } else {
-        let scratch = tempfile::tempdir()
-            .map_err(|e| RunError::Failed(format!("cannot make a temporary directory: {e}")))?;
-        let taken = feed::state::take_into(
-            &scratch.path().join("export.c1z"),
-            connector,
-            &meta,
-            stop,
-            cancelled,
+    // A plain export's snapshot is thrown away with this directory.
+    let scratch = tempfile::tempdir()
+        .map_err(|e| RunError::Failed(format!("cannot make a temporary directory: {e}")))?;
+    let (previous, taken) = if export.since_last_run {
+        let previous = state.last(&meta)?;
+        (
+            previous,
+            state.take(connector, &meta, stop, cancelled).await?,
         )
-        .await?;
-        (all_lines(&taken.snapshot, export.with_groups), None)
+    } else {
+        let dest = scratch.path().join("export.c1z");
+        let taken = feed::state::take_into(&dest, connector, &meta, stop, cancelled).await?;
+        (None, taken)
     };
-    if let Err(err) = write_lines(export.output.as_deref(), &lines) {
-        if let Some(taken) = taken {
-            taken.discard();
+    let output = export.output.clone();
+    let (with_groups, pool) = (export.with_groups, meta.pool_id.clone());
+    let after = taken.file().to_path_buf();
+    let written = tokio::task::spawn_blocking(move || {
+        let after = C1zReader::open(&after)?;
+        write_output(output.as_deref(), |out| {
+            let lines = Lines {
+                out,
+                after: &after,
+                with_groups,
+                written: 0,
+            };
+            match &previous {
+                Some(previous) => lines.changed(&pool, previous),
+                None => lines.all(),
+            }
+        })
+    })
+    .await
+    .map_err(|e| RunError::Failed(format!("export failed: {e}")))?;
+    let lines = match written {
+        Ok(lines) => lines,
+        Err(err) => {
+            if export.since_last_run {
+                taken.discard();
+            }
+            return Err(err);
         }
-        return Err(err);
-    }
-    if let Some(taken) = taken {
+    };
+    if export.since_last_run {
         state.advance(taken)?;
     }
     tracing::info!(
-        lines = lines.len(),
+        lines,
         since_last_run = export.since_last_run,
         "export finished"
     );
     Ok(())
 }
 
-/// Every user, with its groups if asked.
-fn all_lines(snapshot: &Snapshot, with_groups: bool) -> Vec<String> {
-    user_lines(
-        snapshot,
-        snapshot.users.keys().map(String::as_str),
-        with_groups,
-    )
-}
-
-/// The lines of these users (those still in `snapshot`), with their groups if asked.
-fn user_lines<'a>(
-    snapshot: &Snapshot,
-    names: impl IntoIterator<Item = &'a str>,
+/// Writes user records as JSON lines, read from the snapshot `after` one at a time.
+struct Lines<'a> {
+    out: &'a mut dyn Write,
+    after: &'a C1zReader,
     with_groups: bool,
-) -> Vec<String> {
-    let groups = snapshot.groups_by_user();
-    names
-        .into_iter()
-        .filter_map(|name| snapshot.users.get(name))
-        .map(|user| {
-            let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
-            if let (true, Value::Object(map)) = (with_groups, &mut value) {
-                let of_user = groups
-                    .get(user.username.as_str())
-                    .cloned()
-                    .unwrap_or_default();
-                map.insert("Groups".to_string(), json!(of_user));
-            }
-            value.to_string()
-        })
-        .collect()
+    written: usize,
 }
 
-/// Users created or changed (their groups too, when they are part of the record), then a
-/// deletion marker for each user deleted.
-fn changed_lines(changes: &[feed::FeedChange], after: &Snapshot, with_groups: bool) -> Vec<String> {
-    let mut touched = BTreeSet::new();
-    let mut deleted = BTreeSet::new();
-    for change in &changes.iter().map(|c| &c.change).collect::<Vec<_>>() {
-        match change {
-            Change::UserCreated(user)
-            | Change::UserUpdated { user, .. }
-            | Change::UserEnabled(user)
-            | Change::UserDisabled(user) => {
-                touched.insert(user.username.as_str());
-            }
-            Change::MemberAdded { username, .. } | Change::MemberRemoved { username, .. }
-                if with_groups =>
-            {
-                touched.insert(username.as_str());
-            }
-            Change::UserDeleted { username } => {
-                deleted.insert(username.as_str());
-            }
-            _ => {}
-        }
+impl Lines<'_> {
+    /// Every user, with its groups if asked. Returns the number of lines.
+    fn all(mut self) -> Result<usize, RunError> {
+        snapshot::each_user(self.after, |user| self.user(&user))?;
+        Ok(self.written)
     }
-    let mut lines = user_lines(after, touched, with_groups);
-    lines.extend(
-        deleted
-            .into_iter()
-            .map(|name| json!({"Username": name, "Deleted": true}).to_string()),
-    );
-    lines
+
+    /// Users created or changed since `previous` (also when only their groups changed, if
+    /// groups are part of the record), in username order, then a deletion marker for each user
+    /// deleted. Only the names wait for their turn; the records are read as they are written.
+    fn changed(mut self, pool: &str, previous: &Previous) -> Result<usize, RunError> {
+        let mut touched = BTreeSet::new();
+        let mut deleted = Vec::new();
+        let with_groups = self.with_groups;
+        feed::diff(
+            pool,
+            &previous.sync_id,
+            &previous.reader,
+            self.after,
+            |change| {
+                match change.change {
+                    Change::UserCreated(user)
+                    | Change::UserUpdated { user, .. }
+                    | Change::UserEnabled(user)
+                    | Change::UserDisabled(user) => {
+                        touched.insert(user.username);
+                    }
+                    Change::MemberAdded { username, .. }
+                    | Change::MemberRemoved { username, .. }
+                        if with_groups =>
+                    {
+                        touched.insert(username);
+                    }
+                    Change::UserDeleted { username } => deleted.push(username),
+                    _ => {}
+                }
+                Ok::<_, RunError>(())
+            },
+        )?;
+        for name in touched {
+            // A user whose membership was removed may be gone too: the marker says so.
+            if let Some(user) = snapshot::user(self.after, &name)? {
+                self.user(&user)?;
+            }
+        }
+        for name in deleted {
+            self.line(&json!({"Username": name, "Deleted": true}))?;
+        }
+        Ok(self.written)
+    }
+
+    fn user(&mut self, user: &UserRecord) -> Result<(), RunError> {
+        let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
+        if let (true, Value::Object(map)) = (self.with_groups, &mut value) {
+            let groups = snapshot::groups_of(self.after, &user.username)?;
+            map.insert("Groups".to_string(), json!(groups));
+        }
+        self.line(&value)
+    }
+
+    fn line(&mut self, value: &Value) -> Result<(), RunError> {
+        writeln!(self.out, "{value}")?;
+        self.written += 1;
+        Ok(())
+    }
 }
 
-/// The lines to standard output, or to a file replaced only once all of them are on disk.
-fn write_lines(output: Option<&std::path::Path>, lines: &[String]) -> Result<(), RunError> {
+/// Runs `write` on standard output, or on a file that replaces `output` only once everything
+/// `write` wrote is on disk (if it fails, `output` is left as it was).
+fn write_output(
+    output: Option<&Path>,
+    write: impl FnOnce(&mut dyn Write) -> Result<usize, RunError>,
+) -> Result<usize, RunError> {
     let Some(path) = output else {
-        let mut out = std::io::stdout().lock();
-        for line in lines {
-            writeln!(out, "{line}")?;
-        }
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        let lines = write(&mut out)?;
         out.flush()?;
-        return Ok(());
+        return Ok(lines);
     };
     let failed = |e: std::io::Error| {
         RunError::Failed(format!(
@@ -161,14 +185,16 @@ fn write_lines(output: Option<&std::path::Path>, lines: &[String]) -> Result<(),
         .suffix(".tmp")
         .tempfile_in(&dir)
         .map_err(failed)?;
-    {
+    let lines = {
         let mut out = std::io::BufWriter::new(file.as_file_mut());
-        for line in lines {
-            writeln!(out, "{line}").map_err(failed)?;
-        }
+        let lines = write(&mut out).map_err(|err| match err {
+            RunError::Output(e) => failed(e),
+            other => other,
+        })?;
         out.flush().map_err(failed)?;
-    }
+        lines
+    };
     file.as_file().sync_all().map_err(failed)?;
     file.persist(path).map_err(|e| failed(e.error))?;
-    Ok(())
+    Ok(lines)
 }

@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{RunError, Shutdown, connector};
+use crate::c1z::C1zReader;
 use crate::config::PoolSettings;
 use crate::connector::Connector;
 use crate::feed::events::CloudEvent;
 use crate::feed::sink::Sink;
-use crate::feed::{self, FeedError, FeedMeta, FeedState};
+use crate::feed::{self, FeedError, FeedMeta, FeedState, Previous, Taken};
+use crate::sync::SyncError;
 
 /// When runs happen.
 #[derive(Debug)]
@@ -105,6 +107,10 @@ pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), R
     }
 }
 
+/// How many changes wait between the diff and the sink: enough to keep the sink busy, few
+/// enough that a slow sink holds the diff back instead of piling changes up in memory.
+const CHANGES_IN_FLIGHT: usize = 256;
+
 /// One run: snapshot, compare, deliver, advance. The number of events delivered.
 async fn run_once(
     connector: &Arc<Connector>,
@@ -122,24 +128,63 @@ async fn run_once(
             shutdown.shared_flag(),
         )
         .await?;
-    let Some((before, base)) = last else {
+    let Some(previous) = last else {
         tracing::info!(
-            users = taken.snapshot.users.len(),
-            groups = taken.snapshot.groups.len(),
+            users = taken.users,
+            groups = taken.groups,
             "baseline snapshot recorded; changes are sent from the next run on"
         );
         state.advance(taken)?;
         return Ok(0);
     };
-    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let changes = feed::diff(&meta.pool_id, &base, &before, &taken.snapshot);
-    for change in &changes {
-        let event = CloudEvent::from_change(change, &meta, &time);
-        if let Err(err) = sink.deliver(&event).await {
+    match deliver(previous, &taken, &meta, sink).await {
+        Ok(delivered) => {
+            state.advance(taken)?;
+            Ok(delivered)
+        }
+        Err(err) => {
             taken.discard();
-            return Err(FeedError::Delivery(err.to_string()));
+            Err(err)
         }
     }
-    state.advance(taken)?;
-    Ok(changes.len())
+}
+
+/// Diffs `taken` against `previous` on a blocking thread and sends each change to the sink as
+/// it comes. A failed delivery stops the diff.
+async fn deliver(
+    previous: Previous,
+    taken: &Taken,
+    meta: &FeedMeta,
+    sink: &Sink,
+) -> Result<usize, FeedError> {
+    let (changes, mut incoming) = tokio::sync::mpsc::channel(CHANGES_IN_FLIGHT);
+    let (pool, after) = (meta.pool_id.clone(), taken.file().to_path_buf());
+    let differ = tokio::task::spawn_blocking(move || {
+        let after = C1zReader::open(&after)?;
+        feed::diff(
+            &pool,
+            &previous.sync_id,
+            &previous.reader,
+            &after,
+            |change| {
+                // The receiver is gone only when delivery failed; that error is the one to report.
+                changes
+                    .blocking_send(change)
+                    .map_err(|_| FeedError::Delivery("delivery stopped".into()))
+            },
+        )
+    });
+    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut delivered = 0;
+    while let Some(change) = incoming.recv().await {
+        let event = CloudEvent::from_change(&change, meta, &time);
+        if let Err(err) = sink.deliver(&event).await {
+            return Err(FeedError::Delivery(err.to_string()));
+        }
+        delivered += 1;
+    }
+    differ
+        .await
+        .map_err(|e| FeedError::Sync(SyncError::Task(e.to_string())))??;
+    Ok(delivered)
 }
