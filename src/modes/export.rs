@@ -3,16 +3,14 @@
 //! with the same state file, and a deletion marker for each user deleted since; the state only
 //! advances once every line is written.
 
-use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-use serde_json::{Value, json};
 
 use super::{RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
 use crate::config::PoolSettings;
-use crate::feed::{self, Change, FeedMeta, FeedState, Previous, UserRecord, snapshot};
+use crate::feed::lines::{Lines, LinesError};
+use crate::feed::{self, FeedMeta, FeedState};
 
 #[derive(Debug)]
 pub struct ExportSettings {
@@ -49,16 +47,11 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     let written = tokio::task::spawn_blocking(move || {
         let after = C1zReader::open(&after)?;
         write_output(output.as_deref(), |out| {
-            let lines = Lines {
-                out,
-                after: &after,
-                with_groups,
-                written: 0,
-            };
-            match &previous {
+            let lines = Lines::new(out, &after, with_groups);
+            Ok(match &previous {
                 Some(previous) => lines.changed(&pool, previous),
                 None => lines.all(),
-            }
+            }?)
         })
     })
     .await
@@ -83,78 +76,12 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     Ok(())
 }
 
-/// Writes user records as JSON lines, read from the snapshot `after` one at a time.
-struct Lines<'a> {
-    out: &'a mut dyn Write,
-    after: &'a C1zReader,
-    with_groups: bool,
-    written: usize,
-}
-
-impl Lines<'_> {
-    /// Every user, with its groups if asked. Returns the number of lines.
-    fn all(mut self) -> Result<usize, RunError> {
-        snapshot::each_user(self.after, |user| self.user(&user))?;
-        Ok(self.written)
-    }
-
-    /// Users created or changed since `previous` (also when only their groups changed, if
-    /// groups are part of the record), in username order, then a deletion marker for each user
-    /// deleted. Only the names wait for their turn; the records are read as they are written.
-    fn changed(mut self, pool: &str, previous: &Previous) -> Result<usize, RunError> {
-        let mut touched = BTreeSet::new();
-        let mut deleted = Vec::new();
-        let with_groups = self.with_groups;
-        feed::diff(
-            pool,
-            &previous.sync_id,
-            &previous.reader,
-            self.after,
-            |change| {
-                match change.change {
-                    Change::UserCreated(user)
-                    | Change::UserUpdated { user, .. }
-                    | Change::UserEnabled(user)
-                    | Change::UserDisabled(user) => {
-                        touched.insert(user.username);
-                    }
-                    Change::MemberAdded { username, .. }
-                    | Change::MemberRemoved { username, .. }
-                        if with_groups =>
-                    {
-                        touched.insert(username);
-                    }
-                    Change::UserDeleted { username } => deleted.push(username),
-                    _ => {}
-                }
-                Ok::<_, RunError>(())
-            },
-        )?;
-        for name in touched {
-            // A user whose membership was removed may be gone too: the marker says so.
-            if let Some(user) = snapshot::user(self.after, &name)? {
-                self.user(&user)?;
-            }
+impl From<LinesError> for RunError {
+    fn from(err: LinesError) -> Self {
+        match err {
+            LinesError::File(err) => RunError::File(err),
+            LinesError::Write(err) => RunError::Output(err),
         }
-        for name in deleted {
-            self.line(&json!({"Username": name, "Deleted": true}))?;
-        }
-        Ok(self.written)
-    }
-
-    fn user(&mut self, user: &UserRecord) -> Result<(), RunError> {
-        let mut value = serde_json::to_value(user).unwrap_or(Value::Null);
-        if let (true, Value::Object(map)) = (self.with_groups, &mut value) {
-            let groups = snapshot::groups_of(self.after, &user.username)?;
-            map.insert("Groups".to_string(), json!(groups));
-        }
-        self.line(&value)
-    }
-
-    fn line(&mut self, value: &Value) -> Result<(), RunError> {
-        writeln!(self.out, "{value}")?;
-        self.written += 1;
-        Ok(())
     }
 }
 

@@ -1,11 +1,16 @@
-//! What one event-feed refresh costs after its sync, without Cognito: open the previous and the
-//! new snapshot, diff them, build the Baton events and append them to the journal, for a pool
-//! of N users (each in 1 or 2 of 100 groups) where 1% of users changed an attribute, 0.5% were
-//! deleted, 0.5% created and 1% left a group. Reports the time and the peak memory of that step
-//! alone.
+//! What the change feed's steps cost after their sync, without Cognito, for a pool of N users
+//! (each in 1 or 2 of 100 groups) where, between two snapshots, 1% of users changed an
+//! attribute, 0.5% were deleted, 0.5% created and 1% left a group:
 //!
-//!     cargo bench --bench feed_refresh                   # 200,000 users
-//!     FEED_BENCH_USERS=1000000 cargo bench --bench feed_refresh
+//! - an event-feed refresh: open the previous and the new snapshot, diff them, build the Baton
+//!   events and append them to the journal (`watch` and `export --since-last-run` diff alike);
+//! - `export --since-last-run --with-groups`: the changed users' lines;
+//! - `export --with-groups`: every user's line.
+//!
+//! Each step reports its time and its own peak memory.
+//!
+//!     cargo bench --bench feed_steps                   # 200,000 users
+//!     FEED_BENCH_USERS=1000000 cargo bench --bench feed_steps
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
@@ -17,8 +22,9 @@ use baton_cognito::c1z::C1zReader;
 use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
 use baton_cognito::feed::baton::{Snapshots, event};
-use baton_cognito::feed::diff;
 use baton_cognito::feed::journal::{Journal, JournalError};
+use baton_cognito::feed::lines::Lines;
+use baton_cognito::feed::{Previous, diff};
 use prost::Message;
 
 /// Which version of the pool a snapshot is.
@@ -98,6 +104,21 @@ fn memory_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Runs `step`, then prints what it says of itself, its time and its peak RSS (the process's
+/// peak is reset before it).
+fn measure<T>(label: &str, step: impl FnOnce() -> (T, String)) -> T {
+    let before = memory_mb("VmRSS");
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let started = Instant::now();
+    let (out, detail) = step();
+    println!(
+        "  {label}: {detail}{:.2}s, peak RSS {:.0} MB (before the step {before:.0} MB)",
+        started.elapsed().as_secs_f64(),
+        memory_mb("VmHWM"),
+    );
+    out
+}
+
 fn main() {
     let n: usize = std::env::var("FEED_BENCH_USERS")
         .ok()
@@ -110,53 +131,61 @@ fn main() {
         .and_then(|r| r.stats())
         .expect("stats")
         .grants;
+    println!("users {n}, memberships {memberships}");
     let pool = "us-east-1_Bench";
     let journal = Journal::open(&dir.path().join("events"), pool, "").expect("journal");
-    std::fs::rename(&before_file, journal.next_snapshot_path()).expect("move");
-    let next = journal.next_snapshot_path();
     let mut recorder = journal.recorder().expect("recorder");
+    let next = journal.next_snapshot_path();
+    std::fs::copy(&before_file, &next).expect("copy");
     recorder
         .record(&next, "BASE", SystemTime::now(), |_| {
             Ok::<_, JournalError>(())
         })
         .expect("baseline");
     let latest = journal.latest().expect("latest").expect("a baseline");
-    std::fs::rename(&after_file, journal.next_snapshot_path()).expect("move");
+    std::fs::copy(&after_file, &next).expect("copy");
 
-    // Measure the refresh alone: reset the peak to what the process holds now (Linux).
-    let baseline = memory_mb("VmRSS");
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let started = Instant::now();
-    let before = C1zReader::open(&latest.file).expect("open before");
-    let after = C1zReader::open(&next).expect("open after");
-    let opened = started.elapsed();
-    let snapshots = Snapshots {
-        before: &before,
-        after: &after,
-    };
-    let now = SystemTime::now();
-    let (mut count, mut bytes) = (0usize, 0usize);
-    recorder
-        .record(&next, "AFTER", now, |appender| {
-            diff(pool, &latest.sync_id, &before, &after, |change| {
-                let encoded = event(&change, now, &snapshots)?.encode_to_vec();
-                appender.append(&encoded)?;
-                count += 1;
-                bytes += encoded.len();
-                Ok::<_, Box<dyn std::error::Error>>(())
+    let (before, after) = measure("open both snapshots", || {
+        let before = C1zReader::open(&latest.file).expect("open before");
+        let after = C1zReader::open(&next).expect("open after");
+        ((before, after), String::new())
+    });
+    measure("refresh: diff, build and journal the events", || {
+        let snapshots = Snapshots {
+            before: &before,
+            after: &after,
+        };
+        let now = SystemTime::now();
+        let (mut count, mut bytes) = (0usize, 0usize);
+        recorder
+            .record(&next, "AFTER", now, |appender| {
+                diff(pool, &latest.sync_id, &before, &after, |change| {
+                    let encoded = event(&change, now, &snapshots)?.encode_to_vec();
+                    appender.append(&encoded)?;
+                    count += 1;
+                    bytes += encoded.len();
+                    Ok::<_, Box<dyn std::error::Error>>(())
+                })
             })
-        })
-        .expect("refresh");
-    let total = started.elapsed();
-    println!(
-        "users {n}, memberships {memberships}: open both snapshots {:.2}s; diff, build and \
-         journal {count} events ({:.1} MB) {:.2}s; total {:.2}s; peak RSS {:.0} MB \
-         (before the step {:.0} MB)",
-        opened.as_secs_f64(),
-        bytes as f64 / 1e6,
-        (total - opened).as_secs_f64(),
-        total.as_secs_f64(),
-        memory_mb("VmHWM"),
-        baseline,
-    );
+            .expect("refresh");
+        (
+            (),
+            format!("{count} events ({:.1} MB), ", bytes as f64 / 1e6),
+        )
+    });
+    let previous = Previous {
+        reader: before,
+        sync_id: latest.sync_id.clone(),
+    };
+    let mut sink = std::io::sink();
+    measure("export --since-last-run --with-groups", || {
+        let lines = Lines::new(&mut sink, &after, true)
+            .changed(pool, &previous)
+            .expect("export");
+        ((), format!("{lines} lines, "))
+    });
+    measure("export --with-groups", || {
+        let lines = Lines::new(&mut sink, &after, true).all().expect("export");
+        ((), format!("{lines} lines, "))
+    });
 }
