@@ -62,9 +62,6 @@ pub struct Cli {
     #[command(flatten)]
     pub service: ServiceArgs,
 
-    #[command(flatten)]
-    pub event_feed: EventFeedArgs,
-
     /// The .c1z file a sync writes and the listing commands read.
     #[arg(
         short = 'f',
@@ -74,6 +71,10 @@ pub struct Cli {
         default_value = "sync.c1z"
     )]
     pub file: PathBuf,
+
+    // Last: the heading it opens would take the flags after it.
+    #[command(flatten)]
+    pub event_feed: EventFeedArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -295,7 +296,12 @@ impl OneShotArgs {
 
 /// The Baton event feed (EventService): where its journal lives, how often it looks at the
 /// pool, and the one-shot reader (`--event-feed`), which prints events as JSON lines.
+///
+/// The journal's flags are global because `serve` uses them as much as service mode and the
+/// one-shot reader do; they are grouped under their own heading in every command's help. The
+/// one-shot reader's own flags are the top level's only: `export --event-feed` is an error.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Event feed (serve, service mode, --event-feed)")]
 pub struct EventFeedArgs {
     /// Directory of the event feed's journal and latest snapshot (serve and service mode, and
     /// --event-feed). Keep it on a persistent volume: cursors point into it.
@@ -319,24 +325,19 @@ pub struct EventFeedArgs {
 
     /// Print the pool's events since --event-feed-start-at (or --event-feed-cursor) as JSON
     /// lines, taking a new snapshot first, and log the cursor to continue from.
-    #[arg(long, env = "BATON_EVENT_FEED", global = true)]
+    #[arg(long, env = "BATON_EVENT_FEED")]
     pub event_feed: bool,
 
     /// The feed to read (this connector has one, cognito_user_pool_changes).
-    #[arg(long, env = "BATON_EVENT_FEED_ID", global = true, value_name = "ID")]
+    #[arg(long, env = "BATON_EVENT_FEED_ID", value_name = "ID")]
     pub event_feed_id: Option<String>,
 
     /// With --event-feed: events observed at or after this time (RFC 3339); default one day ago.
-    #[arg(long, env = "BATON_EVENT_FEED_START_AT", global = true, value_parser = parse_rfc3339, value_name = "TIME")]
+    #[arg(long, env = "BATON_EVENT_FEED_START_AT", value_parser = parse_rfc3339, value_name = "TIME")]
     pub event_feed_start_at: Option<SystemTime>,
 
     /// With --event-feed: continue after this cursor (as logged by the previous run).
-    #[arg(
-        long,
-        env = "BATON_EVENT_FEED_CURSOR",
-        global = true,
-        value_name = "CURSOR"
-    )]
+    #[arg(long, env = "BATON_EVENT_FEED_CURSOR", value_name = "CURSOR")]
     pub event_feed_cursor: Option<String>,
 }
 

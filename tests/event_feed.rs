@@ -361,6 +361,73 @@ async fn the_journal_keeps_its_interval_its_pool_and_one_process() {
     );
 }
 
+/// AWS calls the emulator received for `pool` since its counters were reset.
+fn pool_calls(emulator: &Emulator, pool: &Pool) -> u64 {
+    let calls = emulator.control(
+        "GET",
+        &format!("/_emulator/calls?pool_id={}", pool.id),
+        None,
+    );
+    calls
+        .as_object()
+        .map(|ops| ops.values().filter_map(Value::as_u64).sum())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_refresh_waits_before_the_next_and_then_recovers() {
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let interval = Duration::from_secs(2);
+    let mut env = feed_env(emulator, &pool, dir.path());
+    env.retain(|(key, _)| key != "BATON_EVENT_FEED_INTERVAL");
+    env.push(("BATON_EVENT_FEED_INTERVAL".into(), "2s".into()));
+    let server = Server::start(&env, &[]);
+    let mut client = EventServiceClient::new(server.channel().await);
+    let baseline = list(&mut client, request("", None, 0)).await;
+    mutate(emulator, &pool);
+    tokio::time::sleep(interval).await;
+
+    // The pool refuses the credentials: the refresh that was due fails, and says why.
+    emulator.inject(serde_json::json!([{
+        "operation": "*", "kind": "access_denied", "count": -1, "pool_id": pool.id,
+    }]));
+    let status = client
+        .list_events(request(&baseline.cursor, None, 0))
+        .await
+        .expect_err("the refresh fails");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    assert!(pool_calls(emulator, &pool) > 0);
+
+    // Right after, callers get what the journal has; no new sync is started against the pool.
+    let before = pool_calls(emulator, &pool);
+    for _ in 0..3 {
+        let page = list(&mut client, request(&baseline.cursor, None, 0)).await;
+        assert!(page.events.is_empty());
+        assert_eq!(page.cursor, baseline.cursor);
+    }
+    assert_eq!(
+        pool_calls(emulator, &pool),
+        before,
+        "no refresh while backing off"
+    );
+
+    // Once the pool works again and the wait is over, every change comes out.
+    emulator.control(
+        "DELETE",
+        &format!("/_emulator/faults?pool_id={}", pool.id),
+        None,
+    );
+    tokio::time::sleep(interval).await;
+    let (events, _) = read_all(&mut client, &baseline.cursor, None, 0).await;
+    assert_eq!(sorted_summaries(&events), expected());
+    assert!(
+        server.logs().contains("event feed refresh failed"),
+        "the failure is logged"
+    );
+}
+
 /// Runs the one-shot reader; exit code, the events it printed, and its logs.
 fn one_shot(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
     run_json_lines("--event-feed", args, env)
@@ -453,6 +520,13 @@ fn one_shot_reader_prints_protojson_events_and_continues_from_its_cursor() {
     let (code, _, logs) = one_shot(&env, &["--revoke-grant", "group:admins:member:user:ann"]);
     assert_eq!(code, Some(2), "{logs}");
     assert!(logs.contains("cannot be used with"), "{logs}");
+    // The reader is the top level's; a command does not take it and quietly do something else.
+    let out = run_binary(&["export", "--event-feed"], &env);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unexpected argument '--event-feed'"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

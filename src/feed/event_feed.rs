@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::FutureExt;
 use futures_util::future::Shared;
@@ -138,6 +138,45 @@ pub struct EventFeed {
     /// directory.
     journal: Mutex<Option<Journal>>,
     refreshing: Mutex<Option<Refresh>>,
+    failures: Mutex<Failures>,
+}
+
+/// The longest a failing feed waits between refreshes (unless its interval is longer).
+const MAX_BACKOFF: Duration = Duration::from_secs(3600);
+
+/// Refreshes that failed in a row, and when the last one did. A refresh is a sync: against a
+/// pool that is throttled or refusing the credentials, starting one for every caller would
+/// only spend more of the pool's quota, so each failure doubles the wait for the next.
+#[derive(Debug, Default)]
+struct Failures {
+    in_a_row: u32,
+    last: Option<Instant>,
+}
+
+impl Failures {
+    /// How long after the last failure the next refresh waits: the refresh interval, doubled
+    /// for each further failure in a row, up to [`MAX_BACKOFF`] (or the interval, if longer).
+    fn backoff(&self, interval: Duration) -> Duration {
+        let doublings = self.in_a_row.saturating_sub(1).min(31);
+        interval
+            .saturating_mul(1 << doublings)
+            .min(MAX_BACKOFF.max(interval))
+    }
+
+    /// Whether a refresh may start at `now`.
+    fn allow(&self, interval: Duration, now: Instant) -> bool {
+        self.last
+            .is_none_or(|last| now.saturating_duration_since(last) >= self.backoff(interval))
+    }
+
+    fn note(&mut self, succeeded: bool, now: Instant) {
+        if succeeded {
+            *self = Failures::default();
+        } else {
+            self.in_a_row = self.in_a_row.saturating_add(1);
+            self.last = Some(now);
+        }
+    }
 }
 
 impl EventFeed {
@@ -154,6 +193,7 @@ impl EventFeed {
             listing,
             journal: Mutex::new(None),
             refreshing: Mutex::new(None),
+            failures: Mutex::new(Failures::default()),
         })
     }
 
@@ -258,6 +298,14 @@ impl EventFeed {
     }
 
     fn refresh_due(&self, journal: &Journal) -> Result<bool, EventFeedError> {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if !failures.allow(self.settings.interval, Instant::now()) {
+            tracing::debug!(
+                failures = failures.in_a_row,
+                "the last event feed refreshes failed; answering from the journal until the next try"
+            );
+            return Ok(false);
+        }
         Ok(match journal.latest()? {
             None => true,
             Some(latest) => latest
@@ -289,7 +337,14 @@ impl EventFeed {
             return running.clone();
         }
         let feed = self.clone();
-        let task = tokio::spawn(async move { feed.take_and_record().await });
+        let task = tokio::spawn(async move {
+            let result = feed.clone().take_and_record().await;
+            feed.failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .note(result.is_ok(), Instant::now());
+            result
+        });
         let refresh: Refresh = async move {
             match task.await {
                 Ok(result) => result.map_err(|err| {
@@ -371,5 +426,38 @@ impl EventFeed {
         })
         .await
         .map_err(|err| EventFeedError::Task(err.to_string()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_double_the_wait_up_to_a_cap_and_a_success_clears_them() {
+        let minute = Duration::from_secs(60);
+        let start = Instant::now();
+        let mut failures = Failures::default();
+        assert!(failures.allow(minute, start), "no failure, no wait");
+
+        failures.note(false, start);
+        assert_eq!(failures.backoff(minute), minute);
+        assert!(!failures.allow(minute, start + minute / 2));
+        assert!(failures.allow(minute, start + minute));
+
+        failures.note(false, start);
+        assert_eq!(failures.backoff(minute), 2 * minute);
+        for _ in 0..40 {
+            failures.note(false, start);
+        }
+        assert_eq!(failures.backoff(minute), MAX_BACKOFF);
+        // An interval longer than the cap is waited out at least once.
+        assert_eq!(failures.backoff(2 * MAX_BACKOFF), 2 * MAX_BACKOFF);
+        // The one-shot reader refreshes at interval 0: it never waits.
+        assert!(failures.allow(Duration::ZERO, start));
+
+        failures.note(true, start);
+        assert!(failures.allow(minute, start));
+        assert_eq!(failures.in_a_row, 0);
     }
 }
