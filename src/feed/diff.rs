@@ -171,14 +171,10 @@ pub fn diff<E: From<C1zError>>(
     merge_grants(before, after, |pair| {
         match pair.filter_map(|g| membership(&g)) {
             Some(Paired::After((group, username))) => {
-                emit(ids.change::<()>(None, None, Change::MemberAdded { group, username }))
+                emit(ids.membership(Change::MemberAdded { group, username }))
             }
             Some(Paired::Before((group, username))) => {
-                members_removed.push(ids.change::<()>(
-                    None,
-                    None,
-                    Change::MemberRemoved { group, username },
-                ));
+                members_removed.push(ids.membership(Change::MemberRemoved { group, username }));
                 Ok(())
             }
             _ => Ok(()),
@@ -213,6 +209,11 @@ impl ChangeIds<'_> {
             &after.map(canonical).unwrap_or_default(),
         );
         FeedChange { id, change }
+    }
+
+    /// A membership change: a membership has no record of its own.
+    fn membership(&self, change: Change) -> FeedChange {
+        self.change::<()>(None, None, change)
     }
 }
 
