@@ -362,16 +362,8 @@ async fn the_journal_keeps_its_interval_its_pool_and_one_process() {
 }
 
 /// AWS calls the emulator received for `pool` since its counters were reset.
-fn pool_calls(emulator: &Emulator, pool: &Pool) -> u64 {
-    let calls = emulator.control(
-        "GET",
-        &format!("/_emulator/calls?pool_id={}", pool.id),
-        None,
-    );
-    calls
-        .as_object()
-        .map(|ops| ops.values().filter_map(Value::as_u64).sum())
-        .unwrap_or_default()
+fn total_calls(emulator: &Emulator, pool: &Pool) -> u64 {
+    emulator.pool_calls(pool).values().sum()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -398,17 +390,17 @@ async fn a_failing_refresh_waits_before_the_next_and_then_recovers() {
         .await
         .expect_err("the refresh fails");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
-    assert!(pool_calls(emulator, &pool) > 0);
+    assert!(total_calls(emulator, &pool) > 0);
 
     // Right after, callers get what the journal has; no new sync is started against the pool.
-    let before = pool_calls(emulator, &pool);
+    let before = total_calls(emulator, &pool);
     for _ in 0..3 {
         let page = list(&mut client, request(&baseline.cursor, None, 0)).await;
         assert!(page.events.is_empty());
         assert_eq!(page.cursor, baseline.cursor);
     }
     assert_eq!(
-        pool_calls(emulator, &pool),
+        total_calls(emulator, &pool),
         before,
         "no refresh while backing off"
     );

@@ -259,20 +259,6 @@ fn clear_faults(emulator: &Emulator, pool: &Pool) -> Vec<Value> {
     left
 }
 
-fn op_counts(emulator: &Emulator, pool: &Pool) -> BTreeMap<String, u64> {
-    let calls = emulator.control(
-        "GET",
-        &format!("/_emulator/calls?pool_id={}", pool.id),
-        None,
-    );
-    calls
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
-        .collect()
-}
-
 /// One sync and what the emulator and the logs tell of it.
 struct Run {
     name: String,
@@ -304,7 +290,7 @@ impl Injected {
     /// Injects `rules`, each scoped to the pool.
     fn new(emulator: &Emulator, pool: &Pool, rules: &Value) -> Injected {
         let rules = scoped(rules, pool);
-        let before = op_counts(emulator, pool);
+        let before = emulator.pool_calls(pool);
         let t0 = now();
         if !rules.as_array().unwrap().is_empty() {
             emulator.inject(rules.clone());
@@ -332,7 +318,7 @@ impl Injected {
         let Injected {
             rules, before, t0, ..
         } = self;
-        let after = op_counts(emulator, pool);
+        let after = emulator.pool_calls(pool);
         let calls: BTreeMap<String, u64> = after
             .iter()
             .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
@@ -1122,7 +1108,8 @@ fn race(
         .unwrap();
     let target = injected.before.get(op).copied().unwrap_or(0) + calls;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while op_counts(emulator, &fixture.pool)
+    while emulator
+        .pool_calls(&fixture.pool)
         .get(op)
         .copied()
         .unwrap_or(0)

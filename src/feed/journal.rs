@@ -502,13 +502,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_failed_refresh_records_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::open(dir.path(), "pool", "").unwrap();
+    /// A journal in `dir` with snapshot "A" and one event, and the next snapshot's file.
+    fn one_refresh_then_another(dir: &Path) -> (Journal, PathBuf) {
+        let mut journal = Journal::open(dir, "pool", "").unwrap();
         let first = snapshot_file(&journal);
         record(&mut journal, &first, "A", SystemTime::now(), &[vec![1]]);
         let second = snapshot_file(&journal);
+        (journal, second)
+    }
+
+    #[test]
+    fn a_failed_refresh_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (journal, second) = one_refresh_then_another(dir.path());
         let mut recorder = journal.recorder().unwrap();
         let failed = recorder.record(&second, "B", SystemTime::now(), |appender| {
             appender.append(&[2])?;
@@ -529,10 +535,7 @@ mod tests {
     #[test]
     fn readers_go_on_while_a_refresh_records() {
         let dir = tempfile::tempdir().unwrap();
-        let mut journal = Journal::open(dir.path(), "pool", "").unwrap();
-        let first = snapshot_file(&journal);
-        record(&mut journal, &first, "A", SystemTime::now(), &[vec![1]]);
-        let second = snapshot_file(&journal);
+        let (journal, second) = one_refresh_then_another(dir.path());
         let mut recorder = journal.recorder().unwrap();
         recorder
             .record(&second, "B", SystemTime::now(), |appender| {

@@ -166,6 +166,21 @@ impl Emulator {
         self.control("GET", "/_emulator/calls", None)
     }
 
+    /// AWS operations received for `pool` since the last reset, by operation.
+    pub fn pool_calls(&self, pool: &Pool) -> BTreeMap<String, u64> {
+        let calls = self.control(
+            "GET",
+            &format!("/_emulator/calls?pool_id={}", pool.id),
+            None,
+        );
+        calls
+            .as_object()
+            .expect("the emulator answers with an object")
+            .iter()
+            .map(|(op, n)| (op.clone(), n.as_u64().expect("counts are numbers")))
+            .collect()
+    }
+
     pub fn reset_calls(&self) {
         self.control("DELETE", "/_emulator/calls", None);
     }
