@@ -478,24 +478,20 @@ trait Stored {
     const NAME: &'static str;
 }
 
-impl Stored for ResourceType {
-    const TABLE: &'static str = RESOURCE_TYPES;
-    const NAME: &'static str = "c1.connector.v2.ResourceType";
+macro_rules! stored {
+    ($($message:ty => $table:expr, $name:literal;)*) => {
+        $(impl Stored for $message {
+            const TABLE: &'static str = $table;
+            const NAME: &'static str = $name;
+        })*
+    };
 }
 
-impl Stored for Resource {
-    const TABLE: &'static str = RESOURCES;
-    const NAME: &'static str = "c1.connector.v2.Resource";
-}
-
-impl Stored for Entitlement {
-    const TABLE: &'static str = ENTITLEMENTS;
-    const NAME: &'static str = "c1.connector.v2.Entitlement";
-}
-
-impl Stored for Grant {
-    const TABLE: &'static str = GRANTS;
-    const NAME: &'static str = "c1.connector.v2.Grant";
+stored! {
+    ResourceType => RESOURCE_TYPES, "c1.connector.v2.ResourceType";
+    Resource => RESOURCES, "c1.connector.v2.Resource";
+    Entitlement => ENTITLEMENTS, "c1.connector.v2.Entitlement";
+    Grant => GRANTS, "c1.connector.v2.Grant";
 }
 
 /// The resources of one type in id order. The `+` keeps SQLite off the type index, so it walks
