@@ -22,9 +22,9 @@ use baton_cognito::c1z::C1zReader;
 use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
 use baton_cognito::feed::baton::{Snapshots, event};
+use baton_cognito::feed::diff;
 use baton_cognito::feed::journal::{Journal, JournalError};
 use baton_cognito::feed::lines::Lines;
-use baton_cognito::feed::{Previous, diff};
 use prost::Message;
 
 /// Which version of the pool a snapshot is.
@@ -173,14 +173,10 @@ fn main() {
             format!("{count} events ({:.1} MB), ", bytes as f64 / 1e6),
         )
     });
-    let previous = Previous {
-        reader: before,
-        sync_id: latest.sync_id.clone(),
-    };
     let mut sink = std::io::sink();
     measure("export --since-last-run --with-groups", || {
         let lines = Lines::new(&mut sink, &after, true)
-            .changed(pool, &previous)
+            .changed(pool, &latest.sync_id, &before)
             .expect("export");
         ((), format!("{lines} lines, "))
     });

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::diff::{Change, diff};
 use super::record::UserRecord;
 use super::snapshot;
-use super::state::Previous;
 use crate::c1z::{C1zError, C1zReader};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,38 +43,37 @@ impl<'a> Lines<'a> {
         Ok(self.written)
     }
 
-    /// Users created or changed since `previous` (also when only their groups changed, if
-    /// groups are part of the record), in username order, then a deletion marker for each user
-    /// deleted. Only the names wait for their turn; the records are read as they are written.
-    pub fn changed(mut self, pool: &str, previous: &Previous) -> Result<usize, LinesError> {
+    /// Users created or changed since the snapshot `before` (whose sync id is `base`), also
+    /// when only their groups changed if groups are part of the record, in username order; then
+    /// a deletion marker for each user deleted. Only the names wait for their turn; the records
+    /// are read as they are written.
+    pub fn changed(
+        mut self,
+        pool: &str,
+        base: &str,
+        before: &C1zReader,
+    ) -> Result<usize, LinesError> {
         let mut touched = BTreeSet::new();
         let mut deleted = Vec::new();
         let with_groups = self.with_groups;
-        diff(
-            pool,
-            &previous.sync_id,
-            &previous.reader,
-            self.after,
-            |change| {
-                match change.change {
-                    Change::UserCreated(user)
-                    | Change::UserUpdated { user, .. }
-                    | Change::UserEnabled(user)
-                    | Change::UserDisabled(user) => {
-                        touched.insert(user.username);
-                    }
-                    Change::MemberAdded { username, .. }
-                    | Change::MemberRemoved { username, .. }
-                        if with_groups =>
-                    {
-                        touched.insert(username);
-                    }
-                    Change::UserDeleted { username } => deleted.push(username),
-                    _ => {}
+        diff(pool, base, before, self.after, |change| {
+            match change.change {
+                Change::UserCreated(user)
+                | Change::UserUpdated { user, .. }
+                | Change::UserEnabled(user)
+                | Change::UserDisabled(user) => {
+                    touched.insert(user.username);
                 }
-                Ok::<_, LinesError>(())
-            },
-        )?;
+                Change::MemberAdded { username, .. } | Change::MemberRemoved { username, .. }
+                    if with_groups =>
+                {
+                    touched.insert(username);
+                }
+                Change::UserDeleted { username } => deleted.push(username),
+                _ => {}
+            }
+            Ok::<_, LinesError>(())
+        })?;
         for name in touched {
             // A user whose membership was removed may be gone too: the marker says so.
             if let Some(user) = snapshot::user(self.after, &name)? {

@@ -76,6 +76,11 @@ pub enum FeedError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{}: another run replaced this state while this one was running; runs sharing a --state file must not overlap",
+        path.display()
+    )]
+    Replaced { path: PathBuf },
     #[error("interrupted; the state is unchanged")]
     Interrupted,
     #[error("{0}; the state is unchanged")]
@@ -105,11 +110,27 @@ impl Taken {
     }
 }
 
-/// The snapshot the last run delivered, open for comparing.
+/// The snapshot the last run delivered. It is checked before the new snapshot is taken (a state
+/// of another listing should not cost a sync to find out), but only opened for comparing after:
+/// an open snapshot is a decompressed copy on disk, and the sync needs that room.
 pub struct Previous {
-    pub reader: C1zReader,
+    file: PathBuf,
     /// Its sync id: the base of this run's change ids.
     pub sync_id: String,
+}
+
+impl Previous {
+    /// Opens the snapshot for comparing; refused if the state was replaced since it was
+    /// checked (another run with the same state file finished in the meantime).
+    pub fn open(&self) -> Result<C1zReader, FeedError> {
+        let reader = C1zReader::open(&self.file)?;
+        if reader.sync_run().sync_id != self.sync_id {
+            return Err(FeedError::Replaced {
+                path: self.file.clone(),
+            });
+        }
+        Ok(reader)
+    }
 }
 
 pub struct FeedState {
@@ -146,8 +167,8 @@ impl FeedState {
             });
         }
         Ok(Some(Previous {
+            file: self.path.clone(),
             sync_id: reader.sync_run().sync_id.clone(),
-            reader,
         }))
     }
 
@@ -228,4 +249,45 @@ pub async fn take_into(
     };
     tracing::debug!(file = %taken.file.display(), users = taken.users, groups = taken.groups, "snapshot taken");
     Ok(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(pool: &str) -> FeedMeta {
+        FeedMeta {
+            pool_id: pool.to_string(),
+            pool_arn: None,
+            user_filter: String::new(),
+        }
+    }
+
+    /// A state file at `path` as a run for `pool` leaves it; its sync id.
+    fn write_state(path: &Path, pool: &str) -> String {
+        let mut writer = C1zWriter::create(path).expect("create");
+        let json = serde_json::to_vec(&meta(pool)).expect("json");
+        writer.put_session_value(META_KEY, &json).expect("meta");
+        writer.finish().expect("finish").sync_id
+    }
+
+    #[test]
+    fn the_last_state_is_checked_first_and_opened_only_if_unchanged() {
+        let dir = tempfile::tempdir().expect("dir");
+        let state = FeedState::new(dir.path().join("state.c1z"));
+        assert!(state.last(&meta("pool")).expect("no state").is_none());
+
+        let first = write_state(state.path(), "pool");
+        let previous = state.last(&meta("pool")).expect("read").expect("a state");
+        assert_eq!(previous.sync_id, first);
+        assert_eq!(previous.open().expect("open").sync_run().sync_id, first);
+        assert!(matches!(
+            state.last(&meta("other")),
+            Err(FeedError::OtherListing { .. })
+        ));
+
+        // Another run replaces the state in the meantime: this run must not compare against it.
+        write_state(state.path(), "pool");
+        assert!(matches!(previous.open(), Err(FeedError::Replaced { .. })));
+    }
 }

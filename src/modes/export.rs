@@ -45,11 +45,15 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     let (with_groups, pool) = (export.with_groups, meta.pool_id.clone());
     let after = taken.file().to_path_buf();
     let written = tokio::task::spawn_blocking(move || {
+        let before = match &previous {
+            Some(previous) => Some((previous.open()?, previous.sync_id.as_str())),
+            None => None,
+        };
         let after = C1zReader::open(&after)?;
         write_output(output.as_deref(), |out| {
             let lines = Lines::new(out, &after, with_groups);
-            Ok(match &previous {
-                Some(previous) => lines.changed(&pool, previous),
+            Ok(match &before {
+                Some((before, base)) => lines.changed(&pool, base, before),
                 None => lines.all(),
             }?)
         })

@@ -160,19 +160,14 @@ async fn deliver(
     let (changes, mut incoming) = tokio::sync::mpsc::channel(CHANGES_IN_FLIGHT);
     let (pool, after) = (meta.pool_id.clone(), taken.file().to_path_buf());
     let differ = tokio::task::spawn_blocking(move || {
+        let before = previous.open()?;
         let after = C1zReader::open(&after)?;
-        feed::diff(
-            &pool,
-            &previous.sync_id,
-            &previous.reader,
-            &after,
-            |change| {
-                // The receiver is gone only when delivery failed; that error is the one to report.
-                changes
-                    .blocking_send(change)
-                    .map_err(|_| FeedError::Delivery("delivery stopped".into()))
-            },
-        )
+        feed::diff(&pool, &previous.sync_id, &before, &after, |change| {
+            // The receiver is gone only when delivery failed; that error is the one to report.
+            changes
+                .blocking_send(change)
+                .map_err(|_| FeedError::Delivery("delivery stopped".into()))
+        })
     });
     let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut delivered = 0;
