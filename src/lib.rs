@@ -7,6 +7,7 @@ pub mod config;
 pub mod connector;
 pub mod credentials;
 pub mod feed;
+pub mod http;
 pub mod ksuid;
 pub mod logging;
 pub mod modes;

@@ -489,6 +489,21 @@ fn one_shot_reader_prints_protojson_events_and_continues_from_its_cursor() {
     let (code, none, logs) = one_shot(&env, &["--event-feed-cursor", &end]);
     assert_eq!((code, none.len()), (Some(0), 0), "{logs}");
 
+    // Every run looks at the pool, even with a day of unread events before it.
+    emulator.control(
+        "POST",
+        &format!("/_emulator/pools/{}/users", pool.id),
+        Some(&serde_json::json!({"users": [{"username": "finn"}]})),
+    );
+    let (code, with_finn, logs) = one_shot(&env, &[]);
+    assert_eq!(code, Some(0), "{logs}");
+    assert_eq!(with_finn[..events.len()], events[..]);
+    assert_eq!(with_finn.len(), events.len() + 1, "{with_finn:?}");
+    assert_eq!(
+        with_finn[events.len()]["resourceChangeEvent"]["resourceId"]["resource"],
+        "finn"
+    );
+
     // Bad values name their flag and exit 2.
     for (args, flag) in [
         (

@@ -671,6 +671,30 @@ async fn a_token_revoked_by_the_platform_is_replaced() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_busy_token_endpoint_is_waited_out_not_taken_for_a_refusal() {
+    let options = PlatformOptions {
+        busy_token_requests: 2,
+        ..PlatformOptions::default()
+    };
+    let mut setup = setup(options, small_pool("service"), &[]).await;
+    setup
+        .platform
+        .wait_hello(TASK_TIMEOUT)
+        .await
+        .unwrap_or_else(|| panic!("no Hello: {}", setup.worker.logs()));
+    assert_eq!(setup.platform.token_requests(), (1, 2));
+    assert!(setup.worker.running(), "{}", setup.worker.logs());
+    assert!(
+        !setup
+            .worker
+            .logs()
+            .contains("refused this client's credentials"),
+        "{}",
+        setup.worker.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_client_the_token_endpoint_refuses_exits_with_the_reason() {
     let options = PlatformOptions {
         refuse_tokens: true,

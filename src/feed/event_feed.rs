@@ -330,10 +330,18 @@ impl EventFeed {
         Ok(OpenJournal(slot))
     }
 
+    /// Takes a snapshot now, whatever the interval, and waits for it (or joins the one
+    /// running): what the one-shot reader does before it reads.
+    pub async fn refresh_now(self: &Arc<Self>) -> Result<(), EventFeedError> {
+        // A directory in use, or of another pool, is the caller's to fix: say so as such.
+        drop(self.journal()?);
+        self.refresh().await.map_err(EventFeedError::Refresh)
+    }
+
     /// The running refresh, or a new one.
     fn refresh(self: &Arc<Self>) -> Refresh {
         let mut slot = self.refreshing.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(running) = slot.as_ref().filter(|r| r.peek().is_none()) {
+        if let Some(running) = slot.as_ref() {
             return running.clone();
         }
         let feed = self.clone();
@@ -343,6 +351,10 @@ impl EventFeed {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .note(result.is_ok(), Instant::now());
+            // Done: the next refresh is a new one. (Callers who gave up waiting never polled
+            // this one to its end, so its future cannot tell.) The slot is set before this
+            // runs: `refresh` holds its lock until then.
+            *feed.refreshing.lock().unwrap_or_else(|e| e.into_inner()) = None;
             result
         });
         let refresh: Refresh = async move {

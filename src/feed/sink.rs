@@ -13,9 +13,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use super::events::CloudEvent;
+use crate::http::{error_chain, is_transient_status};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long one attempt may take, answer included: a sink that takes the connection and never
+/// answers is retried, then given up on, instead of holding the feed forever.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of a refusal's body an error repeats.
 const SHOWN_BODY: usize = 300;
 
@@ -43,6 +47,8 @@ pub enum SinkError {
         attempts: u32,
         reason: String,
     },
+    #[error("cannot make a request of event {id}: {reason}")]
+    Request { id: String, reason: String },
     #[error("cannot write to standard output: {0}")]
     Stdout(#[from] std::io::Error),
 }
@@ -110,21 +116,33 @@ impl Sink {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
-            let reason = match client.request(self.request(url, event)).await {
-                Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let body = shown_body(response.into_body()).await;
-                    if !matches!(status, 408 | 429 | 500..=599) {
-                        return Err(SinkError::Refused {
-                            id: event.id.clone(),
-                            status,
-                            body,
-                        });
-                    }
-                    format!("HTTP {status}: {body}")
+            let request = self.request(url, event)?;
+            let answer = async {
+                let response = client
+                    .request(request)
+                    .await
+                    .map_err(|err| error_chain(&err))?;
+                let status = response.status();
+                if status.is_success() {
+                    return Ok(None);
                 }
-                Err(err) => crate::service::token::error_chain(&err),
+                Ok(Some((
+                    status.as_u16(),
+                    shown_body(response.into_body()).await,
+                )))
+            };
+            let reason = match tokio::time::timeout(SEND_TIMEOUT, answer).await {
+                Ok(Ok(None)) => return Ok(()),
+                Ok(Ok(Some((status, body)))) if !is_transient_status(status) => {
+                    return Err(SinkError::Refused {
+                        id: event.id.clone(),
+                        status,
+                        body,
+                    });
+                }
+                Ok(Ok(Some((status, body)))) => format!("HTTP {status}: {body}"),
+                Ok(Err(reason)) => reason,
+                Err(_) => format!("no answer within {SEND_TIMEOUT:?}"),
             };
             if attempt >= self.attempts {
                 return Err(SinkError::GaveUp {
@@ -140,7 +158,11 @@ impl Sink {
         }
     }
 
-    fn request(&self, url: &http::Uri, event: &CloudEvent) -> http::Request<Full<Bytes>> {
+    fn request(
+        &self,
+        url: &http::Uri,
+        event: &CloudEvent,
+    ) -> Result<http::Request<Full<Bytes>>, SinkError> {
         let builder = http::Request::post(url.clone());
         let (builder, body) = match self.mode {
             SinkMode::Structured => (
@@ -157,7 +179,10 @@ impl Sink {
         };
         builder
             .body(Full::new(Bytes::from(body)))
-            .unwrap_or_else(|_| http::Request::new(Full::new(Bytes::new())))
+            .map_err(|err| SinkError::Request {
+                id: event.id.clone(),
+                reason: err.to_string(),
+            })
     }
 }
 

@@ -27,11 +27,13 @@ pub struct EventFeedRun {
 
 pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError> {
     let settings = EventFeedSettings {
-        interval: Duration::ZERO,
+        // The one refresh is the explicit one below; reading never starts another.
+        interval: Duration::MAX,
         wait: None,
         ..run.settings
     };
     let feed = EventFeed::new(connector(pool).await, settings);
+    feed.refresh_now().await.map_err(run_error)?;
     let mut cursor = run.cursor.unwrap_or_default();
     let start_at = run
         .start_at

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use super::error::ServiceError;
 use super::identity::{ClientId, ClientSecret};
 use super::tls::PlatformTls;
+use crate::http::{error_chain, is_transient_status};
 use crate::secret::Secret;
 
 /// A token is renewed this long before it expires, so no call goes out with one that expires
@@ -133,6 +134,14 @@ impl TokenSource {
         let (status, body) = tokio::time::timeout(TOKEN_TIMEOUT, exchange)
             .await
             .map_err(|_| unreachable(format!("no answer within {TOKEN_TIMEOUT:?}")))??;
+        if is_transient_status(status.as_u16()) {
+            // Busy, throttled or down: that says nothing about the credentials; try again.
+            return Err(unreachable(format!(
+                "HTTP {}: {}",
+                status.as_u16(),
+                refusal_reason(&body)
+            )));
+        }
         if status != StatusCode::OK {
             return Err(ServiceError::TokenRefused {
                 url: self.url.clone(),
@@ -201,19 +210,6 @@ fn refusal_reason(body: &[u8]) -> String {
             }
         }
     }
-}
-
-/// An error with its causes, which is where hyper keeps the useful part (refused, bad
-/// certificate).
-pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

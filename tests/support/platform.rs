@@ -56,6 +56,8 @@ pub struct PlatformOptions {
     pub token_lifetime_secs: u64,
     /// Refuse every token request with 401 (to test how the connector reports bad credentials).
     pub refuse_tokens: bool,
+    /// Answer the first this-many token requests with 503, as a busy endpoint would.
+    pub busy_token_requests: usize,
     /// `next_poll` in GetTask/GetTasks answers.
     pub next_poll: Duration,
     /// `next_heartbeat` in GetTask/GetTasks/Heartbeat answers.
@@ -71,6 +73,7 @@ impl Default for PlatformOptions {
         Self {
             token_lifetime_secs: 3600,
             refuse_tokens: false,
+            busy_token_requests: 0,
             next_poll: Duration::from_millis(100),
             next_heartbeat: Duration::from_millis(200),
             drop_uploads: 0,
@@ -605,6 +608,12 @@ impl Router {
     ) -> Result<(), (StatusCode, String)> {
         let bad = |why: &str| (StatusCode::BAD_REQUEST, why.to_string());
         let denied = |why: String| (StatusCode::UNAUTHORIZED, why);
+        if self.state.read().token_refusals.len() < self.state.options.busy_token_requests {
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the token endpoint is busy (busy_token_requests)".into(),
+            ));
+        }
         if self.state.options.refuse_tokens {
             return Err(denied(
                 "the platform refuses all tokens (refuse_tokens)".into(),
