@@ -12,6 +12,8 @@ use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use tempfile::NamedTempFile;
+
 /// An open handle on a working file or directory that keeps it marked as in use.
 #[derive(Debug)]
 pub struct Held(#[allow(dead_code)] File);
@@ -103,6 +105,59 @@ fn remove_if_stale(path: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
+/// The directory `path` is in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether `name` is a working file of a run writing `file_name`:
+/// `.<file_name>.<random>[...].tmp`, as [`create_beside`] names them.
+fn is_working_file(file_name: &str, name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.strip_prefix(file_name))
+        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+}
+
+/// Removes the working files an earlier, killed run writing `dest` left beside it.
+pub fn sweep_beside(dest: &Path) -> Vec<PathBuf> {
+    let file_name = dest.file_name().unwrap_or_default().to_string_lossy();
+    sweep(&parent_dir(dest), |name| is_working_file(&file_name, name))
+}
+
+/// A new held working file beside `dest`, `.<dest name>.<random><suffix>` (`suffix` ends in
+/// `.tmp`), to be renamed over `dest` once complete or removed.
+pub fn create_beside(dest: &Path, suffix: &str) -> io::Result<(NamedTempFile, Held)> {
+    let file_name = dest.file_name().unwrap_or_default().to_string_lossy();
+    let dir = parent_dir(dest);
+    create_held(
+        || {
+            tempfile::Builder::new()
+                .prefix(&format!(".{file_name}."))
+                .suffix(suffix)
+                .tempfile_in(&dir)
+        },
+        |file: &NamedTempFile| file.path(),
+    )
+}
+
+/// Makes renames into `dir` durable. The renamed file is in place and complete by then, so a
+/// filesystem that cannot flush directories only gets a warning.
+pub fn flush_dir(dir: &Path) {
+    if let Err(err) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(dir = %dir.display(), error = %err, "could not flush a directory to disk");
+    }
+}
+
+/// Renames `from` to `to` and makes the rename durable.
+pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
+    fs::rename(from, to)?;
+    flush_dir(&parent_dir(to));
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +192,37 @@ mod tests {
             names(dir.path()),
             [".out.c1z.live.tmp", "out.c1z", "run-dir-live"]
         );
+    }
+
+    #[test]
+    fn working_files_beside_a_destination_are_named_for_it_and_swept_when_unheld() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.c1z");
+        let (live, _held) = create_beside(&dest, ".db.tmp").unwrap();
+        let name = live
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(".out.c1z.") && name.ends_with(".db.tmp"),
+            "{name}"
+        );
+        let (stale, stale_held) = create_beside(&dest, ".tmp").unwrap();
+        let stale = stale.into_temp_path().keep().unwrap();
+        drop(stale_held);
+        fs::write(
+            dir.path().join(".other.c1z.x.tmp"),
+            b"another destination's",
+        )
+        .unwrap();
+        fs::write(&dest, b"the destination").unwrap();
+
+        assert_eq!(sweep_beside(&dest), [stale]);
+        assert!(live.path().exists());
+        assert_eq!(names(dir.path()).len(), 3);
+        assert_eq!(parent_dir(Path::new("bare.c1z")), Path::new("."));
     }
 
     #[test]

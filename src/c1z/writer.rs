@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use prost::Message;
 use rusqlite::{Connection, OpenFlags, params};
-use tempfile::{NamedTempFile, TempPath};
+use tempfile::TempPath;
 
 use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
@@ -89,7 +89,6 @@ pub struct C1zWriter {
     _db_held: Held,
     dest: PathBuf,
     dir: PathBuf,
-    file_name: String,
     sync_id: String,
     /// Whether a transaction is open, and how many rows it holds.
     in_tx: bool,
@@ -110,36 +109,24 @@ impl C1zWriter {
     /// written, if dest is a directory, or if dest is an existing file that is not a `.c1z`.
     pub fn create(dest: &Path) -> Result<Self, C1zError> {
         let dest = dest.to_path_buf();
-        let file_name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| C1zError::IsDirectory { path: dest.clone() })?;
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        if dest.file_name().is_none() {
+            return Err(C1zError::IsDirectory { path: dest });
+        }
+        let dir = workfiles::parent_dir(&dest);
         if !dir.is_dir() {
             return Err(C1zError::NoDirectory { path: dest, dir });
         }
         check_replaceable(&dest)?;
 
         // What an earlier sync to the same destination left when it was killed.
-        workfiles::sweep(&dir, |name| is_working_file(&file_name, name));
-        let (db_file, db_held) = workfiles::create_held(
-            || {
-                tempfile::Builder::new()
-                    .prefix(&format!(".{file_name}."))
-                    .suffix(".db.tmp")
-                    .tempfile_in(&dir)
-                    .map(tempfile::NamedTempFile::into_temp_path)
-            },
-            |path: &TempPath| -> &Path { path },
-        )
-        .map_err(|source| C1zError::Io {
-            path: dest.clone(),
-            action: "cannot create a temporary file in its directory",
-            source,
-        })?;
+        workfiles::sweep_beside(&dest);
+        let (db_file, db_held) = workfiles::create_beside(&dest, ".db.tmp")
+            .map(|(file, held)| (file.into_temp_path(), held))
+            .map_err(|source| C1zError::Io {
+                path: dest.clone(),
+                action: "cannot create a temporary file in its directory",
+                source,
+            })?;
         let sql_err = |action| {
             let path = dest.clone();
             move |source| C1zError::Sqlite {
@@ -185,7 +172,6 @@ impl C1zWriter {
             _db_held: db_held,
             dest,
             dir,
-            file_name,
             sync_id,
             in_tx: false,
             pending: 0,
@@ -404,16 +390,8 @@ impl C1zWriter {
             .map_err(io_err("cannot read the working database"))?
             .len();
 
-        let (mut out, _out_held) = workfiles::create_held(
-            || {
-                tempfile::Builder::new()
-                    .prefix(&format!(".{}.", self.file_name))
-                    .suffix(".tmp")
-                    .tempfile_in(&self.dir)
-            },
-            |file: &NamedTempFile| file.path(),
-        )
-        .map_err(io_err("cannot create a temporary file in its directory"))?;
+        let (mut out, _out_held) = workfiles::create_beside(&dest, ".tmp")
+            .map_err(io_err("cannot create a temporary file in its directory"))?;
         let db = Cancellable {
             inner: db,
             cancelled,
@@ -449,12 +427,7 @@ impl C1zWriter {
         out.persist(&dest)
             .map_err(|e| e.error)
             .map_err(io_err("cannot move the finished file into place"))?;
-        // The rename itself is durable only once the directory is. The file is in place by
-        // now, complete, so a filesystem that cannot fsync directories only gets a warning.
-        if let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all()) {
-            tracing::warn!(dir = %self.dir.display(), error = %e,
-                "could not flush the directory of the written file to disk");
-        }
+        workfiles::flush_dir(&self.dir);
 
         if let Some(db_file) = self.db_file.take() {
             let shown = db_file.display().to_string();
@@ -585,15 +558,6 @@ impl RowState<'_> {
 
 /// Whether `dest` may be replaced: absent, empty, or already a `.c1z` (either format). Any
 /// other file is somebody's data, and a directory cannot be replaced by a file.
-/// Whether `name` is one of the temporary files a sync to `file_name` works in (the database
-/// being built, `.<file_name>.<random>.db.tmp`, and the file being compressed,
-/// `.<file_name>.<random>.tmp`).
-fn is_working_file(file_name: &str, name: &str) -> bool {
-    name.strip_prefix('.')
-        .and_then(|rest| rest.strip_prefix(file_name))
-        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
-}
-
 fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
     let meta = match fs::metadata(dest) {
         Ok(meta) => meta,

@@ -389,7 +389,8 @@ impl Recorder {
             };
             events(&mut appender)?;
         }
-        std::fs::rename(taken, &file).map_err(|source| JournalError::Io {
+        // Durable before the commit: a journal must never name a snapshot that is not there.
+        workfiles::rename_durably(taken, &file).map_err(|source| JournalError::Io {
             path: file.clone(),
             source,
         })?;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::c1z::{C1zError, C1zReader, C1zWriter};
 use crate::connector::{Connector, groups, users};
 use crate::sync::{SyncEngine, SyncError};
+use crate::workfiles;
 
 /// Where the feed's own record lives in a snapshot's session table.
 const META_KEY: &str = "baton-cognito.feed";
@@ -189,15 +190,7 @@ impl FeedState {
             path: self.path.clone(),
             source,
         };
-        std::fs::rename(&taken.file, &self.path).map_err(advance_err)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        if let Err(err) = std::fs::File::open(&dir).and_then(|d| d.sync_all()) {
-            tracing::warn!(dir = %dir.display(), error = %err, "could not flush the state's directory to disk");
-        }
-        Ok(())
+        workfiles::rename_durably(&taken.file, &self.path).map_err(advance_err)
     }
 
     fn next_path(&self) -> PathBuf {

@@ -11,6 +11,7 @@ use crate::c1z::C1zReader;
 use crate::config::PoolSettings;
 use crate::feed::lines::{Lines, LinesError};
 use crate::feed::{self, FeedMeta, FeedState};
+use crate::workfiles;
 
 #[derive(Debug)]
 pub struct ExportSettings {
@@ -107,15 +108,8 @@ fn write_output(
             path.display()
         ))
     };
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut file = tempfile::Builder::new()
-        .prefix(".export.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(failed)?;
+    workfiles::sweep_beside(path);
+    let (mut file, _held) = workfiles::create_beside(path, ".tmp").map_err(failed)?;
     let lines = {
         let mut out = std::io::BufWriter::new(file.as_file_mut());
         let lines = write(&mut out).map_err(|err| match err {
@@ -127,5 +121,6 @@ fn write_output(
     };
     file.as_file().sync_all().map_err(failed)?;
     file.persist(path).map_err(|e| failed(e.error))?;
+    workfiles::flush_dir(&workfiles::parent_dir(path));
     Ok(lines)
 }
