@@ -112,8 +112,11 @@ pub fn diff<E: From<C1zError>>(
             Some(Paired::After(group)) => {
                 emit(ids.change(None, Some(&group), Change::GroupCreated(group.clone())))
             }
-            Some(Paired::Both { before, after }) if before != after => {
+            Some(Paired::Both { before, after }) => {
                 let fields = group_fields(&before, &after);
+                if fields.is_empty() {
+                    return Ok(());
+                }
                 emit(ids.change(
                     Some(&before),
                     Some(&after),
@@ -227,6 +230,7 @@ fn group_fields(before: &GroupRecord, after: &GroupRecord) -> Vec<String> {
     field("Description", before.description != after.description);
     field("Precedence", before.precedence != after.precedence);
     field("RoleArn", before.role_arn != after.role_arn);
+    field("CreationDate", before.creation_date != after.creation_date);
     field(
         "LastModifiedDate",
         before.last_modified_date != after.last_modified_date,

@@ -25,7 +25,8 @@ pub struct ExportSettings {
 pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let connector = connector(settings).await;
-    let meta = FeedMeta::of(&connector).await?;
+    // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
+    let meta = FeedMeta::local(&connector);
     let state = FeedState::new(&export.state);
     let (stop, cancelled) = (shutdown.requested_owned(), shutdown.shared_flag());
     // A plain export's snapshot is thrown away with this directory.

@@ -100,13 +100,12 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
     // The bound address on stdout, for whoever started the server with port 0.
     println!("listening on {addr}");
     let in_flight = options.in_flight.clone();
-    let stopping = shutdown.clone();
     let server = crate::server::serve(
         listener,
         connector,
         settings.region.clone(),
         options,
-        async move { stopping.requested().await },
+        shutdown.requested_owned(),
     );
     tokio::pin!(server);
     let deadline = async {

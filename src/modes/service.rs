@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::{RunError, Shutdown, connector};
 use crate::config::PoolSettings;
+use crate::connector::ConnectorError;
 use crate::connector::metadata::{self, SDK_VERSION};
 use crate::feed::event_feed::{EventFeed, EventFeedSettings};
 use crate::pb::baton::BatonServiceHelloRequest;
@@ -65,20 +66,13 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
     let connector = connector(pool).await;
     // A pool that is missing or refuses these credentials would fail every task: stop now,
     // with the reason, rather than take tasks. A throttled or unreachable pool may recover.
-    if let Err(err) = connector.validate().await {
-        match tonic::Status::from(err) {
-            status if status.code() == tonic::Code::Unavailable => {
-                tracing::warn!(
-                    error = status.message(),
-                    "the pool is not reachable yet; starting anyway"
-                );
-            }
-            status => {
-                return Err(RunError::Failed(format!(
-                    "the pool cannot be used: {}",
-                    status.message()
-                )));
-            }
+    match connector.validate().await {
+        Ok(_) => {}
+        Err(ConnectorError::Cognito(err)) if err.is_retryable() => {
+            tracing::warn!(error = %err, "the pool is not reachable yet; starting anyway");
+        }
+        Err(err) => {
+            return Err(RunError::Failed(format!("the pool cannot be used: {err}")));
         }
     }
     let health = HealthState::new(connector.clone());
