@@ -48,13 +48,6 @@ fn start_sync(env: &[(String, String)], file: &Path) -> Child {
         .expect("start a sync")
 }
 
-fn entries(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect()
-}
-
 /// A run to completion; panics with its stderr unless it succeeds.
 fn sync(env: &[(String, String)], file: &Path) -> Duration {
     let started = Instant::now();
@@ -119,7 +112,7 @@ fn a_sync_killed_at_random_points_never_corrupts_the_file_and_the_next_run_recov
                 );
                 replaced += 1;
             }
-            let leftovers: Vec<_> = entries(dir.path())
+            let leftovers: Vec<_> = dir_entries(dir.path())
                 .into_iter()
                 .filter(|name| name != "pool.c1z")
                 .collect();
@@ -134,7 +127,7 @@ fn a_sync_killed_at_random_points_never_corrupts_the_file_and_the_next_run_recov
             // The next run sweeps the killed run's working files and writes the same pool.
             sync(&env, &file);
             assert_eq!(
-                entries(dir.path()),
+                dir_entries(dir.path()),
                 BTreeSet::from(["pool.c1z".to_string()]),
                 "seed {seed}: working files left after a complete run"
             );
@@ -169,7 +162,7 @@ fn a_sweep_leaves_the_working_files_of_a_live_sync_alone() {
     // The first sync sweeps the stale file and holds its own working database.
     let mut first = start_sync(&env, &file);
     let working_databases = || -> BTreeSet<String> {
-        entries(dir.path())
+        dir_entries(dir.path())
             .into_iter()
             .filter(|n| {
                 n.starts_with(".pool.c1z.") && n.ends_with(".db.tmp") && !n.contains("crashed")
@@ -182,7 +175,7 @@ fn a_sweep_leaves_the_working_files_of_a_live_sync_alone() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "{:?}",
-                entries(dir.path())
+                dir_entries(dir.path())
             );
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -216,7 +209,7 @@ fn a_sweep_leaves_the_working_files_of_a_live_sync_alone() {
         "another destination's files are not ours"
     );
     assert_eq!(
-        entries(dir.path()),
+        dir_entries(dir.path()),
         BTreeSet::from(["pool.c1z".to_string(), ".other.c1z.abc.tmp".to_string()])
     );
 }
@@ -245,7 +238,7 @@ fn sigterm_stops_a_sync_cleanly_with_a_clear_message() {
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
     assert_eq!(
-        entries(dir.path()),
+        dir_entries(dir.path()),
         BTreeSet::from(["pool.c1z".to_string()])
     );
 }

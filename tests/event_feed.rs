@@ -136,13 +136,6 @@ fn carried_resource(event: &Event) -> Option<Resource> {
     event.annotations.iter().find_map(|a| a.to_msg().ok())
 }
 
-fn profile_text(resource: &Resource, key: &str) -> Option<String> {
-    match resource.profile.as_ref()?.fields.get(key)?.kind.as_ref()? {
-        prost_types::value::Kind::StringValue(text) => Some(text.clone()),
-        _ => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn grpc_feed_serves_each_change_once_across_restarts() {
     let emulator = Emulator::shared();
@@ -406,11 +399,7 @@ async fn a_failing_refresh_waits_before_the_next_and_then_recovers() {
     );
 
     // Once the pool works again and the wait is over, every change comes out.
-    emulator.control(
-        "DELETE",
-        &format!("/_emulator/faults?pool_id={}", pool.id),
-        None,
-    );
+    emulator.clear_faults(&pool);
     tokio::time::sleep(interval).await;
     let (events, _) = read_all(&mut client, &baseline.cursor, None, 0).await;
     assert_eq!(sorted_summaries(&events), expected());

@@ -98,13 +98,6 @@ fn now() -> f64 {
         .as_secs_f64()
 }
 
-fn dir_entries(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect()
-}
-
 /// Label → count from the summary's first table (`resources: user  300`, `grants  219`, ...).
 fn summary_counts(stdout: &str) -> BTreeMap<String, u64> {
     stdout
@@ -250,11 +243,7 @@ fn clear_faults(emulator: &Emulator, pool: &Pool) -> Vec<Value> {
             .collect()
     };
     let left = mine(emulator.control("GET", "/_emulator/faults", None));
-    let after = emulator.control(
-        "DELETE",
-        &format!("/_emulator/faults?pool_id={}", pool.id),
-        None,
-    );
+    let after = emulator.clear_faults(pool);
     assert!(mine(after).is_empty(), "the pool's rules are gone");
     left
 }

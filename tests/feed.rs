@@ -135,12 +135,8 @@ fn since_last_run_prints_exactly_what_changed_and_a_failed_run_loses_nothing() {
     let (code, _, stderr) = export(&env, &failing);
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("--output"), "{stderr}");
-    let names: BTreeSet<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
     assert_eq!(
-        names,
+        dir_entries(dir.path()),
         BTreeSet::from(["state.c1z".to_string()]),
         "nothing left over"
     );
@@ -310,7 +306,6 @@ async fn watch_once(env: &[(String, String)], args: Vec<String>) -> (Option<i32>
     .unwrap()
 }
 
-/// One of each kind of change, made through the emulator's control API.
 /// What an event says happened: (type, changetype, who).
 fn summary(event: &Value) -> (String, String, String) {
     let who = match (

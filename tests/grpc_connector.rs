@@ -34,16 +34,6 @@ fn user_trait(resource: &Resource) -> UserTrait {
     UserTrait::decode(any.value.as_slice()).unwrap()
 }
 
-fn profile_text(resource: &Resource, key: &str) -> Option<String> {
-    let value = resource.profile.as_ref()?.fields.get(key)?;
-    match value.kind.as_ref()? {
-        prost_types::value::Kind::StringValue(s) => Some(s.clone()),
-        prost_types::value::Kind::BoolValue(b) => Some(b.to_string()),
-        prost_types::value::Kind::NumberValue(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn users_page_without_loss_or_duplication_at_every_page_size() {
     let emulator = Emulator::shared();

@@ -337,8 +337,7 @@ async fn slow_call(
     }]));
     let call = tokio::spawn(list_users(server.channel().await));
     let started = Instant::now();
-    let calls = format!("/_emulator/calls?pool_id={}", pool.id);
-    while emulator.control("GET", &calls, None)["ListUsers"].as_u64() != Some(1) {
+    while emulator.pool_calls(pool).get("ListUsers") != Some(&1) {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the call never reached Cognito"

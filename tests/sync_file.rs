@@ -64,13 +64,6 @@ fn stderr(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }
 
-fn dir_entries(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .collect()
-}
-
 /// The destination holds exactly its earlier bytes, and nothing else was left beside it.
 fn assert_untouched(file: &Path, before: &[u8]) {
     assert_eq!(
@@ -300,7 +293,7 @@ fn a_failed_sync_leaves_the_previous_file_untouched() {
     // as revoked access downstream, so nothing may be written.
     emulator.inject(json!([{"operation": "ListUsersInGroup", "kind": "not_authorized", "count": -1, "pool_id": pool.id}]));
     let out = run_binary(&["-f", f], &env);
-    emulator.control("DELETE", "/_emulator/faults", None);
+    emulator.clear_faults(&pool);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("credentials"), "{}", stderr(&out));
     assert_untouched(&file, &before);
@@ -352,7 +345,7 @@ fn an_interrupted_sync_leaves_the_previous_file_untouched() {
     send_signal(child.id(), "INT");
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
-    emulator.control("DELETE", "/_emulator/faults", None);
+    emulator.clear_faults(&pool);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "stops promptly"
@@ -570,7 +563,7 @@ fn a_vanished_group_is_a_warning_but_a_vanished_pool_fails_the_sync() {
 
     emulator.inject(json!([not_found("ListUsersInGroup", 1, 0)]));
     let out = run_binary(&["-f", f], &env);
-    emulator.control("DELETE", "/_emulator/faults", None);
+    emulator.clear_faults(&pool);
     assert!(out.status.success(), "{}", stderr(&out));
     let warnings = stdout(&out)
         .lines()
@@ -585,7 +578,7 @@ fn a_vanished_group_is_a_warning_but_a_vanished_pool_fails_the_sync() {
         not_found("DescribeUserPool", -1, 1)
     ]));
     let out = run_binary(&["-f", f], &env);
-    emulator.control("DELETE", "/_emulator/faults", None);
+    emulator.clear_faults(&pool);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
     assert_untouched(&file, &before);

@@ -181,6 +181,16 @@ impl Emulator {
             .collect()
     }
 
+    /// Removes the fault rules scoped to `pool`, leaving other tests' rules in place (the
+    /// shared emulator serves tests running in parallel).
+    pub fn clear_faults(&self, pool: &Pool) -> Value {
+        self.control(
+            "DELETE",
+            &format!("/_emulator/faults?pool_id={}", pool.id),
+            None,
+        )
+    }
+
     pub fn reset_calls(&self) {
         self.control("DELETE", "/_emulator/calls", None);
     }
@@ -226,6 +236,24 @@ pub fn pool_env(emulator: &Emulator, pool: &Pool) -> Vec<(String, String)> {
 }
 
 /// Borrowed views of owned arguments, for the helpers that take `&[&str]`.
+/// The names in `dir`.
+pub fn dir_entries(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// A profile value of a resource as text (strings as they are, booleans and numbers printed).
+pub fn profile_text(resource: &Resource, key: &str) -> Option<String> {
+    match resource.profile.as_ref()?.fields.get(key)?.kind.as_ref()? {
+        prost_types::value::Kind::StringValue(s) => Some(s.clone()),
+        prost_types::value::Kind::BoolValue(b) => Some(b.to_string()),
+        prost_types::value::Kind::NumberValue(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 pub fn strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
