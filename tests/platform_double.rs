@@ -9,8 +9,6 @@ mod platform;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use baton_cognito::pb::baton::baton_service_client::BatonServiceClient;
 use baton_cognito::pb::baton::baton_service_finish_task_request::{FinalState, Success};
 use baton_cognito::pb::baton::baton_service_upload_asset_request::{
@@ -44,13 +42,8 @@ fn credentials(platform: &Platform) -> (ClientId, ClientSecret) {
 /// A client secret for a key the platform has never seen.
 fn stranger_secret() -> ClientSecret {
     let key = ed25519_dalek::SigningKey::from_bytes(&[42u8; 32]);
-    let jwk = serde_json::json!({
-        "kty": "OKP", "crv": "Ed25519",
-        "d": URL_SAFE_NO_PAD.encode(key.to_bytes()),
-        "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
-    });
-    let text = format!("a:b:v1:{}", URL_SAFE_NO_PAD.encode(jwk.to_string()));
-    ClientSecret::parse(&Secret::new(text)).expect("a well-formed secret")
+    ClientSecret::parse(&Secret::new(platform::client_secret_for(&key)))
+        .expect("a well-formed secret")
 }
 
 fn form<'a>(client_id: &'a str, assertion: &'a str) -> Vec<(&'a str, &'a str)> {

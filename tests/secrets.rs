@@ -18,8 +18,6 @@
 //! the structures holding the secrets was logged), and that the secrets were in use: syncs and
 //! tasks succeed with them, through a role assumed with the external id.
 
-#[path = "support/pki.rs"]
-mod pki;
 #[path = "support/platform.rs"]
 mod platform;
 mod support;
@@ -38,7 +36,7 @@ use baton_cognito::pb::v2::connector_service_client::ConnectorServiceClient;
 use baton_cognito::pb::v2::grant_manager_service_client::GrantManagerServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
-use platform::{Platform, PlatformOptions, success};
+use platform::{Platform, PlatformOptions, pki, success};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
 use support::*;

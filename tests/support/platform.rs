@@ -12,6 +12,10 @@
 
 #![allow(dead_code)]
 
+// Resolved beside this file, whichever test includes it.
+#[path = "pki.rs"]
+pub mod pki;
+
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -187,32 +191,26 @@ pub fn task(task_type: task::TaskType) -> Task {
     }
 }
 
+/// A client secret in the platform's format for `key` (an Ed25519 private JWK, base64url).
+pub fn client_secret_for(key: &SigningKey) -> String {
+    let jwk = json!({
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "d": URL_SAFE_NO_PAD.encode(key.to_bytes()),
+        "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+    });
+    format!(
+        "secret-token:conductorone.com:v1:{}",
+        URL_SAFE_NO_PAD.encode(jwk.to_string())
+    )
+}
+
 impl Platform {
     /// Generates a CA, a server certificate and client credentials, and starts serving on
     /// 127.0.0.1 on the current tokio runtime. Setup failures panic: they are the test's.
     pub async fn start(options: PlatformOptions) -> Platform {
-        let ca_params = {
-            let mut params =
-                rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params
-                .distinguished_name
-                .push(rcgen::DnType::CommonName, "baton-cognito test platform CA");
-            params.key_usages = vec![
-                rcgen::KeyUsagePurpose::KeyCertSign,
-                rcgen::KeyUsagePurpose::CrlSign,
-                rcgen::KeyUsagePurpose::DigitalSignature,
-            ];
-            params
-        };
-        let ca_key = rcgen::KeyPair::generate().expect("CA key");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("CA certificate");
-        let leaf_key = rcgen::KeyPair::generate().expect("server key");
-        // "127.0.0.1" becomes an IP address SAN.
-        let leaf = rcgen::CertificateParams::new(vec![TOKEN_HOST.into(), "127.0.0.1".into()])
-            .expect("server certificate parameters")
-            .signed_by(&leaf_key, &ca)
-            .expect("server certificate");
+        let ca = pki::TestCa::new("baton-cognito test platform CA");
+        let leaf = ca.issue(&[TOKEN_HOST, "127.0.0.1"]);
 
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut tls = rustls::ServerConfig::builder_with_provider(provider)
@@ -220,8 +218,8 @@ impl Platform {
             .expect("TLS versions")
             .with_no_client_auth()
             .with_single_cert(
-                vec![leaf.der().clone()],
-                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+                vec![leaf.cert_der],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(leaf.key_der.into()),
             )
             .expect("server TLS config");
         tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -237,16 +235,7 @@ impl Platform {
         let mut seed = [0u8; 32];
         rand::rng().fill_bytes(&mut seed);
         let key = SigningKey::from_bytes(&seed);
-        let jwk = json!({
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "d": URL_SAFE_NO_PAD.encode(key.to_bytes()),
-            "x": URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
-        });
-        let client_secret = format!(
-            "secret-token:conductorone.com:v1:{}",
-            URL_SAFE_NO_PAD.encode(jwk.to_string())
-        );
+        let client_secret = client_secret_for(&key);
         let client_id = format!(
             "baton-test@{TOKEN_HOST}/{}",
             Alphanumeric.sample_string(&mut rand::rng(), 12)
