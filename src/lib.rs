@@ -12,6 +12,7 @@ pub mod ksuid;
 pub mod logging;
 pub mod modes;
 pub mod pb;
+pub mod pem;
 pub mod sealed;
 pub mod secret;
 pub mod server;

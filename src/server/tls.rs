@@ -5,9 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use rustls_pki_types::PrivateKeyDer;
 use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+
+use crate::pem::{self, PemError};
 
 /// The PEM files given on the command line.
 #[derive(Clone, Debug)]
@@ -25,8 +27,12 @@ pub enum TlsError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{flag} {}: no PEM certificate (-----BEGIN CERTIFICATE-----) in the file", path.display())]
-    NoCertificate { flag: &'static str, path: PathBuf },
+    #[error("{flag} {}: {source}", path.display())]
+    Certificates {
+        flag: &'static str,
+        path: PathBuf,
+        source: PemError,
+    },
     #[error("--tls-key {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in the file", path.display())]
     NoKey { path: PathBuf },
     #[error("--tls-cert and --tls-key do not make a usable server identity: {0}")]
@@ -64,14 +70,13 @@ fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     })
 }
 
-/// The file's bytes, once it is known to hold at least one certificate.
+/// The file's bytes, once it is known to hold certificates only.
 fn read_certificates(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    let pem = read(flag, path)?;
-    match CertificateDer::pem_slice_iter(&pem).next() {
-        Some(Ok(_)) => Ok(pem),
-        _ => Err(TlsError::NoCertificate {
+    pem::read_certificates(path)
+        .map(|certificates| certificates.pem)
+        .map_err(|source| TlsError::Certificates {
             flag,
             path: path.to_path_buf(),
-        }),
-    }
+            source,
+        })
 }

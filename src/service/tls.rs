@@ -6,11 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rustls::RootCertStore;
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use tonic::transport::{Certificate, ClientTlsConfig};
 
 use super::error::ServiceError;
+use crate::pem;
 
 #[derive(Clone)]
 pub struct PlatformTls {
@@ -37,14 +36,9 @@ impl PlatformTls {
                     path: path.to_path_buf(),
                     reason,
                 };
-                let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-                let certs = CertificateDer::pem_slice_iter(&pem)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| fail(format!("not a PEM certificate file: {e}")))?;
-                if certs.is_empty() {
-                    return Err(fail("holds no PEM certificate".to_string()));
-                }
-                for cert in certs {
+                let pem::Certificates { pem, parsed } =
+                    pem::read_certificates(path).map_err(|e| fail(e.to_string()))?;
+                for cert in parsed {
                     roots
                         .add(cert)
                         .map_err(|e| fail(format!("a certificate is unusable: {e}")))?;
