@@ -188,3 +188,75 @@ fn list(profile: &Struct, key: &str) -> Vec<String> {
         _ => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_types::DateTime;
+
+    use super::*;
+    use crate::cognito::records::{CognitoGroup, CognitoUser};
+    use crate::connector::{groups, users};
+
+    /// The records are read from the profiles the connector writes: every field comes back, so
+    /// a key renamed on one side fails here rather than emptying export and the feeds.
+    #[test]
+    fn records_read_back_every_field_the_connector_stores() {
+        let user = CognitoUser {
+            username: "ann".into(),
+            attributes: vec![
+                ("sub".into(), "0000".into()),
+                ("email".into(), "ann@example.com".into()),
+            ],
+            enabled: false,
+            status: "FORCE_CHANGE_PASSWORD".into(),
+            created: Some(DateTime::from_secs(1_767_225_600)),
+            last_modified: Some(DateTime::from_secs(1_767_312_000)),
+            mfa_options: vec!["SMS:phone_number".into()],
+            ..CognitoUser::default()
+        };
+        assert_eq!(
+            UserRecord::from_resource(&users::resource(&user)),
+            Some(UserRecord {
+                username: "ann".into(),
+                attributes: vec![
+                    Attribute {
+                        name: "email".into(),
+                        value: "ann@example.com".into()
+                    },
+                    Attribute {
+                        name: "sub".into(),
+                        value: "0000".into()
+                    },
+                ],
+                enabled: false,
+                user_status: "FORCE_CHANGE_PASSWORD".into(),
+                user_create_date: Some("2026-01-01T00:00:00Z".into()),
+                user_last_modified_date: Some("2026-01-02T00:00:00Z".into()),
+                mfa_options: vec![MfaOption {
+                    delivery_medium: "SMS".into(),
+                    attribute_name: "phone_number".into()
+                }],
+            })
+        );
+
+        let group = CognitoGroup {
+            name: "admins".into(),
+            description: Some("the admins".into()),
+            precedence: Some(3),
+            role_arn: Some("arn:aws:iam::123456789012:role/admins".into()),
+            created: Some(DateTime::from_secs(1_767_225_600)),
+            last_modified: Some(DateTime::from_secs(1_767_312_000)),
+        };
+        assert_eq!(
+            GroupRecord::from_resource(&groups::resource(&group)),
+            Some(GroupRecord {
+                group_name: "admins".into(),
+                description: Some("the admins".into()),
+                precedence: Some(3),
+                role_arn: Some("arn:aws:iam::123456789012:role/admins".into()),
+                creation_date: Some("2026-01-01T00:00:00Z".into()),
+                last_modified_date: Some("2026-01-02T00:00:00Z".into()),
+            })
+        );
+    }
+}
