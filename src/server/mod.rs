@@ -44,6 +44,7 @@ pub use events::EventsApi;
 use gate::GateLayer;
 pub use gate::InFlight;
 pub use provisioning::{ActionsApi, ProvisioningApi};
+pub use status::rpc_status;
 pub use sync_services::SyncApi;
 
 #[derive(Debug, thiserror::Error)]

@@ -110,6 +110,19 @@ fn throttled(message: String) -> Status {
     Status::with_details(Code::Unavailable, message, details.encode_to_vec().into())
 }
 
+/// A status as `google.rpc.Status`, for the platform's FinishTask: the details it carries (a
+/// throttled call's `RateLimitDescription`) go along, not only its code and message.
+pub fn rpc_status(status: &Status) -> RpcStatus {
+    RpcStatus::decode(status.details())
+        .ok()
+        .filter(|carried| carried.code == status.code() as i32)
+        .unwrap_or_else(|| RpcStatus {
+            code: status.code() as i32,
+            message: status.message().to_string(),
+            details: Vec::new(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +140,24 @@ mod tests {
         let description: RateLimitDescription = details.details[0].to_msg().unwrap();
         assert_eq!(description.status, LimitStatus::Overlimit as i32);
         assert!(description.reset_at.is_some());
+    }
+
+    #[test]
+    fn a_status_keeps_its_details_as_google_rpc_status() {
+        let throttled = Status::from(ConnectorError::Cognito(CognitoError::Throttled {
+            operation: Operation::ListUsers,
+            attempts: 6,
+            message: "slow down".into(),
+        }));
+        let rpc = rpc_status(&throttled);
+        assert_eq!(rpc.code, Code::Unavailable as i32);
+        let description: RateLimitDescription = rpc.details[0].to_msg().unwrap();
+        assert_eq!(description.status, LimitStatus::Overlimit as i32);
+        let plain = rpc_status(&Status::not_found("no such group"));
+        assert_eq!(
+            (plain.code, plain.message.as_str(), plain.details.len()),
+            (Code::NotFound as i32, "no such group", 0)
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::platform::PlatformClient;
 use super::tasks::{Outcome, TaskRunner, type_name};
 use crate::pb::baton::task::TaskType;
 use crate::pb::baton::{BatonServiceFinishTaskRequest, Task, baton_service_finish_task_request};
-use crate::pb::google::rpc::Status as RpcStatus;
+use crate::server::rpc_status;
 
 /// Hello is retried with backoff from 1 s, doubling, up to 5 min, as the SDK does.
 const HELLO_BACKOFF: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(300));
@@ -176,11 +176,7 @@ async fn run_task(runner: &TaskRunner, task: Task, cancel: watch::Receiver<bool>
         } => {
             tracing::warn!(task_id, task_type = kind, code = ?status.code(), error = status.message(), non_retryable, "task failed");
             (
-                Some(RpcStatus {
-                    code: status.code() as i32,
-                    message: status.message().to_string(),
-                    details: Vec::new(),
-                }),
+                Some(rpc_status(&status)),
                 baton_service_finish_task_request::FinalState::Error(
                     baton_service_finish_task_request::Error {
                         non_retryable,
