@@ -329,13 +329,8 @@ fn an_interrupted_sync_leaves_the_previous_file_untouched() {
 
     // Every call slowed down: the sync needs several seconds, so the signal lands mid-sync.
     emulator.inject(json!([{"operation": "*", "kind": "delay", "delay_ms": 400, "count": -1, "pool_id": pool.id}]));
-    let mut command = Command::new(BIN);
-    for (key, value) in &env {
-        command.env(key, value);
-    }
-    let child = command
+    let child = base_command(&env)
         .args(["-f", f, "--api-budget", "1"])
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
