@@ -1228,7 +1228,7 @@ async fn bad_listing_and_lookup_requests_are_refused_with_their_codes() {
             "page_token belongs to another listing (grants/group/admins), not to resources/user",
             resources(list_request("user", &admins_token, 1)),
         ),
-        // ListResourceTypes: one page, so no token is ever right.
+        // ListResourceTypes: only its own tokens are right.
         case(
             "resource types with a garbage token",
             Code::InvalidArgument,

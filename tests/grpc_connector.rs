@@ -743,3 +743,57 @@ async fn reflection_lists_the_served_connector_services_only() {
     .collect();
     assert_eq!(names, served, "exactly the services the server serves");
 }
+
+/// Found by the SDK conformance suite: a listing the connector holds whole still pages at the
+/// caller's page size, so a page is never larger than asked for.
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_types_page_at_the_callers_page_size() {
+    let emulator = Emulator::shared();
+    let pool =
+        emulator.create_pool(json!({"name": unique("type-pages"), "groups": [{"name": "g"}]}));
+    let server = Server::start(&pool_env(emulator, &pool), &[]);
+    let mut client = ResourceTypesServiceClient::new(server.channel().await);
+    let mut token = String::new();
+    let mut pages = Vec::new();
+    loop {
+        let page = client
+            .list_resource_types(ResourceTypesServiceListResourceTypesRequest {
+                page_size: 1,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        pages.push(page.list.iter().map(|t| t.id.clone()).collect::<Vec<_>>());
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(
+        pages,
+        vec![vec!["user".to_string()], vec!["group".to_string()]]
+    );
+
+    let all = client
+        .list_resource_types(ResourceTypesServiceListResourceTypesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.list.len(), 2);
+    assert!(all.next_page_token.is_empty());
+
+    let group = list_all_resources(&server.channel().await, "group", 0).await;
+    let page = EntitlementsServiceClient::new(server.channel().await)
+        .list_entitlements(EntitlementsServiceListEntitlementsRequest {
+            resource: Some(group[0].clone()),
+            page_size: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(page.list.len(), 1);
+    assert!(page.next_page_token.is_empty(), "one entitlement, one page");
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::page_token::PageTokens;
-use crate::connector::{Connector, ResourceKind, metadata};
+use crate::connector::{Connector, Cursor, ResourceKind, metadata};
 use crate::pb::v2::connector_service_server::ConnectorService;
 use crate::pb::v2::entitlements_service_server::EntitlementsService;
 use crate::pb::v2::grants_service_server::GrantsService;
@@ -33,10 +33,27 @@ impl SyncApi {
         }
     }
 
-    /// A listing whose one page is always complete must not accept a token.
-    fn single_page(&self, listing: &str, token: &str, page_size: u32) -> Result<(), Status> {
-        self.tokens.decode(listing, token, page_size)?;
-        Ok(())
+    /// One page of a listing the connector holds whole (resource types, a resource's
+    /// entitlements): at most `page_size` items (0 = all), resumed by position, so that no
+    /// page is larger than the caller asked for.
+    fn held_page<T>(
+        &self,
+        listing: &str,
+        token: &str,
+        page_size: u32,
+        items: Vec<T>,
+    ) -> Result<(Vec<T>, String), Status> {
+        let start = (self.tokens.decode(listing, token, page_size)?.skip as usize).min(items.len());
+        let end = match page_size {
+            0 => items.len(),
+            size => start.saturating_add(size as usize).min(items.len()),
+        };
+        let next = (end < items.len()).then(|| Cursor {
+            skip: end as u32,
+            ..Cursor::default()
+        });
+        let page = items.into_iter().skip(start).take(end - start).collect();
+        Ok((page, self.tokens.encode(listing, next.as_ref())))
     }
 }
 
@@ -89,10 +106,16 @@ impl ResourceTypesService for SyncApi {
         request: Request<ResourceTypesServiceListResourceTypesRequest>,
     ) -> Result<Response<ResourceTypesServiceListResourceTypesResponse>, Status> {
         let request = request.into_inner();
-        self.single_page("resource-types", &request.page_token, request.page_size)?;
+        let (list, next_page_token) = self.held_page(
+            "resource-types",
+            &request.page_token,
+            request.page_size,
+            self.connector.resource_types(),
+        )?;
         Ok(Response::new(
             ResourceTypesServiceListResourceTypesResponse {
-                list: self.connector.resource_types(),
+                list,
+                next_page_token,
                 ..Default::default()
             },
         ))
@@ -148,9 +171,15 @@ impl EntitlementsService for SyncApi {
         let request = request.into_inner();
         let resource = required(request.resource.as_ref(), "resource")?;
         let listing = format!("entitlements/{}", grants_listing(resource));
-        self.single_page(&listing, &request.page_token, request.page_size)?;
+        let (list, next_page_token) = self.held_page(
+            &listing,
+            &request.page_token,
+            request.page_size,
+            self.connector.list_entitlements(resource)?,
+        )?;
         Ok(Response::new(EntitlementsServiceListEntitlementsResponse {
-            list: self.connector.list_entitlements(resource)?,
+            list,
+            next_page_token,
             ..Default::default()
         }))
     }
@@ -161,10 +190,12 @@ impl EntitlementsService for SyncApi {
     ) -> Result<Response<EntitlementsServiceListStaticEntitlementsResponse>, Status> {
         let request = request.into_inner();
         ResourceKind::parse(&request.resource_type_id)?;
-        self.single_page(
+        // The connector has no static entitlements: one empty page, and no token is valid.
+        self.held_page::<Entitlement>(
             "static-entitlements",
             &request.page_token,
             request.page_size,
+            Vec::new(),
         )?;
         Ok(Response::new(
             EntitlementsServiceListStaticEntitlementsResponse::default(),
