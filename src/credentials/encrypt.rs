@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use super::CredentialError;
-use super::jwk::{JwkError, PublicJwk, hex};
+use super::jwk::{JwkError, PublicJwk};
 use crate::pb::v2::encryption_config::Config;
 use crate::pb::v2::{EncryptedData, EncryptionConfig};
 use crate::secret::Secret;
@@ -228,7 +228,7 @@ fn age_target(index: usize, text: &str) -> Result<Target, CredentialError> {
     }
     Ok(Target::Age {
         recipient,
-        key_id: hex(&Sha256::digest(text.as_bytes())),
+        key_id: hex::encode(Sha256::digest(text.as_bytes())),
     })
 }
 
@@ -324,7 +324,7 @@ mod tests {
         assert_eq!(key_id, "");
         assert_eq!(
             data.key_ids,
-            vec![hex(&Sha256::digest(recipient.as_bytes()))]
+            vec![hex::encode(Sha256::digest(recipient.as_bytes()))]
         );
         assert!(
             data.encrypted_bytes

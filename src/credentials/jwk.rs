@@ -126,7 +126,7 @@ impl PublicJwk {
                 general_purpose::URL_SAFE_NO_PAD.encode(n)
             ),
         };
-        hex(&Sha256::digest(canonical.as_bytes()))
+        hex::encode(Sha256::digest(canonical.as_bytes()))
     }
 
     /// The key in the SSH public key wire format (RFC 4253 §6.6, RFC 8709), as Go's
@@ -199,10 +199,6 @@ fn ssh_mpint(out: &mut Vec<u8>, value: &[u8]) {
     }
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,7 +207,7 @@ mod tests {
     const RFC7638_N: &str = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
 
     fn b64url_to_hex(s: &str) -> String {
-        hex(&general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap())
+        hex::encode(general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap())
     }
 
     #[test]

@@ -254,7 +254,7 @@ fn change_id(pool: &str, base: &str, change: &Change, before: &[u8], after: &[u8
         hash.update(part);
     }
     let digest = hash.finalize();
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(&digest[..16])
 }
 
 /// A record's canonical JSON, which its change ids are hashed from.

@@ -23,7 +23,8 @@ use crate::secret::Secret;
 
 /// How long an assertion is valid either side of now (clock skew between us and the platform).
 const ASSERTION_LEEWAY_SECS: u64 = 120;
-/// Random bytes in the `nonce` header of every assertion, so no two are alike.
+/// Random bytes in the `nonce` header of every assertion, so no two are alike; written in
+/// lowercase hex, as the SDK's credential provider writes them.
 const NONCE_BYTES: usize = 16;
 
 /// Why `--client-id` or `--client-secret` was refused. Messages never contain the secret.
@@ -160,7 +161,7 @@ impl ClientSecret {
         if let Some(kid) = &self.key_id {
             header.insert("kid".into(), json!(kid));
         }
-        header.insert("nonce".into(), json!(URL_SAFE_NO_PAD.encode(nonce)));
+        header.insert("nonce".into(), json!(hex::encode(nonce)));
         // One audience is a plain string, as go-jose writes it.
         let claims = json!({
             "iss": client.as_str(),
@@ -253,12 +254,13 @@ mod tests {
         let header = decode(parts[0]);
         assert_eq!(header["alg"], "EdDSA");
         assert_eq!(header["kid"], "k-1");
-        assert_eq!(
-            URL_SAFE_NO_PAD
-                .decode(header["nonce"].as_str().unwrap())
-                .unwrap()
-                .len(),
-            16
+        let nonce = header["nonce"].as_str().unwrap();
+        assert_eq!(nonce.len(), 32, "16 bytes in hex, as the SDK's: {nonce}");
+        assert!(
+            nonce
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{nonce}"
         );
         assert_eq!(
             decode(parts[1]),
