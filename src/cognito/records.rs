@@ -1,7 +1,7 @@
 //! Cognito's own records, as this crate keeps them: plain data, no SDK builders, no Baton.
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, GroupType, PasswordPolicyType, UserType,
+    AttributeType, GroupType, MfaOptionType, PasswordPolicyType, UserType,
 };
 use aws_smithy_types::DateTime;
 
@@ -67,19 +67,9 @@ impl From<&UserType> for CognitoUser {
                 .user_status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_else(|| "UNKNOWN".to_string()),
-            created: user.user_create_date().copied(),
-            last_modified: user.user_last_modified_date().copied(),
-            mfa_options: user
-                .mfa_options()
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{}:{}",
-                        o.delivery_medium().map(|m| m.as_str()).unwrap_or("SMS"),
-                        o.attribute_name().unwrap_or_default()
-                    )
-                })
-                .collect(),
+            created: cognito_date(user.user_create_date()),
+            last_modified: cognito_date(user.user_last_modified_date()),
+            mfa_options: mfa_options(user.mfa_options()),
             mfa_settings: None,
             preferred_mfa: None,
         }
@@ -100,23 +90,37 @@ impl From<aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUs
                 .user_status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_else(|| "UNKNOWN".to_string()),
-            created: out.user_create_date().copied(),
-            last_modified: out.user_last_modified_date().copied(),
-            mfa_options: out
-                .mfa_options()
-                .iter()
-                .map(|o| {
-                    format!(
-                        "{}:{}",
-                        o.delivery_medium().map(|m| m.as_str()).unwrap_or("SMS"),
-                        o.attribute_name().unwrap_or_default()
-                    )
-                })
-                .collect(),
+            created: cognito_date(out.user_create_date()),
+            last_modified: cognito_date(out.user_last_modified_date()),
+            mfa_options: mfa_options(out.mfa_options()),
             mfa_settings: Some(out.user_mfa_setting_list().to_vec()),
             preferred_mfa: out.preferred_mfa_setting().map(str::to_string),
         }
     }
+}
+
+/// The deprecated SMS MFA options as `DeliveryMedium:AttributeName`.
+fn mfa_options(options: &[MfaOptionType]) -> Vec<String> {
+    options
+        .iter()
+        .map(|o| {
+            format!(
+                "{}:{}",
+                o.delivery_medium().map(|m| m.as_str()).unwrap_or("SMS"),
+                o.attribute_name().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// A date as Cognito meant it. Cognito sends epoch seconds with a fraction, which arrive as the
+/// nearest binary float (`.870` as `.8699999…`); rounded to the microsecond, the precision the
+/// AWS CLI prints, every date written from it equals the CLI's instead of falling 1 µs early.
+fn cognito_date(at: Option<&DateTime>) -> Option<DateTime> {
+    at.map(|at| {
+        let micros = (at.as_nanos() + 500).div_euclid(1000);
+        DateTime::from_nanos(micros * 1000).unwrap_or(*at)
+    })
 }
 
 /// A group as ListGroups or GetGroup return it.
@@ -137,8 +141,8 @@ impl From<&GroupType> for CognitoGroup {
             description: group.description().map(str::to_string),
             precedence: group.precedence(),
             role_arn: group.role_arn().map(str::to_string),
-            created: group.creation_date().copied(),
-            last_modified: group.last_modified_date().copied(),
+            created: cognito_date(group.creation_date()),
+            last_modified: cognito_date(group.last_modified_date()),
         }
     }
 }
@@ -197,6 +201,36 @@ pub fn password_policy(p: &PasswordPolicyType) -> PasswordPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the SDK conformance suite (and as #17 reports it): dates were cut, not rounded.
+    #[test]
+    fn dates_are_rounded_to_the_microsecond_as_the_aws_cli_prints_them() {
+        let sent = |epoch: f64| DateTime::from_secs_f64(epoch);
+        for (epoch, secs, nanos) in [
+            (1_796_569_109.938, 1_796_569_109, 938_000_000),
+            (1_700_000_036.87, 1_700_000_036, 870_000_000),
+            (1_700_000_000.0, 1_700_000_000, 0),
+            (1_700_000_000.999_999_9, 1_700_000_001, 0),
+            (-1.5, -2, 500_000_000),
+        ] {
+            let user = CognitoUser::from(
+                &UserType::builder()
+                    .username("u")
+                    .user_create_date(sent(epoch))
+                    .build(),
+            );
+            let created = user.created.unwrap();
+            assert_eq!(
+                (created.secs(), created.subsec_nanos()),
+                (secs, nanos),
+                "{epoch}"
+            );
+        }
+        assert_ne!(sent(1_796_569_109.938).subsec_nanos(), 938_000_000);
+        let group =
+            CognitoGroup::from(&GroupType::builder().creation_date(sent(0.1234567)).build());
+        assert_eq!(group.created.unwrap().subsec_nanos(), 123_457_000);
+    }
 
     #[test]
     fn policy_from_the_cognito_sdk() {
