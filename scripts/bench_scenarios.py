@@ -9,7 +9,10 @@ For each pool shape, in emulators started here:
    minimum calls divided by that category's rate);
 2. the AWS CLI listing the same pool in the same emulator (list-users, list-groups, then
    list-users-in-group per group, each with the CLI's own pagination), as the baseline;
-3. unpaced: no latency, no quota, the connector with `--quota-scale unlimited`: the connector's
+3. the Baton SDK's own syncer (conformance/cmd/sdk-sync, with the SDK's defaults) driving
+   `baton-cognito serve` in the same paced emulator at the same budget: what a platform built on
+   the upstream architecture gets, beside the one-shot engine;
+4. unpaced: no latency, no quota, the connector with `--quota-scale unlimited`: the connector's
    own speed, peak RSS and output size.
 
 Every sync is checked against the pool (users, groups, memberships) before it counts. Standard
@@ -60,6 +63,8 @@ class Scenario:
     # Quotas of the paced run, as a multiple of AWS's defaults (the floor scales with it).
     quota_scale: float = 1.0
     about: str = ""
+    # Whether the SDK's syncer runs too (see run_sdk_syncer).
+    sdk_syncer: bool = True
 
 
 SCENARIOS = [
@@ -70,9 +75,11 @@ SCENARIOS = [
     # At 1x the paced run takes 23 minutes. Compressing time further than 3x would put the
     # floor (468 s) under the longest chain of pages: all-staff's 6,250 pages, one after another,
     # take at least 6,250 x 50 ms = 313 s whatever the quota.
+    # The SDK's syncer reads one page at a time, so its run here would take about 35 minutes
+    # (42,158 pages at 50 ms): it is measured on the smaller shapes.
     Scenario("fast-1m", "fast", 1_000_000, 1_000, synthetic=True, quota_scale=3.0,
              about="fast emulator; synthetic pool; paced run at 3x AWS's quotas (the floor is "
-                   "scaled alike)"),
+                   "scaled alike)", sdk_syncer=False),
     Scenario("many-groups", "fast", 300, 3_000, synthetic=False,
              about="fast emulator; 3,000 groups, 300 users: memberships read per user"),
 ]
@@ -282,6 +289,52 @@ def watch_peak_rss(proc: subprocess.Popen) -> int:
     return peak
 
 
+def run_sdk_syncer(args: argparse.Namespace, emulator: Emulator, shape: PoolShape, workdir: Path,
+                   extra: list[str]) -> SyncRun:
+    """`baton-cognito serve` on the emulator with `extra` flags, and the Baton SDK's syncer
+    (cmd/sdk-sync, the SDK's defaults: one worker, the Pebble store) driving it into a .c1z.
+    The wall time is the SDK sync's own (the server is started first); peak RSS is the
+    server's."""
+    out = workdir / f"{emulator.scenario.name}-sdk.c1z"
+    out.unlink(missing_ok=True)
+    env = dict(os.environ, BATON_LOG_LEVEL="warn", BATON_LOG_FORMAT="json",
+               AWS_EC2_METADATA_DISABLED="true")
+    serve = [args.connector, "serve", "--listen", "127.0.0.1:0", "--user-pool-id", shape.pool_id,
+             "--endpoint-url", emulator.url, "--aws-access-key-id", ACCESS_KEY,
+             "--aws-secret-access-key", SECRET_KEY, *extra]
+    with tempfile.TemporaryFile() as server_log:
+        server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, stderr=server_log, text=True)
+        try:
+            first = server.stdout.readline().split()
+            if first[:2] != ["listening", "on"]:
+                raise SystemExit(f"the server did not start: {' '.join(serve)}")
+            emulator.reset_calls()
+            throttled_before = emulator.throttled()
+            done = subprocess.run([args.sdk_sync, "--connector", first[2], "--file", str(out)],
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                server_log.seek(0)
+                raise SystemExit(f"the SDK's sync failed: {done.stderr[-4000:]}\nserver: "
+                                 f"{server_log.read().decode(errors='replace')[-2000:]}")
+            report = json.loads(done.stdout)
+            calls, throttled = emulator.calls(), emulator.throttled() - throttled_before
+        finally:
+            peak_kib = 0
+            status = Path(f"/proc/{server.pid}/status")
+            try:
+                peak_kib = next(int(line.split()[1]) for line in status.read_text().splitlines()
+                                if line.startswith("VmHWM:"))
+            except (OSError, StopIteration, ValueError):
+                pass
+            server.terminate()
+            server.wait(timeout=60)
+    got = (report["resources"].get("user", 0), report["resources"].get("group", 0), report["grants"])
+    want = (shape.users, len(shape.group_sizes), shape.memberships)
+    if got != want:
+        raise SystemExit(f"{out}: (users, groups, grants) = {got}, the pool has {want}")
+    return SyncRun(report["wall_s"], peak_kib / 1024, out.stat().st_size / 2**20, calls, throttled)
+
+
 def check_output(args: argparse.Namespace, out: Path, shape: PoolShape) -> None:
     """A benchmark of a wrong sync means nothing: the file must hold the whole pool."""
     stats = json.loads(subprocess.run([args.connector, "stats", "-f", str(out), "-o", "json"],
@@ -402,9 +455,12 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, workdir: Path) ->
                       memberships=shape.memberships, minimum_calls=minimum,
                       quota_floor_s=round(floor, 2))
         log(f"  paced sync (50 ms, quotas x{scenario.quota_scale:g}); floor {floor:.1f} s")
-        paced = run_connector(args, emulator, shape, workdir,
-                              ["--api-budget", "1", "--quota-scale", str(scenario.quota_scale)])
+        budget = ["--api-budget", "1", "--quota-scale", str(scenario.quota_scale)]
+        paced = run_connector(args, emulator, shape, workdir, budget)
         result["paced"] = paced.__dict__
+        if scenario.sdk_syncer:
+            log("  the Baton SDK's syncer driving baton-cognito serve, same latency and quotas")
+            result["sdk"] = run_sdk_syncer(args, emulator, shape, workdir, budget).__dict__
         if not args.no_cli:
             log("  AWS CLI baseline")
             emulator.reset_calls()
@@ -448,6 +504,28 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sdk_table(results: list[dict]) -> str:
+    """The upstream architecture beside ours: the SDK's syncer driving the gRPC server, and the
+    one-shot engine, in the same paced emulator."""
+    lines = [
+        "| scenario | one-shot: calls | one-shot: wall | SDK syncer via gRPC: calls "
+        "| SDK syncer: wall | SDK / one-shot wall | SDK throttled |",
+        "|" + "---|" * 7,
+    ]
+    for r in results:
+        sdk = r.get("sdk")
+        if sdk is None:
+            continue
+        paced = r["paced"]
+        lines.append(
+            f"| {r['scenario']} | {sum(paced['calls'].values()):,} | {paced['wall_s']:.1f} s "
+            f"| {sum(sdk['calls'].values()):,} ("
+            + ", ".join(f"{op} {n:,}" for op, n in sorted(sdk["calls"].items()))
+            + f") | {sdk['wall_s']:.1f} s | **{ratio(sdk['wall_s'], paced['wall_s'])}** "
+            f"| {sdk['throttled']} |")
+    return "\n".join(lines)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -459,6 +537,7 @@ def main() -> None:
     ap.add_argument("--fast-emulator", required=True)
     ap.add_argument("--moto-python", required=True)
     ap.add_argument("--aws", required=True)
+    ap.add_argument("--sdk-sync", required=True, help="conformance/cmd/sdk-sync, built")
     ap.add_argument("--only", help=f"comma-separated scenarios among {', '.join(names)}")
     ap.add_argument("--cli-budget", type=float, default=240,
                     help="seconds the AWS CLI baseline may take per scenario before it is "
@@ -481,6 +560,8 @@ def main() -> None:
             results.append(run_scenario(args, scenario, Path(workdir)))
     Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
+    print()
+    print(sdk_table(results))
     log(f"raw results: {args.json}; {time.monotonic() - started:.0f} s in all")
 
 
