@@ -8,7 +8,6 @@ import (
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z"
-	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 
 	"github.com/baton-cognito/conformance/sdkrun"
 )
@@ -27,48 +26,32 @@ func keyOf(id *v2.ResourceId) resourceKey {
 	return resourceKey{id.GetResourceType(), id.GetResource()}
 }
 
-// readC1Z opens `path` with dotc1z and reads every record, page by page.
+// readC1Z opens `path` with dotc1z and reads every record, each id once.
 func readC1Z(t testing.TB, path string, opts ...dotc1z.C1ZOption) c1zContents {
 	t.Helper()
-	ctx := context.Background()
 	opts = append([]dotc1z.C1ZOption{dotc1z.WithTmpDir(t.TempDir())}, opts...)
-	store, err := dotc1z.NewStore(ctx, path, opts...)
+	read, err := sdkrun.Read(context.Background(), path, opts...)
 	if err != nil {
-		t.Fatalf("dotc1z cannot open %s: %v", path, err)
+		t.Fatalf("dotc1z cannot read %s: %v", path, err)
 	}
-	defer func() {
-		if err := store.Close(ctx); err != nil {
-			t.Errorf("dotc1z close %s: %v", path, err)
-		}
-	}()
-	return readStore(t, store)
-}
-
-func readStore(t testing.TB, store c1zstore.Store) c1zContents {
-	t.Helper()
-	ctx := context.Background()
 	contents := c1zContents{
 		resourceTypes: map[string]*v2.ResourceType{},
 		resources:     map[resourceKey]*v2.Resource{},
 		entitlements:  map[string]*v2.Entitlement{},
 		grants:        map[string]*v2.Grant{},
 	}
-	requireListed(t, "resource types", sdkrun.Each(func(token string) ([]*v2.ResourceType, string, error) {
-		page, err := store.ListResourceTypes(ctx, &v2.ResourceTypesServiceListResourceTypesRequest{PageToken: token})
-		return page.GetList(), page.GetNextPageToken(), err
-	}, func(rt *v2.ResourceType) { putOnce(t, contents.resourceTypes, rt.GetId(), rt) }))
-	requireListed(t, "resources", sdkrun.Each(func(token string) ([]*v2.Resource, string, error) {
-		page, err := store.ListResources(ctx, &v2.ResourcesServiceListResourcesRequest{PageToken: token})
-		return page.GetList(), page.GetNextPageToken(), err
-	}, func(r *v2.Resource) { putOnce(t, contents.resources, keyOf(r.GetId()), r) }))
-	requireListed(t, "entitlements", sdkrun.Each(func(token string) ([]*v2.Entitlement, string, error) {
-		page, err := store.ListEntitlements(ctx, &v2.EntitlementsServiceListEntitlementsRequest{PageToken: token})
-		return page.GetList(), page.GetNextPageToken(), err
-	}, func(e *v2.Entitlement) { putOnce(t, contents.entitlements, e.GetId(), e) }))
-	requireListed(t, "grants", sdkrun.Each(func(token string) ([]*v2.Grant, string, error) {
-		page, err := store.ListGrants(ctx, &v2.GrantsServiceListGrantsRequest{PageToken: token})
-		return page.GetList(), page.GetNextPageToken(), err
-	}, func(g *v2.Grant) { putOnce(t, contents.grants, g.GetId(), g) }))
+	for _, rt := range read.ResourceTypes {
+		putOnce(t, contents.resourceTypes, rt.GetId(), rt)
+	}
+	for _, r := range read.Resources {
+		putOnce(t, contents.resources, keyOf(r.GetId()), r)
+	}
+	for _, e := range read.Entitlements {
+		putOnce(t, contents.entitlements, e.GetId(), e)
+	}
+	for _, g := range read.Grants {
+		putOnce(t, contents.grants, g.GetId(), g)
+	}
 	return contents
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/testing/protocmp"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
@@ -84,6 +86,9 @@ func readEvents(t *testing.T, client types.ConnectorClient, feed, cursor string,
 		if page.GetCursor() == "" {
 			t.Fatal("an answer without a cursor")
 		}
+		if page.GetHasMore() && page.GetCursor() == cursor {
+			t.Fatal("more events, yet the same cursor: the reader would never end")
+		}
 		events, cursor = append(events, page.GetEvents()...), page.GetCursor()
 		if !page.GetHasMore() {
 			return events, cursor
@@ -141,6 +146,10 @@ func TestEventFeedAcrossAPoolChange(t *testing.T) {
 		}
 	}
 	requireChangedResourcesCarried(t, first, readAWSPool(t, shared, poolID))
+	_, err = client.ListEvents(ctx, &v2.ListEventsRequest{EventFeedId: feed.GetId(), PageSize: largestEventPage + 1})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Errorf("ListEvents at page size %d: %v, want InvalidArgument", largestEventPage+1, err)
+	}
 	v.requireValid(t, "ListEventFeeds", "ListEvents")
 }
 

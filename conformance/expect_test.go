@@ -239,6 +239,9 @@ func requireProfileText(t *testing.T, profile map[string]*structpb.Value, key, w
 func requireProfileDate(t *testing.T, profile map[string]*structpb.Value, key string, want *time.Time) {
 	t.Helper()
 	if want == nil {
+		if value, ok := profile[key]; ok {
+			t.Errorf("profile %q = %v, Cognito sent no date", key, value)
+		}
 		return
 	}
 	text := profile[key].GetStringValue()
@@ -284,7 +287,7 @@ func keys[K comparable, V any](m map[K]V) []K {
 	return out
 }
 
-// requireSameSet fails with what is missing and what is extra.
+// requireSameSet fails with what is missing, what is extra and what `got` lists twice.
 func requireSameSet(t *testing.T, what string, want, got []string) {
 	t.Helper()
 	wantSet := map[string]bool{}
@@ -294,6 +297,9 @@ func requireSameSet(t *testing.T, what string, want, got []string) {
 	gotSet := map[string]bool{}
 	var extra, missing []string
 	for _, g := range got {
+		if gotSet[g] {
+			t.Errorf("%s: %q listed twice", what, g)
+		}
 		gotSet[g] = true
 		if !wantSet[g] {
 			extra = append(extra, g)

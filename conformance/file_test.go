@@ -33,10 +33,12 @@ func TestOurOneShotFileIsTheSDKSyncersFile(t *testing.T) {
 	dir := t.TempDir()
 	ours := filepath.Join(dir, "ours.c1z")
 	runConnector(t, env, "-f", ours)
-	client := dial(t, startServer(t, env).addr, newValidator())
+	v := newValidator()
+	client := dial(t, startServer(t, env).addr, v)
 	sqlite, pebble := filepath.Join(dir, "sdk-sqlite.c1z"), filepath.Join(dir, "sdk-pebble.c1z")
 	requireNoWarnings(t, sdkSync(t, client, sqlite, c1zstore.EngineSQLite))
 	requireNoWarnings(t, sdkSync(t, client, pebble, c1zstore.EnginePebble))
+	v.requireValid(t, "ListResources", "ListEntitlements", "ListGrants")
 
 	original, err := os.ReadFile(ours)
 	if err != nil {
@@ -137,8 +139,16 @@ func runBaton(t *testing.T, file string, args ...string) map[string]any {
 }
 
 // listed is the string at `path` in every item of the list `list` of a CLI answer, e.g. the
-// grant id ("grant", "id") of every item of "grants".
+// grant id ("grant", "id") of every item of "grants", sorted.
 func listed(t *testing.T, answer map[string]any, list string, path ...string) []string {
+	t.Helper()
+	out := listedInOrder(t, answer, list, path...)
+	sort.Strings(out)
+	return out
+}
+
+// listedInOrder is listed in the CLI's order.
+func listedInOrder(t *testing.T, answer map[string]any, list string, path ...string) []string {
 	t.Helper()
 	items, ok := answer[list].([]any)
 	if !ok {
@@ -146,18 +156,26 @@ func listed(t *testing.T, answer map[string]any, list string, path ...string) []
 	}
 	var out []string
 	for _, item := range items {
-		var value any = item
-		for _, step := range path {
-			value = value.(map[string]any)[step]
-		}
-		s, ok := value.(string)
-		if !ok {
-			t.Fatalf("%s: %v at %v is not a string", list, value, path)
-		}
-		out = append(out, s)
+		out = append(out, stringAt(t, item, path...))
 	}
-	sort.Strings(out)
 	return out
+}
+
+// stringAt is the string at `path` (object keys) in a decoded JSON value.
+func stringAt(t *testing.T, value any, path ...string) string {
+	t.Helper()
+	for _, step := range path {
+		object, ok := value.(map[string]any)
+		if !ok {
+			t.Fatalf("%v is not an object with %q", value, step)
+		}
+		value = object[step]
+	}
+	s, ok := value.(string)
+	if !ok {
+		t.Fatalf("%v at %v is not a string", value, path)
+	}
+	return s
 }
 
 func TestTheBatonCLIListsOurFile(t *testing.T) {
@@ -182,7 +200,14 @@ func TestTheBatonCLIListsOurFile(t *testing.T) {
 	requireSameSet(t, "baton resource-types", []string{"group", "user"},
 		listed(t, runBaton(t, file, "resource-types"), "resourceTypes", "resourceType", "id"))
 
-	requireSameSet(t, "baton resources", append(users, groups...), qualified(runBaton(t, file, "resources")))
+	resources := runBaton(t, file, "resources")
+	types := listedInOrder(t, resources, "resources", "resource", "id", "resourceType")
+	ids := listedInOrder(t, resources, "resources", "resource", "id", "resource")
+	var qualified []string
+	for i := range ids {
+		qualified = append(qualified, types[i]+"/"+ids[i])
+	}
+	requireSameSet(t, "baton resources", append(users, groups...), qualified)
 	requireSameSet(t, "baton entitlements", entitlements,
 		listed(t, runBaton(t, file, "entitlements"), "entitlements", "entitlement", "id"))
 	requireSameSet(t, "baton grants", grants,
@@ -199,14 +224,4 @@ func TestTheBatonCLIListsOurFile(t *testing.T) {
 	if stats["syncType"] != "full" || stats["endedAt"] == nil {
 		t.Errorf("baton stats: not a finished full sync: %v", stats)
 	}
-}
-
-// qualified lists "type/id" of every resource of a `baton resources` answer.
-func qualified(answer map[string]any) []string {
-	var out []string
-	for _, item := range answer["resources"].([]any) {
-		id := item.(map[string]any)["resource"].(map[string]any)["id"].(map[string]any)
-		out = append(out, id["resourceType"].(string)+"/"+id["resource"].(string))
-	}
-	return out
 }

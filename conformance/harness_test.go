@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,11 +69,8 @@ func setUp(m *testing.M) (int, error) {
 }
 
 // buildConnector builds the connector with cargo (a no-op after `cargo test`) and returns the
-// executable cargo reports, so CARGO_TARGET_DIR is honoured. BATON_COGNITO_BIN overrides it.
+// executable cargo reports, so CARGO_TARGET_DIR is honoured.
 func buildConnector() (string, error) {
-	if bin := os.Getenv("BATON_COGNITO_BIN"); bin != "" {
-		return bin, nil
-	}
 	cmd := exec.Command("cargo", "build", "--locked", "--bin", "baton-cognito",
 		"--message-format=json-render-diagnostics")
 	cmd.Dir = repoRoot
@@ -99,8 +95,8 @@ func buildConnector() (string, error) {
 	return "", errors.New("cargo build reported no baton-cognito executable")
 }
 
-// buildBatonCLI builds the `baton` CLI of the pinned SDK (its cmd/baton) beside the connector:
-// a build product of this run, never committed.
+// buildBatonCLI builds the `baton` CLI of the pinned SDK (its cmd/baton) into `dir`, the
+// cargo target directory of the connector: a build product of this run, never committed.
 func buildBatonCLI(dir string) (string, error) {
 	out := filepath.Join(dir, "conformance-baton")
 	cmd := exec.Command("go", "build", "-o", out, "github.com/conductorone/baton-sdk/cmd/baton")
@@ -130,12 +126,11 @@ type emulator struct {
 	stdin io.WriteCloser
 }
 
-// startEmulator starts the emulator with `args` (e.g. --latency-ms, --quota-scale) and waits
-// for the address it prints.
-func startEmulator(args ...string) (*emulator, error) {
-	argv := append([]string{filepath.Join(repoRoot, "tests", "emulator", "cognito_emulator.py"),
-		"--host", "127.0.0.1", "--port", "0"}, args...)
-	cmd := exec.Command(emulatorPy, argv...)
+// startEmulator starts the emulator on an ephemeral loopback port and waits for the address it
+// prints.
+func startEmulator() (*emulator, error) {
+	cmd := exec.Command(emulatorPy, filepath.Join(repoRoot, "tests", "emulator", "cognito_emulator.py"),
+		"--host", "127.0.0.1", "--port", "0")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -214,18 +209,6 @@ func (e *emulator) mustControl(t testing.TB, method, path string, body any) map[
 	return out
 }
 
-// poolCalls counts the AWS operations the emulator received for one pool since its counters
-// were last reset.
-func (e *emulator) poolCalls(t testing.TB, poolID string) map[string]int {
-	t.Helper()
-	out := e.mustControl(t, "GET", "/_emulator/calls?pool_id="+url.QueryEscape(poolID), nil)
-	calls := map[string]int{}
-	for op, n := range out {
-		calls[op] = int(n.(float64))
-	}
-	return calls
-}
-
 const region = "us-east-1"
 
 // createPool seeds a pool from a control-API spec and returns its id.
@@ -239,13 +222,7 @@ func (e *emulator) createPool(t testing.TB, spec map[string]any) string {
 // connectorEnv is the environment of a connector process reading `poolID` from `e`: the
 // caller's environment without any AWS_ or BATON_ variable, dummy static credentials, JSON logs.
 func (e *emulator) connectorEnv(poolID string, extra ...string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "BATON_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
+	env := append(withoutVariables("AWS_", "BATON_"),
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=/nonexistent",
 		"AWS_SHARED_CREDENTIALS_FILE=/nonexistent",
@@ -256,6 +233,22 @@ func (e *emulator) connectorEnv(poolID string, extra ...string) []string {
 		"BATON_AWS_SECRET_ACCESS_KEY="+dummySecretKey,
 	)
 	return append(env, extra...)
+}
+
+// withoutVariables is the test's environment minus the variables whose names start with one
+// of `prefixes`.
+func withoutVariables(prefixes ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		keep := true
+		for _, prefix := range prefixes {
+			keep = keep && !strings.HasPrefix(kv, prefix)
+		}
+		if keep {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 const (
@@ -284,12 +277,10 @@ func (b *lockedBuffer) String() string {
 // server is `baton-cognito serve` on an ephemeral loopback port.
 type server struct {
 	addr string
-	cmd  *exec.Cmd
-	logs *lockedBuffer
 }
 
 // startServer runs `baton-cognito serve --listen 127.0.0.1:0 args...` with `env` until the
-// test ends, once it has printed the address it listens on.
+// test ends, once it has printed the address it listens on. A failed test shows its logs.
 func startServer(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	argv := append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)
@@ -307,13 +298,16 @@ func startServer(t testing.TB, env []string, args ...string) *server {
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("baton-cognito %s logged:\n%s", strings.Join(argv, " "), logs)
+		}
 	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "listening on ")
 	if err != nil || !ok {
-		t.Fatalf("the server did not start: %q (%v); logs:\n%s", line, err, logs)
+		t.Fatalf("the server did not start: %q (%v)", line, err)
 	}
-	return &server{addr: addr, cmd: cmd, logs: logs}
+	return &server{addr: addr}
 }
 
 // runConnector runs the connector binary to completion and returns its stdout, failing the

@@ -42,11 +42,31 @@ func TestEveryAnswerPassesTheSDKsValidationAtEveryPageSize(t *testing.T) {
 	v.requireValid(t, "GetMetadata", "Validate", "ListResourceTypes", "ListResources",
 		"ListEntitlements", "ListGrants")
 
-	// Over the rules' bound: the SDK's own server refuses it, and so must we.
-	_, err := client.ListResources(ctx, &v2.ResourcesServiceListResourcesRequest{
-		ResourceTypeId: "user", PageSize: largestPageSize + 1})
-	if status.Code(err) != codes.InvalidArgument {
-		t.Errorf("page size %d: %v, want InvalidArgument", largestPageSize+1, err)
+	// Over the rules' bound: the SDK's own server refuses it, and so must we, in every listing.
+	group := &v2.Resource{Id: &v2.ResourceId{ResourceType: "group", Resource: "everyone"}}
+	for name, call := range map[string]func() error{
+		"ListResourceTypes": func() error {
+			_, err := client.ListResourceTypes(ctx, &v2.ResourceTypesServiceListResourceTypesRequest{PageSize: largestPageSize + 1})
+			return err
+		},
+		"ListResources": func() error {
+			_, err := client.ListResources(ctx, &v2.ResourcesServiceListResourcesRequest{
+				ResourceTypeId: "user", PageSize: largestPageSize + 1})
+			return err
+		},
+		"ListEntitlements": func() error {
+			_, err := client.ListEntitlements(ctx, &v2.EntitlementsServiceListEntitlementsRequest{
+				Resource: group, PageSize: largestPageSize + 1})
+			return err
+		},
+		"ListGrants": func() error {
+			_, err := client.ListGrants(ctx, &v2.GrantsServiceListGrantsRequest{Resource: group, PageSize: largestPageSize + 1})
+			return err
+		},
+	} {
+		if err := call(); status.Code(err) != codes.InvalidArgument {
+			t.Errorf("%s at page size %d: %v, want InvalidArgument", name, largestPageSize+1, err)
+		}
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 
 func BenchmarkRoundTripOfOneCall(b *testing.B) {
 	poolID := shared.createPool(b, map[string]any{"name": "round-trip", "groups": []any{map[string]any{"name": "g"}}})
-	client := dial(b, startServer(b, shared.connectorEnv(poolID)).addr, newValidator())
+	client := dial(b, startServer(b, shared.connectorEnv(poolID)).addr, nil)
 	ctx := context.Background()
 	group := &v2.Resource{Id: &v2.ResourceId{ResourceType: "group", Resource: "g"}}
 	if _, err := client.ListEntitlements(ctx, &v2.EntitlementsServiceListEntitlementsRequest{Resource: group}); err != nil {

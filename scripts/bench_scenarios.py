@@ -247,20 +247,27 @@ class SyncRun:
     throttled: int
 
 
+def connector_env() -> dict[str, str]:
+    return dict(os.environ, BATON_LOG_LEVEL="warn", BATON_LOG_FORMAT="json",
+                AWS_EC2_METADATA_DISABLED="true")
+
+
+def pool_flags(emulator: Emulator, shape: PoolShape) -> list[str]:
+    """The connector's flags that point it at the emulator's pool."""
+    return ["--user-pool-id", shape.pool_id, "--endpoint-url", emulator.url,
+            "--aws-access-key-id", ACCESS_KEY, "--aws-secret-access-key", SECRET_KEY]
+
+
 def run_connector(args: argparse.Namespace, emulator: Emulator, shape: PoolShape, workdir: Path,
                   extra: list[str]) -> SyncRun:
     out = workdir / f"{emulator.scenario.name}.c1z"
     out.unlink(missing_ok=True)
-    env = dict(os.environ, BATON_LOG_LEVEL="warn", BATON_LOG_FORMAT="json",
-               AWS_EC2_METADATA_DISABLED="true")
-    cmd = [args.connector, "--user-pool-id", shape.pool_id, "--endpoint-url", emulator.url,
-           "--aws-access-key-id", ACCESS_KEY, "--aws-secret-access-key", SECRET_KEY,
-           "-f", str(out), *extra]
+    cmd = [args.connector, *pool_flags(emulator, shape), "-f", str(out), *extra]
     emulator.reset_calls()
     throttled_before = emulator.throttled()
     started = time.monotonic()
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(cmd, env=connector_env(), stdout=subprocess.DEVNULL, stderr=stderr)
         peak_kib = watch_peak_rss(proc)
         wall = time.monotonic() - started
         if proc.returncode != 0:
@@ -272,19 +279,24 @@ def run_connector(args: argparse.Namespace, emulator: Emulator, shape: PoolShape
                    emulator.throttled() - throttled_before)
 
 
+def peak_rss_kib(pid: int) -> int:
+    """A live process's peak RSS so far in KiB (VmHWM); 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def watch_peak_rss(proc: subprocess.Popen) -> int:
     """Waits for the process; its peak RSS in KiB (VmHWM, read every 20 ms until it exits).
     Not getrusage: on Linux a child's ru_maxrss starts from its parent's peak at fork, and this
     harness is bigger than a small sync."""
     peak = 0
-    status = Path(f"/proc/{proc.pid}/status")
     while proc.poll() is None:
-        try:
-            for line in status.read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        except (OSError, ValueError):
-            pass
+        peak = max(peak, peak_rss_kib(proc.pid))
         time.sleep(0.02)
     return peak
 
@@ -297,13 +309,10 @@ def run_sdk_syncer(args: argparse.Namespace, emulator: Emulator, shape: PoolShap
     server's."""
     out = workdir / f"{emulator.scenario.name}-sdk.c1z"
     out.unlink(missing_ok=True)
-    env = dict(os.environ, BATON_LOG_LEVEL="warn", BATON_LOG_FORMAT="json",
-               AWS_EC2_METADATA_DISABLED="true")
-    serve = [args.connector, "serve", "--listen", "127.0.0.1:0", "--user-pool-id", shape.pool_id,
-             "--endpoint-url", emulator.url, "--aws-access-key-id", ACCESS_KEY,
-             "--aws-secret-access-key", SECRET_KEY, *extra]
+    serve = [args.connector, "serve", "--listen", "127.0.0.1:0", *pool_flags(emulator, shape), *extra]
     with tempfile.TemporaryFile() as server_log:
-        server = subprocess.Popen(serve, env=env, stdout=subprocess.PIPE, stderr=server_log, text=True)
+        server = subprocess.Popen(serve, env=connector_env(), stdout=subprocess.PIPE,
+                                  stderr=server_log, text=True)
         try:
             first = server.stdout.readline().split()
             if first[:2] != ["listening", "on"]:
@@ -319,19 +328,10 @@ def run_sdk_syncer(args: argparse.Namespace, emulator: Emulator, shape: PoolShap
             report = json.loads(done.stdout)
             calls, throttled = emulator.calls(), emulator.throttled() - throttled_before
         finally:
-            peak_kib = 0
-            status = Path(f"/proc/{server.pid}/status")
-            try:
-                peak_kib = next(int(line.split()[1]) for line in status.read_text().splitlines()
-                                if line.startswith("VmHWM:"))
-            except (OSError, StopIteration, ValueError):
-                pass
+            peak_kib = peak_rss_kib(server.pid)
             server.terminate()
             server.wait(timeout=60)
-    got = (report["resources"].get("user", 0), report["resources"].get("group", 0), report["grants"])
-    want = (shape.users, len(shape.group_sizes), shape.memberships)
-    if got != want:
-        raise SystemExit(f"{out}: (users, groups, grants) = {got}, the pool has {want}")
+    check_counts(out, report["resources"], report["grants"], shape)
     return SyncRun(report["wall_s"], peak_kib / 1024, out.stat().st_size / 2**20, calls, throttled)
 
 
@@ -339,8 +339,11 @@ def check_output(args: argparse.Namespace, out: Path, shape: PoolShape) -> None:
     """A benchmark of a wrong sync means nothing: the file must hold the whole pool."""
     stats = json.loads(subprocess.run([args.connector, "stats", "-f", str(out), "-o", "json"],
                                       check=True, capture_output=True, text=True).stdout)
-    got = (stats["resources_by_type"].get("user", 0), stats["resources_by_type"].get("group", 0),
-           stats["grants"])
+    check_counts(out, stats["resources_by_type"], stats["grants"], shape)
+
+
+def check_counts(out: Path, resources: dict[str, int], grants: int, shape: PoolShape) -> None:
+    got = (resources.get("user", 0), resources.get("group", 0), grants)
     want = (shape.users, len(shape.group_sizes), shape.memberships)
     if got != want:
         raise SystemExit(f"{out}: (users, groups, grants) = {got}, the pool has {want}")

@@ -190,12 +190,12 @@ impl EntitlementsService for SyncApi {
     ) -> Result<Response<EntitlementsServiceListStaticEntitlementsResponse>, Status> {
         let request = request.into_inner();
         ResourceKind::parse(&request.resource_type_id)?;
-        // The connector has no static entitlements: one empty page, and no token is valid.
-        self.held_page::<Entitlement>(
+        // The connector has no static entitlements: one empty page, which no token can resume;
+        // the token and page size are still checked like every listing's.
+        self.tokens.decode(
             "static-entitlements",
             &request.page_token,
             request.page_size,
-            Vec::new(),
         )?;
         Ok(Response::new(
             EntitlementsServiceListStaticEntitlementsResponse::default(),

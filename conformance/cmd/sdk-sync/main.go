@@ -21,6 +21,7 @@ import (
 
 	"github.com/baton-cognito/conformance/sdkrun"
 	"github.com/conductorone/baton-sdk/pkg/connectorclient"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z"
 	sdksync "github.com/conductorone/baton-sdk/pkg/sync"
 )
 
@@ -54,10 +55,14 @@ func run() error {
 		return fmt.Errorf("the SDK's sync failed: %w", err)
 	}
 	wall := time.Since(started)
-	counts, err := sdkrun.Count(ctx, *file, tmpDir)
+	contents, err := sdkrun.Read(ctx, *file, dotc1z.WithReadOnly(true), dotc1z.WithTmpDir(tmpDir))
 	if err != nil {
 		return fmt.Errorf("reading %s back: %w", *file, err)
 	}
+	resources := map[string]int{}
+	for _, r := range contents.Resources {
+		resources[r.GetId().GetResourceType()]++
+	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
-		"wall_s": wall.Seconds(), "resources": counts.Resources, "grants": counts.Grants})
+		"wall_s": wall.Seconds(), "resources": resources, "grants": len(contents.Grants)})
 }
