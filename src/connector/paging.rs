@@ -93,10 +93,62 @@ pub fn fit_page<R, T: Message>(
     }
 }
 
+/// One page of a listing held whole (resource types, a resource's entitlements), resumed at
+/// `cursor.skip`: at most `page_size` items (0 = all), so that no page is larger than the
+/// caller asked for.
+pub fn held_page<T>(items: Vec<T>, cursor: &Cursor, page_size: u32) -> PageResult<T> {
+    let start = (cursor.skip as usize).min(items.len());
+    let end = match page_size {
+        0 => items.len(),
+        size => start.saturating_add(size as usize).min(items.len()),
+    };
+    let next = (end < items.len()).then(|| Cursor {
+        skip: end as u32,
+        ..Cursor::default()
+    });
+    PageResult {
+        items: items.into_iter().skip(start).take(end - start).collect(),
+        next,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::pb::v2::ResourceId;
+
+    #[test]
+    fn held_listings_page_at_the_callers_page_size_and_resume_by_position() {
+        let page = |cursor: &Cursor, size| held_page(vec![1, 2, 3, 4, 5], cursor, size);
+        let all = page(&Cursor::default(), 0);
+        assert_eq!((all.items, all.next), (vec![1, 2, 3, 4, 5], None));
+
+        let first = page(&Cursor::default(), 2);
+        assert_eq!(first.items, vec![1, 2]);
+        let second = page(first.next.as_ref().unwrap(), 2);
+        assert_eq!(second.items, vec![3, 4]);
+        let last = page(second.next.as_ref().unwrap(), 2);
+        assert_eq!((last.items, last.next), (vec![5], None));
+
+        let exact = page(&Cursor::default(), 5);
+        assert_eq!(exact.next, None, "a full last page has no next cursor");
+        let resumed_bigger = page(
+            &Cursor {
+                skip: 3,
+                ..Cursor::default()
+            },
+            0,
+        );
+        assert_eq!(resumed_bigger.items, vec![4, 5]);
+        let past_the_end = page(
+            &Cursor {
+                skip: 9,
+                ..Cursor::default()
+            },
+            2,
+        );
+        assert_eq!((past_the_end.items, past_the_end.next), (vec![], None));
+    }
 
     fn big_id(n: usize) -> ResourceId {
         ResourceId {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::page_token::PageTokens;
-use crate::connector::{Connector, Cursor, ResourceKind, metadata};
+use crate::connector::{Connector, ResourceKind, held_page, metadata};
 use crate::pb::v2::connector_service_server::ConnectorService;
 use crate::pb::v2::entitlements_service_server::EntitlementsService;
 use crate::pb::v2::grants_service_server::GrantsService;
@@ -33,27 +33,18 @@ impl SyncApi {
         }
     }
 
-    /// One page of a listing the connector holds whole (resource types, a resource's
-    /// entitlements): at most `page_size` items (0 = all), resumed by position, so that no
-    /// page is larger than the caller asked for.
-    fn held_page<T>(
+    /// One page of a listing the connector holds whole (see [`held_page`]) and the token that
+    /// resumes it.
+    fn held_listing<T>(
         &self,
         listing: &str,
         token: &str,
         page_size: u32,
         items: Vec<T>,
     ) -> Result<(Vec<T>, String), Status> {
-        let start = (self.tokens.decode(listing, token, page_size)?.skip as usize).min(items.len());
-        let end = match page_size {
-            0 => items.len(),
-            size => start.saturating_add(size as usize).min(items.len()),
-        };
-        let next = (end < items.len()).then(|| Cursor {
-            skip: end as u32,
-            ..Cursor::default()
-        });
-        let page = items.into_iter().skip(start).take(end - start).collect();
-        Ok((page, self.tokens.encode(listing, next.as_ref())))
+        let cursor = self.tokens.decode(listing, token, page_size)?;
+        let page = held_page(items, &cursor, page_size);
+        Ok((page.items, self.tokens.encode(listing, page.next.as_ref())))
     }
 }
 
@@ -106,7 +97,7 @@ impl ResourceTypesService for SyncApi {
         request: Request<ResourceTypesServiceListResourceTypesRequest>,
     ) -> Result<Response<ResourceTypesServiceListResourceTypesResponse>, Status> {
         let request = request.into_inner();
-        let (list, next_page_token) = self.held_page(
+        let (list, next_page_token) = self.held_listing(
             "resource-types",
             &request.page_token,
             request.page_size,
@@ -171,7 +162,7 @@ impl EntitlementsService for SyncApi {
         let request = request.into_inner();
         let resource = required(request.resource.as_ref(), "resource")?;
         let listing = format!("entitlements/{}", grants_listing(resource));
-        let (list, next_page_token) = self.held_page(
+        let (list, next_page_token) = self.held_listing(
             &listing,
             &request.page_token,
             request.page_size,
