@@ -378,7 +378,7 @@ pub struct ServiceArgs {
     pub client_secret: Option<Secret>,
 
     /// How many platform tasks run at once, 1 to 100.
-    #[arg(long, env = "BATON_TASK_CONCURRENCY", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100))]
+    #[arg(long, env = "BATON_TASK_CONCURRENCY", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=100), allow_negative_numbers = true)]
     pub task_concurrency: u16,
 
     /// Serve /health, /ready and /live over HTTP for probes (service mode).
@@ -386,7 +386,12 @@ pub struct ServiceArgs {
     pub health_check: bool,
 
     /// Port of the health endpoint.
-    #[arg(long, env = "BATON_HEALTH_CHECK_PORT", default_value_t = 8081)]
+    #[arg(
+        long,
+        env = "BATON_HEALTH_CHECK_PORT",
+        default_value_t = 8081,
+        allow_negative_numbers = true
+    )]
     pub health_check_port: u16,
 
     /// Address the health endpoint binds to (0.0.0.0 in a Kubernetes pod, so the kubelet reaches it).
@@ -477,14 +482,29 @@ pub struct ServeArgs {
         env = "BATON_SHUTDOWN_TIMEOUT",
         default_value_t = 30,
         value_parser = clap::value_parser!(u64).range(1..=3600),
-        value_name = "SECONDS"
+        value_name = "SECONDS",
+        allow_negative_numbers = true
     )]
     pub shutdown_timeout: u64,
 }
 
 impl ServeArgs {
-    fn settings(self, provisioning: bool, event_feed: EventFeedSettings) -> ServeSettings {
-        ServeSettings {
+    fn settings(
+        self,
+        provisioning: bool,
+        event_feed: EventFeedSettings,
+    ) -> Result<ServeSettings, RunError> {
+        // A token no client can send would lock every client out.
+        if let Some(token) = &self.auth_token
+            && http::HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err()
+        {
+            return Err(RunError::Usage(
+                "--auth-token: cannot be sent in an HTTP header (it has a line break or another \
+                 control character), so no client could authenticate"
+                    .to_string(),
+            ));
+        }
+        Ok(ServeSettings {
             listen: self.listen,
             provisioning: provisioning || self.provisioning,
             tls: self.tls_cert.zip(self.tls_key).map(|(cert, key)| TlsFiles {
@@ -496,7 +516,7 @@ impl ServeArgs {
             auth_token: self.auth_token,
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout),
             event_feed,
-        }
+        })
     }
 }
 
@@ -551,7 +571,8 @@ pub struct WatchArgs {
         env = "BATON_SINK_ATTEMPTS",
         default_value_t = 6,
         value_parser = clap::value_parser!(u32).range(1..=100),
-        value_name = "N"
+        value_name = "N",
+        allow_negative_numbers = true
     )]
     pub sink_attempts: u32,
 
@@ -642,7 +663,7 @@ pub struct PoolArgs {
     #[arg(long, env = "BATON_USER_SLICING", global = true, value_enum, default_value_t = UserSlicing::Auto, hide = true)]
     pub user_slicing: UserSlicing,
 
-    /// Share of each Cognito request-rate quota this connector may use, in (0, 1].
+    /// Share of each Cognito request-rate quota this connector may use, from 0.001 to 1.
     #[arg(long, env = "BATON_API_BUDGET", global = true, default_value_t = ApiBudget::DEFAULT, value_name = "SHARE", allow_negative_numbers = true)]
     pub api_budget: f64,
 
@@ -732,6 +753,7 @@ impl PoolArgs {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.log.log_level, cli.log.log_format);
+    exit_on_panic();
     match run_mode(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`| head`) is not a failure.
@@ -751,10 +773,21 @@ pub fn run() -> ExitCode {
     }
 }
 
+/// A panic anywhere, in a background task too, ends the program with an error. A task that died
+/// would otherwise leave whatever waits on it waiting forever: a sync that never ends.
+fn exit_on_panic() {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        report(info);
+        tracing::error!(panic = %info, "internal error: exiting");
+        std::process::exit(i32::from(crate::modes::EXIT_FAILURE));
+    }));
+}
+
 fn run_mode(cli: Cli) -> Result<(), RunError> {
     let file = cli.file.as_path();
     match cli.command {
-        Some(Command::Capabilities) => print(&metadata_files::capabilities_json()),
+        Some(Command::Capabilities) => print(&metadata_files::capabilities_json()?),
         Some(Command::Config) => print(&metadata_files::config_schema_json()),
         Some(Command::ResourceTypes(out)) => inspect::resource_types(file, out.output_format),
         Some(Command::Resources { resource_type, out }) => {
@@ -802,7 +835,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         }
         Some(Command::Serve(args)) => {
             let settings = settings(&cli.pool)?;
-            let serve = args.settings(cli.provisioning, cli.event_feed.settings());
+            let serve = args.settings(cli.provisioning, cli.event_feed.settings())?;
             tracing::debug!(?serve, "server configuration");
             runtime()?.block_on(serve::run(&settings, &serve))
         }

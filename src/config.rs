@@ -31,7 +31,9 @@ impl ConfigError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PoolRef {
     pub id: String,
-    pub region: String,
+    /// The region the id names (`us-east-1` in `us-east-1_AbC123`). Emulators name pools
+    /// otherwise (`local_2HVVRiVR`); such a pool needs `--region`.
+    pub region: Option<String>,
 }
 
 impl PoolRef {
@@ -76,20 +78,25 @@ impl PoolRef {
                 ));
             };
             let pool = Self::parse_id(pool_id)?;
-            if pool.region != region {
+            if pool.region.as_deref().is_some_and(|named| named != region) {
                 return Err(ConfigError::new(
                     FLAG,
                     format!(
                         "the ARN's region {region} contradicts its pool id {pool_id}, which lives in {}",
-                        pool.region
+                        pool.region.unwrap_or_default()
                     ),
                 ));
             }
-            return Ok(pool);
+            return Ok(Self {
+                region: Some(region.to_string()),
+                ..pool
+            });
         }
         Self::parse_id(value)
     }
 
+    /// A pool id as the AWS API's own pattern accepts it (`[\w-]+_[0-9a-zA-Z]+`, at most 55
+    /// characters); whether the pool exists is the endpoint's to say.
     fn parse_id(value: &str) -> Result<Self, ConfigError> {
         let bad = |why: &str| {
             ConfigError::new(
@@ -99,7 +106,7 @@ impl PoolRef {
                 ),
             )
         };
-        let Some((region, suffix)) = value.rsplit_once('_') else {
+        let Some((prefix, suffix)) = value.rsplit_once('_') else {
             return Err(bad("no underscore"));
         };
         if value.len() > 55 {
@@ -107,15 +114,18 @@ impl PoolRef {
         }
         if suffix.is_empty() || !suffix.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(bad(
-                "the part after the underscore must be letters and digits",
+                "the part after the last underscore must be letters and digits",
             ));
         }
-        if !is_region(region) {
-            return Err(bad("the part before the underscore is not an AWS region"));
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        if prefix.is_empty() || !prefix.bytes().all(word) {
+            return Err(bad(
+                "the part before the last underscore must be letters, digits, '_' and '-'",
+            ));
         }
         Ok(Self {
             id: value.to_string(),
-            region: region.to_string(),
+            region: is_region(prefix).then(|| prefix.to_string()),
         })
     }
 }
@@ -133,23 +143,41 @@ fn is_region(value: &str) -> bool {
             .is_ok_and(|n| n > 0 && !parts[parts.len() - 1].starts_with('0'))
 }
 
-/// Checks `--region` against the pool and returns the region to use.
+/// Checks `--region` against the pool and returns the region to use. A region is a name the
+/// SigV4 signature carries, so any AWS-shaped name is accepted (an emulator may use its own).
 pub fn resolve_region(pool: &PoolRef, flag: Option<&str>) -> Result<String, ConfigError> {
-    match flag.map(str::trim).filter(|r| !r.is_empty()) {
-        None => Ok(pool.region.clone()),
-        Some(region) if !is_region(region) => Err(ConfigError::new(
+    match (flag.map(str::trim).filter(|r| !r.is_empty()), &pool.region) {
+        (None, Some(named)) => Ok(named.clone()),
+        (None, None) => Err(ConfigError::new(
+            "region",
+            format!(
+                "is required: the user pool id {} does not name an AWS region",
+                pool.id
+            ),
+        )),
+        (Some(region), _) if !is_region_name(region) => Err(ConfigError::new(
             "region",
             format!("{region:?} is not an AWS region name like us-east-1"),
         )),
-        Some(region) if region != pool.region => Err(ConfigError::new(
+        (Some(region), Some(named)) if region != named => Err(ConfigError::new(
             "region",
             format!(
-                "{region} contradicts the user pool {}, which lives in {}; leave --region out or make them agree",
-                pool.id, pool.region
+                "{region} contradicts the user pool {}, which lives in {named}; leave --region out or make them agree",
+                pool.id
             ),
         )),
-        Some(region) => Ok(region.to_string()),
+        (Some(region), _) => Ok(region.to_string()),
     }
+}
+
+/// A name that may sign a request: letters, digits and '-', as AWS region names are, including
+/// an emulator's own (`local`).
+fn is_region_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Where AWS credentials come from.
@@ -176,10 +204,20 @@ impl Credentials {
         let session_token = session_token.filter(|v| !v.is_empty());
         match (access_key_id, secret_access_key) {
             (Some(id), Some(secret)) => {
-                if id.len() < 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                // AWS's own pattern (`\w+`): whether the key exists is the endpoint's to say, and
+                // emulators take keys like `test`.
+                if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                     return Err(ConfigError::new(
                         "aws-access-key-id",
-                        "is not an AWS access key id (16 or more letters and digits, like AKIA...)",
+                        "is not an AWS access key id (letters, digits and '_', like AKIA...)",
+                    ));
+                }
+                if let Some(token) = session_token
+                    && http::HeaderValue::from_str(token.expose()).is_err()
+                {
+                    return Err(ConfigError::new(
+                        "aws-session-token",
+                        "cannot be sent in an HTTP header (it has a line break or another control character)",
                     ));
                 }
                 Ok(Self::Static {
@@ -260,24 +298,52 @@ impl AssumeRole {
     }
 }
 
-/// Checks an endpoint URL (`--endpoint-url`): http or https with a host.
+/// Checks an endpoint URL (`--endpoint-url`): http or https with a host and, if given, a port
+/// from 1 to 65535. A user name or password in it is refused without repeating the URL: Cognito
+/// requests are signed with the AWS credentials, and a password would reach the logs.
 pub fn parse_endpoint_url(value: &str) -> Result<String, ConfigError> {
+    const FLAG: &str = "endpoint-url";
     let value = value.trim();
+    if value
+        .split_once("://")
+        .map_or(value, |(_, rest)| rest)
+        .split(['/', '?', '#'])
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        return Err(ConfigError::new(
+            FLAG,
+            "must not carry a user name or password (user:password@host); requests are signed \
+             with the AWS credentials (the URL is not repeated here: it holds a secret)",
+        ));
+    }
     let uri: http::Uri = value.parse().map_err(|_| {
         ConfigError::new(
-            "endpoint-url",
+            FLAG,
             format!("{value:?} is not a URL; expected e.g. http://127.0.0.1:5000"),
         )
     })?;
     match (uri.scheme_str(), uri.host()) {
-        (Some("http" | "https"), Some(host)) if !host.is_empty() => {
-            Ok(value.trim_end_matches('/').to_string())
+        (Some("http" | "https"), Some(host)) if !host.is_empty() => {}
+        _ => {
+            return Err(ConfigError::new(
+                FLAG,
+                format!("{value:?} must be an http:// or https:// URL with a host"),
+            ));
         }
-        _ => Err(ConfigError::new(
-            "endpoint-url",
-            format!("{value:?} must be an http:// or https:// URL with a host"),
-        )),
     }
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let port = match authority.rsplit_once(':') {
+        Some((_, port)) if !authority.ends_with(']') => Some(port),
+        _ => None,
+    };
+    if port.is_some_and(|port| port.parse::<u16>().is_ok_and(|n| n > 0)) || port.is_none() {
+        return Ok(value.trim_end_matches('/').to_string());
+    }
+    Err(ConfigError::new(
+        FLAG,
+        format!("{value:?}: the port must be a number from 1 to 65535"),
+    ))
 }
 
 /// Share of each Cognito quota category this connector may use (`--api-budget`), with
@@ -324,18 +390,27 @@ impl Default for AssumedQuota {
 
 impl ApiBudget {
     pub const DEFAULT: f64 = 0.5;
+    /// The smallest share: a thousandth of a quota is already a few calls a minute. Below it a
+    /// pause between two calls can outgrow any clock (1e-300 is 10^298 years).
+    pub const MIN_SHARE: f64 = 0.001;
 
     fn check(flag: &'static str, share: f64) -> Result<f64, ConfigError> {
-        if share.is_finite() && share > 0.0 && share <= 1.0 {
-            Ok(share)
-        } else {
-            Err(ConfigError::new(
-                flag,
-                format!(
-                    "{share} is not a share of the AWS quota; expected a number in (0, 1], e.g. 0.5"
-                ),
-            ))
+        if (Self::MIN_SHARE..=1.0).contains(&share) {
+            return Ok(share);
         }
+        // 1e-300 as it was written, not as 300 digits.
+        let plain = share.to_string();
+        let shown = if plain.len() > 12 {
+            format!("{share:e}")
+        } else {
+            plain
+        };
+        Err(ConfigError::new(
+            flag,
+            format!(
+                "{shown} is not a share of the AWS quota; expected a number from 0.001 to 1, e.g. 0.5"
+            ),
+        ))
     }
 
     pub fn new(share: f64) -> Result<Self, ConfigError> {
@@ -417,17 +492,50 @@ mod tests {
     fn pool_ids_and_arns() {
         let pool = PoolRef::parse("us-east-1_AbC123").unwrap();
         assert_eq!(
-            (pool.id.as_str(), pool.region.as_str()),
-            ("us-east-1_AbC123", "us-east-1")
+            (pool.id.as_str(), pool.region.as_deref()),
+            ("us-east-1_AbC123", Some("us-east-1"))
         );
 
         let arn = "arn:aws:cognito-idp:us-west-2:123456789012:userpool/us-west-2_fak3p001B";
         let pool = PoolRef::parse(arn).unwrap();
         assert_eq!(pool.id, "us-west-2_fak3p001B");
-        assert_eq!(pool.region, "us-west-2");
+        assert_eq!(pool.region.as_deref(), Some("us-west-2"));
 
         let gov = PoolRef::parse("us-gov-west-1_Xy9").unwrap();
-        assert_eq!(gov.region, "us-gov-west-1");
+        assert_eq!(gov.region.as_deref(), Some("us-gov-west-1"));
+    }
+
+    /// #17: emulators' pool ids (cognito-local's `local_2HVVRiVR`) and keys (`test`) were refused
+    /// even with --endpoint-url and --region; AWS's own patterns accept them.
+    #[test]
+    fn what_the_aws_patterns_accept_is_accepted_and_the_endpoint_judges() {
+        for id in [
+            "local_2HVVRiVR",
+            "useast1_AbC",
+            "us-east-01_AbC",
+            "my_pool_Ab1",
+        ] {
+            let pool = PoolRef::parse(id).expect(id);
+            assert_eq!(pool.region, None, "{id}");
+            let err = resolve_region(&pool, None).unwrap_err();
+            assert!(
+                err.to_string().starts_with("--region: is required"),
+                "{err}"
+            );
+            assert_eq!(
+                resolve_region(&pool, Some("us-east-1")).unwrap(),
+                "us-east-1"
+            );
+            assert_eq!(resolve_region(&pool, Some("local")).unwrap(), "local");
+        }
+        let secret = Secret::new("test");
+        assert!(Credentials::from_flags(Some("test"), Some(&secret), None).is_ok());
+        let token = Secret::new("FwoG\nZXIvYXdz");
+        let err = Credentials::from_flags(Some("test"), Some(&secret), Some(&token)).unwrap_err();
+        assert_eq!(err.flag, "aws-session-token");
+        assert!(!err.to_string().contains("FwoG"), "{err}");
+        let err = Credentials::from_flags(Some("AKIA/X"), Some(&secret), None).unwrap_err();
+        assert_eq!(err.flag, "aws-access-key-id");
     }
 
     #[test]
@@ -437,8 +545,8 @@ mod tests {
             "AbC123",
             "us-east-1_",
             "us-east-1_Ab-C",
-            "useast1_AbC",
-            "us-east-01_AbC",
+            "us east-1_AbC",
+            "_AbC",
             "arn:aws:cognito-idp:us-west-2:123456789012:userpool/us-east-1_Abc",
             "arn:aws:s3:us-west-2:123456789012:userpool/us-west-2_Abc",
             "arn:aws:cognito-idp:us-west-2:1234:userpool/us-west-2_Abc",
@@ -477,7 +585,7 @@ mod tests {
         assert_eq!(err.flag, "aws-secret-access-key");
         let err = Credentials::from_flags(None, Some(&secret), None).unwrap_err();
         assert_eq!(err.flag, "aws-access-key-id");
-        let err = Credentials::from_flags(Some("short"), Some(&secret), None).unwrap_err();
+        let err = Credentials::from_flags(Some("not a key"), Some(&secret), None).unwrap_err();
         assert!(!err.to_string().contains("s3cr3t"));
     }
 
@@ -496,6 +604,31 @@ mod tests {
         );
         assert!(parse_endpoint_url("ftp://x").is_err());
         assert!(parse_endpoint_url("not a url").is_err());
+        assert!(parse_endpoint_url("http://[::1]:5000").is_ok());
+        assert!(parse_endpoint_url("http://[::1]").is_ok());
+        assert!(parse_endpoint_url("https://cognito-idp.us-east-1.amazonaws.com").is_ok());
+        // #17: an invalid port failed only after six retries.
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://h:0",
+            "http://h:",
+            "http://h:x1",
+        ] {
+            let err = parse_endpoint_url(bad).unwrap_err();
+            assert!(
+                err.to_string().starts_with("--endpoint-url: "),
+                "{bad}: {err}"
+            );
+        }
+        // #17: a password in the URL must never reach a log line, nor the error.
+        for with_password in [
+            "http://user:hunter2@127.0.0.1:5000",
+            "https://a:hunter2@h/x@y",
+        ] {
+            let err = parse_endpoint_url(with_password).unwrap_err();
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+        }
+        assert!(parse_endpoint_url("http://h:5000/path@x").is_ok());
     }
 
     #[test]

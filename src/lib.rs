@@ -20,4 +20,5 @@ pub mod service;
 pub mod sync;
 #[cfg(test)]
 mod testing;
+pub mod text;
 pub mod workfiles;

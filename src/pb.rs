@@ -47,16 +47,32 @@ pub(crate) fn descriptors() -> &'static prost_reflect::DescriptorPool {
     })
 }
 
+/// A message protojson cannot represent, e.g. a `Timestamp` outside the years 1 to 9999 in a
+/// file an older version wrote. Printed as `null`, the record would vanish from the output
+/// without a word; it is an error instead.
+#[derive(Debug, thiserror::Error)]
+#[error("a {message} cannot be printed as JSON: {reason}")]
+pub struct UnprintableRecord {
+    pub message: String,
+    pub reason: String,
+}
+
 /// The protojson form of a message (camelCase names, enums by name, `Any` resolved with its
 /// `@type`), as Go's protojson writes it for Baton's JSON files and outputs.
-pub fn to_protojson<M: prost::Message + prost::Name>(message: &M) -> serde_json::Value {
-    let Some(descriptor) = descriptors().get_message_by_name(&M::full_name()) else {
-        return serde_json::Value::Null;
+pub fn to_protojson<M: prost::Message + prost::Name>(
+    message: &M,
+) -> Result<serde_json::Value, UnprintableRecord> {
+    let unprintable = |reason: String| UnprintableRecord {
+        message: M::full_name(),
+        reason,
     };
-    match prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice()) {
-        Ok(dynamic) => serde_json::to_value(&dynamic).unwrap_or(serde_json::Value::Null),
-        Err(_) => serde_json::Value::Null,
-    }
+    let descriptor = descriptors()
+        .get_message_by_name(&M::full_name())
+        .ok_or_else(|| unprintable("its type is not in this binary's descriptors".into()))?;
+    let dynamic =
+        prost_reflect::DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
+            .map_err(|err| unprintable(err.to_string()))?;
+    serde_json::to_value(&dynamic).map_err(|err| unprintable(err.to_string()))
 }
 
 /// A JSON object as `google.protobuf.Struct` (how Baton carries profiles and action arguments).
@@ -122,7 +138,7 @@ mod tests {
             annotations: vec![pack(&v2::SkipEntitlementsAndGrants {})],
             ..Default::default()
         });
-        let json = to_protojson(&any);
+        let json = to_protojson(&any).unwrap();
         assert_eq!(
             json["@type"],
             "type.googleapis.com/c1.connector.v2.ResourceType"
@@ -132,6 +148,23 @@ mod tests {
             json["annotations"][0]["@type"],
             "type.googleapis.com/c1.connector.v2.SkipEntitlementsAndGrants"
         );
+    }
+
+    /// #17: a Timestamp outside the years 1 to 9999 printed as `null`.
+    #[test]
+    fn a_message_protojson_cannot_represent_is_an_error_not_null() {
+        let far = v2::RateLimitDescription {
+            reset_at: Some(prost_types::Timestamp {
+                seconds: 100_000_000_000_000_000,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        let err = to_protojson(&far).unwrap_err();
+        assert_eq!(err.message, "c1.connector.v2.RateLimitDescription");
+        assert!(to_protojson(&pack(&far)).is_err());
+        let ok = v2::RateLimitDescription::default();
+        assert!(to_protojson(&ok).unwrap().is_object());
     }
 
     #[test]

@@ -105,6 +105,51 @@ fn remove_if_stale(path: &Path) -> io::Result<bool> {
     Ok(true)
 }
 
+/// Why a path cannot be an output that a finished run renames into place.
+#[derive(Debug, thiserror::Error)]
+pub enum DestinationError {
+    #[error("is a directory")]
+    Directory,
+    /// A FIFO, a device or a socket: replaced by a regular file it would be destroyed (as root,
+    /// `-f /dev/null` would replace `/dev/null`), and written to it would not be an atomic file.
+    #[error("is a {0}, not a regular file; name a regular file or a new path")]
+    Special(&'static str),
+    #[error("is a symbolic link to nothing ({0})")]
+    DanglingLink(io::Error),
+    #[error("cannot be inspected: {0}")]
+    Inspect(io::Error),
+}
+
+/// Where a run's output replaces `path`: `path` itself when it is new or a regular file; the file
+/// a symbolic link points to when it is one (the link stays, pointing at the new file, and the
+/// working files go beside the target, on its filesystem). Anything but a regular file is
+/// refused before any work starts.
+pub fn destination(path: &Path) -> Result<PathBuf, DestinationError> {
+    let link = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(path.to_path_buf()),
+        Err(err) => return Err(DestinationError::Inspect(err)),
+    };
+    let target = if link.file_type().is_symlink() {
+        fs::canonicalize(path).map_err(DestinationError::DanglingLink)?
+    } else {
+        path.to_path_buf()
+    };
+    let kind = fs::metadata(&target)
+        .map_err(DestinationError::Inspect)?
+        .file_type();
+    use std::os::unix::fs::FileTypeExt;
+    match () {
+        _ if kind.is_file() => Ok(target),
+        _ if kind.is_dir() => Err(DestinationError::Directory),
+        _ if kind.is_fifo() => Err(DestinationError::Special("named pipe (FIFO)")),
+        _ if kind.is_char_device() => Err(DestinationError::Special("character device")),
+        _ if kind.is_block_device() => Err(DestinationError::Special("block device")),
+        _ if kind.is_socket() => Err(DestinationError::Special("socket")),
+        _ => Err(DestinationError::Special("special file")),
+    }
+}
+
 /// The directory `path` is in (`.` for a bare file name).
 pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -161,6 +206,49 @@ pub fn rename_durably(from: &Path, to: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #17: `-f` naming a FIFO or a device exited 0 and replaced the node with a regular file.
+    #[test]
+    fn only_new_paths_regular_files_and_links_to_them_are_destinations() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = dir.path().join("new.c1z");
+        assert_eq!(destination(&new).unwrap(), new);
+        let regular = dir.path().join("regular.c1z");
+        fs::write(&regular, b"x").unwrap();
+        assert_eq!(destination(&regular).unwrap(), regular);
+        let link = dir.path().join("link.c1z");
+        std::os::unix::fs::symlink(&regular, &link).unwrap();
+        assert_eq!(
+            destination(&link).unwrap(),
+            fs::canonicalize(&regular).unwrap()
+        );
+        let dangling = dir.path().join("dangling.c1z");
+        std::os::unix::fs::symlink(dir.path().join("nothing"), &dangling).unwrap();
+        assert!(matches!(
+            destination(&dangling),
+            Err(DestinationError::DanglingLink(_))
+        ));
+        assert!(matches!(
+            destination(dir.path()),
+            Err(DestinationError::Directory)
+        ));
+        let err = destination(Path::new("/dev/null")).unwrap_err();
+        assert!(err.to_string().contains("character device"), "{err}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = destination(&fifo).unwrap_err();
+        assert!(err.to_string().contains("FIFO"), "{err}");
+        let to_fifo = dir.path().join("to-fifo");
+        std::os::unix::fs::symlink(&fifo, &to_fifo).unwrap();
+        assert!(matches!(
+            destination(&to_fifo),
+            Err(DestinationError::Special(_))
+        ));
+    }
 
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(dir)

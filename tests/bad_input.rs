@@ -199,13 +199,22 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
     let long_pool = format!("us-east-1_{}", "a".repeat(60));
     let long_filter = format!("email ^= \"{}\"", "a".repeat(300));
     let long_filter_args = ["serve", "--user-filter", long_filter.as_str()];
+    // The event feed's journal lives outside `dir`, which must stay empty.
+    let feed_dir = tempfile::tempdir().unwrap();
+    let bad_cursor_args = [
+        "--event-feed",
+        "--event-feed-cursor",
+        "!!!",
+        "--event-feed-dir",
+        feed_dir.path().to_str().unwrap(),
+    ];
     let no_keys: &[(&str, &str)] = &[
         ("BATON_AWS_ACCESS_KEY_ID", ""),
         ("BATON_AWS_SECRET_ACCESS_KEY", ""),
     ];
     type Case<'a> = (&'a [&'a str], Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
-        // --api-budget and --category-budget: shares in (0, 1].
+        // --api-budget and --category-budget: shares from 0.001 to 1.
         (
             &["serve", "--api-budget", "abc"],
             vec![],
@@ -232,6 +241,17 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
             &["serve", "--api-budget", "0"],
             vec![],
             "--api-budget: 0 is not a share",
+        ),
+        // #17: inside the old (0, 1], this panicked in the pacer and the sync never ended.
+        (
+            &["serve", "--api-budget", "1e-300"],
+            vec![],
+            "--api-budget: 1e-300 is not a share",
+        ),
+        (
+            &["serve", "--category-budget", "user-list=0.0009"],
+            vec![],
+            "--category-budget: 0.0009 is not a share",
         ),
         (
             &["serve"],
@@ -318,7 +338,7 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
         ),
         (
             &["serve"],
-            vec![("BATON_AWS_ACCESS_KEY_ID", "short")],
+            vec![("BATON_AWS_ACCESS_KEY_ID", "AKIA/IOSFODNN7EXAMPLE")],
             "--aws-access-key-id: is not an AWS access key id",
         ),
         (
@@ -357,6 +377,33 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
             vec![],
             "--endpoint-url: \"127.0.0.1:5000\"",
         ),
+        // #17: failed with exit 1 after six retries.
+        (
+            &["serve", "--endpoint-url", "http://127.0.0.1:99999"],
+            vec![],
+            "--endpoint-url: \"http://127.0.0.1:99999\": the port must be a number from 1 to 65535",
+        ),
+        (
+            &[
+                "serve",
+                "--endpoint-url",
+                "http://admin:hunter2@127.0.0.1:9",
+            ],
+            vec![],
+            "--endpoint-url: must not carry a user name or password",
+        ),
+        // #17: a session token that is no header value failed after six retries; an auth token
+        // like it was accepted, and no client could ever authenticate.
+        (
+            &["serve"],
+            vec![("BATON_AWS_SESSION_TOKEN", "FwoG\nZXIvYXdz")],
+            "--aws-session-token: cannot be sent in an HTTP header",
+        ),
+        (
+            &["serve"],
+            vec![("BATON_AUTH_TOKEN", "tok\r\nen")],
+            "--auth-token: cannot be sent in an HTTP header",
+        ),
         // The pool.
         (
             &["serve"],
@@ -376,7 +423,7 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
         (
             &["serve"],
             vec![("BATON_USER_POOL_ID", "useast1_AbC")],
-            "is not an AWS region",
+            "--region: is required: the user pool id useast1_AbC does not name an AWS region",
         ),
         (
             &["serve"],
@@ -489,6 +536,30 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
             vec![("BATON_TASK_CONCURRENCY", "many")],
             "'--task-concurrency",
         ),
+        // #17: negative numbers were "unexpected argument '-1'", without the flag's name.
+        (&["--task-concurrency", "-1"], vec![], "'--task-concurrency"),
+        (
+            &["--health-check-port", "-1"],
+            vec![],
+            "'--health-check-port",
+        ),
+        (
+            &["serve", "--shutdown-timeout", "-5"],
+            vec![],
+            "'--shutdown-timeout",
+        ),
+        (
+            &["watch", "--sink", "-", "--sink-attempts", "-2"],
+            vec![],
+            "'--sink-attempts",
+        ),
+        // #17: 30 February parses as cron and never fires.
+        (
+            &["watch", "--sink", "-", "--schedule", "0 0 30 2 *"],
+            vec![],
+            "--schedule \"0 0 30 2 *\": no date ever matches it",
+        ),
+        (&bad_cursor_args, vec![], "--event-feed-cursor"),
         (&["--client-secret", "x"], vec![], "--client-id"),
         (
             &[
@@ -560,6 +631,11 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
         let run = run_until(command, REFUSAL_DEADLINE);
         let what = format!("{args:?} {overrides:?}");
         problems.extend(refusal_problem(&what, &run, 2, expected));
+        if run.output().contains("hunter2") {
+            problems.push(format!(
+                "{what}: the password in the endpoint URL was echoed"
+            ));
+        }
     }
 
     // A value that is not UTF-8 at all (an environment can hold any bytes).

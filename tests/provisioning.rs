@@ -793,3 +793,53 @@ async fn a_random_password_follows_the_pool_policy_and_comes_back_encrypted() {
         );
     }
 }
+
+/// #17: AdminCreateUser went without `DesiredDeliveryMediums`, whose AWS default is SMS, so
+/// Cognito refused "send invitation email" for exactly the users it is for: those with an email
+/// and no phone number. The emulator now refuses as AWS does, and records where it sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn invitations_go_by_email_when_the_user_has_one_and_by_sms_otherwise() {
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let (_server, channel) = provisioning_server(emulator, &pool).await;
+    let mut client = AccountManagerServiceClient::new(channel);
+
+    let by_email = account("ivy", json!({"send_invite_email": true}));
+    let created = client.create_account(by_email).await.unwrap().into_inner();
+    assert!(
+        matches!(
+            created.result,
+            Some(create_account_response::Result::Success(_))
+        ),
+        "{created:?}"
+    );
+    let mut by_sms = account(
+        "sam",
+        json!({"phone_number": "+15555550100", "send_invite_email": true}),
+    );
+    by_sms.account_info.as_mut().unwrap().emails.clear();
+    let created = client.create_account(by_sms).await.unwrap().into_inner();
+    assert!(
+        matches!(
+            created.result,
+            Some(create_account_response::Result::Success(_))
+        ),
+        "{created:?}"
+    );
+
+    let sent = emulator.control(
+        "GET",
+        &format!("/_emulator/pools/{}/invitations", pool.id),
+        None,
+    );
+    let mediums = |name: &str| {
+        sent["invitations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["username"] == name)
+            .map(|i| i["mediums"].clone())
+    };
+    assert_eq!(mediums("ivy"), Some(json!(["EMAIL"])), "{sent}");
+    assert_eq!(mediums("sam"), Some(json!(["SMS"])), "{sent}");
+}

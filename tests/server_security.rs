@@ -289,6 +289,15 @@ fn unusable_tls_files_are_usage_errors_naming_the_flag() {
             ],
             format!("--tls-client-ca {not_pem}: no PEM certificate"),
         ),
+        // #17: read forever, memory growing by hundreds of MB a second.
+        (
+            vec!["--tls-cert", "/dev/zero", "--tls-key", &key],
+            "--tls-cert /dev/zero: the file is larger than the 4 MiB a PEM file may be".to_string(),
+        ),
+        (
+            vec!["--tls-cert", &cert, "--tls-key", "/dev/zero"],
+            "--tls-key /dev/zero: the file is larger than the 4 MiB".to_string(),
+        ),
         (vec!["--tls-cert", &cert], "--tls-key".to_string()),
         (vec!["--tls-client-ca", &ca], "--tls-cert".to_string()),
         (vec!["--auth-token", ""], "--auth-token: empty".to_string()),

@@ -81,6 +81,11 @@ pub enum C1zError {
     NoDirectory { path: PathBuf, dir: PathBuf },
     #[error("cannot write {path}: it is a directory")]
     IsDirectory { path: PathBuf },
+    #[error("cannot write {path}: it {source}")]
+    Unreplaceable {
+        path: PathBuf,
+        source: crate::workfiles::DestinationError,
+    },
     #[error(
         "refusing to replace {path}: it exists and is not a .c1z file; \
          remove it or choose another output file"

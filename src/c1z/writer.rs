@@ -106,12 +106,23 @@ impl C1zWriter {
     /// finish.
     ///
     /// Fails at once, before any work is done, if dest's directory does not exist or cannot be
-    /// written, if dest is a directory, or if dest is an existing file that is not a `.c1z`.
+    /// written, if dest is a directory or a special file (a FIFO, a device), or if dest is an
+    /// existing file that is not a `.c1z`. A symbolic link means its target: the link stays.
     pub fn create(dest: &Path) -> Result<Self, C1zError> {
-        let dest = dest.to_path_buf();
         if dest.file_name().is_none() {
-            return Err(C1zError::IsDirectory { path: dest });
+            return Err(C1zError::IsDirectory {
+                path: dest.to_path_buf(),
+            });
         }
+        let dest = workfiles::destination(dest).map_err(|source| match source {
+            workfiles::DestinationError::Directory => C1zError::IsDirectory {
+                path: dest.to_path_buf(),
+            },
+            source => C1zError::Unreplaceable {
+                path: dest.to_path_buf(),
+                source,
+            },
+        })?;
         let dir = workfiles::parent_dir(&dest);
         if !dir.is_dir() {
             return Err(C1zError::NoDirectory { path: dest, dir });
@@ -556,8 +567,8 @@ impl RowState<'_> {
     }
 }
 
-/// Whether `dest` may be replaced: absent, empty, or already a `.c1z` (either format). Any
-/// other file is somebody's data, and a directory cannot be replaced by a file.
+/// Whether `dest` (new, or a regular file) may be replaced: absent, empty, or already a `.c1z`
+/// (either format). Any other file is somebody's data.
 fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
     let meta = match fs::metadata(dest) {
         Ok(meta) => meta,
@@ -570,11 +581,6 @@ fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
             });
         }
     };
-    if meta.is_dir() {
-        return Err(C1zError::IsDirectory {
-            path: dest.to_path_buf(),
-        });
-    }
     if meta.len() == 0 {
         return Ok(());
     }

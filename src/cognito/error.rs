@@ -1,7 +1,7 @@
 //! The one error type of the Cognito layer, and the mapping from AWS SDK errors to it.
 
 use aws_credential_types::provider::error::CredentialsError;
-use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 
 use super::Operation;
 
@@ -73,6 +73,20 @@ pub enum CognitoError {
         attempts: u32,
         message: String,
     },
+    /// An answer that is not what the operation returns: an error body with a success status, a
+    /// page without its list, a record without its name, more items than asked for, a page token
+    /// that comes back. Asking again does not help an endpoint that answers so.
+    #[error("{operation}: the answer is not a valid {operation} answer: {message}")]
+    BadAnswer {
+        operation: Operation,
+        message: String,
+    },
+    /// A listing was given a page token it had already followed (A→A, A→B→A): followed again, it
+    /// would never end.
+    #[error(
+        "Cognito repeated a page token this listing had already followed, so the listing would never end; it is stopped"
+    )]
+    RepeatedToken,
     /// Anything else Cognito answered.
     #[error("{operation}: {code}: {message}")]
     Other {
@@ -124,42 +138,49 @@ impl CognitoError {
         }
     }
 
-    /// Classifies an SDK error by its AWS error code and HTTP status.
+    /// Classifies an SDK error by its AWS error code and HTTP status. Its text is the error chain
+    /// cut to [`MAX_MESSAGE_BYTES`], never the raw answer: a body can be megabytes long and hold
+    /// other users' attributes.
     pub(super) fn from_sdk<E, R>(operation: Operation, err: SdkError<E, R>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + HttpStatus + 'static,
     {
         let status = err.raw_response().map(HttpStatus::status_code);
-        if let Some(credentials) = credentials_error(&err) {
+        if let Some(credentials) = find_source::<CredentialsError>(&err) {
             return credentials_failure(operation, credentials, &err);
+        }
+        if let Some(error_body) = find_source::<ErrorBodyWithSuccess>(&err) {
+            return Self::BadAnswer {
+                operation,
+                message: error_body.to_string(),
+            };
         }
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
-                let code = inner.code().unwrap_or("UnknownError").to_string();
-                let message = inner.message().unwrap_or("(no message)").to_string();
+                let code = excerpt(inner.code().unwrap_or("UnknownError"));
+                let message = excerpt(inner.message().unwrap_or("(no message)"));
                 Self::from_code(operation, code, message, status)
             }
-            SdkError::ResponseError(_) if status.is_some_and(|s| s >= 500) => Self::Unavailable {
+            SdkError::ResponseError(_) => Self::Unavailable {
                 operation,
                 attempts: 1,
                 message: format!(
-                    "HTTP {} with an unreadable body",
-                    status.unwrap_or_default()
+                    "HTTP {} with a body that is not a {operation} answer: {}",
+                    status.unwrap_or_default(),
+                    causes(&err)
                 ),
             },
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => Self::Unavailable {
+            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Self::Unavailable {
                 operation,
                 attempts: 1,
-                message: DisplayErrorContext(&err).to_string(),
+                message: causes(&err),
             },
             _ => Self::Other {
                 operation,
                 code: "ClientError".to_string(),
-                message: DisplayErrorContext(&err).to_string(),
+                message: causes(&err),
             },
         }
     }
@@ -221,19 +242,54 @@ impl CognitoError {
     }
 }
 
-/// The credentials failure behind an SDK error, if that is what stopped the call: the SDK reports
-/// it as a dispatch failure, which would otherwise read as "Cognito unavailable" and be retried.
-fn credentials_error<'a>(
+/// The error of type `T` behind an SDK error, if there is one: a credentials failure (which the
+/// SDK reports as a dispatch failure, otherwise read as "Cognito unavailable" and retried), or
+/// an error body that came with a success status.
+fn find_source<'a, T: std::error::Error + 'static>(
     err: &'a (dyn std::error::Error + 'static),
-) -> Option<&'a CredentialsError> {
+) -> Option<&'a T> {
     let mut source = Some(err);
     while let Some(current) = source {
-        if let Some(found) = current.downcast_ref::<CredentialsError>() {
+        if let Some(found) = current.downcast_ref::<T>() {
             return Some(found);
         }
         source = current.source();
     }
     None
+}
+
+/// The most bytes of text from an answer or an error that an error message carries.
+pub const MAX_MESSAGE_BYTES: usize = 300;
+
+/// `text` cut to [`MAX_MESSAGE_BYTES`].
+pub fn excerpt(text: &str) -> String {
+    crate::text::excerpt(text, MAX_MESSAGE_BYTES)
+}
+
+/// An error and its causes, one after another, each cut short: the Display of each, never the
+/// `Debug` of the SDK error, which prints the whole raw response.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![excerpt(&err.to_string())];
+    let mut source = err.source();
+    while let Some(current) = source {
+        let part = excerpt(&current.to_string());
+        if !parts.last().is_some_and(|last| last.contains(&part)) {
+            parts.push(part);
+        }
+        source = current.source();
+    }
+    parts.join(": ")
+}
+
+/// A success status carrying an AWS error body (`{"__type": ...}`): the SDK would read it as an
+/// empty answer, so a check on every response turns it into this error (see
+/// [`super::answers`]).
+#[derive(Debug, thiserror::Error)]
+#[error("HTTP {status} carrying an error ({code}: {message})")]
+pub struct ErrorBodyWithSuccess {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
 }
 
 /// Credentials that cannot be had fail at once and loudly, like credentials AWS refuses; only
@@ -243,7 +299,7 @@ fn credentials_failure(
     credentials: &CredentialsError,
     err: &(dyn std::error::Error + 'static),
 ) -> CognitoError {
-    let message = DisplayErrorContext(err).to_string();
+    let message = causes(err);
     match credentials {
         CredentialsError::ProviderTimedOut(_) => CognitoError::Unavailable {
             operation,

@@ -5,6 +5,7 @@
 //! exponential backoff, counts it, and maps its error to [`CognitoError`]. Callers get Cognito
 //! records, never Baton messages.
 
+pub mod answers;
 pub mod error;
 pub mod filter;
 pub mod pacing;
@@ -23,6 +24,7 @@ use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::config::{Credentials as AwsCredentials, Region};
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 
+use answers::{Asked, ErrorBodyCheck, TokenTrail};
 pub use error::CognitoError;
 use filter::UserFilter;
 use pacing::{Pacer, QuotaCategory};
@@ -200,7 +202,10 @@ impl PoolClient {
                 )
                 .build();
         }
-        Self::from_sdk(Client::new(&sdk_config), settings)
+        let config = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk_config)
+            .interceptor(ErrorBodyCheck)
+            .build();
+        Self::from_sdk(Client::from_conf(config), settings)
     }
 
     fn from_sdk(sdk: Client, settings: &PoolSettings) -> Self {
@@ -273,23 +278,20 @@ impl PoolClient {
                     .send()
             })
             .await?;
-        let pool = out.user_pool();
+        let Some(pool) = out.user_pool() else {
+            return Err(CognitoError::BadAnswer {
+                operation: Operation::DescribeUserPool,
+                message: "it has no UserPool".to_string(),
+            });
+        };
         Ok(PoolDescription {
-            id: pool
-                .and_then(|p| p.id())
-                .unwrap_or(&self.pool_id)
-                .to_string(),
-            name: pool.and_then(|p| p.name()).unwrap_or_default().to_string(),
-            arn: pool.and_then(|p| p.arn()).map(str::to_string),
-            estimated_users: pool
-                .map(|p| p.estimated_number_of_users())
-                .unwrap_or_default()
-                .max(0) as u64,
-            tier: pool
-                .and_then(|p| p.user_pool_tier())
-                .map(|t| t.as_str().to_string()),
+            id: pool.id().unwrap_or(&self.pool_id).to_string(),
+            name: pool.name().unwrap_or_default().to_string(),
+            arn: pool.arn().map(str::to_string),
+            estimated_users: pool.estimated_number_of_users().max(0) as u64,
+            tier: pool.user_pool_tier().map(|t| t.as_str().to_string()),
             password_policy: pool
-                .and_then(|p| p.policies())
+                .policies()
                 .and_then(|p| p.password_policy())
                 .map(records::password_policy),
         })
@@ -315,7 +317,13 @@ impl PoolClient {
             })
             .await
             .map_err(|err| err.on_page(token.is_some()))?;
-        Ok(Page::from_sdk(out.users(), out.pagination_token()))
+        Asked {
+            operation: Operation::ListUsers,
+            list: "Users",
+            token,
+            limit: sdk_limit(limit),
+        }
+        .page(out.users.as_deref(), out.pagination_token())
     }
 
     pub async fn list_groups(
@@ -334,7 +342,13 @@ impl PoolClient {
             })
             .await
             .map_err(|err| err.on_page(token.is_some()))?;
-        Ok(Page::from_sdk(out.groups(), out.next_token()))
+        Asked {
+            operation: Operation::ListGroups,
+            list: "Groups",
+            token,
+            limit: sdk_limit(limit),
+        }
+        .page(out.groups.as_deref(), out.next_token())
     }
 
     pub async fn list_users_in_group(
@@ -355,7 +369,13 @@ impl PoolClient {
             })
             .await
             .map_err(|err| err.on_page(token.is_some()))?;
-        Ok(Page::from_sdk(out.users(), out.next_token()))
+        Asked {
+            operation: Operation::ListUsersInGroup,
+            list: "Users",
+            token,
+            limit: sdk_limit(limit),
+        }
+        .page(out.users.as_deref(), out.next_token())
     }
 
     pub async fn get_group(&self, group: &str) -> Result<CognitoGroup, CognitoError> {
@@ -368,13 +388,13 @@ impl PoolClient {
                     .send()
             })
             .await?;
-        Ok(out
-            .group()
-            .map(CognitoGroup::from)
-            .unwrap_or_else(|| CognitoGroup {
-                name: group.to_string(),
-                ..CognitoGroup::default()
-            }))
+        match out.group().map(CognitoGroup::from) {
+            Some(found) if !found.name.is_empty() => Ok(found),
+            _ => Err(CognitoError::BadAnswer {
+                operation: Operation::GetGroup,
+                message: "it has no Group with a GroupName".to_string(),
+            }),
+        }
     }
 
     /// Reads one user, consistently and with MFA settings. Cognito counts the user as active
@@ -389,7 +409,14 @@ impl PoolClient {
                     .send()
             })
             .await?;
-        Ok(CognitoUser::from(out))
+        let user = CognitoUser::from(out);
+        if user.username.is_empty() {
+            return Err(CognitoError::BadAnswer {
+                operation: Operation::AdminGetUser,
+                message: "it has no Username".to_string(),
+            });
+        }
+        Ok(user)
     }
 }
 
@@ -424,20 +451,30 @@ impl PoolClient {
             })
             .await
             .map_err(|err| err.on_page(token.is_some()))?;
-        Ok(Page::from_sdk(out.groups(), out.next_token()))
+        Asked {
+            operation: Operation::AdminListGroupsForUser,
+            list: "Groups",
+            token,
+            limit: sdk_limit(limit),
+        }
+        .page(out.groups.as_deref(), out.next_token())
     }
 
     /// The names of every group a user is in (a user is in at most 100 groups: two pages).
     pub async fn groups_of_user(&self, username: &str) -> Result<Vec<String>, CognitoError> {
         let mut groups = Vec::new();
         let mut token: Option<String> = None;
+        let mut trail = TokenTrail::default();
         loop {
             let page = self
                 .list_groups_of_user(username, token.as_deref(), MAX_PAGE_SIZE as i32)
                 .await?;
             groups.extend(page.items.into_iter().map(|g| g.name));
             match page.next_token {
-                Some(next) => token = Some(next),
+                Some(next) => {
+                    trail.follow(&next)?;
+                    token = Some(next);
+                }
                 None => return Ok(groups),
             }
         }
@@ -473,8 +510,14 @@ impl PoolClient {
         .map(drop)
     }
 
+    /// Creates a user. An invitation goes by email when the user has an email (Cognito's default
+    /// medium is SMS, which it refuses for a user without a phone number), otherwise by SMS.
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<(), CognitoError> {
-        use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+        use aws_sdk_cognitoidentityprovider::types::{
+            AttributeType, DeliveryMediumType, MessageActionType,
+        };
+        let has_email = user.attributes.iter().any(|(name, _)| name == "email");
+        let mediums = (user.send_invitation && has_email).then(|| vec![DeliveryMediumType::Email]);
         let attributes: Vec<AttributeType> = user
             .attributes
             .iter()
@@ -494,6 +537,7 @@ impl PoolClient {
                 .set_user_attributes(Some(attributes.clone()))
                 .set_temporary_password(user.temporary_password.map(|p| p.expose().to_string()))
                 .set_message_action((!user.send_invitation).then_some(MessageActionType::Suppress))
+                .set_desired_delivery_mediums(mediums.clone())
                 .send()
         })
         .await

@@ -239,7 +239,7 @@ impl TokenBucket {
                         }
                     }
                 }
-                Duration::from_secs_f64((1.0 - state.tokens) / state.rate)
+                pause_for(1.0 - state.tokens, state.rate)
             };
             tokio::time::sleep(pause).await;
         }
@@ -275,6 +275,18 @@ impl TokenBucket {
 tokio::task_local! {
     /// The pacing priority of the calls a task makes (see [`prioritized`]).
     static PRIORITY: u32;
+}
+
+/// The longest a caller waits for one token. The budget's floor keeps real pauses far below it
+/// (a thousandth of the smallest quota is a call every few minutes); this bound only makes sure
+/// that no rate, however small, turns into a pause no `Duration` can hold.
+const LONGEST_PAUSE: Duration = Duration::from_secs(3600);
+
+/// How long until `missing` tokens have accrued at `rate` per second, at most [`LONGEST_PAUSE`].
+fn pause_for(missing: f64, rate: f64) -> Duration {
+    Duration::try_from_secs_f64(missing / rate)
+        .unwrap_or(LONGEST_PAUSE)
+        .min(LONGEST_PAUSE)
 }
 
 /// Runs `call` with its Cognito calls at `priority` when they queue for a rate: a listing
@@ -386,6 +398,15 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #17: `--api-budget 1e-300` panicked here ("cannot convert float seconds to Duration").
+    #[test]
+    fn no_rate_makes_a_pause_that_panics() {
+        assert_eq!(pause_for(1.0, 2.0), Duration::from_millis(500));
+        for rate in [1e-300, 0.0, f64::MIN_POSITIVE, -1.0, f64::NAN] {
+            assert_eq!(pause_for(1.0, rate), LONGEST_PAUSE, "{rate}");
+        }
+    }
 
     #[test]
     fn rates_follow_the_budget_and_the_per_pool_cap() {

@@ -113,14 +113,29 @@ fn mfa_options(options: &[MfaOptionType]) -> Vec<String> {
         .collect()
 }
 
+/// The first and last second a date may have: the range of a protobuf `Timestamp` (years 1 to
+/// 9999), which every date this connector writes ends up in.
+const EARLIEST_SECOND: i64 = -62_135_596_800;
+const LATEST_SECOND: i64 = 253_402_300_799;
+
 /// A date as Cognito meant it. Cognito sends epoch seconds with a fraction, which arrive as the
 /// nearest binary float (`.870` as `.8699999…`); rounded to the microsecond, the precision the
 /// AWS CLI prints, every date written from it equals the CLI's instead of falling 1 µs early.
+/// A date outside the years 1 to 9999 is no date Cognito keeps: it is read as unknown (with a
+/// warning), never written as an invalid `Timestamp`.
 fn cognito_date(at: Option<&DateTime>) -> Option<DateTime> {
-    at.map(|at| {
-        let micros = (at.as_nanos() + 500).div_euclid(1000);
-        DateTime::from_nanos(micros * 1000).unwrap_or(*at)
-    })
+    let at = at?;
+    let micros = (at.as_nanos() + 500).div_euclid(1000);
+    let rounded = DateTime::from_nanos(micros * 1000).unwrap_or(*at);
+    if (EARLIEST_SECOND..=LATEST_SECOND).contains(&rounded.secs()) {
+        Some(rounded)
+    } else {
+        tracing::warn!(
+            epoch_seconds = at.secs(),
+            "Cognito sent a date outside the years 1 to 9999; it is kept as unknown"
+        );
+        None
+    }
 }
 
 /// A group as ListGroups or GetGroup return it.
@@ -230,6 +245,29 @@ mod tests {
         let group =
             CognitoGroup::from(&GroupType::builder().creation_date(sent(0.1234567)).build());
         assert_eq!(group.created.unwrap().subsec_nanos(), 123_457_000);
+    }
+
+    /// #17: a creation date of 1e20 seconds was stored as an invalid protobuf Timestamp.
+    #[test]
+    fn dates_outside_the_years_1_to_9999_are_unknown_not_invalid() {
+        for (epoch, kept) in [
+            (1e20, false),
+            (-1e20, false),
+            (253_402_300_800.0, false),
+            (-62_135_596_801.0, false),
+            (253_402_300_799.0, true),
+            (-62_135_596_800.0, true),
+        ] {
+            let user = CognitoUser::from(
+                &UserType::builder()
+                    .username("u")
+                    .user_create_date(DateTime::from_secs_f64(epoch))
+                    .user_last_modified_date(DateTime::from_secs(1))
+                    .build(),
+            );
+            assert_eq!(user.created.is_some(), kept, "{epoch}");
+            assert_eq!(user.last_modified, Some(DateTime::from_secs(1)));
+        }
     }
 
     #[test]

@@ -93,8 +93,8 @@ pub fn resource(group: &CognitoGroup) -> Resource {
     }
     Resource {
         id: Some(model::resource_id(TYPE_ID, &group.name)),
-        display_name: model::truncate(&group.name, MAX_NAME_BYTES),
-        description: model::truncate(group.description.as_deref().unwrap_or_default(), 2048),
+        display_name: crate::text::truncate(&group.name, MAX_NAME_BYTES),
+        description: crate::text::truncate(group.description.as_deref().unwrap_or_default(), 2048),
         annotations: vec![pack(&GroupTrait {
             group_source_type: "native".to_string(),
             ..GroupTrait::default()

@@ -23,7 +23,7 @@ use crate::pb::v2::{
 };
 use actions::{ActionHistory, ActionOutcome};
 use change_locks::ChangeLocks;
-pub use paging::{Cursor, PageResult, held_page};
+pub use paging::{Cursor, ListingTrail, PageResult, held_page};
 
 /// Why a connector request failed; mapped to a gRPC status once, in `server`.
 #[derive(Debug, thiserror::Error)]

@@ -75,7 +75,7 @@ pub fn shown(text: &str) -> String {
     } else {
         format!(
             "{:?}... ({} bytes)",
-            truncate(text, SHOWN_BYTES),
+            crate::text::truncate(text, SHOWN_BYTES),
             text.len()
         )
     }
@@ -92,18 +92,6 @@ pub fn timestamp(at: &DateTime) -> Timestamp {
 pub fn rfc3339(at: &DateTime) -> String {
     at.fmt(Format::DateTime)
         .unwrap_or_else(|_| at.secs().to_string())
-}
-
-/// Cuts a string to at most `max` bytes on a character boundary.
-pub fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }
 
 /// The `CapabilityPermissions` annotation: the IAM actions a resource type's capabilities need.
@@ -174,13 +162,6 @@ impl Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncation_respects_character_boundaries() {
-        assert_eq!(truncate("abc", 10), "abc");
-        assert_eq!(truncate("ééé", 3), "é");
-        assert_eq!(truncate("ééé", 4), "éé");
-    }
 
     #[test]
     fn dates_print_as_rfc3339() {

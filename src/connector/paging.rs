@@ -4,6 +4,7 @@
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
+use crate::cognito::answers::TokenTrail;
 use crate::cognito::page_limit;
 use crate::cognito::records::Page;
 
@@ -41,6 +42,21 @@ impl Cursor {
     /// The Cognito page size to request, 1..=60.
     pub fn limit(&self) -> i32 {
         page_limit(self.limit)
+    }
+}
+
+/// The Cognito pages one pass of a listing has moved to, so that a token that comes back ends
+/// the listing with [`crate::cognito::CognitoError::RepeatedToken`] instead of looping. A cut
+/// page resumed at an offset is the same page, not a new one.
+#[derive(Debug, Default)]
+pub struct ListingTrail(TokenTrail);
+
+impl ListingTrail {
+    pub fn follow(&mut self, next: &Cursor) -> Result<(), crate::cognito::CognitoError> {
+        match &next.cognito_token {
+            Some(token) if next.skip == 0 => self.0.follow(token),
+            _ => Ok(()),
+        }
     }
 }
 

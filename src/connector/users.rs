@@ -398,7 +398,7 @@ pub fn display_name(user: &CognitoUser) -> String {
         .or_else(|| non_empty("preferred_username").map(str::to_string))
         .or_else(|| non_empty("email").map(str::to_string))
         .unwrap_or_else(|| user.username.clone());
-    model::truncate(&name, MAX_NAME_BYTES)
+    crate::text::truncate(&name, MAX_NAME_BYTES)
 }
 
 pub fn resource(user: &CognitoUser) -> Resource {

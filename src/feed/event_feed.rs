@@ -141,6 +141,19 @@ pub struct EventFeed {
     failures: Mutex<Failures>,
 }
 
+/// The checks a request passes before the journal is looked at.
+fn check_request(request: &EventsRequest) -> Result<(), EventFeedError> {
+    // The SDK maps an empty id to its legacy single feed; this connector has one feed, so an
+    // empty id means it.
+    if !request.feed_id.is_empty() && request.feed_id != baton::FEED_ID {
+        return Err(EventFeedError::UnknownFeed(request.feed_id.clone()));
+    }
+    if request.page_size > MAX_PAGE_SIZE {
+        return Err(EventFeedError::PageSize(request.page_size));
+    }
+    Ok(())
+}
+
 /// The longest a failing feed waits between refreshes (unless its interval is longer).
 const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
@@ -208,14 +221,7 @@ impl EventFeed {
         self: &Arc<Self>,
         request: EventsRequest,
     ) -> Result<ListEventsResponse, EventFeedError> {
-        // The SDK maps an empty id to its legacy single feed; this connector has one feed, so
-        // an empty id means it.
-        if !request.feed_id.is_empty() && request.feed_id != baton::FEED_ID {
-            return Err(EventFeedError::UnknownFeed(request.feed_id));
-        }
-        if request.page_size > MAX_PAGE_SIZE {
-            return Err(EventFeedError::PageSize(request.page_size));
-        }
+        check_request(&request)?;
         let page_size = match request.page_size {
             0 => DEFAULT_PAGE_SIZE,
             size => size,
@@ -258,6 +264,15 @@ impl EventFeed {
             has_more,
             annotations: Vec::new(),
         })
+    }
+
+    /// Refuses a request that cannot be answered (another feed, too large a page, a cursor that
+    /// is not this journal's or points at pruned events) without refreshing anything: the
+    /// one-shot reader asks before its snapshot, not after it.
+    pub fn check(&self, request: &EventsRequest) -> Result<(), EventFeedError> {
+        check_request(request)?;
+        let journal = self.journal()?;
+        self.position(&journal, request).map(drop)
     }
 
     fn cursor(&self, journal_id: &str, seq: i64) -> String {

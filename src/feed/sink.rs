@@ -190,7 +190,7 @@ async fn shown_body(body: hyper::body::Incoming) -> String {
     match Limited::new(body, 64 * 1024).collect().await {
         Ok(collected) => {
             let text = String::from_utf8_lossy(&collected.to_bytes()).into_owned();
-            crate::connector::model::truncate(text.trim(), SHOWN_BODY)
+            crate::text::truncate(text.trim(), SHOWN_BODY)
         }
         Err(_) => String::from("(unreadable body)"),
     }

@@ -82,6 +82,11 @@ pub enum FeedError {
         path.display()
     )]
     Replaced { path: PathBuf },
+    #[error("--state {}: it {source}", path.display())]
+    Destination {
+        path: PathBuf,
+        source: workfiles::DestinationError,
+    },
     #[error("interrupted; the state is unchanged")]
     Interrupted,
     #[error("{0}; the state is unchanged")]
@@ -139,8 +144,14 @@ pub struct FeedState {
 }
 
 impl FeedState {
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into() }
+    /// The state at `path`, which each run replaces: a new path or a regular file (a link means
+    /// its target), refused before any work otherwise.
+    pub fn new(path: &Path) -> Result<Self, FeedError> {
+        let path = workfiles::destination(path).map_err(|source| FeedError::Destination {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self { path })
     }
 
     pub fn path(&self) -> &Path {
@@ -267,7 +278,7 @@ mod tests {
     #[test]
     fn the_last_state_is_checked_first_and_opened_only_if_unchanged() {
         let dir = tempfile::tempdir().expect("dir");
-        let state = FeedState::new(dir.path().join("state.c1z"));
+        let state = FeedState::new(&dir.path().join("state.c1z")).unwrap();
         assert!(state.last(&meta("pool")).expect("no state").is_none());
 
         let first = write_state(state.path(), "pool");

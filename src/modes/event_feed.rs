@@ -33,11 +33,19 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
         ..run.settings
     };
     let feed = EventFeed::new(connector(pool).await, settings);
-    feed.refresh_now().await.map_err(run_error)?;
     let mut cursor = run.cursor.unwrap_or_default();
     let start_at = run
         .start_at
         .or_else(|| SystemTime::now().checked_sub(DEFAULT_LOOKBACK));
+    // A bad cursor or feed id is refused before the snapshot, not after it.
+    feed.check(&EventsRequest {
+        feed_id: run.feed_id.clone().unwrap_or_default(),
+        cursor: cursor.clone(),
+        start_at,
+        page_size: PAGE_SIZE,
+    })
+    .map_err(run_error)?;
+    feed.refresh_now().await.map_err(run_error)?;
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0usize;
     loop {
@@ -51,7 +59,7 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
             .await
             .map_err(run_error)?;
         for event in &page.events {
-            writeln!(stdout, "{}", to_protojson(event))?;
+            writeln!(stdout, "{}", to_protojson(event)?)?;
         }
         printed += page.events.len();
         cursor = page.cursor;

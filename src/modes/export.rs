@@ -23,11 +23,13 @@ pub struct ExportSettings {
 }
 
 pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(), RunError> {
+    // Both files are checked before the sync, not after it.
+    let output = export.output.as_deref().map(output_file).transpose()?;
+    let state = FeedState::new(&export.state)?;
     let shutdown = Shutdown::listen()?;
     let connector = connector(settings).await;
     // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
     let meta = FeedMeta::local(&connector);
-    let state = FeedState::new(&export.state);
     let (stop, cancelled) = (shutdown.requested_owned(), shutdown.shared_flag());
     // A plain export's snapshot is thrown away with this directory.
     let scratch = tempfile::tempdir()
@@ -43,7 +45,6 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
         let taken = feed::state::take_into(&dest, connector, &meta, stop, cancelled).await?;
         (None, taken)
     };
-    let output = export.output.clone();
     let (with_groups, pool) = (export.with_groups, meta.pool_id.clone());
     let after = taken.file().to_path_buf();
     let written = tokio::task::spawn_blocking(move || {
@@ -89,6 +90,21 @@ impl From<LinesError> for RunError {
             LinesError::Write(err) => RunError::Output(err),
         }
     }
+}
+
+/// Where `--output` is written: a new path in an existing directory, or a regular file (a link
+/// means its target).
+fn output_file(path: &Path) -> Result<PathBuf, RunError> {
+    let usage = |reason: String| RunError::Usage(format!("--output {}: {reason}", path.display()));
+    let file = workfiles::destination(path).map_err(|err| usage(format!("it {err}")))?;
+    let dir = workfiles::parent_dir(&file);
+    if !dir.is_dir() {
+        return Err(usage(format!(
+            "the directory {} does not exist",
+            dir.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Runs `write` on standard output, or on a file that replaces `output` only once everything

@@ -11,10 +11,10 @@ use serde_json::json;
 use super::RunError;
 use super::table::Table;
 use crate::c1z::{C1zError, C1zReader, GrantFilter};
-use crate::pb::to_protojson;
 use crate::pb::v2::resource_type::Trait;
 use crate::pb::v2::status::ResourceStatus;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId};
+use crate::pb::{UnprintableRecord, to_protojson};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -81,13 +81,18 @@ fn list<T, const N: usize>(
     key: &str,
     header: [&str; N],
     each: impl FnOnce(&mut dyn FnMut(T) -> Result<(), C1zError>) -> Result<(), C1zError>,
-    json: impl Fn(&T) -> serde_json::Value,
+    json: impl Fn(&T) -> Result<serde_json::Value, UnprintableRecord>,
     row: impl Fn(&T) -> [String; N],
 ) -> Result<(), RunError> {
     match format {
         OutputFormat::Json => {
             let mut out = JsonList::start(stdout(), key)?;
-            each(&mut |item| out.item(&json(&item)).map_err(C1zError::Output))?;
+            each(&mut |item| {
+                let value = json(&item).map_err(|err| {
+                    C1zError::Callback(format!("{key}: {}: {err}", row(&item)[0]))
+                })?;
+                out.item(&value).map_err(C1zError::Output)
+            })?;
             out.finish()?;
         }
         OutputFormat::Console => {

@@ -11,9 +11,9 @@ use crate::connector::metadata;
 use crate::pb::{pack, to_protojson};
 
 /// `baton_capabilities.json`.
-pub fn capabilities_json() -> String {
-    let json = to_protojson(&pack(&metadata::capabilities()));
-    pretty(&json)
+pub fn capabilities_json() -> Result<String, crate::pb::UnprintableRecord> {
+    let json = to_protojson(&pack(&metadata::capabilities()))?;
+    Ok(pretty(&json))
 }
 
 /// Human names for the configuration fields, shown by the platform's setup form.
@@ -135,7 +135,7 @@ mod tests {
     fn committed_metadata_files_match_the_code() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         for (file, current) in [
-            ("baton_capabilities.json", capabilities_json()),
+            ("baton_capabilities.json", capabilities_json().unwrap()),
             ("config_schema.json", config_schema_json()),
         ] {
             let committed = std::fs::read_to_string(root.join(file)).unwrap_or_default();
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn capabilities_are_an_any_of_connector_capabilities() {
-        let json: Value = serde_json::from_str(&capabilities_json()).unwrap();
+        let json: Value = serde_json::from_str(&capabilities_json().unwrap()).unwrap();
         assert_eq!(
             json["@type"],
             "type.googleapis.com/c1.connector.v2.ConnectorCapabilities"

@@ -51,6 +51,8 @@ pub enum RunError {
     Interrupted(String),
     #[error("cannot write to standard output: {0}")]
     Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Unprintable(#[from] crate::pb::UnprintableRecord),
     #[error("{0}")]
     Failed(String),
     #[error(transparent)]
@@ -156,6 +158,7 @@ impl From<FeedError> for RunError {
             FeedError::OtherListing { .. } | FeedError::NotState { .. } => {
                 RunError::Usage(format!("--state {err}"))
             }
+            FeedError::Destination { .. } => RunError::Usage(err.to_string()),
             FeedError::Sync(err) => RunError::Sync(err),
             FeedError::File(err) => RunError::File(err),
             other => RunError::Failed(other.to_string()),

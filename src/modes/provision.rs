@@ -287,7 +287,7 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 .action_schemas(resource_type.as_deref().unwrap_or_default())
                 .iter()
                 .map(to_protojson)
-                .collect();
+                .collect::<Result<_, _>>()?;
             let text = serde_json::to_string_pretty(&serde_json::json!({ "schemas": schemas }))
                 .unwrap_or_default();
             say(&text)

@@ -25,15 +25,22 @@ pub enum Schedule {
 }
 
 impl Schedule {
+    /// A cron schedule that fires: "0 0 30 2 *" (30 February) parses, and never runs.
     pub fn cron(expression: &str) -> Result<Schedule, RunError> {
-        croner::Cron::new(expression)
-            .parse()
-            .map(|cron| Schedule::Cron(Box::new(cron)))
-            .map_err(|err| {
-                RunError::Usage(format!(
-                    "--schedule {expression:?}: not a cron expression ({err}); e.g. \"*/15 * * * *\""
-                ))
-            })
+        let cron = croner::Cron::new(expression).parse().map_err(|err| {
+            RunError::Usage(format!(
+                "--schedule {expression:?}: not a cron expression ({err}); e.g. \"*/15 * * * *\""
+            ))
+        })?;
+        if cron
+            .find_next_occurrence(&chrono::Utc::now(), false)
+            .is_err()
+        {
+            return Err(RunError::Usage(format!(
+                "--schedule {expression:?}: no date ever matches it, so it would never run"
+            )));
+        }
+        Ok(Schedule::Cron(Box::new(cron)))
     }
 
     pub fn every(text: &str) -> Result<Schedule, RunError> {
@@ -71,7 +78,7 @@ pub struct WatchSettings {
 pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let connector = connector(settings).await;
-    let state = FeedState::new(&watch.state);
+    let state = FeedState::new(&watch.state)?;
     loop {
         let outcome = tokio::select! {
             outcome = run_once(&connector, &state, &watch.sink, &shutdown) => outcome,

@@ -21,6 +21,10 @@ use crate::pb::v2::RateLimitDescription;
 use crate::pb::v2::rate_limit_description::Status as LimitStatus;
 use crate::sync::SyncError;
 
+/// The longest status message sent: gRPC carries it in a header, and a client refuses headers
+/// beyond its metadata limit (8 KiB by default) with RESOURCE_EXHAUSTED instead of the error.
+const MAX_STATUS_MESSAGE_BYTES: usize = 2048;
+
 /// How long a throttled caller is told to wait before trying again.
 const THROTTLED_RETRY_AFTER: Duration = Duration::from_secs(2);
 
@@ -31,7 +35,7 @@ impl From<ConnectorError> for Status {
 }
 
 fn connector_status(err: &ConnectorError) -> Status {
-    let message = err.to_string();
+    let message = crate::text::excerpt(&err.to_string(), MAX_STATUS_MESSAGE_BYTES);
     let code = match err {
         ConnectorError::InvalidArgument(_) => Code::InvalidArgument,
         ConnectorError::NotFound(_) => Code::NotFound,
@@ -49,6 +53,8 @@ fn connector_status(err: &ConnectorError) -> Status {
             CognitoError::Throttled { .. } => return throttled(message),
             CognitoError::LimitExceeded { .. } => Code::ResourceExhausted,
             CognitoError::Unavailable { .. } => Code::Unavailable,
+            // Cognito's side broke its own contract; asking again would not help.
+            CognitoError::BadAnswer { .. } | CognitoError::RepeatedToken => Code::Internal,
             CognitoError::Other { .. } => Code::Unknown,
         },
     };
@@ -63,7 +69,7 @@ impl From<EventFeedError> for Status {
 }
 
 fn event_feed_status(err: &EventFeedError) -> Status {
-    let message = err.to_string();
+    let message = crate::text::excerpt(&err.to_string(), MAX_STATUS_MESSAGE_BYTES);
     let code = match err {
         EventFeedError::UnknownFeed(_) => Code::NotFound,
         EventFeedError::PageSize(_) | EventFeedError::BadCursor => Code::InvalidArgument,

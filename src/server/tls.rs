@@ -21,14 +21,8 @@ pub struct TlsFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("{flag} {}: cannot read the file: {source}", path.display())]
-    Read {
-        flag: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{flag} {}: {source}", path.display())]
-    Certificates {
+    Pem {
         flag: &'static str,
         path: PathBuf,
         source: PemError,
@@ -63,7 +57,7 @@ impl TlsFiles {
 }
 
 fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|source| TlsError::Read {
+    pem::read_bounded(path).map_err(|source| TlsError::Pem {
         flag,
         path: path.to_path_buf(),
         source,
@@ -74,7 +68,7 @@ fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
 fn read_certificates(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     pem::read_certificates(path)
         .map(|certificates| certificates.pem)
-        .map_err(|source| TlsError::Certificates {
+        .map_err(|source| TlsError::Pem {
             flag,
             path: path.to_path_buf(),
             source,

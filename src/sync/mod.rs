@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use crate::cognito::CognitoError;
 use crate::cognito::pacing::prioritized;
 use crate::cognito::stats::OperationStats;
-use crate::connector::{Connector, ConnectorError, Cursor, Listed, ResourceKind};
+use crate::connector::{Connector, ConnectorError, Cursor, Listed, ListingTrail, ResourceKind};
 use crate::pb::v2::{
     Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
 };
@@ -250,6 +250,7 @@ impl SyncEngine {
             let listing = listing.clone();
             parts.spawn(async move {
                 let mut cursor = Cursor::first(0);
+                let mut trail = ListingTrail::default();
                 let mut count = 0;
                 let mut restarts = 0;
                 loop {
@@ -259,7 +260,7 @@ impl SyncEngine {
                             listing.send_modify(|l| {
                                 l.update(&connector, |listed| listed.retract(kind, count))
                             });
-                            (cursor, count) = (Cursor::first(0), 0);
+                            (cursor, trail, count) = (Cursor::first(0), ListingTrail::default(), 0);
                             continue;
                         }
                         Err(err) => return Err(err.into()),
@@ -274,7 +275,10 @@ impl SyncEngine {
                     listing
                         .send_modify(|l| l.update(&connector, |listed| listed.add(kind, stored)));
                     match page.next {
-                        Some(next) => cursor = next,
+                        Some(next) => {
+                            trail.follow(&next).map_err(ConnectorError::from)?;
+                            cursor = next;
+                        }
                         None => return Ok::<u64, SyncError>(count),
                     }
                 }
@@ -467,6 +471,7 @@ async fn grants_of(
     resource: Resource,
 ) -> Result<(u64, bool), SyncError> {
     let mut cursor = Cursor::first(0);
+    let mut trail = ListingTrail::default();
     let mut count = 0;
     let mut restarts = 0;
     let mut depth = 0;
@@ -478,7 +483,7 @@ async fn grants_of(
                 return Ok((count, true));
             }
             Err(err) if may_restart(&err, &mut restarts) => {
-                (cursor, count, depth) = (Cursor::first(0), 0, 0);
+                (cursor, trail, count, depth) = (Cursor::first(0), ListingTrail::default(), 0, 0);
                 continue;
             }
             Err(err) => return Err(err.into()),
@@ -490,7 +495,10 @@ async fn grants_of(
             store.grants(page.items).await.map_err(closed)?;
         }
         match page.next {
-            Some(next) => cursor = next,
+            Some(next) => {
+                trail.follow(&next).map_err(ConnectorError::from)?;
+                cursor = next;
+            }
             None => break,
         }
         depth += 1;

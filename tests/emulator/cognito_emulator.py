@@ -10,6 +10,9 @@ One process, one multi-threaded HTTP server that serves
   injecting faults (throttling, 5xx, dropped connections, delays, auth errors)
   and counting the AWS calls received.
 
+AdminCreateUser's MessageAction and DesiredDeliveryMediums, which moto ignores, are
+checked as on AWS, and the invitations sent are recorded per pool.
+
 Optionally, like examples/fast_emulator (docs/FAST_EMULATOR.md), it adds a fixed
 latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
 
@@ -67,6 +70,7 @@ from moto.cognitoidp.models import (  # noqa: E402
     UserStatus,
     cognitoidp_backends,
 )
+from moto.cognitoidp.utils import validate_username_format  # noqa: E402
 from moto.moto_api._internal import mock_random  # noqa: E402
 
 CONTROL_PREFIX = "/_emulator/"
@@ -1080,6 +1084,100 @@ class Quotas:
 QUOTAS = Quotas()
 
 
+# --------------------------------------------------------------------------- invitations
+
+# AdminCreateUser's MessageAction and DesiredDeliveryMediums, which moto ignores. As the
+# API reference has it: the mediums are SMS and/or EMAIL (default SMS); the invitation is
+# sent unless MessageAction is SUPPRESS (RESEND sends it again to an existing user); and
+# the user must have `email` if EMAIL is desired and `phone_number` if SMS is. Otherwise
+# the call is refused with InvalidParameterException and nothing changes. The invitations
+# "sent" are kept per pool for GET /_emulator/pools/<id>/invitations.
+DELIVERY_MEDIUMS = ("SMS", "EMAIL")
+MEDIUM_ATTRIBUTE = {"EMAIL": "email", "SMS": "phone_number"}
+# The EMAIL refusal is the message AWS is reported to give; the SMS one is by analogy.
+MEDIUM_MISSING = {
+    "EMAIL": "No email provided but desired delivery medium was Email",
+    "SMS": "No phone_number provided but desired delivery medium was SMS",
+}
+
+
+def _java_repr(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_repr(v) for v in value) + "]"
+    return str(value)
+
+
+def check_invitation(params: dict, region: str) -> tuple[str | None, dict | None]:
+    """Checks an AdminCreateUser request before moto sees it. Caller holds the write lock.
+    Returns (refusal message, None), or (None, the invitation to record once moto has
+    answered 200, or None when no message is sent or moto is to answer the error)."""
+    action = params.get("MessageAction")
+    raw = params.get("DesiredDeliveryMediums")
+    errors = []
+    if action is not None and action not in ("RESEND", "SUPPRESS"):
+        errors.append(f"Value '{_java_repr(action)}' at 'messageAction' failed to satisfy "
+                      "constraint: Member must satisfy enum value set: [SUPPRESS, RESEND]")
+    if raw is not None and (not isinstance(raw, list) or any(m not in DELIVERY_MEDIUMS for m in raw)):
+        errors.append(f"Value '{_java_repr(raw)}' at 'desiredDeliveryMediums' failed to satisfy "
+                      "constraint: Member must satisfy constraint: "
+                      "[Member must satisfy enum value set: [SMS, EMAIL]]")
+    if errors:
+        n = len(errors)
+        return f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors), None
+    if action == "SUPPRESS":
+        return None, None
+    mediums = list(dict.fromkeys(raw or ["SMS"]))
+    username = params.get("Username")
+    try:
+        pool = cognitoidp_backends[account_id()][region].user_pools.get(params.get("UserPoolId"))
+    except (KeyError, TypeError):
+        pool = None
+    if pool is None or not isinstance(username, str):
+        return None, None  # moto answers the error
+    existing = pool._get_user(username)
+    if (existing is not None) != (action == "RESEND"):
+        return None, None  # UsernameExistsException / UserNotFoundException from moto
+    if existing is not None:
+        attrs = {a["Name"]: a["Value"] for a in existing.attributes}
+    else:
+        attrs = {
+            a["Name"]: a["Value"]
+            for a in params.get("UserAttributes") or []
+            if isinstance(a, dict) and isinstance(a.get("Name"), str)
+        }
+        # A pool signing in by email/phone stores the username in that attribute.
+        for kind in pool.extended_config.get("UsernameAttributes") or []:
+            if validate_username_format(username, _format=kind):
+                attrs[kind] = username
+                break
+    destinations = {}
+    for medium in mediums:
+        value = attrs.get(MEDIUM_ATTRIBUTE[medium])
+        if not isinstance(value, str) or not value:
+            return MEDIUM_MISSING[medium], None
+        destinations[medium] = value
+    return None, {"pool": pool, "mediums": mediums, "destinations": destinations,
+                  "resend": action == "RESEND"}
+
+
+def pool_invitations(pool: CognitoIdpUserPool) -> list[dict]:
+    """The invitations sent in a pool (kept on moto's pool object, so they go with it)."""
+    return pool.__dict__.setdefault("emulator_invitations", [])
+
+
+def record_invitation(invite: dict, answer: list[bytes]) -> None:
+    try:
+        username = json.loads(b"".join(answer))["User"]["Username"]
+    except (ValueError, KeyError, TypeError):
+        return
+    pool_invitations(invite["pool"]).append({
+        "username": username,
+        "mediums": invite["mediums"],
+        "destinations": invite["destinations"],
+        "resend": invite["resend"],
+    })
+
+
 # --------------------------------------------------------------------------- WSGI app
 
 
@@ -1253,8 +1351,16 @@ class EmulatorApp:
             readonly = op.startswith(READ_OP_PREFIXES)
             lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
             with lock:
+                invite = None
+                if op == "AdminCreateUser":
+                    refusal, invite = check_invitation(params, region or "us-east-1")
+                    if refusal is not None:
+                        return _aws_error(sr, 400, "InvalidParameterException", refusal)
                 # Materialise the response inside the lock.
-                return list(self.moto(environ, sr))
+                answer = list(self.moto(environ, sr))
+                if invite is not None and status_box and status_box[-1].startswith("200"):
+                    record_invitation(invite, answer)
+                return answer
         finally:
             if status_box:
                 try:
@@ -1476,6 +1582,13 @@ class EmulatorApp:
                 del pool.backend.user_pools[pool.id]
             return 200, {"deleted": pool_id}
         kind = sub[0]
+        if kind == "invitations" and len(sub) == 1:
+            allow("GET", "DELETE")
+            with STATE_LOCK.write():
+                invitations = pool_invitations(_find_pool(pool_id))
+                if method == "DELETE":
+                    invitations.clear()
+                return 200, {"invitations": list(invitations)}
         if kind not in ("users", "groups", "memberships"):
             raise not_found(f"no control endpoint for pools/<id>/{kind}")
         if len(sub) == 1:

@@ -670,6 +670,130 @@ def test_calls_counts(emu):
     assert emu.ok("GET", "/_emulator/calls") == {}
 
 
+# --------------------------------------------------------------------------- AdminCreateUser invitations
+
+
+def _invitations(emu, pool_id: str) -> list[dict]:
+    return emu.ok("GET", f"/_emulator/pools/{pool_id}/invitations")["invitations"]
+
+
+def _refused(c, message: str, **kw) -> None:
+    with pytest.raises(c.exceptions.InvalidParameterException) as err:
+        c.admin_create_user(**kw)
+    assert err.value.response["Error"]["Message"] == message, err.value.response
+
+
+def test_invitation_default_sms_refuses_email_only_user(emu):
+    pool_id = emu.ok("POST", "/_emulator/pools", {})["pool_id"]
+    c = emu.client()
+    _refused(c, "No phone_number provided but desired delivery medium was SMS",
+             UserPoolId=pool_id, Username="eve",
+             UserAttributes=[{"Name": "email", "Value": "eve@example.com"}])
+    with pytest.raises(c.exceptions.UserNotFoundException):
+        c.admin_get_user(UserPoolId=pool_id, Username="eve")
+    assert _invitations(emu, pool_id) == []
+    c.admin_create_user(UserPoolId=pool_id, Username="sam",
+                        UserAttributes=[{"Name": "phone_number", "Value": "+15555550101"}])
+    assert _invitations(emu, pool_id) == [{
+        "username": "sam", "mediums": ["SMS"], "destinations": {"SMS": "+15555550101"},
+        "resend": False,
+    }]
+
+
+def test_invitation_by_email_is_recorded(emu):
+    pool_id = emu.ok("POST", "/_emulator/pools", {})["pool_id"]
+    c = emu.client()
+    c.admin_create_user(UserPoolId=pool_id, Username="eve", DesiredDeliveryMediums=["EMAIL"],
+                        UserAttributes=[{"Name": "email", "Value": "eve@example.com"}])
+    assert c.admin_get_user(UserPoolId=pool_id, Username="eve")["UserStatus"] == "FORCE_CHANGE_PASSWORD"
+    assert _invitations(emu, pool_id) == [{
+        "username": "eve", "mediums": ["EMAIL"],
+        "destinations": {"EMAIL": "eve@example.com"}, "resend": False,
+    }]
+    # RESEND goes to the existing user's attributes again; a second create is moto's error.
+    c.admin_create_user(UserPoolId=pool_id, Username="eve", MessageAction="RESEND",
+                        DesiredDeliveryMediums=["EMAIL"])
+    with pytest.raises(c.exceptions.UsernameExistsException):
+        c.admin_create_user(UserPoolId=pool_id, Username="eve", DesiredDeliveryMediums=["EMAIL"])
+    assert [(i["username"], i["resend"]) for i in _invitations(emu, pool_id)] == [
+        ("eve", False), ("eve", True)]
+    assert emu.ok("DELETE", f"/_emulator/pools/{pool_id}/invitations") == {"invitations": []}
+    assert _invitations(emu, pool_id) == []
+    status, _ = emu.call("GET", "/_emulator/pools/us-east-1_nope/invitations")
+    assert status == 404
+
+
+def test_invitation_suppressed_needs_no_attribute(emu):
+    pool_id = emu.ok("POST", "/_emulator/pools", {})["pool_id"]
+    c = emu.client()
+    c.admin_create_user(UserPoolId=pool_id, Username="bare", MessageAction="SUPPRESS")
+    c.admin_create_user(UserPoolId=pool_id, Username="mail", MessageAction="SUPPRESS",
+                        DesiredDeliveryMediums=["SMS", "EMAIL"],
+                        UserAttributes=[{"Name": "email", "Value": "m@example.com"}])
+    assert {u["Username"] for u in c.list_users(UserPoolId=pool_id)["Users"]} == {"bare", "mail"}
+    assert _invitations(emu, pool_id) == []
+
+
+def test_invitation_bad_medium_or_action_is_a_validation_error(emu):
+    pool_id = emu.ok("POST", "/_emulator/pools", {})["pool_id"]
+    c = emu.client()
+    email = [{"Name": "email", "Value": "x@example.com"}]
+    _refused(c, "1 validation error detected: Value '[EMAIL, FAX]' at 'desiredDeliveryMediums' "
+                "failed to satisfy constraint: Member must satisfy constraint: "
+                "[Member must satisfy enum value set: [SMS, EMAIL]]",
+             UserPoolId=pool_id, Username="x", DesiredDeliveryMediums=["EMAIL", "FAX"],
+             UserAttributes=email)
+    # checked even when nothing is to be sent
+    _refused(c, "1 validation error detected: Value '[email]' at 'desiredDeliveryMediums' "
+                "failed to satisfy constraint: Member must satisfy constraint: "
+                "[Member must satisfy enum value set: [SMS, EMAIL]]",
+             UserPoolId=pool_id, Username="x", DesiredDeliveryMediums=["email"],
+             MessageAction="SUPPRESS", UserAttributes=email)
+    _refused(c, "1 validation error detected: Value 'SURPRESS' at 'messageAction' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [SUPPRESS, RESEND]",
+             UserPoolId=pool_id, Username="x", MessageAction="SURPRESS", UserAttributes=email)
+    with pytest.raises(c.exceptions.InvalidParameterException) as err:
+        c.admin_create_user(UserPoolId=pool_id, Username="x", MessageAction="NOPE",
+                            DesiredDeliveryMediums=["PIGEON"], UserAttributes=email)
+    assert err.value.response["Error"]["Message"].startswith("2 validation errors detected: ")
+    assert c.list_users(UserPoolId=pool_id)["Users"] == []
+    assert _invitations(emu, pool_id) == []
+
+
+def test_invitation_needs_every_desired_medium(emu):
+    """SMS and EMAIL both desired: the user needs a phone_number and an email (the API
+    reference makes each attribute required by its medium)."""
+    pool_id = emu.ok("POST", "/_emulator/pools", {})["pool_id"]
+    c = emu.client()
+    phone = [{"Name": "phone_number", "Value": "+15555550100"}]
+    _refused(c, "No email provided but desired delivery medium was Email",
+             UserPoolId=pool_id, Username="pat", DesiredDeliveryMediums=["SMS", "EMAIL"],
+             UserAttributes=phone)
+    assert c.list_users(UserPoolId=pool_id)["Users"] == []
+    c.admin_create_user(UserPoolId=pool_id, Username="pat", DesiredDeliveryMediums=["SMS"],
+                        UserAttributes=phone)
+    c.admin_create_user(UserPoolId=pool_id, Username="kim", DesiredDeliveryMediums=["SMS", "EMAIL", "SMS"],
+                        UserAttributes=phone + [{"Name": "email", "Value": "kim@example.com"}])
+    assert _invitations(emu, pool_id) == [
+        {"username": "pat", "mediums": ["SMS"], "destinations": {"SMS": "+15555550100"},
+         "resend": False},
+        {"username": "kim", "mediums": ["SMS", "EMAIL"],
+         "destinations": {"SMS": "+15555550100", "EMAIL": "kim@example.com"}, "resend": False},
+    ]
+
+
+def test_invitation_to_email_username(emu):
+    """In a pool signing in by email the username is the email attribute."""
+    pool_id = emu.ok("POST", "/_emulator/pools", {"config": {"UsernameAttributes": ["email"]}})["pool_id"]
+    c = emu.client()
+    user = c.admin_create_user(UserPoolId=pool_id, Username="ann@example.com",
+                               DesiredDeliveryMediums=["EMAIL"])["User"]
+    assert _invitations(emu, pool_id) == [{
+        "username": user["Username"], "mediums": ["EMAIL"],
+        "destinations": {"EMAIL": "ann@example.com"}, "resend": False,
+    }]
+
+
 def test_concurrent_requests(emu):
     pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "p"}]})["pool_id"]
     emu.ok("DELETE", "/_emulator/calls")

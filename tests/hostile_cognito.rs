@@ -1,0 +1,640 @@
+//! The connector against a hostile endpoint posing as Cognito (`support/hostile.rs`): answers that
+//! are not what they claim to be must fail loudly, bounded and without losing the previous file;
+//! never an empty sync, an endless loop, an invalid record or another user's data in a log.
+
+#[path = "support/hostile.rs"]
+mod hostile;
+mod support;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
+use baton_cognito::pb::v2::*;
+use hostile::{Call, Hostile, Reply, group, limit_of, pool_description, token_of, user};
+use serde_json::{Value, json};
+use support::*;
+
+const POOL: &str = "us-east-1_Hostile1";
+/// Long enough for any run against a loopback endpoint; a run still going is a hang.
+const HANG: Duration = Duration::from_secs(60);
+
+/// A truthful pool of `users` users (user-000...) in pages of the requested limit, all in one
+/// group `staff`. Hostile scripts fall back to it for what they do not lie about.
+fn honest(users: usize, call: &Call) -> Reply {
+    let names: Vec<String> = (0..users).map(|i| format!("user-{i:03}")).collect();
+    let page = |items: &[Value], key: &str, token_key: &str| {
+        let start: usize = token_of(call).and_then(|t| t.parse().ok()).unwrap_or(0);
+        let end = (start + limit_of(call)).min(items.len());
+        let mut body = json!({ key: items[start.min(end)..end] });
+        if end < items.len() {
+            body[token_key] = json!(end.to_string());
+        }
+        Reply::ok(body)
+    };
+    let all_users: Vec<Value> = names.iter().map(|n| user(n)).collect();
+    match call.operation.as_str() {
+        "DescribeUserPool" => Reply::ok(pool_description(POOL, users as u64)),
+        "ListUsers" => page(&all_users, "Users", "PaginationToken"),
+        "ListUsersInGroup" => page(&all_users, "Users", "NextToken"),
+        "ListGroups" => page(&[group("staff")], "Groups", "NextToken"),
+        "AdminListGroupsForUser" => page(&[group("staff")], "Groups", "NextToken"),
+        "GetGroup" => Reply::ok(json!({"Group": group("staff")})),
+        "AdminGetUser" => {
+            let mut u = user(call.body["Username"].as_str().unwrap_or("user-000"));
+            u["UserAttributes"] = u["Attributes"].take();
+            Reply::ok(u)
+        }
+        "AdminAddUserToGroup" | "AdminRemoveUserFromGroup" => Reply::ok(json!({})),
+        other => Reply::error(
+            400,
+            "InvalidParameterException",
+            &format!("unscripted {other}"),
+        ),
+    }
+}
+
+/// Runs the binary, killing it after `limit`: the output, and whether it had to be killed.
+fn run_bounded(args: &[&str], env: &[(String, String)], limit: Duration) -> (Output, bool) {
+    let mut child = base_command(env)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run baton-cognito");
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stdout.read_to_end(&mut buf).ok();
+        buf
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        stderr.read_to_end(&mut buf).ok();
+        buf
+    });
+    let deadline = Instant::now() + limit;
+    let mut killed = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().ok();
+            killed = true;
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (
+        Output {
+            status,
+            stdout: out_reader.join().unwrap(),
+            stderr: err_reader.join().unwrap(),
+        },
+        killed,
+    )
+}
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// A previous file written by a sync of the honest pool, and its bytes.
+fn previous_file(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let honest_endpoint = Hostile::start(|call| honest(3, call));
+    let file = dir.join("sync.c1z");
+    let (out, killed) = run_bounded(
+        &["-f", file.to_str().unwrap()],
+        &honest_endpoint.env(POOL),
+        HANG,
+    );
+    assert!(!killed && out.status.success(), "{}", text(&out));
+    let bytes = std::fs::read(&file).unwrap();
+    (file, bytes)
+}
+
+/// A file synced from `endpoint`, as the one-shot provisioning flags need.
+fn synced_file(endpoint: &Hostile, dir: &Path) -> std::path::PathBuf {
+    let file = dir.join("sync.c1z");
+    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
+    assert!(!killed && out.status.success(), "{}", text(&out));
+    file
+}
+
+/// A one-shot sync against `script` must fail (not hang), say `expect`, and leave the previous
+/// file as it was.
+fn assert_sync_refuses(
+    case: &str,
+    script: impl Fn(&Call) -> Reply + Send + Sync + 'static,
+    expect: &str,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, before) = previous_file(dir.path());
+    let endpoint = Hostile::start(script);
+    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
+    let all = text(&out);
+    assert!(!killed, "{case}: the sync hung: {all}");
+    assert_eq!(out.status.code(), Some(1), "{case}: {all}");
+    assert!(
+        all.contains(expect),
+        "{case}: expected {expect:?} in: {all}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "{case}: previous file replaced"
+    );
+}
+
+#[test]
+fn a_200_answer_that_is_not_a_page_fails_the_sync_and_keeps_the_previous_file() {
+    let cases: Vec<(&str, Reply, &str)> = vec![
+        (
+            "error body with a 200",
+            Reply::ok(json!({"__type": "InternalErrorException", "message": "boom"})),
+            "InternalErrorException",
+        ),
+        ("no Users list", Reply::ok(json!({})), "Users"),
+        (
+            "a null Users list",
+            Reply::ok(json!({"Users": null})),
+            "Users",
+        ),
+        (
+            "a user without a Username",
+            Reply::ok(json!({"Users": [user("a"), {"Attributes": [], "Enabled": true}]})),
+            "Username",
+        ),
+        (
+            "a user with an empty Username",
+            Reply::ok(json!({"Users": [{"Username": "", "Enabled": true}]})),
+            "Username",
+        ),
+    ];
+    for (case, reply, expect) in cases {
+        assert_sync_refuses(
+            case,
+            move |call| match call.operation.as_str() {
+                "ListUsers" => reply.clone(),
+                _ => honest(3, call),
+            },
+            expect,
+        );
+    }
+    assert_sync_refuses(
+        "no Groups list",
+        |call| match call.operation.as_str() {
+            "ListGroups" => Reply::ok(json!({"NextToken": null})),
+            _ => honest(3, call),
+        },
+        "Groups",
+    );
+    assert_sync_refuses(
+        "a group without a GroupName",
+        |call| match call.operation.as_str() {
+            "ListGroups" => Reply::ok(json!({"Groups": [{"Description": "x"}]})),
+            _ => honest(3, call),
+        },
+        "GroupName",
+    );
+    assert_sync_refuses(
+        "a pool description that is an error body",
+        |call| match call.operation.as_str() {
+            "DescribeUserPool" => {
+                Reply::ok(json!({"__type": "ResourceNotFoundException", "message": "gone"}))
+            }
+            _ => honest(3, call),
+        },
+        "ResourceNotFoundException",
+    );
+}
+
+#[test]
+fn a_page_larger_than_the_limit_asked_for_is_refused() {
+    assert_sync_refuses(
+        "61 users for a limit of 60",
+        |call| match call.operation.as_str() {
+            "ListUsers" => Reply::ok(json!({
+                "Users": (0..limit_of(call) + 1).map(|i| user(&format!("u{i}"))).collect::<Vec<_>>()
+            })),
+            _ => honest(3, call),
+        },
+        "more than the 60",
+    );
+}
+
+/// Page tokens that come back (A→A, A→B→A) are a listing without an end: every listing fails
+/// with a clear error instead of looping.
+#[test]
+fn page_tokens_that_repeat_fail_the_listing_instead_of_looping() {
+    let looping = |cycle: &'static [&'static str]| {
+        move |call: &Call| {
+            let next = match token_of(call) {
+                None => cycle[0],
+                Some(t) => {
+                    let at = cycle.iter().position(|c| *c == t).unwrap_or(0);
+                    cycle[(at + 1) % cycle.len()]
+                }
+            };
+            json!(next)
+        }
+    };
+    for cycle in [&["A"][..], &["A", "B"][..]] {
+        let next = looping(cycle);
+        let case = format!("ListUsers tokens {cycle:?} repeating");
+        assert_sync_refuses(
+            &case,
+            move |call| match call.operation.as_str() {
+                "ListUsers" => {
+                    Reply::ok(json!({"Users": [user("u")], "PaginationToken": next(call)}))
+                }
+                _ => honest(3, call),
+            },
+            "repeated",
+        );
+        let next = looping(cycle);
+        assert_sync_refuses(
+            &format!("ListGroups tokens {cycle:?} repeating"),
+            move |call| match call.operation.as_str() {
+                "ListGroups" => {
+                    Reply::ok(json!({"Groups": [group("staff")], "NextToken": next(call)}))
+                }
+                _ => honest(3, call),
+            },
+            "repeated",
+        );
+
+        // export pages the same listing.
+        let next = looping(cycle);
+        let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+            "ListUsers" => Reply::ok(json!({"Users": [user("u")], "PaginationToken": next(call)})),
+            _ => honest(3, call),
+        });
+        let (out, killed) = run_bounded(&["export"], &endpoint.env(POOL), HANG);
+        assert!(!killed, "export looped on {cycle:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("repeated"), "{}", text(&out));
+    }
+
+    // A grant reads the user's groups first; a token that repeats there fails the grant.
+    let next = looping(&["A"]);
+    let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+        "AdminListGroupsForUser" => {
+            Reply::ok(json!({"Groups": [group("other")], "NextToken": next(call)}))
+        }
+        _ => honest(3, call),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let f = synced_file(&endpoint, dir.path());
+    let (out, killed) = run_bounded(
+        &[
+            "-f",
+            f.to_str().unwrap(),
+            "-p",
+            "--grant-entitlement",
+            "group:staff:member",
+            "--grant-principal",
+            "user-001",
+            "--grant-principal-type",
+            "user",
+        ],
+        &endpoint.env(POOL),
+        HANG,
+    );
+    assert!(!killed, "the grant looped: {}", text(&out));
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("repeated"), "{}", text(&out));
+    assert!(endpoint.count("AdminListGroupsForUser") <= 2);
+    assert_eq!(endpoint.count("AdminAddUserToGroup"), 0);
+}
+
+/// The gRPC server never hands a caller the token it was given as the next one.
+#[test]
+fn a_grpc_listing_never_returns_the_requests_own_token() {
+    let endpoint = Hostile::start(|call| match call.operation.as_str() {
+        "ListUsers" => Reply::ok(json!({"Users": [user("u")], "PaginationToken": "A"})),
+        _ => honest(3, call),
+    });
+    let server = Server::start(&endpoint.env(POOL), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut client = ResourcesServiceClient::new(server.channel().await);
+        let request = |token: String| ResourcesServiceListResourcesRequest {
+            resource_type_id: "user".into(),
+            page_token: token,
+            ..Default::default()
+        };
+        let first = client
+            .list_resources(request(String::new()))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!first.next_page_token.is_empty());
+        let second = client
+            .list_resources(request(first.next_page_token.clone()))
+            .await;
+        match second {
+            Ok(page) => panic!(
+                "a repeated Cognito token was passed on (next == request: {})",
+                page.get_ref().next_page_token == first.next_page_token
+            ),
+            Err(status) => assert!(status.message().contains("repeated"), "{status:?}"),
+        }
+    });
+}
+
+/// A 200 answer carrying an error must not read as a successful change.
+#[test]
+fn a_write_answered_with_an_error_body_and_a_200_is_not_a_success() {
+    let added = Arc::new(AtomicUsize::new(0));
+    let seen = added.clone();
+    let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+        "AdminAddUserToGroup" => {
+            seen.fetch_add(1, Ordering::SeqCst);
+            Reply::ok(json!({"__type": "UserNotFoundException", "message": "User does not exist."}))
+        }
+        "AdminListGroupsForUser" => Reply::ok(json!({"Groups": []})),
+        _ => honest(3, call),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let f = synced_file(&endpoint, dir.path());
+    let (out, killed) = run_bounded(
+        &[
+            "-f",
+            f.to_str().unwrap(),
+            "-p",
+            "--grant-entitlement",
+            "group:staff:member",
+            "--grant-principal",
+            "user-001",
+            "--grant-principal-type",
+            "user",
+        ],
+        &endpoint.env(POOL),
+        HANG,
+    );
+    assert!(!killed);
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("UserNotFoundException"),
+        "{}",
+        text(&out)
+    );
+    assert!(added.load(Ordering::SeqCst) >= 1);
+}
+
+/// Huge or malformed answers are quoted as bounded excerpts: never megabytes per retry, never
+/// the other users of a page, never a status message too large for a gRPC client to receive.
+#[test]
+fn errors_quote_bounded_excerpts_and_never_other_users_attributes() {
+    let huge = "x".repeat(3 * 1024 * 1024);
+    let cases: Vec<(&str, Reply)> = vec![
+        (
+            "3 MiB that is not JSON",
+            Reply::raw(200, format!("{{\"Users\": [{huge}")),
+        ),
+        (
+            "a 500 with a 3 MiB message",
+            Reply::error(500, "InternalErrorException", &huge),
+        ),
+        (
+            "a 200 error body with a 3 MiB message",
+            Reply::ok(json!({"__type": "InternalErrorException", "message": huge})),
+        ),
+    ];
+    for (case, reply) in cases {
+        let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+            "ListUsers" => reply.clone(),
+            _ => honest(3, call),
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sync.c1z");
+        let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
+        assert!(!killed, "{case}");
+        assert_eq!(out.status.code(), Some(1), "{case}");
+        assert!(
+            out.stderr.len() < 64 * 1024,
+            "{case}: {} bytes of stderr over {} attempts",
+            out.stderr.len(),
+            endpoint.count("ListUsers")
+        );
+        assert!(!file.exists(), "{case}: no file from a failed sync");
+    }
+
+    // One malformed user on a page: the error names the problem, not the page's other users.
+    let endpoint = Hostile::start(|call| match call.operation.as_str() {
+        "ListUsers" => {
+            let mut users: Vec<Value> = (0..5)
+                .map(|i| {
+                    let mut u = user(&format!("private-{i}"));
+                    u["Attributes"][1]["Value"] = json!(format!("private-mail-{i}@example.com"));
+                    u
+                })
+                .collect();
+            users[3]["Enabled"] = json!("yes");
+            Reply::ok(json!({"Users": users}))
+        }
+        _ => honest(3, call),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
+    assert!(!killed);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!text(&out).contains("private-mail"), "{}", text(&out));
+    assert!(text(&out).contains("ListUsers"), "{}", text(&out));
+
+    // A 58 KB error message reaches a gRPC client as that error, cut short.
+    let long = "y".repeat(58 * 1024);
+    let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+        "ListUsers" => Reply::error(400, "SomethingNewException", &long),
+        _ => honest(3, call),
+    });
+    let server = Server::start(&endpoint.env(POOL), &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let status = runtime.block_on(async {
+        ResourcesServiceClient::new(server.channel().await)
+            .list_resources(ResourcesServiceListResourcesRequest {
+                resource_type_id: "user".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+    });
+    assert_eq!(status.code(), tonic::Code::Unknown, "{status:?}");
+    assert!(
+        status.message().contains("SomethingNewException"),
+        "{status:?}"
+    );
+    assert!(
+        status.message().len() < 4096,
+        "{} bytes",
+        status.message().len()
+    );
+    assert!(
+        server.logs().len() < 64 * 1024,
+        "{} bytes of server log",
+        server.logs().len()
+    );
+}
+
+/// #17: a creation date of 1e20 seconds was written as an invalid protobuf Timestamp, and the
+/// JSON listing then printed `null` for the record with exit 0.
+#[test]
+fn dates_out_of_range_are_never_written_and_never_printed_as_null() {
+    let endpoint = Hostile::start(|call| match call.operation.as_str() {
+        "ListUsers" => {
+            let mut far = user("far-future");
+            far["UserCreateDate"] = json!(1e20);
+            let mut past = user("before-year-one");
+            past["UserLastModifiedDate"] = json!(-1e15);
+            Reply::ok(json!({"Users": [far, past, user("plain")]}))
+        }
+        _ => honest(3, call),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = synced_file(&endpoint, dir.path());
+    let f = file.to_str().unwrap();
+    let (out, _) = run_bounded(&["resources", "-f", f, "-o", "json"], &[], HANG);
+    assert!(out.status.success(), "{}", text(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let resources = listed["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 4, "3 users and a group: {listed}");
+    assert!(resources.iter().all(|r| r.is_object()), "{listed}");
+    let far = resources
+        .iter()
+        .find(|r| r["id"]["resource"] == "far-future")
+        .unwrap();
+    assert!(
+        !far.to_string().contains("created_at") && !far.to_string().contains("createdAt"),
+        "an impossible date is unknown, not written: {far}"
+    );
+
+    // A file an older version wrote with such a Timestamp: a clear error naming the record.
+    let old = dir.path().join("old.c1z");
+    let mut writer = baton_cognito::c1z::C1zWriter::create(&old).unwrap();
+    writer
+        .put_resource_types(&[ResourceType {
+            id: "user".into(),
+            ..Default::default()
+        }])
+        .unwrap();
+    let trait_any = baton_cognito::pb::pack(&RateLimitDescription {
+        reset_at: Some(prost_types::Timestamp {
+            seconds: 100_000_000_000_000_000,
+            nanos: 0,
+        }),
+        ..Default::default()
+    });
+    writer
+        .put_resources(&[Resource {
+            id: Some(ResourceId {
+                resource_type: "user".into(),
+                resource: "ancient".into(),
+                ..Default::default()
+            }),
+            display_name: "ancient".into(),
+            annotations: vec![trait_any],
+            ..Default::default()
+        }])
+        .unwrap();
+    writer.finish().unwrap();
+    let (out, _) = run_bounded(
+        &["resources", "-f", old.to_str().unwrap(), "-o", "json"],
+        &[],
+        HANG,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("null"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("user:ancient"), "{}", text(&out));
+}
+
+/// #17: `-f` naming a FIFO or a character device, and `export --output` a FIFO, exited 0 and
+/// replaced the node with a regular file. Anything but a regular file or a new path is refused
+/// before the first call to Cognito; a symbolic link means its target, and stays a link.
+#[test]
+fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
+    let endpoint = Hostile::start(|call| honest(3, call));
+    let env = endpoint.env(POOL);
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let fifo_arg = fifo.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["-f", fifo_arg], "named pipe (FIFO)"),
+        (vec!["-f", "/dev/null"], "character device"),
+        (vec!["export", "--output", fifo_arg], "--output"),
+        (vec!["export", "--output", "/dev/null"], "character device"),
+        (
+            vec!["export", "--since-last-run", "--state", fifo_arg],
+            "--state",
+        ),
+        (
+            vec!["watch", "--once", "--sink", "-", "--state", "/dev/null"],
+            "--state",
+        ),
+    ];
+    for (args, expect) in cases {
+        let (out, killed) = run_bounded(&args, &env, HANG);
+        assert!(!killed, "{args:?} hung");
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(expect), "{args:?}: {}", text(&out));
+        assert_eq!(
+            endpoint.calls().len(),
+            0,
+            "{args:?}: refused only after calling Cognito"
+        );
+    }
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+
+    // A link to a .c1z: the target is replaced, the link stays a link to it.
+    let (target, before) = previous_file(dir.path());
+    let link = dir.path().join("latest.c1z");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (out, _) = run_bounded(&["-f", link.to_str().unwrap()], &env, HANG);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_ne!(
+        std::fs::read(&target).unwrap(),
+        before,
+        "the target holds the new sync"
+    );
+    // A link to somebody's other file is refused like the file itself.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "keep me").unwrap();
+    let to_notes = dir.path().join("to-notes.c1z");
+    std::os::unix::fs::symlink(&notes, &to_notes).unwrap();
+    let (out, _) = run_bounded(&["-f", to_notes.to_str().unwrap()], &env, HANG);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me");
+}
