@@ -65,11 +65,16 @@ class Scenario:
     about: str = ""
     # Whether the SDK's syncer runs too (see run_sdk_syncer).
     sdk_syncer: bool = True
+    # Whether the paced sync also runs with --user-slicing never and always, beside auto.
+    compare_slicing: bool = False
 
 
 SCENARIOS = [
-    Scenario("moto-10k", "moto", 10_000, 50, synthetic=False,
-             about="moto; 1.5 memberships per user spread over 50 groups"),
+    Scenario("moto-2k", "moto", 2_000, 10, synthetic=False, sdk_syncer=False,
+             compare_slicing=True,
+             about="moto; 1.5 memberships per user spread over 10 groups; slicing compared"),
+    Scenario("moto-10k", "moto", 10_000, 50, synthetic=False, compare_slicing=True,
+             about="moto; 1.5 memberships per user spread over 50 groups; slicing compared"),
     Scenario("fast-100k", "fast", 100_000, 200, synthetic=True,
              about="fast emulator; synthetic pool, 1.5 memberships per user, Zipf group sizes"),
     # At 1x the paced run takes 23 minutes. Compressing time further than 3x would put the
@@ -461,6 +466,13 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, workdir: Path) ->
         budget = ["--api-budget", "1", "--quota-scale", str(scenario.quota_scale)]
         paced = run_connector(args, emulator, shape, workdir, budget)
         result["paced"] = paced.__dict__
+        if scenario.compare_slicing:
+            log("  the same paced sync with --user-slicing never, then always")
+            result["slicing"] = {
+                mode: run_connector(args, emulator, shape, workdir,
+                                    [*budget, "--user-slicing", mode]).__dict__
+                for mode in ("never", "always")
+            }
         if scenario.sdk_syncer:
             log("  the Baton SDK's syncer driving baton-cognito serve, same latency and quotas")
             result["sdk"] = run_sdk_syncer(args, emulator, shape, workdir, budget).__dict__
@@ -529,6 +541,23 @@ def sdk_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def slicing_table(results: list[dict]) -> str:
+    """The paced sync with slicing decided by the measured listing (auto), never and always."""
+    lines = [
+        "| scenario | auto: ListUsers | auto: wall | never: ListUsers | never: wall "
+        "| always: ListUsers | always: wall |",
+        "|" + "---|" * 7,
+    ]
+    for r in results:
+        slicing = r.get("slicing")
+        if slicing is None:
+            continue
+        runs = [r["paced"], slicing["never"], slicing["always"]]
+        lines.append(f"| {r['scenario']} | " + " | ".join(
+            f"{run['calls'].get('ListUsers', 0):,} | {run['wall_s']:.1f} s" for run in runs) + " |")
+    return "\n".join(lines)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -565,6 +594,8 @@ def main() -> None:
     print(table(results))
     print()
     print(sdk_table(results))
+    print()
+    print(slicing_table(results))
     log(f"raw results: {args.json}; {time.monotonic() - started:.0f} s in all")
 
 

@@ -638,3 +638,231 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me");
 }
+
+/// A pool of `users` users and `groups` groups (user i in group i mod groups), whose
+/// DescribeUserPool reports `estimate` users, answering ListUsers' `sub ^= "x"` filters, with
+/// each listing page and the pool description answered after the delays given.
+#[derive(Clone, Copy)]
+struct Shape {
+    users: usize,
+    groups: usize,
+    estimate: u64,
+    describe_delay: Duration,
+    page_delay: Duration,
+}
+
+impl Shape {
+    fn new(users: usize, groups: usize, estimate: u64) -> Shape {
+        Shape {
+            users,
+            groups,
+            estimate,
+            describe_delay: Duration::ZERO,
+            page_delay: Duration::ZERO,
+        }
+    }
+
+    fn answer(&self, call: &Call) -> Reply {
+        let sub = |i: usize| {
+            format!(
+                "{:08x}-0000-4000-8000-{i:012x}",
+                (i as u32).wrapping_mul(2_654_435_761)
+            )
+        };
+        let user_record = |i: usize| {
+            let mut u = user(&format!("user-{i:05}"));
+            u["Attributes"][0]["Value"] = json!(sub(i));
+            u
+        };
+        let group_name = |g: usize| format!("group-{g:04}");
+        let page = |items: Vec<Value>, key: &str, token_key: &str| {
+            let start: usize = token_of(call).and_then(|t| t.parse().ok()).unwrap_or(0);
+            let end = (start + limit_of(call)).min(items.len());
+            let mut body = json!({ key: items[start.min(end)..end] });
+            if end < items.len() {
+                body[token_key] = json!(end.to_string());
+            }
+            Reply::ok(body).after(self.page_delay)
+        };
+        match call.operation.as_str() {
+            "DescribeUserPool" => {
+                Reply::ok(pool_description(POOL, self.estimate)).after(self.describe_delay)
+            }
+            "ListUsers" => {
+                let prefix = call.body["Filter"]
+                    .as_str()
+                    .and_then(|f| f.strip_prefix("sub ^= \""))
+                    .map(|rest| rest.trim_end_matches('"').to_string());
+                let users = (0..self.users)
+                    .filter(|i| {
+                        prefix
+                            .as_ref()
+                            .is_none_or(|p| sub(*i).starts_with(p.as_str()))
+                    })
+                    .map(user_record)
+                    .collect();
+                page(users, "Users", "PaginationToken")
+            }
+            "ListGroups" => {
+                let groups = (0..self.groups).map(|g| group(&group_name(g))).collect();
+                page(groups, "Groups", "NextToken")
+            }
+            "ListUsersInGroup" => {
+                let name = call.body["GroupName"].as_str().unwrap_or_default();
+                let members = (0..self.users)
+                    .filter(|i| group_name(i % self.groups) == name)
+                    .map(user_record)
+                    .collect();
+                page(members, "Users", "NextToken")
+            }
+            "AdminListGroupsForUser" => {
+                let name = call.body["Username"].as_str().unwrap_or_default();
+                let index: usize = name.trim_start_matches("user-").parse().unwrap_or(0);
+                page(
+                    vec![group(&group_name(index % self.groups))],
+                    "Groups",
+                    "NextToken",
+                )
+            }
+            other => Reply::error(
+                400,
+                "InvalidParameterException",
+                &format!("unscripted {other}"),
+            ),
+        }
+    }
+}
+
+/// Syncs `shape` with `extra` flags: the endpoint's calls and the file's contents.
+fn sync_shape(shape: Shape, extra: &[&str]) -> (Hostile, support::C1zContents, Duration) {
+    let endpoint = Hostile::start(move |call| shape.answer(call));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let mut args = vec!["-f", file.to_str().unwrap()];
+    args.extend(extra);
+    let started = Instant::now();
+    let (out, killed) = run_bounded(&args, &endpoint.env(POOL), HANG);
+    let took = started.elapsed();
+    assert!(!killed && out.status.success(), "{}", text(&out));
+    let contents = c1z_contents(&file);
+    let users = contents
+        .resources
+        .keys()
+        .filter(|k| k.starts_with("user:"))
+        .count();
+    assert_eq!(users, shape.users, "every user listed once");
+    assert_eq!(
+        contents.grants.len(),
+        shape.users,
+        "every membership listed once"
+    );
+    (endpoint, contents, took)
+}
+
+/// #17: with DescribeUserPool's estimate at 0 (or stale), a 150-user, 10-group pool was read per
+/// user: 150 AdminListGroupsForUser calls instead of 10 ListUsersInGroup. The side now follows
+/// what was listed; a stale estimate the other way cannot make a small pool pay per group.
+#[test]
+fn the_membership_side_follows_what_was_listed_not_the_estimate() {
+    for estimate in [0, 3] {
+        let (endpoint, _, _) = sync_shape(Shape::new(150, 10, estimate), &[]);
+        assert_eq!(
+            endpoint.count("AdminListGroupsForUser"),
+            0,
+            "estimate {estimate}"
+        );
+        assert_eq!(
+            endpoint.count("ListUsersInGroup"),
+            10,
+            "estimate {estimate}"
+        );
+    }
+    let (endpoint, _, _) = sync_shape(Shape::new(5, 200, 100_000), &[]);
+    assert_eq!(endpoint.count("AdminListGroupsForUser"), 5);
+    assert_eq!(endpoint.count("ListUsersInGroup"), 0);
+}
+
+/// #17: one noisy DescribeUserPool round trip chose 16 slices for 2,000 users (45 ListUsers
+/// calls instead of 34, and slower). Slicing now follows the listing's own measured pages.
+#[test]
+fn slicing_follows_the_measured_listing_not_one_round_trip() {
+    let slow_description = Shape {
+        describe_delay: Duration::from_secs(2),
+        ..Shape::new(2_000, 3, 2_000)
+    };
+    let (endpoint, _, _) = sync_shape(slow_description, &[]);
+    let listings: Vec<Call> = endpoint
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "ListUsers")
+        .collect();
+    assert_eq!(listings.len(), 34, "the minimum: ceil(2000 / 60)");
+    assert!(listings.iter().all(|c| c.body.get("Filter").is_none()));
+
+    // Pages that take 300 ms while the budget allows 30 a second: latency-bound, so the listing
+    // is re-sliced after its first pages, and ends far sooner than 50 pages one by one (15 s).
+    let slow_pages = Shape {
+        page_delay: Duration::from_millis(300),
+        ..Shape::new(3_000, 60, 3_000)
+    };
+    let (endpoint, _, took) = sync_shape(slow_pages, &["--api-budget", "1"]);
+    let listings: Vec<Call> = endpoint
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "ListUsers")
+        .collect();
+    let sliced = listings
+        .iter()
+        .filter(|c| c.body.get("Filter").is_some())
+        .count();
+    let unsliced = listings.len() - sliced;
+    assert!(
+        (2..=4).contains(&unsliced),
+        "{unsliced} pages before slicing"
+    );
+    assert!((50..=50 + 16).contains(&sliced), "{sliced} sliced pages");
+    assert!(took < Duration::from_secs(12), "took {took:?}");
+}
+
+/// #17: the access key id `test` (the conventional emulator credential) and a pool id such as
+/// `local_2HVVRiVR` were refused even with --endpoint-url and --region. What the AWS API's own
+/// patterns accept is accepted, and the endpoint judges.
+#[test]
+fn emulator_keys_and_pool_ids_are_accepted_and_the_endpoint_judges() {
+    const LOCAL_POOL: &str = "local_2HVVRiVR";
+    let endpoint = Hostile::start(|call| match call.operation.as_str() {
+        "DescribeUserPool" if call.body["UserPoolId"] == LOCAL_POOL => {
+            Reply::ok(pool_description(LOCAL_POOL, 3))
+        }
+        "DescribeUserPool" => Reply::error(400, "ResourceNotFoundException", "no such pool"),
+        _ => honest(3, call),
+    });
+    let env: Vec<(String, String)> = endpoint
+        .env(LOCAL_POOL)
+        .into_iter()
+        .map(|(key, value)| match key.as_str() {
+            "BATON_AWS_ACCESS_KEY_ID" | "BATON_AWS_SECRET_ACCESS_KEY" => (key, "test".to_string()),
+            _ => (key, value),
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let (out, _) = run_bounded(&["-f", file.to_str().unwrap()], &env, HANG);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(endpoint.calls()[0].body["UserPoolId"], LOCAL_POOL);
+
+    // Without --region, a pool id that names none is refused before any call.
+    let without_region: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(key, _)| key != "BATON_REGION")
+        .collect();
+    let calls_before = endpoint.calls().len();
+    let (out, _) = run_bounded(&["-f", file.to_str().unwrap()], &without_region, HANG);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--region: is required"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(endpoint.calls().len(), calls_before);
+}

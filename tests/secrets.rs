@@ -1299,7 +1299,7 @@ async fn bad_flags_next_to_secrets_never_echo_them() {
         &["--api-budget", "lots"],
         &["--region", "mars"],
         &["--user-pool-id", "not-a-pool"],
-        &["--aws-access-key-id", "short"],
+        &["--aws-access-key-id", "not a key"],
         &["--role-arn", "arn:aws:iam::1:role/x"],
         &["--endpoint-url", "ftp://x"],
         &["--user-filter", "nonsense"],

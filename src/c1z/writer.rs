@@ -567,8 +567,8 @@ impl RowState<'_> {
     }
 }
 
-/// Whether `dest` (new, or a regular file) may be replaced: absent, empty, or already a `.c1z`
-/// (either format). Any other file is somebody's data.
+/// Whether `dest` may be replaced: absent, empty, or already a `.c1z` (either format). Any other
+/// file is somebody's data, and a directory or a special file cannot be replaced by a file.
 fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
     let meta = match fs::metadata(dest) {
         Ok(meta) => meta,
@@ -581,6 +581,18 @@ fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
             });
         }
     };
+    // Checked again before the final rename: something else may have appeared meanwhile.
+    if meta.is_dir() {
+        return Err(C1zError::IsDirectory {
+            path: dest.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(C1zError::Unreplaceable {
+            path: dest.to_path_buf(),
+            source: workfiles::DestinationError::Special("special file"),
+        });
+    }
     if meta.len() == 0 {
         return Ok(());
     }

@@ -295,6 +295,22 @@ pub async fn prioritized<F: Future>(priority: u32, call: F) -> F::Output {
     PRIORITY.scope(priority, call).await
 }
 
+tokio::task_local! {
+    /// The time the calls of a [`timing_waits`] scope spent queueing for their rate.
+    static WAITED: std::cell::Cell<Duration>;
+}
+
+/// Runs `call`, and tells how long its Cognito calls waited for their rate: what is left of the
+/// time it took is Cognito's (and the network's), which only a listing's own pages can measure.
+pub async fn timing_waits<F: Future>(call: F) -> (F::Output, Duration) {
+    WAITED
+        .scope(std::cell::Cell::new(Duration::ZERO), async {
+            let output = call.await;
+            (output, WAITED.with(std::cell::Cell::get))
+        })
+        .await
+}
+
 /// Paces calls per quota category.
 pub struct Pacer {
     /// One bucket per category, or none at all under an unlimited assumed quota.
@@ -370,7 +386,9 @@ impl Pacer {
         bucket
             .acquire(PRIORITY.try_with(|p| *p).unwrap_or_default())
             .await;
-        started.elapsed()
+        let waited = started.elapsed();
+        let _outside_a_timing_scope = WAITED.try_with(|total| total.set(total.get() + waited));
+        waited
     }
 
     /// Cognito throttled a call: slow the category down (multiplicative decrease).

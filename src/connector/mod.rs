@@ -120,7 +120,7 @@ pub struct Partition {
 }
 
 /// How far a full sync's listings have got: resources stored per type, and which types are
-/// completely listed. What [`Connector::membership_side`] decides from.
+/// completely listed, and the membership side they settle.
 #[derive(Clone, Debug, Default)]
 pub struct Listed {
     stored: std::collections::BTreeMap<ResourceKind, u64>,
@@ -148,6 +148,25 @@ impl Listed {
 
     pub fn is_done(&self, kind: ResourceKind) -> bool {
         self.done.contains(&kind)
+    }
+
+    /// Which side a full sync reads memberships from, as soon as what has been listed settles
+    /// it: per user (AdminListGroupsForUser, about one call per user) when the pool has fewer
+    /// users than groups, else per group (ListUsersInGroup, at least one call per group). Only
+    /// counts listed decide, never DescribeUserPool's estimate: at 0 or stale, it read a
+    /// 150-user, 10-group pool per user (150 calls instead of 10). Counts only ever grow, so
+    /// per user is settled once the users are all listed and fewer than the groups seen, and per
+    /// group once the groups are all listed and no more than the users seen. `None` until then.
+    pub fn membership_side(&self) -> Option<ResourceKind> {
+        let users = self.stored(ResourceKind::User);
+        let groups = self.stored(ResourceKind::Group);
+        if self.is_done(ResourceKind::User) && users < groups {
+            Some(ResourceKind::User)
+        } else if self.is_done(ResourceKind::Group) && users >= groups {
+            Some(ResourceKind::Group)
+        } else {
+            None
+        }
     }
 }
 
@@ -202,7 +221,6 @@ impl Connector {
         );
         *self.observation() = users::PoolObservation {
             estimated_users: pool.estimated_users,
-            round_trip,
             user_list_rate: self.pool.rate_of(Operation::ListUsers),
         };
         Ok(())
@@ -229,6 +247,28 @@ impl Connector {
             }
             ResourceKind::Group => vec![Partition { user_filter: None }],
         }
+    }
+
+    /// The partitions to re-list a type in, from the start, when the one chain it began as has
+    /// measured that slices finish sooner (see [`users::slicing_pays`]); `None` to carry on.
+    /// Only an unsliced user listing without an operator's filter is ever re-sliced.
+    pub fn measured_partitions(
+        &self,
+        kind: ResourceKind,
+        pace: &users::ChainPace,
+    ) -> Option<Vec<Partition>> {
+        let eligible = kind == ResourceKind::User
+            && self.options.user_filter.is_none()
+            && self.options.user_slicing == UserSlicing::Auto;
+        if !eligible || !users::slicing_pays(&self.observation(), pace) {
+            return None;
+        }
+        Some(
+            users::sub_slices()
+                .into_iter()
+                .map(|user_filter| Partition { user_filter })
+                .collect(),
+        )
     }
 
     /// One page of one partition of a type's listing.
@@ -331,32 +371,6 @@ impl Connector {
         request: &CreateAccountRequest,
     ) -> Result<CreateAccountResponse> {
         users::create_account(&self.pool, request).await
-    }
-
-    /// Which side a full sync reads memberships from, as soon as the listings so far settle it:
-    /// per user (AdminListGroupsForUser, about one call per user) when the pool has fewer users
-    /// than groups, else per group (ListUsersInGroup, at least one call per group). Until the
-    /// user listing is done, the user count is the pool's estimate from Validate (unknown with a
-    /// user filter, which the estimate does not reflect); the group count is what has been
-    /// listed. `None` while the answer still depends on listings under way.
-    pub fn membership_side(&self, listed: &Listed) -> Option<ResourceKind> {
-        let users_seen = listed.stored(ResourceKind::User);
-        let groups = listed.stored(ResourceKind::Group);
-        let groups_done = listed.is_done(ResourceKind::Group);
-        let users = if listed.is_done(ResourceKind::User) {
-            Some(users_seen)
-        } else if self.options.user_filter.is_none() {
-            Some(self.observation().estimated_users.max(users_seen))
-        } else {
-            None
-        };
-        match users {
-            Some(users) if users < groups => Some(ResourceKind::User),
-            Some(_) if groups_done => Some(ResourceKind::Group),
-            // Users only ever add up: once there are as many as all the groups, per group wins.
-            None if groups_done && users_seen >= groups => Some(ResourceKind::Group),
-            _ => None,
-        }
     }
 
     /// How many resources of a type to list memberships of at once in a full sync: enough to

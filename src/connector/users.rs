@@ -57,37 +57,30 @@ pub fn resource_type() -> ResourceType {
 /// page, and 15 extra calls are under 1% of the `ceil(users / 60)` a full listing needs.
 pub const SLICE_FROM_USERS: u64 = 90_000;
 
-/// A smaller pool is sliced only when its listing is latency-bound: one chain of pages, each
-/// waiting for the last, could not keep up with the UserList budget, and would take at least
-/// this long. Below that, the few seconds slicing could save are not worth its extra calls, so
-/// a pool of a few thousand users is listed unsliced.
+/// A smaller pool begun as one chain of pages is re-listed in slices only when its first pages
+/// show that the chain is latency-bound (each page waits for the last, slower than the UserList
+/// budget allows) and would still take at least this long. Below that, the few seconds slicing
+/// could save are not worth its extra calls.
 pub const LATENCY_BOUND_FROM: Duration = Duration::from_secs(5);
+
+/// Re-listing in slices must save at least this share of the chain's remaining time: a chain
+/// measured only a little slower than the budget keeps its calls.
+const SLICING_SAVES_AT_LEAST: f64 = 0.2;
 
 /// What Validate saw of the pool, to plan a full listing of its users.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PoolObservation {
-    /// DescribeUserPool's estimate.
+    /// DescribeUserPool's estimate: 0 or stale at times, so only ever a plan, never a fact.
     pub estimated_users: u64,
-    /// DescribeUserPool's round trip: a lower bound for a ListUsers page, which carries more.
-    pub round_trip: Duration,
     /// ListUsers calls per second the budget allows (infinite when unpaced).
     pub user_list_rate: f64,
 }
 
-impl PoolObservation {
-    fn latency_bound(&self) -> bool {
-        let pages = self
-            .estimated_users
-            .div_ceil(u64::from(MAX_PAGE_SIZE))
-            .max(1) as f64;
-        let latency = self.round_trip.as_secs_f64();
-        pages * latency >= LATENCY_BOUND_FROM.as_secs_f64() && latency * self.user_list_rate > 1.0
-    }
-}
-
-/// The ListUsers filters that together list every user once: the operator's filter alone, or,
-/// for a large or latency-bound pool, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID).
-/// Cognito takes one filter per request, so an operator's filter is never sliced.
+/// The ListUsers filters that together list every user once at the start of a full listing: the
+/// operator's filter alone, or, for a pool large enough that the slices' partial last pages are
+/// under 1% of its calls, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID). Cognito
+/// takes one filter per request, so an operator's filter is never sliced. A smaller pool starts
+/// as one chain, and [`slicing_pays`] decides from its measured pages.
 pub fn slices(
     filter: Option<UserFilter>,
     slicing: UserSlicing,
@@ -96,18 +89,63 @@ pub fn slices(
     let slice = match (slicing, &filter) {
         (_, Some(_)) | (UserSlicing::Never, None) => false,
         (UserSlicing::Always, None) => true,
-        (UserSlicing::Auto, None) => {
-            pool.estimated_users >= SLICE_FROM_USERS || pool.latency_bound()
-        }
+        (UserSlicing::Auto, None) => pool.estimated_users >= SLICE_FROM_USERS,
     };
     if !slice {
         return vec![filter];
     }
+    sub_slices()
+}
+
+/// The 16 `sub ^= "<hex digit>"` filters.
+pub fn sub_slices() -> Vec<Option<UserFilter>> {
     "0123456789abcdef"
         .chars()
         .filter_map(|digit| UserFilter::new("sub", FilterOp::StartsWith, &digit.to_string()).ok())
         .map(Some)
         .collect()
+}
+
+/// What the first pages of an unsliced user listing measured.
+#[derive(Clone, Copy, Debug)]
+pub struct ChainPace {
+    /// Pages listed so far, and the users they held.
+    pub pages: u64,
+    pub users: u64,
+    /// The time their calls took, waits for the rate left out: a chain that mostly waits for
+    /// the rate (other listings take it) is rate-bound, and slices would only wait too.
+    pub calling: Duration,
+}
+
+impl ChainPace {
+    /// How long one page takes here, queueing for the rate left out.
+    pub fn page_latency(&self) -> Duration {
+        self.calling / u32::try_from(self.pages.max(1)).unwrap_or(u32::MAX)
+    }
+}
+
+/// Whether a user listing begun as one chain finishes sooner re-listed from the start in 16
+/// slices. The chain's own pages tell how long a page takes here (one DescribeUserPool round
+/// trip, connection set-up and all, does not); the pool's size comes from the estimate or what
+/// the chain has already seen, whichever is more, and an unknown size never pays. Slices re-list
+/// every page and may each end in a partial one, and the budget bounds them all together.
+pub fn slicing_pays(pool: &PoolObservation, pace: &ChainPace) -> bool {
+    if pace.pages == 0 {
+        return false;
+    }
+    let latency = pace.page_latency().as_secs_f64();
+    let total_pages = pool
+        .estimated_users
+        .max(pace.users)
+        .div_ceil(u64::from(MAX_PAGE_SIZE));
+    // One chain takes a page's latency or the budget's interval, whichever is longer.
+    let page = latency.max(1.0 / pool.user_list_rate);
+    let remaining = total_pages.saturating_sub(pace.pages) as f64 * page;
+    let sliced_pages = (total_pages + 16) as f64;
+    let sliced =
+        (sliced_pages / pool.user_list_rate).max((total_pages.div_ceil(16) + 1) as f64 * latency);
+    remaining >= LATENCY_BOUND_FROM.as_secs_f64()
+        && sliced <= remaining * (1.0 - SLICING_SAVES_AT_LEAST)
 }
 
 /// One page of users, filtered by the operator's `--user-filter` if any.
@@ -583,46 +621,60 @@ mod tests {
     }
 
     #[test]
-    fn large_or_latency_bound_pools_are_sliced_by_sub_unless_filtered() {
+    fn large_pools_are_sliced_by_sub_from_the_start_unless_filtered() {
         let one = |f: Option<UserFilter>| vec![f];
-        let pool = |estimated_users, round_trip_ms, user_list_rate| PoolObservation {
+        let pool = |estimated_users| PoolObservation {
             estimated_users,
-            round_trip: Duration::from_millis(round_trip_ms),
-            user_list_rate,
+            user_list_rate: 30.0,
         };
-        let near = pool(1_000, 1, 30.0);
-        assert_eq!(slices(None, UserSlicing::Auto, &near), one(None));
-        let sliced = slices(None, UserSlicing::Auto, &pool(SLICE_FROM_USERS, 1, 30.0));
+        assert_eq!(slices(None, UserSlicing::Auto, &pool(1_000)), one(None));
+        // #17: a noisy DescribeUserPool round trip no longer slices a pool this size up front.
+        assert_eq!(slices(None, UserSlicing::Auto, &pool(10_000)), one(None));
+        let sliced = slices(None, UserSlicing::Auto, &pool(SLICE_FROM_USERS));
         assert_eq!(sliced.len(), 16);
         assert_eq!(sliced[10].as_ref().unwrap().to_string(), r#"sub ^= "a""#);
-        assert_eq!(slices(None, UserSlicing::Always, &near).len(), 16);
-        let huge = pool(10_000_000, 100, 30.0);
-        assert_eq!(slices(None, UserSlicing::Never, &huge), one(None));
+        assert_eq!(slices(None, UserSlicing::Always, &pool(1)).len(), 16);
+        assert_eq!(
+            slices(None, UserSlicing::Never, &pool(10_000_000)),
+            one(None)
+        );
         let filter: UserFilter = r#"email ^= "a""#.parse().unwrap();
         assert_eq!(
-            slices(Some(filter.clone()), UserSlicing::Always, &huge),
+            slices(Some(filter.clone()), UserSlicing::Always, &pool(10_000_000)),
             one(Some(filter))
         );
+    }
 
-        // 10,000 users at 50 ms: 167 pages take 8.4 s one after another, while the budget
-        // allows 30 a second: latency-bound, sliced.
-        assert_eq!(
-            slices(None, UserSlicing::Auto, &pool(10_000, 50, 30.0)).len(),
-            16
-        );
-        // At a budget of 15 a second, one chain at 50 ms keeps up.
-        assert_eq!(
-            slices(None, UserSlicing::Auto, &pool(10_000, 50, 15.0)),
-            one(None)
-        );
-        // A few thousand users: 50 pages at 80 ms is 4 s, not worth 15 extra calls.
-        assert_eq!(
-            slices(None, UserSlicing::Auto, &pool(3_000, 80, 30.0)),
-            one(None)
-        );
-        // Unpaced, against a local emulator: no latency to hide.
-        let local = pool(10_000, 1, f64::INFINITY);
-        assert_eq!(slices(None, UserSlicing::Auto, &local), one(None));
+    /// #17: one noisy round trip chose 16 slices for 2,000 users (45 calls instead of 34, and
+    /// slower). Slicing now follows what the listing's own pages measured.
+    #[test]
+    fn a_chain_is_resliced_only_when_its_pages_show_slicing_shortens_the_sync() {
+        let pool = |estimated_users, user_list_rate| PoolObservation {
+            estimated_users,
+            user_list_rate,
+        };
+        let pace = |pages, ms_per_page| ChainPace {
+            pages,
+            users: pages * 60,
+            calling: Duration::from_millis(pages * ms_per_page),
+        };
+        // 10,000 users at 55 ms a page with 30 calls a second allowed: 165 more pages take 9 s
+        // one after another, 6 s in slices at the budget. Sliced.
+        assert!(slicing_pays(&pool(10_000, 30.0), &pace(2, 55)));
+        // 2,000 users: 32 pages left take under 5 s whatever the latency here. Not sliced.
+        assert!(!slicing_pays(&pool(2_000, 15.0), &pace(2, 100)));
+        // The chain keeps up with the budget (15 a second, 60 ms a page): nothing to gain.
+        assert!(!slicing_pays(&pool(10_000, 15.0), &pace(2, 60)));
+        // Fast calls that queue for the rate (other listings take it): rate-bound, and slices
+        // would only queue too.
+        assert!(!slicing_pays(&pool(10_000, 30.0), &pace(4, 2)));
+        // An estimate of 0 (or one below what was seen) is no size: never sliced on it.
+        assert!(!slicing_pays(&pool(0, 30.0), &pace(3, 500)));
+        // Slow pages on a mid-sized pool: 3,000 users at 300 ms, 15 a second. Sliced.
+        assert!(slicing_pays(&pool(3_000, 15.0), &pace(2, 300)));
+        // Unpaced and slow: the slices run 16 at a time.
+        assert!(slicing_pays(&pool(10_000, f64::INFINITY), &pace(2, 50)));
+        assert!(!slicing_pays(&pool(10_000, 30.0), &pace(0, 50)));
     }
 
     #[test]

@@ -26,9 +26,12 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::cognito::CognitoError;
-use crate::cognito::pacing::prioritized;
+use crate::cognito::pacing::{prioritized, timing_waits};
 use crate::cognito::stats::OperationStats;
-use crate::connector::{Connector, ConnectorError, Cursor, Listed, ListingTrail, ResourceKind};
+use crate::connector::users::ChainPace;
+use crate::connector::{
+    Connector, ConnectorError, Cursor, Listed, ListingTrail, Partition, ResourceKind,
+};
 use crate::pb::v2::{
     Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
 };
@@ -238,58 +241,39 @@ impl SyncEngine {
         store: &StoreHandle,
         listing: &watch::Sender<Listing>,
     ) -> Result<u64, SyncError> {
-        let mut parts = JoinSet::new();
+        let partitions = self.connector.partitions(kind);
+        // One unsliced chain may learn from its first pages that slices finish sooner.
+        let probe = partitions.len() == 1;
+        let chain = |partition, probe| Chain {
+            connector: self.connector.clone(),
+            progress: self.progress.clone(),
+            store: store.clone(),
+            listing: listing.clone(),
+            kind,
+            partition,
+            probe,
+        };
         // Resource listings queue for the rate at the lowest priority, first come first served,
         // behind membership chains (see `prioritized`): served in turn, a type's partitions
         // advance together and end together with all their parallelism, and an unsliced user
         // listing is, by the slicing rule, one that keeps up with the rate on its own.
-        for partition in self.connector.partitions(kind) {
-            let connector = self.connector.clone();
-            let progress = self.progress.clone();
-            let store = store.clone();
-            let listing = listing.clone();
-            parts.spawn(async move {
-                let mut cursor = Cursor::first(0);
-                let mut trail = ListingTrail::default();
-                let mut count = 0;
-                let mut restarts = 0;
-                loop {
-                    let page = match connector.list_partition(kind, &partition, &cursor).await {
-                        Ok(page) => page,
-                        Err(err) if may_restart(&err, &mut restarts) => {
-                            listing.send_modify(|l| {
-                                l.update(&connector, |listed| listed.retract(kind, count))
-                            });
-                            (cursor, trail, count) = (Cursor::first(0), ListingTrail::default(), 0);
-                            continue;
-                        }
-                        Err(err) => return Err(err.into()),
-                    };
-                    Progress::add(&progress.pages, 1);
-                    Progress::add(&progress.resources, page.items.len());
-                    let stored = page.items.len() as u64;
-                    count += stored;
-                    if !page.items.is_empty() {
-                        store.resources(page.items).await.map_err(closed)?;
-                    }
-                    listing
-                        .send_modify(|l| l.update(&connector, |listed| listed.add(kind, stored)));
-                    match page.next {
-                        Some(next) => {
-                            trail.follow(&next).map_err(ConnectorError::from)?;
-                            cursor = next;
-                        }
-                        None => return Ok::<u64, SyncError>(count),
-                    }
-                }
-            });
+        let mut parts = JoinSet::new();
+        for partition in partitions {
+            parts.spawn(chain(partition, probe).list());
         }
         let mut total = 0;
         while let Some(done) = parts.join_next().await {
-            total += done.map_err(|e| SyncError::Task(e.to_string()))??;
+            match done.map_err(|e| SyncError::Task(e.to_string()))?? {
+                ChainEnd::Listed(count) => total += count,
+                ChainEnd::Resliced(slices) => {
+                    for partition in slices {
+                        parts.spawn(chain(partition, false).list());
+                    }
+                }
+            }
         }
         tracing::debug!(resource_type = %resource_type.id, total, "resources listed");
-        listing.send_modify(|l| l.update(&self.connector, |listed| listed.finish(kind)));
+        listing.send_modify(|l| l.update(|listed| listed.finish(kind)));
         Ok(total)
     }
 
@@ -376,8 +360,8 @@ impl SyncEngine {
 }
 
 /// What the listings have done so far, and the membership side once it is decided. The side is
-/// fixed the first time the connector can name it, so that later counts (an estimate proved
-/// wrong) cannot make the two sides' tasks disagree.
+/// fixed the first time the counts settle it, so that later counts (a listing that starts over)
+/// cannot make the two sides' tasks disagree.
 #[derive(Clone, Debug, Default)]
 struct Listing {
     listed: Listed,
@@ -385,10 +369,10 @@ struct Listing {
 }
 
 impl Listing {
-    fn update(&mut self, connector: &Connector, change: impl FnOnce(&mut Listed)) {
+    fn update(&mut self, change: impl FnOnce(&mut Listed)) {
         change(&mut self.listed);
         if self.membership_side.is_none() {
-            self.membership_side = connector.membership_side(&self.listed);
+            self.membership_side = self.listed.membership_side();
         }
     }
 }
@@ -504,6 +488,90 @@ async fn grants_of(
         depth += 1;
     }
     Ok((count, false))
+}
+
+/// The first pages after which an unsliced listing may turn into slices: by then its own pages
+/// have measured how long a page takes, and at most this many calls are spent twice.
+const PROBE_PAGES: u64 = 4;
+
+/// One partition of a type's listing: a chain of pages, each needing the last one's token.
+struct Chain {
+    connector: Arc<Connector>,
+    progress: Arc<Progress>,
+    store: StoreHandle,
+    listing: watch::Sender<Listing>,
+    kind: ResourceKind,
+    partition: Partition,
+    /// Whether its first pages may decide that slices finish sooner.
+    probe: bool,
+}
+
+/// How a chain ended.
+enum ChainEnd {
+    Listed(u64),
+    /// Its first pages showed that these partitions finish sooner: what it counted is taken
+    /// back, and they list the type again from the start (the store keeps one record per id).
+    Resliced(Vec<Partition>),
+}
+
+impl Chain {
+    async fn list(self) -> Result<ChainEnd, SyncError> {
+        let kind = self.kind;
+        let mut calling = Duration::ZERO;
+        let mut cursor = Cursor::first(0);
+        let mut trail = ListingTrail::default();
+        let (mut count, mut pages, mut restarts) = (0, 0, 0);
+        loop {
+            let started = Instant::now();
+            let listed = self
+                .connector
+                .list_partition(kind, &self.partition, &cursor);
+            let (listed, waited) = timing_waits(listed).await;
+            calling += started.elapsed().saturating_sub(waited);
+            let page = match listed {
+                Ok(page) => page,
+                Err(err) if may_restart(&err, &mut restarts) => {
+                    self.listing
+                        .send_modify(|l| l.update(|listed| listed.retract(kind, count)));
+                    (cursor, trail, count) = (Cursor::first(0), ListingTrail::default(), 0);
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            Progress::add(&self.progress.pages, 1);
+            Progress::add(&self.progress.resources, page.items.len());
+            let stored = page.items.len() as u64;
+            count += stored;
+            pages += 1;
+            if !page.items.is_empty() {
+                self.store.resources(page.items).await.map_err(closed)?;
+            }
+            self.listing
+                .send_modify(|l| l.update(|listed| listed.add(kind, stored)));
+            let Some(next) = page.next else {
+                return Ok(ChainEnd::Listed(count));
+            };
+            trail.follow(&next).map_err(ConnectorError::from)?;
+            cursor = next;
+            if self.probe && restarts == 0 && (2..=PROBE_PAGES).contains(&pages) {
+                let pace = ChainPace {
+                    pages,
+                    users: count,
+                    calling,
+                };
+                if let Some(slices) = self.connector.measured_partitions(kind, &pace) {
+                    tracing::info!(
+                        pages,
+                        page_latency_ms = pace.page_latency().as_millis() as u64,
+                        "the listing is latency-bound: listing it again in parallel slices"
+                    );
+                    self.listing
+                        .send_modify(|l| l.update(|listed| listed.retract(kind, count)));
+                    return Ok(ChainEnd::Resliced(slices));
+                }
+            }
+        }
+    }
 }
 
 /// Whether a listing that failed with `err` may start over from its first page: when Cognito

@@ -29,21 +29,26 @@ pub struct Call {
 pub struct Reply {
     pub status: u16,
     pub body: Vec<u8>,
+    /// How long the endpoint takes to answer (without holding up other requests).
+    pub delay: std::time::Duration,
 }
 
 impl Reply {
     pub fn ok(body: Value) -> Reply {
-        Reply {
-            status: 200,
-            body: body.to_string().into_bytes(),
-        }
+        Reply::raw(200, body.to_string().into_bytes())
     }
 
     pub fn raw(status: u16, body: impl Into<Vec<u8>>) -> Reply {
         Reply {
             status,
             body: body.into(),
+            delay: std::time::Duration::ZERO,
         }
+    }
+
+    /// The same answer, `delay` later.
+    pub fn after(self, delay: std::time::Duration) -> Reply {
+        Reply { delay, ..self }
     }
 
     /// An AWS JSON error answer.
@@ -161,6 +166,7 @@ async fn answer(
     };
     recorded.lock().unwrap().push(call.clone());
     let reply = script(&call);
+    tokio::time::sleep(reply.delay).await;
     Ok(hyper::Response::builder()
         .status(reply.status)
         .header("content-type", "application/x-amz-json-1.1")
