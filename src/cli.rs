@@ -496,11 +496,11 @@ impl ServeArgs {
     ) -> Result<ServeSettings, RunError> {
         // A token no client can send would lock every client out.
         if let Some(token) = &self.auth_token
-            && http::HeaderValue::from_str(&format!("Bearer {}", token.expose())).is_err()
+            && !crate::config::is_header_safe(token.expose())
         {
             return Err(RunError::Usage(
-                "--auth-token: cannot be sent in an HTTP header (it has a line break or another \
-                 control character), so no client could authenticate"
+                "--auth-token: cannot be sent in an HTTP header (only printable ASCII can: no line \
+                 breaks, tabs or other characters), so no client could authenticate"
                     .to_string(),
             ));
         }
@@ -658,8 +658,8 @@ pub struct PoolArgs {
     #[arg(long, env = "BATON_USER_FILTER", global = true, value_name = "FILTER")]
     pub user_filter: Option<String>,
 
-    /// Whether a sync lists users in 16 parallel `sub` slices: auto = only pools large enough
-    /// that it costs under 1% more calls.
+    /// Whether a sync lists users in 16 parallel `sub` slices: auto = pools large enough that it
+    /// costs under 1% more calls, and smaller ones whose first pages show slices finish sooner.
     #[arg(long, env = "BATON_USER_SLICING", global = true, value_enum, default_value_t = UserSlicing::Auto, hide = true)]
     pub user_slicing: UserSlicing,
 
@@ -703,6 +703,32 @@ pub struct LogArgs {
     pub log_format: Option<LogFormat>,
 }
 
+/// The endpoint the AWS SDK would take from its own environment variables, checked as the flag
+/// is: read by the SDK alone, a bad one failed only after six retries, and a password in it
+/// reached the logs.
+fn aws_endpoint_from_environment() -> Result<Option<String>, ConfigError> {
+    let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    if ignored {
+        return Ok(None);
+    }
+    for variable in [
+        "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+        "AWS_ENDPOINT_URL",
+    ] {
+        let Ok(value) = std::env::var(variable) else {
+            continue;
+        };
+        if value.trim().is_empty() {
+            continue;
+        }
+        return parse_endpoint_url(&value)
+            .map(Some)
+            .map_err(|err| ConfigError::new(err.flag, format!("{variable}: {}", err.problem)));
+    }
+    Ok(None)
+}
+
 impl PoolArgs {
     /// Checks every flag and builds the settings, or names the first bad flag.
     pub fn settings(&self) -> Result<PoolSettings, ConfigError> {
@@ -715,12 +741,14 @@ impl PoolArgs {
         )?;
         let assume_role =
             AssumeRole::from_flags(self.role_arn.as_deref(), self.external_id.as_ref())?;
-        let endpoint_url = self
+        let endpoint_url = match self
             .endpoint_url
             .as_deref()
             .filter(|v| !v.trim().is_empty())
-            .map(parse_endpoint_url)
-            .transpose()?;
+        {
+            Some(flag) => Some(parse_endpoint_url(flag)?),
+            None => aws_endpoint_from_environment()?,
+        };
         let user_filter = self
             .user_filter
             .as_deref()

@@ -77,6 +77,12 @@ impl PoolRef {
                     format!("the ARN names {resource:?}, not userpool/POOL_ID"),
                 ));
             };
+            if !is_region_name(region) {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!("the region {region:?} in the ARN is not an AWS region name"),
+                ));
+            }
             let pool = Self::parse_id(pool_id)?;
             if pool.region.as_deref().is_some_and(|named| named != region) {
                 return Err(ConfigError::new(
@@ -170,6 +176,12 @@ pub fn resolve_region(pool: &PoolRef, flag: Option<&str>) -> Result<String, Conf
     }
 }
 
+/// Whether every gRPC and HTTP client can send `text` in a header: printable ASCII only. (The
+/// `http` crate also takes tabs and bytes above 0x7F; gRPC-Go refuses them in metadata.)
+pub fn is_header_safe(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
 /// A name that may sign a request: letters, digits and '-', as AWS region names are, including
 /// an emulator's own (`local`).
 fn is_region_name(value: &str) -> bool {
@@ -213,11 +225,11 @@ impl Credentials {
                     ));
                 }
                 if let Some(token) = session_token
-                    && http::HeaderValue::from_str(token.expose()).is_err()
+                    && !is_header_safe(token.expose())
                 {
                     return Err(ConfigError::new(
                         "aws-session-token",
-                        "cannot be sent in an HTTP header (it has a line break or another control character)",
+                        "cannot be sent in an HTTP header (only printable ASCII can: no line breaks, tabs or other characters)",
                     ));
                 }
                 Ok(Self::Static {
@@ -298,52 +310,48 @@ impl AssumeRole {
     }
 }
 
-/// Checks an endpoint URL (`--endpoint-url`): http or https with a host and, if given, a port
-/// from 1 to 65535. A user name or password in it is refused without repeating the URL: Cognito
+/// Checks an endpoint URL (`--endpoint-url`, or the AWS SDK's `AWS_ENDPOINT_URL` variables):
+/// http or https with a host and, if given, a port from 1 to 65535. A URL with an `@` anywhere
+/// is never repeated in an error, and one with a user name or password is refused: Cognito
 /// requests are signed with the AWS credentials, and a password would reach the logs.
 pub fn parse_endpoint_url(value: &str) -> Result<String, ConfigError> {
-    const FLAG: &str = "endpoint-url";
     let value = value.trim();
-    if value
-        .split_once("://")
-        .map_or(value, |(_, rest)| rest)
-        .split(['/', '?', '#'])
-        .next()
-        .is_some_and(|authority| authority.contains('@'))
-    {
-        return Err(ConfigError::new(
-            FLAG,
-            "must not carry a user name or password (user:password@host); requests are signed \
-             with the AWS credentials (the URL is not repeated here: it holds a secret)",
-        ));
-    }
+    let shown = if value.contains('@') {
+        "the URL (not repeated here: it may hold a password)".to_string()
+    } else {
+        format!("{value:?}")
+    };
+    let bad = |problem: String| ConfigError::new("endpoint-url", problem);
     let uri: http::Uri = value.parse().map_err(|_| {
-        ConfigError::new(
-            FLAG,
-            format!("{value:?} is not a URL; expected e.g. http://127.0.0.1:5000"),
-        )
+        bad(format!(
+            "{shown} is not a URL; expected e.g. http://127.0.0.1:5000"
+        ))
     })?;
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    if authority.contains('@') {
+        return Err(bad(format!(
+            "{shown} carries a user name or password (user:password@host); requests are signed \
+             with the AWS credentials"
+        )));
+    }
     match (uri.scheme_str(), uri.host()) {
         (Some("http" | "https"), Some(host)) if !host.is_empty() => {}
         _ => {
-            return Err(ConfigError::new(
-                FLAG,
-                format!("{value:?} must be an http:// or https:// URL with a host"),
-            ));
+            return Err(bad(format!(
+                "{shown} must be an http:// or https:// URL with a host"
+            )));
         }
     }
-    let authority = uri.authority().map_or("", |a| a.as_str());
     let port = match authority.rsplit_once(':') {
         Some((_, port)) if !authority.ends_with(']') => Some(port),
         _ => None,
     };
-    if port.is_some_and(|port| port.parse::<u16>().is_ok_and(|n| n > 0)) || port.is_none() {
-        return Ok(value.trim_end_matches('/').to_string());
+    match port {
+        Some(port) if !port.parse::<u16>().is_ok_and(|n| n > 0) => Err(bad(format!(
+            "{shown}: the port must be a number from 1 to 65535"
+        ))),
+        _ => Ok(value.trim_end_matches('/').to_string()),
     }
-    Err(ConfigError::new(
-        FLAG,
-        format!("{value:?}: the port must be a number from 1 to 65535"),
-    ))
 }
 
 /// Share of each Cognito quota category this connector may use (`--api-budget`), with

@@ -114,16 +114,16 @@ pub enum DestinationError {
     /// `-f /dev/null` would replace `/dev/null`), and written to it would not be an atomic file.
     #[error("is a {0}, not a regular file; name a regular file or a new path")]
     Special(&'static str),
-    #[error("is a symbolic link to nothing ({0})")]
-    DanglingLink(io::Error),
+    #[error("is a symbolic link to another link that leads nowhere")]
+    DanglingLink,
     #[error("cannot be inspected: {0}")]
     Inspect(io::Error),
 }
 
 /// Where a run's output replaces `path`: `path` itself when it is new or a regular file; the file
-/// a symbolic link points to when it is one (the link stays, pointing at the new file, and the
-/// working files go beside the target, on its filesystem). Anything but a regular file is
-/// refused before any work starts.
+/// a symbolic link points to when it is one, existing or not yet (the link stays, pointing at the
+/// new file, and the working files go beside the target, on its filesystem). Anything but a
+/// regular file is refused before any work starts.
 pub fn destination(path: &Path) -> Result<PathBuf, DestinationError> {
     let link = match fs::symlink_metadata(path) {
         Ok(meta) => meta,
@@ -131,7 +131,13 @@ pub fn destination(path: &Path) -> Result<PathBuf, DestinationError> {
         Err(err) => return Err(DestinationError::Inspect(err)),
     };
     let target = if link.file_type().is_symlink() {
-        fs::canonicalize(path).map_err(DestinationError::DanglingLink)?
+        match fs::canonicalize(path) {
+            Ok(target) => target,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return new_file_behind_link(path);
+            }
+            Err(err) => return Err(DestinationError::Inspect(err)),
+        }
     } else {
         path.to_path_buf()
     };
@@ -147,6 +153,18 @@ pub fn destination(path: &Path) -> Result<PathBuf, DestinationError> {
         _ if kind.is_block_device() => Err(DestinationError::Special("block device")),
         _ if kind.is_socket() => Err(DestinationError::Special("socket")),
         _ => Err(DestinationError::Special("special file")),
+    }
+}
+
+/// Where a link to a file not made yet points: the new file goes there. A link to a link that
+/// leads nowhere is refused.
+fn new_file_behind_link(link: &Path) -> Result<PathBuf, DestinationError> {
+    let target = fs::read_link(link).map_err(DestinationError::Inspect)?;
+    let target = parent_dir(link).join(target);
+    match fs::symlink_metadata(&target) {
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(target),
+        Ok(_) => Err(DestinationError::DanglingLink),
+        Err(err) => Err(DestinationError::Inspect(err)),
     }
 }
 
@@ -222,11 +240,15 @@ mod tests {
             destination(&link).unwrap(),
             fs::canonicalize(&regular).unwrap()
         );
-        let dangling = dir.path().join("dangling.c1z");
-        std::os::unix::fs::symlink(dir.path().join("nothing"), &dangling).unwrap();
+        let ahead = dir.path().join("ahead.c1z");
+        std::os::unix::fs::symlink("syncs-to-come.c1z", &ahead).unwrap();
+        let to_come = dir.path().join("syncs-to-come.c1z");
+        assert_eq!(destination(&ahead).unwrap(), to_come);
+        let chain = dir.path().join("chain.c1z");
+        std::os::unix::fs::symlink(&ahead, &chain).unwrap();
         assert!(matches!(
-            destination(&dangling),
-            Err(DestinationError::DanglingLink(_))
+            destination(&chain),
+            Err(DestinationError::DanglingLink)
         ));
         assert!(matches!(
             destination(dir.path()),

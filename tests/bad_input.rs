@@ -377,6 +377,15 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
             vec![],
             "--endpoint-url: \"127.0.0.1:5000\"",
         ),
+        // The AWS SDK's own variable is checked as the flag is (the flag left empty).
+        (
+            &["serve"],
+            vec![
+                ("BATON_ENDPOINT_URL", ""),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.1:99999"),
+            ],
+            "--endpoint-url: AWS_ENDPOINT_URL: \"http://127.0.0.1:99999\": the port must be",
+        ),
         // #17: failed with exit 1 after six retries.
         (
             &["serve", "--endpoint-url", "http://127.0.0.1:99999"],
@@ -390,7 +399,7 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
                 "http://admin:hunter2@127.0.0.1:9",
             ],
             vec![],
-            "--endpoint-url: must not carry a user name or password",
+            "carries a user name or password",
         ),
         // #17: a session token that is no header value failed after six retries; an auth token
         // like it was accepted, and no client could ever authenticate.
@@ -403,6 +412,25 @@ fn bad_flag_and_environment_values_exit_2_naming_the_flag() {
             &["serve"],
             vec![("BATON_AUTH_TOKEN", "tok\r\nen")],
             "--auth-token: cannot be sent in an HTTP header",
+        ),
+        (
+            &["serve"],
+            vec![("BATON_AUTH_TOKEN", "tok\ten")],
+            "--auth-token: cannot be sent in an HTTP header",
+        ),
+        (
+            &["serve"],
+            vec![("BATON_AUTH_TOKEN", "tökén")],
+            "--auth-token: cannot be sent in an HTTP header",
+        ),
+        // #17 review: the ARN's region is checked even when the pool id names none.
+        (
+            &["serve"],
+            vec![(
+                "BATON_USER_POOL_ID",
+                "arn:aws:cognito-idp::123456789012:userpool/local_2HVVRiVR",
+            )],
+            "--user-pool-id: the region \"\" in the ARN is not an AWS region name",
         ),
         // The pool.
         (

@@ -127,14 +127,14 @@ fn since_last_run_prints_exactly_what_changed_and_a_failed_run_loses_nothing() {
     // One of each kind of change.
     mutate(emulator, &pool);
 
-    // A run that cannot write its output is refused before it syncs (exit 2), and its state
-    // stays where it was.
+    // A run that cannot write its output is refused before it syncs, and its state stays where
+    // it was.
     let unwritable = dir.path().join("no-such-dir").join("out.jsonl");
     let mut failing = since.to_vec();
     let unwritable = unwritable.display().to_string();
     failing.extend(["--output", unwritable.as_str()]);
     let (code, _, stderr) = export(&env, &failing);
-    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("--output"), "{stderr}");
     assert_eq!(
         dir_entries(dir.path()),

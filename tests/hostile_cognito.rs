@@ -271,6 +271,19 @@ fn page_tokens_that_repeat_fail_the_listing_instead_of_looping() {
             "repeated",
         );
 
+        // A membership listing of the sync (per group here: 3 users, 1 group).
+        let next = looping(cycle);
+        assert_sync_refuses(
+            &format!("ListUsersInGroup tokens {cycle:?} repeating"),
+            move |call| match call.operation.as_str() {
+                "ListUsersInGroup" => {
+                    Reply::ok(json!({"Users": [user("user-000")], "NextToken": next(call)}))
+                }
+                _ => honest(3, call),
+            },
+            "repeated",
+        );
+
         // export pages the same listing.
         let next = looping(cycle);
         let endpoint = Hostile::start(move |call| match call.operation.as_str() {
@@ -594,7 +607,7 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
     for (args, expect) in cases {
         let (out, killed) = run_bounded(&args, &env, HANG);
         assert!(!killed, "{args:?} hung");
-        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
         assert!(text(&out).contains(expect), "{args:?}: {}", text(&out));
         assert_eq!(
             endpoint.calls().len(),

@@ -247,6 +247,7 @@ impl PoolClient {
         loop {
             let waited = self.pacer.acquire(op.category()).await;
             self.stats.record_call(op, waited, attempt > 1);
+            let sent = std::time::Instant::now();
             let err = match send().await {
                 Ok(output) => {
                     self.pacer.succeeded(op.category());
@@ -264,6 +265,8 @@ impl PoolClient {
             }
             let pause = self.retry.backoff(attempt);
             tracing::warn!(operation = op.name(), attempt, pause_ms = pause.as_millis() as u64, error = %err, "retrying Cognito call");
+            // A failed attempt and its backoff say nothing of how long an answer takes.
+            pacing::note_waited(sent.elapsed() + pause);
             tokio::time::sleep(pause).await;
             attempt += 1;
         }
@@ -516,7 +519,10 @@ impl PoolClient {
         use aws_sdk_cognitoidentityprovider::types::{
             AttributeType, DeliveryMediumType, MessageActionType,
         };
-        let has_email = user.attributes.iter().any(|(name, _)| name == "email");
+        let has_email = user
+            .attributes
+            .iter()
+            .any(|(name, value)| name == "email" && !value.is_empty());
         let mediums = (user.send_invitation && has_email).then(|| vec![DeliveryMediumType::Email]);
         let attributes: Vec<AttributeType> = user
             .attributes

@@ -300,8 +300,9 @@ tokio::task_local! {
     static WAITED: std::cell::Cell<Duration>;
 }
 
-/// Runs `call`, and tells how long its Cognito calls waited for their rate: what is left of the
-/// time it took is Cognito's (and the network's), which only a listing's own pages can measure.
+/// Runs `call`, and tells how long its Cognito calls waited for their rate or for a retry: what
+/// is left of the time it took is Cognito's (and the network's) answering, which only a
+/// listing's own pages can measure.
 pub async fn timing_waits<F: Future>(call: F) -> (F::Output, Duration) {
     WAITED
         .scope(std::cell::Cell::new(Duration::ZERO), async {
@@ -309,6 +310,11 @@ pub async fn timing_waits<F: Future>(call: F) -> (F::Output, Duration) {
             (output, WAITED.with(std::cell::Cell::get))
         })
         .await
+}
+
+/// Counts `waited` as waiting in the calling task's [`timing_waits`] scope, if it is in one.
+pub fn note_waited(waited: Duration) {
+    let _outside_a_timing_scope = WAITED.try_with(|total| total.set(total.get() + waited));
 }
 
 /// Paces calls per quota category.
@@ -387,7 +393,7 @@ impl Pacer {
             .acquire(PRIORITY.try_with(|p| *p).unwrap_or_default())
             .await;
         let waited = started.elapsed();
-        let _outside_a_timing_scope = WAITED.try_with(|total| total.set(total.get() + waited));
+        note_waited(waited);
         waited
     }
 

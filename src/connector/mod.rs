@@ -96,7 +96,8 @@ impl ResourceKind {
 /// Whether a full listing of users is split into `sub` prefix slices listed side by side.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum UserSlicing {
-    /// Slice pools large enough that the slices' extra partial pages cost under 1% more calls.
+    /// Slice pools large enough that the slices' extra partial pages cost under 1% more calls,
+    /// and smaller ones whose first pages measure a latency-bound listing slices would shorten.
     #[default]
     Auto,
     Always,
@@ -154,9 +155,10 @@ impl Listed {
     /// it: per user (AdminListGroupsForUser, about one call per user) when the pool has fewer
     /// users than groups, else per group (ListUsersInGroup, at least one call per group). Only
     /// counts listed decide, never DescribeUserPool's estimate: at 0 or stale, it read a
-    /// 150-user, 10-group pool per user (150 calls instead of 10). Counts only ever grow, so
-    /// per user is settled once the users are all listed and fewer than the groups seen, and per
-    /// group once the groups are all listed and no more than the users seen. `None` until then.
+    /// 150-user, 10-group pool per user (150 calls instead of 10). Per user is settled once the
+    /// users are all listed and fewer than the groups seen so far, and per group once the groups
+    /// are all listed and no more than the users seen so far. `None` until then. (A listing that
+    /// starts over takes its count back; the sync keeps the side it chose first.)
     pub fn membership_side(&self) -> Option<ResourceKind> {
         let users = self.stored(ResourceKind::User);
         let groups = self.stored(ResourceKind::Group);
@@ -382,7 +384,7 @@ impl Connector {
         })
     }
 
-    /// A page of memberships for a full sync, from whichever side [`Self::membership_side`] chose.
+    /// A page of memberships for a full sync, from whichever side [`Listed::membership_side`] chose.
     /// (Over gRPC, memberships are always listed per group, and users list none.)
     pub async fn sync_grants(
         &self,
@@ -440,5 +442,47 @@ impl Connector {
         self.actions
             .find(id)
             .ok_or_else(|| ConnectorError::NotFound(format!("action id {id:?} not found")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(users: u64, users_done: bool, groups: u64, groups_done: bool) -> Listed {
+        let mut listed = Listed::default();
+        listed.add(ResourceKind::User, users);
+        listed.add(ResourceKind::Group, groups);
+        if users_done {
+            listed.finish(ResourceKind::User);
+        }
+        if groups_done {
+            listed.finish(ResourceKind::Group);
+        }
+        listed
+    }
+
+    /// #17: the side followed DescribeUserPool's estimate, so at 0 a 150-user, 10-group pool
+    /// was read per user. Only what has been listed decides now.
+    #[test]
+    fn the_membership_side_is_settled_by_what_has_been_listed() {
+        use ResourceKind::{Group, User};
+        // Nothing settled while both listings run, whatever the counts so far.
+        assert_eq!(listed(0, false, 10, false).membership_side(), None);
+        assert_eq!(listed(5, false, 10, true).membership_side(), None);
+        // All groups listed and at least as many users seen: per group, users still listing.
+        assert_eq!(listed(10, false, 10, true).membership_side(), Some(Group));
+        assert_eq!(listed(150, true, 10, true).membership_side(), Some(Group));
+        // All users listed and fewer than the groups seen so far: per user, groups still listing.
+        assert_eq!(listed(5, true, 60, false).membership_side(), Some(User));
+        assert_eq!(listed(0, true, 1, false).membership_side(), Some(User));
+        // As many users as groups: per group (at least one call a group either way).
+        assert_eq!(listed(10, true, 10, true).membership_side(), Some(Group));
+        // Users all listed but not fewer than the groups seen while groups still list: wait.
+        assert_eq!(listed(60, true, 60, false).membership_side(), None);
+        // A listing that starts over takes its count back.
+        let mut restarted = listed(10, false, 10, true);
+        restarted.retract(User, 10);
+        assert_eq!(restarted.membership_side(), None);
     }
 }

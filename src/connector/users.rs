@@ -27,7 +27,12 @@ use crate::secret::Secret;
 pub const TYPE_ID: &str = "user";
 
 /// IAM actions reading users needs.
-pub const SYNC_PERMISSIONS: &[&str] = &["cognito-idp:ListUsers", "cognito-idp:AdminGetUser"];
+pub const SYNC_PERMISSIONS: &[&str] = &[
+    "cognito-idp:ListUsers",
+    "cognito-idp:AdminGetUser",
+    // A full sync of a pool with fewer users than groups reads memberships per user.
+    "cognito-idp:AdminListGroupsForUser",
+];
 
 /// IAM actions creating, deleting, enabling and disabling users needs.
 pub const PROVISION_PERMISSIONS: &[&str] = &[

@@ -93,13 +93,14 @@ impl From<LinesError> for RunError {
 }
 
 /// Where `--output` is written: a new path in an existing directory, or a regular file (a link
-/// means its target).
+/// means its target). Refused as `-f` is: exit 1, before any call.
 fn output_file(path: &Path) -> Result<PathBuf, RunError> {
-    let usage = |reason: String| RunError::Usage(format!("--output {}: {reason}", path.display()));
-    let file = workfiles::destination(path).map_err(|err| usage(format!("it {err}")))?;
+    let refused =
+        |reason: String| RunError::Failed(format!("--output {}: {reason}", path.display()));
+    let file = workfiles::destination(path).map_err(|err| refused(format!("it {err}")))?;
     let dir = workfiles::parent_dir(&file);
     if !dir.is_dir() {
-        return Err(usage(format!(
+        return Err(refused(format!(
             "the directory {} does not exist",
             dir.display()
         )));

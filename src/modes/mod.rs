@@ -158,7 +158,6 @@ impl From<FeedError> for RunError {
             FeedError::OtherListing { .. } | FeedError::NotState { .. } => {
                 RunError::Usage(format!("--state {err}"))
             }
-            FeedError::Destination { .. } => RunError::Usage(err.to_string()),
             FeedError::Sync(err) => RunError::Sync(err),
             FeedError::File(err) => RunError::File(err),
             other => RunError::Failed(other.to_string()),

@@ -255,8 +255,8 @@ impl SyncEngine {
         };
         // Resource listings queue for the rate at the lowest priority, first come first served,
         // behind membership chains (see `prioritized`): served in turn, a type's partitions
-        // advance together and end together with all their parallelism, and an unsliced user
-        // listing is, by the slicing rule, one that keeps up with the rate on its own.
+        // advance together and end together with all their parallelism. An unsliced user
+        // listing that cannot keep up with the rate on its own is re-sliced by its first pages.
         let mut parts = JoinSet::new();
         for partition in partitions {
             parts.spawn(chain(partition, probe).list());
