@@ -18,12 +18,10 @@ mod support;
 
 use std::ffi::OsStr;
 use std::future::Future;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baton_cognito::cognito::CognitoError;
 use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
@@ -82,60 +80,9 @@ fn env_with(base: &[(String, String)], overrides: &[(&str, &str)]) -> Vec<(Strin
 // Running the binary
 // ------------------------------------------------------------------------------------------------
 
-/// What one run of the binary did.
-struct Run {
-    /// None when it had to be killed at the deadline: the input was not refused.
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn output(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
-
-fn read_all(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stream.read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
-    })
-}
-
-/// Runs `command` to its end, killing it at `deadline` (then `code` is None).
-fn run_until(mut command: Command, deadline: Duration) -> Run {
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run baton-cognito");
-    let stdout = read_all(child.stdout.take().expect("piped stdout"));
-    let stderr = read_all(child.stderr.take().expect("piped stderr"));
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().expect("wait for baton-cognito") {
-            break status.code();
-        }
-        if started.elapsed() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        code,
-        stdout: stdout.join().expect("stdout reader"),
-        stderr: stderr.join().expect("stderr reader"),
-    }
-}
-
 /// The checks every refused command must pass: the expected exit code, `expected` in what it
 /// printed, no panic, no secret. Returns the mismatch, if any.
-fn refusal_problem(what: &str, run: &Run, code: i32, expected: &str) -> Option<String> {
+fn refusal_problem(what: &str, run: &BoundedRun, code: i32, expected: &str) -> Option<String> {
     let output = run.output();
     // What a person would read: the lines that are not JSON log records.
     let plain: Vec<&str> = output

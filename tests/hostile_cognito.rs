@@ -6,9 +6,7 @@
 mod hostile;
 mod support;
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -58,64 +56,23 @@ fn honest(users: usize, call: &Call) -> Reply {
     }
 }
 
-/// Runs the binary, killing it after `limit`: the output, and whether it had to be killed.
-fn run_bounded(args: &[&str], env: &[(String, String)], limit: Duration) -> (Output, bool) {
-    let mut child = base_command(env)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run baton-cognito");
-    let mut stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stdout.read_to_end(&mut buf).ok();
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        stderr.read_to_end(&mut buf).ok();
-        buf
-    });
-    let deadline = Instant::now() + limit;
-    let mut killed = false;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            killed = true;
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    (
-        Output {
-            status,
-            stdout: out_reader.join().unwrap(),
-            stderr: err_reader.join().unwrap(),
-        },
-        killed,
-    )
-}
-
-fn text(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+/// Runs the binary with `args`, killed if it is still running after [`HANG`].
+fn run(args: &[&str], env: &[(String, String)]) -> BoundedRun {
+    let mut command = base_command(env);
+    command.args(args);
+    run_until(command, HANG)
 }
 
 /// A previous file written by a sync of the honest pool, and its bytes.
 fn previous_file(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let honest_endpoint = Hostile::start(|call| honest(3, call));
     let file = dir.join("sync.c1z");
-    let (out, killed) = run_bounded(
-        &["-f", file.to_str().unwrap()],
-        &honest_endpoint.env(POOL),
-        HANG,
+    let out = run(&["-f", file.to_str().unwrap()], &honest_endpoint.env(POOL));
+    assert!(
+        out.code.is_some() && (out.code == Some(0)),
+        "{}",
+        out.output()
     );
-    assert!(!killed && out.status.success(), "{}", text(&out));
     let bytes = std::fs::read(&file).unwrap();
     (file, bytes)
 }
@@ -123,9 +80,31 @@ fn previous_file(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
 /// A file synced from `endpoint`, as the one-shot provisioning flags need.
 fn synced_file(endpoint: &Hostile, dir: &Path) -> std::path::PathBuf {
     let file = dir.join("sync.c1z");
-    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
-    assert!(!killed && out.status.success(), "{}", text(&out));
+    let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
+    assert!(
+        out.code.is_some() && (out.code == Some(0)),
+        "{}",
+        out.output()
+    );
     file
+}
+
+/// Syncs from `endpoint`, then grants `staff` to `user-001` with the one-shot flags.
+fn grant_staff_to_user_001(endpoint: &Hostile) -> BoundedRun {
+    let dir = tempfile::tempdir().unwrap();
+    let file = synced_file(endpoint, dir.path());
+    let args = [
+        "-f",
+        file.to_str().unwrap(),
+        "-p",
+        "--grant-entitlement",
+        "group:staff:member",
+        "--grant-principal",
+        "user-001",
+        "--grant-principal-type",
+        "user",
+    ];
+    run(&args, &endpoint.env(POOL))
 }
 
 /// A one-shot sync against `script` must fail (not hang), say `expect`, and leave the previous
@@ -138,10 +117,10 @@ fn assert_sync_refuses(
     let dir = tempfile::tempdir().unwrap();
     let (file, before) = previous_file(dir.path());
     let endpoint = Hostile::start(script);
-    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
-    let all = text(&out);
-    assert!(!killed, "{case}: the sync hung: {all}");
-    assert_eq!(out.status.code(), Some(1), "{case}: {all}");
+    let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
+    let all = out.output();
+    assert!(out.code.is_some(), "{case}: the sync hung: {all}");
+    assert_eq!(out.code, Some(1), "{case}: {all}");
     assert!(
         all.contains(expect),
         "{case}: expected {expect:?} in: {all}"
@@ -247,42 +226,26 @@ fn page_tokens_that_repeat_fail_the_listing_instead_of_looping() {
         }
     };
     for cycle in [&["A"][..], &["A", "B"][..]] {
-        let next = looping(cycle);
-        let case = format!("ListUsers tokens {cycle:?} repeating");
-        assert_sync_refuses(
-            &case,
-            move |call| match call.operation.as_str() {
-                "ListUsers" => {
-                    Reply::ok(json!({"Users": [user("u")], "PaginationToken": next(call)}))
-                }
-                _ => honest(3, call),
-            },
-            "repeated",
-        );
-        let next = looping(cycle);
-        assert_sync_refuses(
-            &format!("ListGroups tokens {cycle:?} repeating"),
-            move |call| match call.operation.as_str() {
-                "ListGroups" => {
-                    Reply::ok(json!({"Groups": [group("staff")], "NextToken": next(call)}))
-                }
-                _ => honest(3, call),
-            },
-            "repeated",
-        );
-
-        // A membership listing of the sync (per group here: 3 users, 1 group).
-        let next = looping(cycle);
-        assert_sync_refuses(
-            &format!("ListUsersInGroup tokens {cycle:?} repeating"),
-            move |call| match call.operation.as_str() {
-                "ListUsersInGroup" => {
-                    Reply::ok(json!({"Users": [user("user-000")], "NextToken": next(call)}))
-                }
-                _ => honest(3, call),
-            },
-            "repeated",
-        );
+        // The sync's listings: users, groups, and a group's members (3 users, 1 group: the
+        // memberships are read per group).
+        for (operation, list, token_key, record) in [
+            ("ListUsers", "Users", "PaginationToken", user("u")),
+            ("ListGroups", "Groups", "NextToken", group("staff")),
+            ("ListUsersInGroup", "Users", "NextToken", user("user-000")),
+        ] {
+            let next = looping(cycle);
+            assert_sync_refuses(
+                &format!("{operation} tokens {cycle:?} repeating"),
+                move |call| {
+                    if call.operation == operation {
+                        Reply::ok(json!({list: [record.clone()], token_key: next(call)}))
+                    } else {
+                        honest(3, call)
+                    }
+                },
+                "repeated",
+            );
+        }
 
         // export pages the same listing.
         let next = looping(cycle);
@@ -290,10 +253,14 @@ fn page_tokens_that_repeat_fail_the_listing_instead_of_looping() {
             "ListUsers" => Reply::ok(json!({"Users": [user("u")], "PaginationToken": next(call)})),
             _ => honest(3, call),
         });
-        let (out, killed) = run_bounded(&["export"], &endpoint.env(POOL), HANG);
-        assert!(!killed, "export looped on {cycle:?}: {}", text(&out));
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-        assert!(text(&out).contains("repeated"), "{}", text(&out));
+        let out = run(&["export"], &endpoint.env(POOL));
+        assert!(
+            out.code.is_some(),
+            "export looped on {cycle:?}: {}",
+            out.output()
+        );
+        assert_eq!(out.code, Some(1), "{}", out.output());
+        assert!(out.output().contains("repeated"), "{}", out.output());
     }
 
     // A grant reads the user's groups first; a token that repeats there fails the grant.
@@ -304,26 +271,10 @@ fn page_tokens_that_repeat_fail_the_listing_instead_of_looping() {
         }
         _ => honest(3, call),
     });
-    let dir = tempfile::tempdir().unwrap();
-    let f = synced_file(&endpoint, dir.path());
-    let (out, killed) = run_bounded(
-        &[
-            "-f",
-            f.to_str().unwrap(),
-            "-p",
-            "--grant-entitlement",
-            "group:staff:member",
-            "--grant-principal",
-            "user-001",
-            "--grant-principal-type",
-            "user",
-        ],
-        &endpoint.env(POOL),
-        HANG,
-    );
-    assert!(!killed, "the grant looped: {}", text(&out));
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("repeated"), "{}", text(&out));
+    let out = grant_staff_to_user_001(&endpoint);
+    assert!(out.code.is_some(), "the grant looped: {}", out.output());
+    assert_ne!(out.code, Some(0), "{}", out.output());
+    assert!(out.output().contains("repeated"), "{}", out.output());
     assert!(endpoint.count("AdminListGroupsForUser") <= 2);
     assert_eq!(endpoint.count("AdminAddUserToGroup"), 0);
 }
@@ -376,29 +327,13 @@ fn a_write_answered_with_an_error_body_and_a_200_is_not_a_success() {
         "AdminListGroupsForUser" => Reply::ok(json!({"Groups": []})),
         _ => honest(3, call),
     });
-    let dir = tempfile::tempdir().unwrap();
-    let f = synced_file(&endpoint, dir.path());
-    let (out, killed) = run_bounded(
-        &[
-            "-f",
-            f.to_str().unwrap(),
-            "-p",
-            "--grant-entitlement",
-            "group:staff:member",
-            "--grant-principal",
-            "user-001",
-            "--grant-principal-type",
-            "user",
-        ],
-        &endpoint.env(POOL),
-        HANG,
-    );
-    assert!(!killed);
-    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let out = grant_staff_to_user_001(&endpoint);
+    assert!(out.code.is_some());
+    assert_ne!(out.code, Some(0), "{}", out.output());
     assert!(
-        text(&out).contains("UserNotFoundException"),
+        out.output().contains("UserNotFoundException"),
         "{}",
-        text(&out)
+        out.output()
     );
     assert!(added.load(Ordering::SeqCst) >= 1);
 }
@@ -429,9 +364,9 @@ fn errors_quote_bounded_excerpts_and_never_other_users_attributes() {
         });
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("sync.c1z");
-        let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
-        assert!(!killed, "{case}");
-        assert_eq!(out.status.code(), Some(1), "{case}");
+        let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
+        assert!(out.code.is_some(), "{case}");
+        assert_eq!(out.code, Some(1), "{case}");
         assert!(
             out.stderr.len() < 64 * 1024,
             "{case}: {} bytes of stderr over {} attempts",
@@ -458,11 +393,11 @@ fn errors_quote_bounded_excerpts_and_never_other_users_attributes() {
     });
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sync.c1z");
-    let (out, killed) = run_bounded(&["-f", file.to_str().unwrap()], &endpoint.env(POOL), HANG);
-    assert!(!killed);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(!text(&out).contains("private-mail"), "{}", text(&out));
-    assert!(text(&out).contains("ListUsers"), "{}", text(&out));
+    let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
+    assert!(out.code.is_some());
+    assert_eq!(out.code, Some(1), "{}", out.output());
+    assert!(!out.output().contains("private-mail"), "{}", out.output());
+    assert!(out.output().contains("ListUsers"), "{}", out.output());
 
     // A 58 KB error message reaches a gRPC client as that error, cut short.
     let long = "y".repeat(58 * 1024);
@@ -515,9 +450,9 @@ fn dates_out_of_range_are_never_written_and_never_printed_as_null() {
     let dir = tempfile::tempdir().unwrap();
     let file = synced_file(&endpoint, dir.path());
     let f = file.to_str().unwrap();
-    let (out, _) = run_bounded(&["resources", "-f", f, "-o", "json"], &[], HANG);
-    assert!(out.status.success(), "{}", text(&out));
-    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = run(&["resources", "-f", f, "-o", "json"], &[]);
+    assert!((out.code == Some(0)), "{}", out.output());
+    let listed: Value = serde_json::from_str(&out.stdout).unwrap();
     let resources = listed["resources"].as_array().unwrap();
     assert_eq!(resources.len(), 4, "3 users and a group: {listed}");
     assert!(resources.iter().all(|r| r.is_object()), "{listed}");
@@ -559,18 +494,13 @@ fn dates_out_of_range_are_never_written_and_never_printed_as_null() {
         }])
         .unwrap();
     writer.finish().unwrap();
-    let (out, _) = run_bounded(
+    let out = run(
         &["resources", "-f", old.to_str().unwrap(), "-o", "json"],
         &[],
-        HANG,
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("null"),
-        "{}",
-        text(&out)
-    );
-    assert!(text(&out).contains("user:ancient"), "{}", text(&out));
+    assert_eq!(out.code, Some(1), "{}", out.output());
+    assert!(!out.stdout.contains("null"), "{}", out.output());
+    assert!(out.output().contains("user:ancient"), "{}", out.output());
 }
 
 /// #17: `-f` naming a FIFO or a character device, and `export --output` a FIFO, exited 0 and
@@ -605,10 +535,10 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
         ),
     ];
     for (args, expect) in cases {
-        let (out, killed) = run_bounded(&args, &env, HANG);
-        assert!(!killed, "{args:?} hung");
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
-        assert!(text(&out).contains(expect), "{args:?}: {}", text(&out));
+        let out = run(&args, &env);
+        assert!(out.code.is_some(), "{args:?} hung");
+        assert_eq!(out.code, Some(1), "{args:?}: {}", out.output());
+        assert!(out.output().contains(expect), "{args:?}: {}", out.output());
         assert_eq!(
             endpoint.calls().len(),
             0,
@@ -628,8 +558,8 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
     let (target, before) = previous_file(dir.path());
     let link = dir.path().join("latest.c1z");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let (out, _) = run_bounded(&["-f", link.to_str().unwrap()], &env, HANG);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["-f", link.to_str().unwrap()], &env);
+    assert!((out.code == Some(0)), "{}", out.output());
     assert!(
         std::fs::symlink_metadata(&link)
             .unwrap()
@@ -647,8 +577,8 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
     std::fs::write(&notes, "keep me").unwrap();
     let to_notes = dir.path().join("to-notes.c1z");
     std::os::unix::fs::symlink(&notes, &to_notes).unwrap();
-    let (out, _) = run_bounded(&["-f", to_notes.to_str().unwrap()], &env, HANG);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = run(&["-f", to_notes.to_str().unwrap()], &env);
+    assert_eq!(out.code, Some(1), "{}", out.output());
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "keep me");
 }
 
@@ -754,9 +684,13 @@ fn sync_shape(shape: Shape, extra: &[&str]) -> (Hostile, support::C1zContents, D
     let mut args = vec!["-f", file.to_str().unwrap()];
     args.extend(extra);
     let started = Instant::now();
-    let (out, killed) = run_bounded(&args, &endpoint.env(POOL), HANG);
+    let out = run(&args, &endpoint.env(POOL));
     let took = started.elapsed();
-    assert!(!killed && out.status.success(), "{}", text(&out));
+    assert!(
+        out.code.is_some() && (out.code == Some(0)),
+        "{}",
+        out.output()
+    );
     let contents = c1z_contents(&file);
     let users = contents
         .resources
@@ -860,8 +794,8 @@ fn emulator_keys_and_pool_ids_are_accepted_and_the_endpoint_judges() {
         .collect();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sync.c1z");
-    let (out, _) = run_bounded(&["-f", file.to_str().unwrap()], &env, HANG);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = run(&["-f", file.to_str().unwrap()], &env);
+    assert!((out.code == Some(0)), "{}", out.output());
     assert_eq!(endpoint.calls()[0].body["UserPoolId"], LOCAL_POOL);
 
     // Without --region, a pool id that names none is refused before any call.
@@ -870,12 +804,12 @@ fn emulator_keys_and_pool_ids_are_accepted_and_the_endpoint_judges() {
         .filter(|(key, _)| key != "BATON_REGION")
         .collect();
     let calls_before = endpoint.calls().len();
-    let (out, _) = run_bounded(&["-f", file.to_str().unwrap()], &without_region, HANG);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = run(&["-f", file.to_str().unwrap()], &without_region);
+    assert_eq!(out.code, Some(2), "{}", out.output());
     assert!(
-        text(&out).contains("--region: is required"),
+        out.output().contains("--region: is required"),
         "{}",
-        text(&out)
+        out.output()
     );
     assert_eq!(endpoint.calls().len(), calls_before);
 }

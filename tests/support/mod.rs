@@ -288,6 +288,58 @@ pub fn run_json_lines(
     )
 }
 
+/// What one run of the binary did.
+pub struct BoundedRun {
+    /// None when it had to be killed at the deadline: the input was not refused.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl BoundedRun {
+    pub fn output(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+fn read_all(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stream.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+/// Runs `command` to its end, killing it at `deadline` (then `code` is None): a hang is a
+/// failure to report, not a test that never ends.
+pub fn run_until(mut command: Command, deadline: Duration) -> BoundedRun {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run baton-cognito");
+    let stdout = read_all(child.stdout.take().expect("piped stdout"));
+    let stderr = read_all(child.stderr.take().expect("piped stderr"));
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().expect("wait for baton-cognito") {
+            break status.code();
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    BoundedRun {
+        code,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
 /// The connector binary with a clean AWS and BATON_ environment plus `env`.
 pub fn base_command(env: &[(String, String)]) -> Command {
     let mut command = Command::new(BIN);
