@@ -515,6 +515,14 @@ enum ChainEnd {
 }
 
 impl Chain {
+    /// Takes back the `count` resources a pass stored before it started over: the next pass
+    /// stores and counts them again.
+    fn take_back(&self, count: u64) {
+        Progress::take_back(&self.progress.resources, count);
+        self.listing
+            .send_modify(|l| l.update(|listed| listed.retract(self.kind, count)));
+    }
+
     async fn list(self) -> Result<ChainEnd, SyncError> {
         let kind = self.kind;
         let mut calling = Duration::ZERO;
@@ -531,8 +539,7 @@ impl Chain {
             let page = match listed {
                 Ok(page) => page,
                 Err(err) if may_restart(&err, &mut restarts) => {
-                    self.listing
-                        .send_modify(|l| l.update(|listed| listed.retract(kind, count)));
+                    self.take_back(count);
                     (cursor, trail, count) = (Cursor::first(0), ListingTrail::default(), 0);
                     continue;
                 }
@@ -565,8 +572,7 @@ impl Chain {
                         page_latency_ms = pace.page_latency().as_millis() as u64,
                         "the listing is latency-bound: listing it again in parallel slices"
                     );
-                    self.listing
-                        .send_modify(|l| l.update(|listed| listed.retract(kind, count)));
+                    self.take_back(count);
                     return Ok(ChainEnd::Resliced(slices));
                 }
             }

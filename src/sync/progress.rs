@@ -61,6 +61,13 @@ impl Progress {
         counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    /// Takes back what a listing that starts over had counted: its next pass counts again.
+    pub fn take_back(counter: &AtomicU64, n: u64) {
+        let _always_some = counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |now| {
+            Some(now.saturating_sub(n))
+        });
+    }
+
     fn line(&self, calls: &CallStats, started: Instant) -> String {
         let snapshot = calls.snapshot();
         let api_calls: u64 = snapshot.values().map(|s| s.calls).sum();
