@@ -167,13 +167,17 @@ impl TokenSource {
                 token_type(&answer.token_type),
                 answer.access_token
             )),
-            // As oauth2: no (or a zero) lifetime means the token does not expire.
-            expires_at: answer
-                .expires_in
-                .filter(|secs| *secs > 0)
-                .map(|secs| requested + Duration::from_secs(secs)),
+            expires_at: expiry(requested, answer.expires_in),
         })
     }
+}
+
+/// When a token requested at `requested` expires. As oauth2: no (or a zero) lifetime means it
+/// does not; nor does one beyond what the clock can hold (u64::MAX seconds panicked here).
+fn expiry(requested: Instant, expires_in: Option<u64>) -> Option<Instant> {
+    expires_in
+        .filter(|secs| *secs > 0)
+        .and_then(|secs| requested.checked_add(Duration::from_secs(secs)))
 }
 
 impl Token {
@@ -238,5 +242,10 @@ mod tests {
         assert!(token(Some(3600)).is_fresh());
         assert!(!token(Some(5)).is_fresh());
         assert!(token(None).is_fresh());
+        let now = Instant::now();
+        assert_eq!(expiry(now, Some(60)), Some(now + Duration::from_secs(60)));
+        assert_eq!(expiry(now, Some(0)), None);
+        assert_eq!(expiry(now, None), None);
+        assert_eq!(expiry(now, Some(u64::MAX)), None, "no panic, no expiry");
     }
 }
