@@ -803,7 +803,7 @@ pub fn run() -> ExitCode {
 
 /// A panic anywhere, in a background task too, ends the program with an error. A task that died
 /// would otherwise leave whatever waits on it waiting forever: a sync that never ends.
-fn exit_on_panic() {
+pub fn exit_on_panic() {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         report(info);

@@ -813,3 +813,36 @@ fn emulator_keys_and_pool_ids_are_accepted_and_the_endpoint_judges() {
     );
     assert_eq!(endpoint.calls().len(), calls_before);
 }
+
+/// #17: `--api-budget 1e-300` panicked in a background task (the pacer) and the sync never
+/// ended, the task waiting on it waiting forever. A panic anywhere now ends the program with
+/// exit 1. The test runs itself again as the child that panics in a background task while its
+/// main task waits forever, with the binary's panic handling installed.
+#[test]
+fn a_panic_in_a_background_task_ends_the_program_instead_of_hanging() {
+    const CHILD: &str = "BATON_COGNITO_TEST_PANICKING_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        baton_cognito::cli::exit_on_panic();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            tokio::spawn(async { panic!("a background task fails") });
+            std::future::pending::<()>().await;
+        });
+        unreachable!("the pending future never ends");
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+    child
+        .args([
+            "--exact",
+            "a_panic_in_a_background_task_ends_the_program_instead_of_hanging",
+            "--nocapture",
+        ])
+        .env(CHILD, "1");
+    let out = run_until(child, HANG);
+    assert_eq!(out.code, Some(1), "{}", out.output());
+    assert!(
+        out.output().contains("a background task fails"),
+        "{}",
+        out.output()
+    );
+}
