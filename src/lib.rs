@@ -1,9 +1,29 @@
 //! baton-cognito: an AWS Cognito user pool as a ConductorOne Baton connector.
+//!
+//! The layout, top to bottom. A module imports only modules below it, never one that imports
+//! it back (`scripts/import-circles` checks this in CI):
+//!
+//! - `cli`: flags, validated into each mode's settings; picks the mode; exit codes.
+//! - `modes`: one file per thing the binary does (one-shot sync, `serve`, service mode, export,
+//!   watch, the event feed, inspect commands, one-shot provisioning).
+//! - `service`: service mode: log-in, the platform's task loop, one handler per task type.
+//! - `server`: the `c1.connector.v2` gRPC services, thin adapters over `connector` and `feed`.
+//! - `feed`: the change feeds: snapshots compared record by record, CloudEvents and export
+//!   lines, and the Baton event journal.
+//! - `sync`: the sync engine, a pipeline of listings streaming into a store.
+//! - `connector`: Cognito in Baton's terms: users, groups and the memberships between them.
+//! - `cognito`: the only code that talks to AWS: its settings, pacing, retries, errors, and the
+//!   checks an answer must pass.
+//! - `c1z`: the `.c1z` file format, knowing nothing of Cognito.
+//! - Leaves used throughout: `credentials` (passwords and their encryption), `pb` (the protocol
+//!   messages), `secret`, `sealed`, `pem`, `http`, `ksuid`, `logging`, `text`, `workfiles`.
+//!
+//! Start reading at `connector/users.rs` and `connector/groups.rs`: what a Cognito user and group
+//! are in Baton; then `sync` for how a whole pool is read.
 
 pub mod c1z;
 pub mod cli;
 pub mod cognito;
-pub mod config;
 pub mod connector;
 pub mod credentials;
 pub mod feed;

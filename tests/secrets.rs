@@ -1441,7 +1441,10 @@ async fn debug_output_of_the_configuration_shows_no_secret() {
     .expect("valid flags");
     let mut shown = format!("{cli:?}\n{cli:#?}\n");
     let settings = cli.pool.settings().expect("valid settings");
-    shown += &format!("{settings:?}\n{settings:#?}\n{:?}\n", settings.credentials);
+    shown += &format!(
+        "{settings:?}\n{settings:#?}\n{:?}\n",
+        settings.client.credentials
+    );
     let client_secret =
         ClientSecret::parse(cli.service.client_secret.as_ref().expect("given")).expect("valid");
     let service = ServiceSettings {

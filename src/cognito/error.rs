@@ -282,8 +282,7 @@ fn causes(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A success status carrying an AWS error body (`{"__type": ...}`): the SDK would read it as an
-/// empty answer, so a check on every response turns it into this error (see
-/// [`super::answers`]).
+/// empty answer, so a check on every response (in `answers.rs`) turns it into this error.
 #[derive(Debug, thiserror::Error)]
 #[error("HTTP {status} carrying an error ({code}: {message})")]
 pub struct ErrorBodyWithSuccess {

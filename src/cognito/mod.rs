@@ -9,8 +9,10 @@ pub mod answers;
 pub mod error;
 pub mod filter;
 pub mod pacing;
+pub mod quota;
 pub mod records;
 pub mod retry;
+pub mod settings;
 pub mod stats;
 
 use std::fmt;
@@ -27,12 +29,13 @@ use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use answers::{Asked, ErrorBodyCheck, TokenTrail};
 pub use error::CognitoError;
 use filter::UserFilter;
-use pacing::{Pacer, QuotaCategory};
+use pacing::Pacer;
+use quota::QuotaCategory;
 use records::{CognitoGroup, CognitoUser, Page, PoolDescription};
 use retry::RetryPolicy;
 use stats::CallStats;
 
-use crate::config::{Credentials, PoolSettings};
+use settings::{ClientSettings, Credentials};
 
 /// The most items Cognito returns in one page of any listing this connector uses.
 pub const MAX_PAGE_SIZE: u32 = 60;
@@ -159,7 +162,7 @@ impl PoolClient {
     /// Builds the AWS client for a pool: region, credentials (static, assumed role or the default
     /// chain), endpoint. The SDK's own retries are off: pacing and retries happen here, where
     /// they are counted.
-    pub async fn connect(settings: &PoolSettings) -> Self {
+    pub async fn connect(settings: &ClientSettings) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
             .retry_config(RetryConfig::disabled())
@@ -208,7 +211,7 @@ impl PoolClient {
         Self::from_sdk(Client::from_conf(config), settings)
     }
 
-    fn from_sdk(sdk: Client, settings: &PoolSettings) -> Self {
+    fn from_sdk(sdk: Client, settings: &ClientSettings) -> Self {
         Self {
             sdk,
             pool_id: settings.pool.id.clone(),

@@ -8,6 +8,7 @@
 pub mod actions;
 mod change_locks;
 pub mod groups;
+pub mod memberships;
 pub mod metadata;
 pub mod model;
 pub mod paging;
@@ -331,7 +332,7 @@ impl Connector {
         let id = model::resource_id_of(resource)?;
         Ok(match ResourceKind::parse(&id.resource_type)? {
             ResourceKind::User => Vec::new(),
-            ResourceKind::Group => vec![groups::member_entitlement(resource)],
+            ResourceKind::Group => vec![memberships::member_entitlement(resource)],
         })
     }
 
@@ -344,7 +345,7 @@ impl Connector {
         match ResourceKind::parse(&id.resource_type)? {
             ResourceKind::User => Ok(PageResult::last(Vec::new())),
             ResourceKind::Group => {
-                groups::grants(
+                memberships::of_group(
                     &self.pool,
                     resource,
                     self.options.user_filter.as_ref(),
@@ -361,11 +362,11 @@ impl Connector {
         entitlement: Option<&Entitlement>,
         principal: Option<&Resource>,
     ) -> Result<(Grant, Change)> {
-        groups::grant(&self.pool, &self.changes, entitlement, principal).await
+        memberships::grant(&self.pool, &self.changes, entitlement, principal).await
     }
 
     pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
-        groups::revoke(&self.pool, &self.changes, grant).await
+        memberships::revoke(&self.pool, &self.changes, grant).await
     }
 
     pub async fn create_account(
@@ -393,7 +394,7 @@ impl Connector {
     ) -> Result<PageResult<Grant>> {
         let id = model::resource_id_of(resource)?;
         match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => users::memberships(&self.pool, resource, cursor).await,
+            ResourceKind::User => memberships::of_user(&self.pool, resource, cursor).await,
             ResourceKind::Group => self.list_grants(resource, cursor).await,
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
-use super::{Change, ConnectorError, Result, UserSlicing, groups};
+use super::{Change, ConnectorError, Result, UserSlicing};
 use crate::cognito::filter::{FilterOp, UserFilter};
 use crate::cognito::records::CognitoUser;
 use crate::cognito::{CognitoError, MAX_PAGE_SIZE, NewUser, PoolClient};
@@ -19,8 +19,8 @@ use crate::pb::v2::resource_type::Trait;
 use crate::pb::v2::status::ResourceStatus;
 use crate::pb::v2::user_trait::{self, AccountType, Email, MfaStatus, SsoStatus, StructuredName};
 use crate::pb::v2::{
-    CreateAccountRequest, CreateAccountResponse, Grant, Resource, ResourceType,
-    SkipEntitlementsAndGrants, Status, UserTrait, create_account_response, credential_options,
+    CreateAccountRequest, CreateAccountResponse, Resource, ResourceType, SkipEntitlementsAndGrants,
+    Status, UserTrait, create_account_response, credential_options,
 };
 use crate::secret::Secret;
 
@@ -398,28 +398,6 @@ pub async fn set_enabled(pool: &PoolClient, username: &str, enabled: bool) -> Re
         Err(CognitoError::UserNotFound { .. }) => Err(user_not_found(pool, username)),
         Err(err) => Err(err.into()),
     }
-}
-
-/// One page of a user's group memberships as grants, from the user's side (AdminListGroupsForUser):
-/// the cheaper way to read memberships of a pool with more groups than users.
-pub async fn memberships(
-    pool: &PoolClient,
-    user: &Resource,
-    cursor: &Cursor,
-) -> Result<PageResult<Grant>> {
-    let username = super::model::resource_id_of(user)?.resource.as_str();
-    let page = match pool
-        .list_groups_of_user(username, cursor.cognito_token.as_deref(), cursor.limit())
-        .await
-    {
-        Ok(page) => page,
-        Err(CognitoError::UserNotFound { .. }) => return Err(user_not_found(pool, username)),
-        Err(err) => return Err(err.into()),
-    };
-    Ok(fit_page(page, cursor, |group| {
-        let entitlement = groups::member_entitlement(&groups::resource(group));
-        Some(groups::member_grant(&entitlement, username))
-    }))
 }
 
 /// The name people know the user by: full name, given + family name, preferred username,

@@ -6,8 +6,7 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use super::{RunError, connector};
-use crate::config::PoolSettings;
+use super::{PoolSettings, RunError, connector};
 use crate::feed::event_feed::{EventFeed, EventFeedError, EventFeedSettings, EventsRequest};
 use crate::feed::journal::JournalError;
 use crate::pb::to_protojson;

@@ -6,9 +6,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
-use crate::config::PoolSettings;
 use crate::feed::lines::{Lines, LinesError};
 use crate::feed::{self, FeedMeta, FeedState};
 use crate::workfiles;

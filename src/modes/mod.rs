@@ -4,7 +4,6 @@
 pub mod event_feed;
 pub mod export;
 pub mod inspect;
-pub mod metadata_files;
 pub mod provision;
 pub mod serve;
 pub mod service;
@@ -16,7 +15,7 @@ use std::sync::Arc;
 
 use crate::c1z::C1zError;
 use crate::cognito::PoolClient;
-use crate::config::PoolSettings;
+use crate::cognito::settings::ClientSettings;
 use crate::connector::{Connector, ConnectorOptions};
 use crate::feed::FeedError;
 use crate::service::error::ServiceError;
@@ -75,16 +74,17 @@ impl RunError {
     }
 }
 
+/// Everything a mode that reads a pool takes: how to reach it, and what the connector lists.
+#[derive(Clone, Debug)]
+pub struct PoolSettings {
+    pub client: ClientSettings,
+    pub options: ConnectorOptions,
+}
+
 /// The connector for a pool, as every mode that reads Cognito builds it.
 pub async fn connector(settings: &PoolSettings) -> Arc<Connector> {
-    let pool = Arc::new(PoolClient::connect(settings).await);
-    Arc::new(Connector::new(
-        pool,
-        ConnectorOptions {
-            user_filter: settings.user_filter.clone(),
-            user_slicing: settings.user_slicing,
-        },
-    ))
+    let pool = Arc::new(PoolClient::connect(&settings.client).await);
+    Arc::new(Connector::new(pool, settings.options.clone()))
 }
 
 /// SIGINT or SIGTERM, listened for from the moment [`Shutdown::listen`] returns: a signal that

@@ -5,9 +5,8 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{RunError, connector};
+use super::{PoolSettings, RunError, connector};
 use crate::c1z::C1zReader;
-use crate::config::PoolSettings;
 use crate::connector::{Change, ConnectorError};
 use crate::pb::v2::{
     AccountInfo, BatonActionStatus, CreateAccountRequest, CredentialOptions, ResourceId,

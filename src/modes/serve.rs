@@ -8,8 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{RunError, Shutdown, connector};
-use crate::config::PoolSettings;
+use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::feed::event_feed::EventFeedSettings;
 use crate::secret::Secret;
 use crate::server::tls::TlsFiles;
@@ -89,8 +88,8 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
     let connector = connector(settings).await;
     tracing::info!(
         %addr,
-        pool_id = %settings.pool.id,
-        region = %settings.region,
+        pool_id = %settings.client.pool.id,
+        region = %settings.client.region,
         provisioning = serve.provisioning,
         tls = options.tls.is_some(),
         mutual_tls = serve.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some()),
@@ -103,7 +102,7 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
     let server = crate::server::serve(
         listener,
         connector,
-        settings.region.clone(),
+        settings.client.region.clone(),
         options,
         shutdown.requested_owned(),
     );

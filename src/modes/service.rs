@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{RunError, Shutdown, connector};
-use crate::config::PoolSettings;
+use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::connector::ConnectorError;
 use crate::connector::metadata::{self, SDK_VERSION};
 use crate::feed::event_feed::{EventFeed, EventFeedSettings};
@@ -99,7 +98,10 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         task_id: String::new(),
         build_info: Some(system::build_info()),
         os_info: Some(system::os_info()),
-        connector_metadata: Some(metadata::metadata(&pool.pool.id, &pool.region)),
+        connector_metadata: Some(metadata::metadata(
+            &pool.client.pool.id,
+            &pool.client.region,
+        )),
         annotations: Vec::new(),
     };
     let runner = Arc::new(TaskRunner {
@@ -112,7 +114,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
     });
     tracing::info!(
         platform = %settings.api_host,
-        pool_id = %pool.pool.id,
+        pool_id = %pool.client.pool.id,
         provisioning = settings.provisioning,
         "service mode starting"
     );

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use super::table::Table;
-use super::{RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zWriter;
-use crate::config::PoolSettings;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
@@ -16,7 +15,7 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
     let writer = C1zWriter::create(file)?;
     let connector = connector(settings).await;
     let engine = SyncEngine::new(connector.clone());
-    tracing::info!(pool_id = %settings.pool.id, file = %file.display(), "sync started");
+    tracing::info!(pool_id = %settings.client.pool.id, file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), connector);
     let outcome = engine.run(writer, shutdown.requested()).await;
     let (writer, summary) = match outcome {
@@ -55,7 +54,12 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
         duration_s = summary.duration.as_secs_f64(),
         "sync finished"
     );
-    print_summary(&settings.pool.id, &written.path, written.bytes, &summary)?;
+    print_summary(
+        &settings.client.pool.id,
+        &written.path,
+        written.bytes,
+        &summary,
+    )?;
     Ok(())
 }
 

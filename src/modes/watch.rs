@@ -7,9 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
-use crate::config::PoolSettings;
 use crate::connector::Connector;
 use crate::feed::events::CloudEvent;
 use crate::feed::sink::Sink;

@@ -4,6 +4,7 @@
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod outcome;
 pub mod platform;
 pub mod sync_task;
 pub mod system;

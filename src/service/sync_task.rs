@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tonic::Status;
 
+use super::outcome::Outcome;
 use super::platform::PlatformClient;
-use super::tasks::{Outcome, TaskRunner};
 use crate::c1z::{C1zError, C1zWriter};
+use crate::connector::Connector;
 use crate::pb::baton::task::SyncFullTask;
 use crate::sync::{SyncEngine, SyncError, SyncScope};
 use crate::workfiles;
@@ -65,8 +66,14 @@ pub fn heartbeat_interval(given: Option<&prost_types::Duration>) -> Duration {
         .map_or(DEFAULT_HEARTBEAT, |d| d.clamp(MIN_HEARTBEAT, MAX_HEARTBEAT))
 }
 
+/// What a sync task needs of the worker: the connector to sync, the platform to report to.
+pub struct SyncContext {
+    pub connector: Arc<Connector>,
+    pub platform: Arc<PlatformClient>,
+}
+
 pub async fn run(
-    runner: &TaskRunner,
+    context: &SyncContext,
     task_id: &str,
     sync: SyncFullTask,
     mut shutdown: Cancel,
@@ -89,7 +96,7 @@ pub async fn run(
         skip_entitlements_and_grants: sync.skip_entitlements_and_grants,
         skip_grants: sync.skip_grants,
     };
-    let platform = runner.platform.clone();
+    let platform = context.platform.clone();
     let (stop_tx, mut stop) = watch::channel(None);
     // One heartbeat before any work, as the SDK does: a task the platform already cancelled
     // does not start.
@@ -119,14 +126,14 @@ pub async fn run(
     let stopped = async move {
         let _ = stop.wait_for(Option::is_some).await;
     };
-    let outcome = sync_and_upload(runner, task_id, scope, stop_tx.subscribe(), stopped).await;
+    let outcome = sync_and_upload(context, task_id, scope, stop_tx.subscribe(), stopped).await;
     beating.abort();
     stopping.abort();
     outcome
 }
 
 async fn sync_and_upload(
-    runner: &TaskRunner,
+    context: &SyncContext,
     task_id: &str,
     scope: SyncScope,
     stop: watch::Receiver<Option<Stop>>,
@@ -155,7 +162,7 @@ async fn sync_and_upload(
         Err(e) => return failed(Status::internal(e.to_string())),
     };
     tracing::info!(task_id, file = %path.display(), "sync task started");
-    let engine = SyncEngine::new(runner.connector.clone()).with_scope(scope);
+    let engine = SyncEngine::new(context.connector.clone()).with_scope(scope);
     tokio::pin!(stopped);
     let (writer, summary) = match engine.run(writer, &mut stopped).await {
         Ok(done) => done,
@@ -194,7 +201,7 @@ async fn sync_and_upload(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let upload = runner.platform.upload(task_id, &written.path);
+        let upload = context.platform.upload(task_id, &written.path);
         let result = tokio::select! {
             result = upload => result,
             () = &mut stopped => return stop_reason().outcome(),

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use prost_types::Any;
 use tonic::{Response, Status};
 
+use super::outcome::Outcome;
 use super::platform::PlatformClient;
-use super::sync_task::{self, Cancel};
+use super::sync_task::{self, Cancel, SyncContext};
 use crate::connector::Connector;
 use crate::pb::baton::task::TaskType;
 use crate::pb::baton::{BatonServiceHelloRequest, Task};
@@ -21,20 +22,6 @@ use crate::pb::v2::grant_manager_service_server::GrantManagerService;
 use crate::pb::v2::resource_manager_service_server::ResourceManagerService;
 use crate::pb::v2::*;
 use crate::server::{Absent, ActionsApi, EventsApi, ProvisioningApi};
-
-/// How a task ended, as FinishTask reports it.
-pub enum Outcome {
-    Success {
-        response: Option<Any>,
-        annotations: Vec<Any>,
-    },
-    Failed {
-        status: Status,
-        non_retryable: bool,
-    },
-    /// Nothing to report: a `hello` task is answered with a Hello, not a FinishTask.
-    Unreported,
-}
 
 /// Connector responses that carry annotations, which FinishTask repeats beside the response.
 trait Annotated: prost::Name {
@@ -150,7 +137,13 @@ impl TaskRunner {
             return unsupported("unset");
         };
         match task_type {
-            TaskType::SyncFull(sync) => sync_task::run(self, &task.id, sync, cancel).await,
+            TaskType::SyncFull(sync) => {
+                let context = SyncContext {
+                    connector: self.connector.clone(),
+                    platform: self.platform.clone(),
+                };
+                sync_task::run(&context, &task.id, sync, cancel).await
+            }
             TaskType::Hello(_) => {
                 let mut hello = self.hello.clone();
                 hello.task_id = task.id.clone();

@@ -10,8 +10,9 @@ use tokio::task::JoinSet;
 
 use super::error::ServiceError;
 use super::health::HealthState;
+use super::outcome::Outcome;
 use super::platform::PlatformClient;
-use super::tasks::{Outcome, TaskRunner, type_name};
+use super::tasks::{TaskRunner, type_name};
 use crate::pb::baton::task::TaskType;
 use crate::pb::baton::{BatonServiceFinishTaskRequest, Task, baton_service_finish_task_request};
 use crate::server::rpc_status;

@@ -795,9 +795,9 @@ pub fn unique(name: &str) -> String {
 
 /// A Cognito client of the library's own, for reading a pool back through the AWS API.
 pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cognito::PoolClient {
-    use baton_cognito::config::{ApiBudget, Credentials, PoolRef, PoolSettings};
+    use baton_cognito::cognito::settings::{ApiBudget, ClientSettings, Credentials, PoolRef};
     use baton_cognito::secret::Secret;
-    let settings = PoolSettings {
+    let settings = ClientSettings {
         pool: PoolRef::parse(&pool.id).expect("a pool id"),
         region: REGION.to_string(),
         credentials: Credentials::Static {
@@ -807,8 +807,6 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
         },
         assume_role: None,
         endpoint_url: Some(emulator.url.clone()),
-        user_filter: None,
-        user_slicing: Default::default(),
         api_budget: ApiBudget::new(1.0).expect("a budget"),
     };
     baton_cognito::cognito::PoolClient::connect(&settings).await

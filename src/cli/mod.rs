@@ -1,5 +1,7 @@
 //! The command line: flags (each also read from `BATON_<FLAG>`), mode selection, exit codes.
 
+mod metadata_files;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,11 +12,11 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::c1z::C1zError;
 use crate::cognito::filter::UserFilter;
-use crate::config::{
-    ApiBudget, AssumeRole, AssumedQuota, ConfigError, Credentials, PoolRef, PoolSettings,
+use crate::cognito::settings::{
+    ApiBudget, AssumeRole, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef,
     parse_endpoint_url, resolve_region,
 };
-use crate::connector::UserSlicing;
+use crate::connector::{ConnectorOptions, UserSlicing};
 use crate::feed::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::feed::sink::{Sink, SinkMode};
 use crate::logging::{self, LogFormat, LogLevel};
@@ -25,7 +27,7 @@ use crate::modes::provision::{self, Request};
 use crate::modes::serve::{self, ServeSettings};
 use crate::modes::service::{self, ServiceSettings};
 use crate::modes::watch::{self, Schedule, WatchSettings};
-use crate::modes::{RunError, metadata_files, sync_file};
+use crate::modes::{PoolSettings, RunError, sync_file};
 use crate::secret::Secret;
 use crate::server::tls::TlsFiles;
 use crate::service::error::ServiceError;
@@ -496,7 +498,7 @@ impl ServeArgs {
     ) -> Result<ServeSettings, RunError> {
         // A token no client can send would lock every client out.
         if let Some(token) = &self.auth_token
-            && !crate::config::is_header_safe(token.expose())
+            && !crate::cognito::settings::is_header_safe(token.expose())
         {
             return Err(RunError::Usage(
                 "--auth-token: cannot be sent in an HTTP header (only printable ASCII can: no line \
@@ -758,14 +760,12 @@ impl PoolArgs {
                     .map_err(|e| ConfigError::new("user-filter", e.to_string()))
             })
             .transpose()?;
-        Ok(PoolSettings {
+        let client = ClientSettings {
             pool,
             region,
             credentials,
             assume_role,
             endpoint_url,
-            user_filter,
-            user_slicing: self.user_slicing,
             api_budget: self
                 .category_budget
                 .iter()
@@ -773,7 +773,12 @@ impl PoolArgs {
                     budget.with_override(text)
                 })?
                 .with_assumed_quota(AssumedQuota::parse(&self.quota_scale)?),
-        })
+        };
+        let options = ConnectorOptions {
+            user_filter,
+            user_slicing: self.user_slicing,
+        };
+        Ok(PoolSettings { client, options })
     }
 }
 

@@ -1,13 +1,13 @@
-//! Validated connector configuration: which pool, where, with which credentials, at what pace.
+//! What a client for one pool needs, validated: which pool, where, with which credentials, at
+//! what pace. The Cognito layer owns these types; the command line only fills them in.
 //!
-//! Raw flag values are turned into these types once, at start-up, so that every later layer can
-//! rely on them being well formed. Every error names the flag it is about and what is expected.
+//! Raw values are turned into these types once, at start-up, so that every later layer can rely
+//! on them being well formed. Every error names the setting (its flag) and what is expected.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::cognito::filter::UserFilter;
-use crate::cognito::pacing::QuotaCategory;
+use super::quota::QuotaCategory;
 use crate::secret::Secret;
 
 /// A configuration value that cannot be used, with the flag it came from.
@@ -481,14 +481,12 @@ impl Default for ApiBudget {
 
 /// Everything needed to talk to one user pool.
 #[derive(Clone, Debug)]
-pub struct PoolSettings {
+pub struct ClientSettings {
     pub pool: PoolRef,
     pub region: String,
     pub credentials: Credentials,
     pub assume_role: Option<AssumeRole>,
     pub endpoint_url: Option<String>,
-    pub user_filter: Option<UserFilter>,
-    pub user_slicing: crate::connector::UserSlicing,
     pub api_budget: ApiBudget,
 }
 

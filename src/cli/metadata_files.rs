@@ -6,7 +6,7 @@
 use clap::{ArgAction, Args, Command};
 use serde_json::{Value, json};
 
-use crate::cli::PoolArgs;
+use super::PoolArgs;
 use crate::connector::metadata;
 use crate::pb::{pack, to_protojson};
 
