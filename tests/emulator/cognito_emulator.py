@@ -13,7 +13,7 @@ One process, one multi-threaded HTTP server that serves
 AdminCreateUser's MessageAction and DesiredDeliveryMediums, which moto ignores, are
 checked as on AWS, and the invitations sent are recorded per pool.
 
-Optionally, like examples/fast_emulator (docs/FAST_EMULATOR.md), it adds a fixed
+Optionally, like tools/fast-emulator (its README), it adds a fixed
 latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
 
 Start::
@@ -966,7 +966,7 @@ STATS = Stats()
 # --------------------------------------------------------------------------- quotas
 
 # Cognito's request-rate quota categories with AWS's default requests per second. The
-# semantics copy examples/fast_emulator/quota.rs, so a benchmark gets the same throttling
+# semantics copy tools/fast-emulator/src/quota.rs, so a benchmark gets the same throttling
 # from either emulator.
 QUOTA_DEFAULT_RPS: dict[str, float] = {
     "UserList": 30.0,

@@ -26,6 +26,25 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The fast emulator's binary (`tools/fast-emulator`, a package of its own), built on first use
+/// into its own target dir (or `CARGO_TARGET_DIR`).
+pub fn fast_emulator() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let manifest = repo_root().join("tools/fast-emulator/Cargo.toml");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--locked", "--manifest-path"])
+            .arg(&manifest)
+            .status()
+            .expect("cannot run cargo to build tools/fast-emulator");
+        assert!(status.success(), "building tools/fast-emulator failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("tools/fast-emulator/target"));
+        target.join("debug/fast-emulator")
+    })
+}
+
 /// The emulator's Python, installed on first use by `scripts/ensure-emulator`.
 pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
@@ -83,19 +102,12 @@ impl Emulator {
     /// A dedicated emulator, for tests that count calls or inject faults.
     ///
     /// moto by default; `BATON_TEST_EMULATOR=fast` runs the same tests against the project's
-    /// fast emulator (`examples/fast_emulator.rs`, built by `cargo test`), which is how its
-    /// fidelity to moto is checked.
+    /// fast emulator (`tools/fast-emulator`, built here on first use), which is how its fidelity
+    /// to moto is checked.
     pub fn start() -> Emulator {
         let mut command = match std::env::var("BATON_TEST_EMULATOR").as_deref() {
             Ok("fast") => {
-                // Tests run from target/<profile>/deps; examples are built beside them.
-                let exe = std::env::current_exe().expect("the test executable");
-                let examples = exe
-                    .parent()
-                    .and_then(|d| d.parent())
-                    .expect("target dir")
-                    .join("examples");
-                let mut command = Command::new(examples.join("fast_emulator"));
+                let mut command = Command::new(fast_emulator());
                 command.arg("--no-quota");
                 command
             }

@@ -2,32 +2,24 @@
 //! contract and control API (`tests/emulator/`), without its O(pool) pages.
 //!
 //! ```sh
-//! cargo run --release --example fast_emulator -- --users 1000000 --groups 200 --seed 7
+//! cargo run --release --manifest-path tools/fast-emulator/Cargo.toml -- --users 1000000 --groups 200 --seed 7
 //! ```
 //!
 //! It answers the AWS JSON 1.1 protocol for the Cognito operations the connector calls, enforces
 //! Cognito's default request-rate quotas (scalable, or off), and serves synthetic pools of
-//! millions of users that cost no memory per user: see `docs/FAST_EMULATOR.md`.
+//! millions of users that cost no memory per user: see `tools/fast-emulator/README.md`.
 //!
 //! stdout: `LISTENING http://127.0.0.1:<port>` once bound, then `SAMPLE_POOL <id> <region>` when
 //! a synthetic pool was asked for on the command line, and nothing else. It exits on stdin EOF
 //! (unless `--no-stdin-watch`), SIGTERM and SIGINT.
 
-#[path = "fast_emulator/aws.rs"]
 mod aws;
-#[path = "fast_emulator/control.rs"]
 mod control;
-#[path = "fast_emulator/filter.rs"]
 mod filter;
-#[path = "fast_emulator/pool.rs"]
 mod pool;
-#[path = "fast_emulator/quota.rs"]
 mod quota;
-#[path = "fast_emulator/schema.rs"]
 mod schema;
-#[path = "fast_emulator/stats.rs"]
 mod stats;
-#[path = "fast_emulator/synth.rs"]
 mod synth;
 
 use std::collections::HashMap;
