@@ -15,7 +15,7 @@ mode (unknown fields are errors), with kubernetes-validate's bundled schemas. An
 has no schema is an error too (the kubernetes-validate command only warns).
 
 --render-json writes {"<kustomization dir under k8s/>": [object, ...], ...} for
-tests/deploy_files.rs.
+tests/it/deploy_files.rs.
 """
 
 from __future__ import annotations

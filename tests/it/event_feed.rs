@@ -4,15 +4,13 @@
 //! must come out as exactly the expected resource-change, grant and revoke events, once each,
 //! with servers and workers restarted between (and in the middle of) reads.
 
-#[path = "support/changes.rs"]
-mod changes;
-#[path = "support/platform.rs"]
-mod platform;
-mod support;
+use crate::support::changes;
+use crate::support::platform;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
 
+use crate::support::*;
 use baton_cognito::pb::baton::task::{self, TaskType};
 use baton_cognito::pb::v2::event::Event as EventKind;
 use baton_cognito::pb::v2::event_service_client::EventServiceClient;
@@ -20,7 +18,6 @@ use baton_cognito::pb::v2::*;
 use changes::{mutate, seed};
 use platform::{Platform, PlatformOptions, failure, success};
 use serde_json::Value;
-use support::*;
 use tonic::Code;
 use tonic::transport::Channel;
 

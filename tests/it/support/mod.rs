@@ -3,6 +3,11 @@
 
 #![allow(dead_code)]
 
+pub mod changes;
+pub mod hostile;
+pub mod pki;
+pub mod platform;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -824,11 +829,11 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
     baton_cognito::cognito::PoolClient::connect(&settings).await
 }
 
-/// Runs the independent age decryptor (`tests/support/age_decrypt.py ARGS`, Python's
+/// Runs the independent age decryptor (`tests/it/support/age_decrypt.py ARGS`, Python's
 /// `cryptography` only) with `input` on stdin: Ok(plaintext) or Err(its complaint).
 pub fn age_decrypt(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
     let mut child = Command::new(python())
-        .arg(repo_root().join("tests/support/age_decrypt.py"))
+        .arg(repo_root().join("tests/it/support/age_decrypt.py"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -3,9 +3,7 @@
 //! that fails on the way leaves its state where it was, so nothing is lost or doubled. `watch`
 //! sends the same changes as CloudEvents to a real HTTP sink that fails and recovers.
 
-#[path = "support/changes.rs"]
-mod changes;
-mod support;
+use crate::support::changes;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -13,10 +11,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::*;
 use changes::{mutate, seed};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
-use support::*;
 
 /// Runs `export` with `args`; the exit code and the JSON lines it printed.
 fn export(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>, String) {

@@ -1,9 +1,7 @@
 //! The `.c1z` v1 file: what the writer produces, byte for byte where Baton cares, read back by
 //! our reader, by SQLite and zstd directly, and by Python's `zstandard` and `sqlite3`.
 
-mod support;
-
-use support::python;
+use crate::support::python;
 
 use std::collections::BTreeMap;
 use std::fs;

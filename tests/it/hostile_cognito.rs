@@ -2,20 +2,18 @@
 //! are not what they claim to be must fail loudly, bounded and without losing the previous file;
 //! never an empty sync, an endless loop, an invalid record or another user's data in a log.
 
-#[path = "support/hostile.rs"]
-mod hostile;
-mod support;
+use crate::support::hostile;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
 use hostile::{Call, Hostile, Reply, group, limit_of, pool_description, token_of, user};
 use serde_json::{Value, json};
-use support::*;
 
 const POOL: &str = "us-east-1_Hostile1";
 /// Long enough for any run against a loopback endpoint; a run still going is a hang.
@@ -677,7 +675,7 @@ impl Shape {
 }
 
 /// Syncs `shape` with `extra` flags: the endpoint's calls and the file's contents.
-fn sync_shape(shape: Shape, extra: &[&str]) -> (Hostile, support::C1zContents, Duration) {
+fn sync_shape(shape: Shape, extra: &[&str]) -> (Hostile, crate::support::C1zContents, Duration) {
     let endpoint = Hostile::start(move |call| shape.answer(call));
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("sync.c1z");
@@ -834,7 +832,7 @@ fn a_panic_in_a_background_task_ends_the_program_instead_of_hanging() {
     child
         .args([
             "--exact",
-            "a_panic_in_a_background_task_ends_the_program_instead_of_hanging",
+            "hostile_cognito::a_panic_in_a_background_task_ends_the_program_instead_of_hanging",
             "--nocapture",
         ])
         .env(CHILD, "1");

@@ -996,7 +996,11 @@ fn the_default_temp_dir_is_tmp() {
         return;
     }
     let out = std::process::Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["--exact", "the_default_temp_dir_is_tmp", "--nocapture"])
+        .args([
+            "--exact",
+            "deploy_files::the_default_temp_dir_is_tmp",
+            "--nocapture",
+        ])
         .env_remove("TMPDIR")
         .env(TEMP_PROBE, "1")
         .output()

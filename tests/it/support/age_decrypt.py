@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent age v1 decryptor for the credential tests (tests/credentials.rs).
+"""An independent age v1 decryptor for the credential tests (tests/it/credentials.rs).
 
 Written from the age specification (c2sp.org/age) and the ssh-ed25519 / ssh-rsa recipient
 definitions of the reference implementation, with only the `cryptography` package for the

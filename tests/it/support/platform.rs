@@ -8,13 +8,11 @@
 //! the request rules of §6.2. Tests script it (`push_task`, `cancel`, [`PlatformOptions`]) and
 //! read what the connector did through the observation methods, which never block on the server.
 //!
-//! Include it with `#[path = "support/platform.rs"] mod platform;`.
+//! Tests use it as `crate::support::platform`.
 
 #![allow(dead_code)]
 
-// Resolved beside this file, whichever test includes it.
-#[path = "pki.rs"]
-pub mod pki;
+pub use super::pki;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::convert::Infallible;

@@ -4,7 +4,7 @@
 //! tokens that repeat, dates out of range, huge bodies. It never signs or checks anything; it is
 //! the liar the connector must not believe.
 //!
-//! Include it with `#[path = "support/hostile.rs"] mod hostile;`.
+//! Tests use it as `crate::support::hostile`.
 
 #![allow(dead_code)]
 

@@ -1,16 +1,14 @@
 //! The one-shot sync: the binary reads a pool from the emulator and writes a `.c1z`; the file is
 //! read back with the inspect commands, the library reader and tools outside this project.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use baton_cognito::c1z::C1zReader;
 use serde_json::{Value, json};
-use support::*;
 
 /// A pool with odd names, statuses, attributes, an empty group and one with >60 members.
 fn seed(emulator: &Emulator) -> (Pool, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {

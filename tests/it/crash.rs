@@ -3,15 +3,13 @@
 //! and writes the same pool. SIGTERM stops a sync cleanly. All with the real binary against the
 //! emulator.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// A pool whose sync takes a second or so: every call is held 40 ms, and the listings take
 /// several pages (users, and a group with more than a page of members).

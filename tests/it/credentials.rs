@@ -1,11 +1,9 @@
 //! Passwords encrypted as a Baton client receives them, opened by an independent age
-//! implementation: `tests/support/age_decrypt.py`, written from the age specification with the
+//! implementation: `tests/it/support/age_decrypt.py`, written from the age specification with the
 //! Python `cryptography` package only. A round trip through it shows the connector's output is a
 //! real age file in upstream's framing, not just something the Rust age crate can read back.
 
-mod support;
-
-use support::age_decrypt;
+use crate::support::age_decrypt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

@@ -1,10 +1,9 @@
 //! The connector binary served over real gRPC on a loopback socket, reading pools from the
 //! Cognito emulator (moto) over HTTP.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use baton_cognito::pb::v2::connector_service_client::ConnectorServiceClient;
 use baton_cognito::pb::v2::entitlements_service_client::EntitlementsServiceClient;
 use baton_cognito::pb::v2::grant_manager_service_client::GrantManagerServiceClient;
@@ -15,7 +14,6 @@ use baton_cognito::pb::v2::status::ResourceStatus;
 use baton_cognito::pb::v2::*;
 use prost::Message;
 use serde_json::json;
-use support::*;
 use tonic::Code;
 
 fn users(names: impl IntoIterator<Item = String>) -> Vec<serde_json::Value> {

@@ -3,13 +3,12 @@
 //! the tasks it hands out against the Cognito emulator, and reports back. Every change a task
 //! makes is read back through the AWS API; every uploaded sync is opened as a `.c1z`.
 
-#[path = "support/platform.rs"]
-mod platform;
-mod support;
+use crate::support::platform;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use baton_cognito::c1z::C1zReader;
 use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
 use baton_cognito::pb::baton::task::{self, TaskType};
@@ -18,7 +17,6 @@ use baton_cognito::pb::struct_from_json;
 use baton_cognito::pb::v2::*;
 use platform::{Platform, PlatformOptions, failure, success};
 use serde_json::json;
-use support::*;
 
 /// Long enough for any task here on a slow CI machine; tasks normally end in well under a second.
 const TASK_TIMEOUT: Duration = Duration::from_secs(90);

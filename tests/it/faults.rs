@@ -12,9 +12,7 @@
 //!   pool deleted mid-sync (exit 1).
 //!
 //! Every run checks the emulator's request log, so no test passes without its faults having been
-//! served. The tests print their fault tables (`cargo test --test faults -- --nocapture`).
-
-mod support;
+//! served. The tests print their fault tables (`cargo test --test it faults:: -- --nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -22,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 /// Users in the seeded pool: 5 pages of ListUsers.
 const USERS: usize = 300;

@@ -3,8 +3,7 @@
 //! `drop_uploads` really kills the connection. The client here is deliberately small and
 //! independent of service mode, except for the assertion, which comes from the connector.
 
-#[path = "support/platform.rs"]
-mod platform;
+use crate::support::platform;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

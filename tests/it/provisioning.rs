@@ -1,8 +1,7 @@
 //! Provisioning end to end: over gRPC against the connector server and through the one-shot CLI,
 //! against the emulator; every change is checked by reading the pool back through the AWS API.
 
-mod support;
-
+use crate::support::*;
 use baton_cognito::cognito::CognitoError;
 use baton_cognito::pb::v2::account_manager_service_client::AccountManagerServiceClient;
 use baton_cognito::pb::v2::action_service_client::ActionServiceClient;
@@ -12,7 +11,6 @@ use baton_cognito::pb::v2::resource_manager_service_client::ResourceManagerServi
 use baton_cognito::pb::v2::*;
 use baton_cognito::pb::{pack, struct_from_json};
 use serde_json::json;
-use support::*;
 use tonic::Code;
 use tonic::transport::Channel;
 

@@ -1,13 +1,11 @@
 //! What goes wrong: bad flags, bad credentials, missing pools, denied access, an unreachable
 //! endpoint, and throttling, each with the answer a caller can act on.
 
-mod support;
-
+use crate::support::*;
 use baton_cognito::pb::v2::connector_service_client::ConnectorServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
 use serde_json::json;
-use support::*;
 use tonic::Code;
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";

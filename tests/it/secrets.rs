@@ -18,12 +18,11 @@
 //! the structures holding the secrets was logged), and that the secrets were in use: syncs and
 //! tasks succeed with them, through a role assumed with the external id.
 
-#[path = "support/platform.rs"]
-mod platform;
-mod support;
+use crate::support::platform;
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use baton_cognito::c1z::C1zReader;
@@ -39,7 +38,6 @@ use baton_cognito::pb::v2::*;
 use platform::{Platform, PlatformOptions, pki, success};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
-use support::*;
 use tonic::Code;
 
 /// Not a secret (it goes into every signed request's `Credential=`), so it stays in the env.

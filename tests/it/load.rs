@@ -4,15 +4,13 @@
 //! and identical grants and revokes racing each other report one change and the rest as
 //! already done.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use baton_cognito::pb::v2::grant_manager_service_client::GrantManagerServiceClient;
 use baton_cognito::pb::v2::{GrantAlreadyExists, GrantAlreadyRevoked};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
-use support::*;
 use tonic::transport::Channel;
 
 const LISTERS: usize = 20;

@@ -7,14 +7,12 @@
 //! worker answers the next call.
 //!
 //! Cases are tables; each test collects every mismatch before failing, so one run lists them all.
-//! What `tests/failures.rs`, `tests/provisioning.rs`, `tests/grpc_connector.rs` and
-//! `tests/service_mode.rs` already refuse is not repeated here. Page-token decoding and filter
+//! What `tests/it/failures.rs`, `tests/it/provisioning.rs`, `tests/it/grpc_connector.rs` and
+//! `tests/it/service_mode.rs` already refuse is not repeated here. Page-token decoding and filter
 //! parsing have property tests beside their code (`src/server/page_token.rs`,
 //! `src/cognito/filter.rs`).
 
-#[path = "support/platform.rs"]
-mod platform;
-mod support;
+use crate::support::platform;
 
 use std::ffi::OsStr;
 use std::future::Future;
@@ -23,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
+use crate::support::*;
 use baton_cognito::cognito::CognitoError;
 use baton_cognito::pb::baton::baton_service_finish_task_request::FinalState;
 use baton_cognito::pb::baton::task::{self, TaskType};
@@ -44,7 +43,6 @@ use platform::{Platform, PlatformOptions};
 use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use serde_json::json;
-use support::*;
 use tonic::Code;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
@@ -678,7 +676,7 @@ fn synced(name: &str) -> Synced {
 /// One-shot provisioning flags whose values the connector refuses: they are caught before
 /// anything changes, so they are usage errors (exit 2) that name the flag, as every other bad
 /// flag value is. (Grants and revokes naming what the file lacks, bad JSON and missing companion
-/// flags are in `tests/provisioning.rs`.)
+/// flags are in `tests/it/provisioning.rs`.)
 #[test]
 fn bad_one_shot_provisioning_values_exit_2_naming_the_flag_and_change_nothing() {
     let synced = synced("one-shot");

@@ -3,13 +3,12 @@
 //! shutdown that lets calls in flight finish within a deadline. All against the real binary on
 //! real sockets.
 
-#[path = "support/pki.rs"]
-mod pki;
-mod support;
+use crate::support::pki;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use baton_cognito::pb::v2::connector_service_client::ConnectorServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::{
@@ -17,7 +16,6 @@ use baton_cognito::pb::v2::{
 };
 use pki::{TestCa, write};
 use serde_json::json;
-use support::*;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
