@@ -20,16 +20,16 @@ use crate::connector::{ConnectorOptions, UserSlicing};
 use crate::feed::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::feed::sink::{Sink, SinkMode};
 use crate::logging::{self, LogFormat, LogLevel};
-use crate::modes::event_feed::{self, EventFeedRun};
 use crate::modes::export::{self, ExportSettings};
 use crate::modes::inspect::{self, OutputFormat};
 use crate::modes::provision::{self, Request};
+use crate::modes::read_events::{self, EventFeedRun};
 use crate::modes::serve::{self, ServeSettings};
-use crate::modes::service::{self, ServiceSettings};
+use crate::modes::service_mode::{self, ServiceSettings};
 use crate::modes::watch::{self, Schedule, WatchSettings};
-use crate::modes::{PoolSettings, RunError, sync_file};
+use crate::modes::{PoolSettings, RunError, one_shot};
 use crate::secret::Secret;
-use crate::server::tls::TlsFiles;
+use crate::server::listen_tls::TlsFiles;
 use crate::service::error::ServiceError;
 use crate::service::identity::{ClientId, ClientSecret};
 use crate::service::system;
@@ -887,7 +887,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             let service =
                 service_settings(&cli.service, cli.provisioning, cli.event_feed.settings())?;
             let settings = settings(&cli.pool)?;
-            runtime()?.block_on(service::run(&settings, service))
+            runtime()?.block_on(service_mode::run(&settings, service))
         }
         None if cli.event_feed.event_feed => {
             if cli.one_shot.request()?.is_some() {
@@ -902,14 +902,14 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                 start_at: cli.event_feed.event_feed_start_at,
                 cursor: cli.event_feed.event_feed_cursor,
             };
-            runtime()?.block_on(event_feed::run(&settings, run))
+            runtime()?.block_on(read_events::run(&settings, run))
         }
         None => {
             let one_shot = cli.one_shot.request()?;
             let settings = settings(&cli.pool)?;
             match one_shot {
                 Some(request) => runtime()?.block_on(provision::run(&settings, file, request)),
-                None => runtime()?.block_on(sync_file::run(&settings, file)),
+                None => runtime()?.block_on(one_shot::run(&settings, file)),
             }
         }
     }
@@ -937,7 +937,8 @@ fn service_settings(
     let client_id = ClientId::parse(client_id).map_err(|e| usage(e.into()))?;
     let settings = ServiceSettings {
         client_secret: ClientSecret::parse(client_secret).map_err(|e| usage(e.into()))?,
-        api_host: service::platform_host(args.c1_api_host.as_deref(), &client_id).map_err(usage)?,
+        api_host: service_mode::platform_host(args.c1_api_host.as_deref(), &client_id)
+            .map_err(usage)?,
         client_id,
         ca_file: args.c1_api_ca_file.clone(),
         host_id: system::host_id(args.host_id.as_deref()),

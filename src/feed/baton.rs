@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use prost_types::Timestamp;
 
+use super::cognito_shape::UserRecord;
 use super::diff::{Change, FeedChange};
-use super::record::UserRecord;
 use crate::c1z::{C1zError, C1zReader};
 use crate::connector::{groups, memberships, model, users};
 use crate::pb::pack;

@@ -5,7 +5,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::record::{GroupRecord, UserRecord};
+use super::cognito_shape::{GroupRecord, UserRecord};
 use super::snapshot::membership;
 use crate::c1z::{C1zError, C1zReader, Paired, merge_grants, merge_resources};
 use crate::connector::{groups, users};

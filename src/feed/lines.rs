@@ -6,8 +6,8 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
+use super::cognito_shape::UserRecord;
 use super::diff::{Change, diff};
-use super::record::UserRecord;
 use super::snapshot;
 use crate::c1z::{C1zError, C1zReader};
 

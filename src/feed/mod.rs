@@ -6,16 +6,16 @@
 //! `journal`, `baton` and `event_feed` serve them as Baton events.
 
 pub mod baton;
+pub mod cloud_events;
+pub mod cognito_shape;
 pub mod diff;
 pub mod event_feed;
-pub mod events;
 pub mod journal;
 pub mod lines;
-pub mod record;
 pub mod sink;
 pub mod snapshot;
 pub mod state;
 
+pub use cognito_shape::{GroupRecord, UserRecord};
 pub use diff::{Change, FeedChange, diff};
-pub use record::{GroupRecord, UserRecord};
 pub use state::{FeedError, FeedMeta, FeedState, Previous, Taken};

@@ -1,7 +1,7 @@
 //! Reading a snapshot: the `.c1z` a sync wrote, as the pool's records in Cognito's shape, one at
 //! a time (a snapshot of a million users is never loaded whole).
 
-use super::record::UserRecord;
+use super::cognito_shape::UserRecord;
 use crate::c1z::{C1zError, C1zReader, GrantFilter};
 use crate::connector::{groups, users};
 use crate::pb::v2::Grant;

@@ -1,13 +1,13 @@
 //! What the binary can be asked to do. Each mode takes validated settings, does its job, and
 //! returns a [`RunError`] that knows its exit code.
 
-pub mod event_feed;
 pub mod export;
 pub mod inspect;
+pub mod one_shot;
 pub mod provision;
+pub mod read_events;
 pub mod serve;
-pub mod service;
-pub mod sync_file;
+pub mod service_mode;
 mod table;
 pub mod watch;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::feed::event_feed::EventFeedSettings;
 use crate::secret::Secret;
-use crate::server::tls::TlsFiles;
+use crate::server::listen_tls::TlsFiles;
 use crate::server::{InFlight, ServeOptions};
 
 /// What `serve` was asked for, as parsed from flags and environment.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
 use crate::connector::Connector;
-use crate::feed::events::CloudEvent;
+use crate::feed::cloud_events::CloudEvent;
 use crate::feed::sink::Sink;
 use crate::feed::{self, FeedError, FeedMeta, FeedState, Previous, Taken};
 use crate::sync::SyncError;

@@ -2,13 +2,13 @@
 //! listener. The adapters here are thin; what the connector does lives in `connector`.
 
 mod absent;
-mod events;
+mod event_service;
 mod gate;
+pub mod listen_tls;
+mod listing_services;
 pub mod page_token;
 mod provisioning;
 mod status;
-mod sync_services;
-pub mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,12 +40,12 @@ use crate::pb::v2::resource_types_service_server::ResourceTypesServiceServer;
 use crate::pb::v2::resources_service_server::ResourcesServiceServer;
 use crate::pb::v2::tickets_service_server::TicketsServiceServer;
 pub use absent::Absent;
-pub use events::EventsApi;
+pub use event_service::EventsApi;
 use gate::GateLayer;
 pub use gate::InFlight;
+pub use listing_services::SyncApi;
 pub use provisioning::{ActionsApi, ProvisioningApi};
 pub use status::rpc_status;
-pub use sync_services::SyncApi;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

@@ -11,7 +11,7 @@ use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use super::error::ServiceError;
-use super::tls::PlatformTls;
+use super::platform_tls::PlatformTls;
 use super::token::TokenSource;
 use crate::pb::baton::baton_service_client::BatonServiceClient;
 use crate::pb::baton::baton_service_upload_asset_request::{

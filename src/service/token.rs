@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::error::ServiceError;
 use super::identity::{ClientId, ClientSecret};
-use super::tls::PlatformTls;
+use super::platform_tls::PlatformTls;
 use crate::http::{error_chain, is_transient_status};
 use crate::secret::Secret;
 

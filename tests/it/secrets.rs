@@ -1411,7 +1411,7 @@ async fn bad_flags_next_to_secrets_never_echo_them() {
 #[tokio::test(flavor = "multi_thread")]
 async fn debug_output_of_the_configuration_shows_no_secret() {
     use baton_cognito::credentials::{PasswordPolicy, generate_password};
-    use baton_cognito::modes::service::ServiceSettings;
+    use baton_cognito::modes::service_mode::ServiceSettings;
     use baton_cognito::secret::Secret;
     use baton_cognito::service::identity::{ClientId, ClientSecret};
     use clap::Parser;

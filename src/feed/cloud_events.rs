@@ -136,7 +136,7 @@ fn source(meta: &FeedMeta) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::record::UserRecord;
+    use crate::feed::cognito_shape::UserRecord;
 
     #[test]
     fn header_values_are_percent_encoded_where_the_http_binding_says() {
