@@ -6,6 +6,7 @@
 
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
+use super::profile_keys as keys;
 use super::{ConnectorError, Result};
 use crate::cognito::records::CognitoGroup;
 use crate::cognito::{CognitoError, PoolClient};
@@ -77,13 +78,13 @@ pub(super) async fn group_not_found(pool: &PoolClient, name: &str) -> ConnectorE
 pub fn resource(group: &CognitoGroup) -> Resource {
     let mut profile = Profile::default();
     profile
-        .text("group_name", &group.name)
-        .text_opt("description", group.description.as_deref())
-        .text_opt("role_arn", group.role_arn.as_deref())
-        .date("cognito:creation_date", group.created.as_ref())
-        .date("cognito:last_modified_date", group.last_modified.as_ref());
+        .text(keys::GROUP_NAME, &group.name)
+        .text_opt(keys::DESCRIPTION, group.description.as_deref())
+        .text_opt(keys::ROLE_ARN, group.role_arn.as_deref())
+        .date(keys::CREATION_DATE, group.created.as_ref())
+        .date(keys::LAST_MODIFIED_DATE, group.last_modified.as_ref());
     if let Some(precedence) = group.precedence {
-        profile.number("precedence", f64::from(precedence));
+        profile.number(keys::PRECEDENCE, f64::from(precedence));
     }
     Resource {
         id: Some(model::resource_id(TYPE_ID, &group.name)),

@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod metadata;
 pub mod model;
 pub mod paging;
+pub mod profile_keys;
 pub mod users;
 
 use std::sync::Arc;

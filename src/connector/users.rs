@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
+use super::profile_keys as keys;
 use super::{Change, ConnectorError, Result, UserSlicing};
 use crate::cognito::filter::{FilterOp, UserFilter};
 use crate::cognito::records::CognitoUser;
@@ -499,23 +500,17 @@ fn profile(user: &CognitoUser) -> prost_types::Struct {
         profile.text(name, value);
     }
     profile
-        .text("cognito:username", &user.username)
-        .text("cognito:user_status", &user.status)
-        .flag("cognito:enabled", user.enabled)
-        .date("cognito:user_create_date", user.created.as_ref())
-        .date(
-            "cognito:user_last_modified_date",
-            user.last_modified.as_ref(),
-        )
-        .text_opt(
-            "cognito:preferred_mfa_setting",
-            user.preferred_mfa.as_deref(),
-        );
+        .text(keys::USERNAME, &user.username)
+        .text(keys::USER_STATUS, &user.status)
+        .flag(keys::ENABLED, user.enabled)
+        .date(keys::USER_CREATE_DATE, user.created.as_ref())
+        .date(keys::USER_LAST_MODIFIED_DATE, user.last_modified.as_ref())
+        .text_opt(keys::PREFERRED_MFA_SETTING, user.preferred_mfa.as_deref());
     if !user.mfa_options.is_empty() {
-        profile.list("cognito:mfa_options", &user.mfa_options);
+        profile.list(keys::MFA_OPTIONS, &user.mfa_options);
     }
     if let Some(settings) = &user.mfa_settings {
-        profile.list("cognito:user_mfa_setting_list", settings);
+        profile.list(keys::USER_MFA_SETTING_LIST, settings);
     }
     profile.build()
 }

@@ -7,6 +7,7 @@ use prost_types::value::Kind;
 use prost_types::{Struct, Value};
 use serde::Serialize;
 
+use crate::connector::profile_keys as keys;
 use crate::pb::v2::Resource;
 
 /// A user as ListUsers returns it (dates as ISO 8601, as the AWS CLI prints them).
@@ -57,18 +58,15 @@ pub struct GroupRecord {
     pub last_modified_date: Option<String>,
 }
 
-/// Profile keys that are the record's own fields, not attributes.
-const RECORD_PREFIX: &str = "cognito:";
-
 impl UserRecord {
     /// The record behind a stored user resource; `None` if it is not one this connector wrote.
     pub fn from_resource(resource: &Resource) -> Option<UserRecord> {
         let profile = resource.profile.as_ref()?;
-        let username = text(profile, "cognito:username")?;
+        let username = text(profile, keys::USERNAME)?;
         let mut attributes: Vec<Attribute> = profile
             .fields
             .iter()
-            .filter(|(name, _)| !name.starts_with(RECORD_PREFIX))
+            .filter(|(name, _)| !name.starts_with(keys::RECORD_PREFIX))
             .filter_map(|(name, value)| match &value.kind {
                 Some(Kind::StringValue(text)) => Some(Attribute {
                     name: name.clone(),
@@ -78,7 +76,7 @@ impl UserRecord {
             })
             .collect();
         attributes.sort();
-        let mfa_options = list(profile, "cognito:mfa_options")
+        let mfa_options = list(profile, keys::MFA_OPTIONS)
             .into_iter()
             .map(|option| {
                 let (medium, attribute) = option.split_once(':').unwrap_or((option.as_str(), ""));
@@ -94,13 +92,13 @@ impl UserRecord {
             enabled: matches!(
                 profile
                     .fields
-                    .get("cognito:enabled")
+                    .get(keys::ENABLED)
                     .and_then(|v| v.kind.as_ref()),
                 Some(Kind::BoolValue(true))
             ),
-            user_status: text(profile, "cognito:user_status").unwrap_or_default(),
-            user_create_date: text(profile, "cognito:user_create_date"),
-            user_last_modified_date: text(profile, "cognito:user_last_modified_date"),
+            user_status: text(profile, keys::USER_STATUS).unwrap_or_default(),
+            user_create_date: text(profile, keys::USER_CREATE_DATE),
+            user_last_modified_date: text(profile, keys::USER_LAST_MODIFIED_DATE),
             mfa_options,
         })
     }
@@ -151,19 +149,19 @@ impl GroupRecord {
     pub fn from_resource(resource: &Resource) -> Option<GroupRecord> {
         let profile = resource.profile.as_ref()?;
         Some(GroupRecord {
-            group_name: text(profile, "group_name")?,
-            description: text(profile, "description"),
+            group_name: text(profile, keys::GROUP_NAME)?,
+            description: text(profile, keys::DESCRIPTION),
             precedence: match profile
                 .fields
-                .get("precedence")
+                .get(keys::PRECEDENCE)
                 .and_then(|v| v.kind.as_ref())
             {
                 Some(Kind::NumberValue(n)) => Some(*n as i64),
                 _ => None,
             },
-            role_arn: text(profile, "role_arn"),
-            creation_date: text(profile, "cognito:creation_date"),
-            last_modified_date: text(profile, "cognito:last_modified_date"),
+            role_arn: text(profile, keys::ROLE_ARN),
+            creation_date: text(profile, keys::CREATION_DATE),
+            last_modified_date: text(profile, keys::LAST_MODIFIED_DATE),
         })
     }
 }
