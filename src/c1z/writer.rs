@@ -10,7 +10,6 @@
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use prost::Message;
 use rusqlite::{Connection, OpenFlags, params};
@@ -22,6 +21,7 @@ use super::{C1zError, MAGIC_V1, MAGIC_V3, time};
 use crate::ksuid;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
 use crate::workfiles::{self, Held};
+use tokio_util::sync::CancellationToken;
 
 /// Rows written per transaction: each commit writes the dirty pages out (without fsync), so
 /// bigger transactions rewrite hot index pages less often. Memory is bounded by the page cache
@@ -344,13 +344,13 @@ impl C1zWriter {
     /// writes `C1ZF\0` + one zstd frame (content size recorded) to a temp file next to dest,
     /// fsyncs it, renames it over dest, fsyncs the directory, removes the working DB.
     pub fn finish(self) -> Result<WrittenFile, C1zError> {
-        self.finish_unless(&AtomicBool::new(false))
+        self.finish_unless(&CancellationToken::new())
     }
 
     /// [`finish`](Self::finish), abandoned (leaving dest untouched) if `cancelled` becomes true
     /// before the finished file is moved into place: compressing a large sync takes a while, and
     /// an interrupt during it must not still replace the file.
-    pub fn finish_unless(mut self, cancelled: &AtomicBool) -> Result<WrittenFile, C1zError> {
+    pub fn finish_unless(mut self, cancelled: &CancellationToken) -> Result<WrittenFile, C1zError> {
         self.ensure_usable()?;
         self.commit()?;
         let dest = self.dest.clone();
@@ -408,7 +408,7 @@ impl C1zWriter {
             cancelled,
         };
         match compress(db, db_bytes, out.as_file_mut()) {
-            Err(e) if cancelled.load(Ordering::Relaxed) => {
+            Err(e) if cancelled.is_cancelled() => {
                 drop(e);
                 return Err(C1zError::Cancelled { path: dest });
             }
@@ -432,7 +432,7 @@ impl C1zWriter {
         out.as_file()
             .set_permissions(permissions)
             .map_err(io_err("cannot set the file's permissions"))?;
-        if cancelled.load(Ordering::Relaxed) {
+        if cancelled.is_cancelled() {
             return Err(C1zError::Cancelled { path: dest });
         }
         out.persist(&dest)
@@ -628,12 +628,12 @@ pub(super) fn read_up_to(mut input: impl io::Read, buf: &mut [u8]) -> io::Result
 /// A reader that fails once `cancelled` is set, to stop a long copy part-way.
 struct Cancellable<'a, R> {
     inner: R,
-    cancelled: &'a AtomicBool,
+    cancelled: &'a CancellationToken,
 }
 
 impl<R: io::Read> io::Read for Cancellable<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.cancelled.load(Ordering::Relaxed) {
+        if self.cancelled.is_cancelled() {
             return Err(io::Error::other("interrupted"));
         }
         self.inner.read(buf)

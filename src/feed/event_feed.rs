@@ -15,7 +15,6 @@ use std::future::{Future, pending};
 use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -32,6 +31,7 @@ use crate::c1z::{C1zError, C1zReader};
 use crate::connector::Connector;
 use crate::pb::v2::{Event, EventFeedMetadata, ListEventsResponse};
 use crate::sealed::Sealer;
+use tokio_util::sync::CancellationToken;
 
 /// Baton's validation limit on a ListEvents page.
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -397,7 +397,7 @@ impl EventFeed {
             // Baton events do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
             &self.listing,
             pending::<()>(),
-            Arc::new(AtomicBool::new(false)),
+            CancellationToken::new(),
         )
         .await?;
         let feed = self.clone();

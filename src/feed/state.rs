@@ -9,7 +9,6 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +16,7 @@ use crate::c1z::{C1zError, C1zReader, C1zWriter};
 use crate::connector::{Connector, groups, users};
 use crate::sync::{SyncEngine, SyncError};
 use crate::workfiles;
+use tokio_util::sync::CancellationToken;
 
 /// Where the feed's own record lives in a snapshot's session table.
 const META_KEY: &str = "baton-cognito.feed";
@@ -190,7 +190,7 @@ impl FeedState {
         connector: Arc<Connector>,
         meta: &FeedMeta,
         stop: impl Future<Output = ()>,
-        cancelled: Arc<AtomicBool>,
+        cancelled: CancellationToken,
     ) -> Result<Taken, FeedError> {
         take_into(&self.next_path(), connector, meta, stop, cancelled).await
     }
@@ -221,7 +221,7 @@ pub async fn take_into(
     connector: Arc<Connector>,
     meta: &FeedMeta,
     stop: impl Future<Output = ()>,
-    cancelled: Arc<AtomicBool>,
+    cancelled: CancellationToken,
 ) -> Result<Taken, FeedError> {
     let writer = C1zWriter::create(dest)?;
     let engine = SyncEngine::new(connector);

@@ -29,7 +29,7 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     let connector = connector(settings).await;
     // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
     let meta = FeedMeta::local(&connector);
-    let (stop, cancelled) = (shutdown.requested_owned(), shutdown.shared_flag());
+    let (stop, cancelled) = (shutdown.requested_owned(), shutdown.token().clone());
     // A plain export's snapshot is thrown away with this directory.
     let scratch = tempfile::tempdir()
         .map_err(|e| RunError::Failed(format!("cannot make a temporary directory: {e}")))?;

@@ -14,6 +14,8 @@ pub mod watch;
 use std::sync::Arc;
 
 use crate::c1z::C1zError;
+use tokio_util::sync::CancellationToken;
+
 use crate::cognito::PoolClient;
 use crate::cognito::settings::ClientSettings;
 use crate::connector::{Connector, ConnectorOptions};
@@ -91,16 +93,14 @@ pub async fn connector(settings: &PoolSettings) -> Arc<Connector> {
 /// arrives while a mode sets up or finishes is not lost, and never kills the process midway.
 #[derive(Clone)]
 pub struct Shutdown {
-    requested: tokio::sync::watch::Receiver<bool>,
-    flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    token: CancellationToken,
 }
 
 impl Shutdown {
     /// Starts listening (inside the runtime).
     pub fn listen() -> Result<Self, RunError> {
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let set = flag.clone();
+        let token = CancellationToken::new();
+        let set = token.clone();
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -112,42 +112,31 @@ impl Shutdown {
                     _ = terminate.recv() => {},
                 }
                 tracing::info!("shutdown requested");
-                set.store(true, std::sync::atomic::Ordering::Relaxed);
-                let _ = tx.send(true);
+                set.cancel();
             });
         }
         #[cfg(not(unix))]
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
-            set.store(true, std::sync::atomic::Ordering::Relaxed);
-            let _ = tx.send(true);
+            set.cancel();
         });
-        Ok(Self {
-            requested: rx,
-            flag,
-        })
+        Ok(Self { token })
     }
 
     /// Completes once a shutdown is requested.
     pub async fn requested(&self) {
-        let mut requested = self.requested.clone();
-        let _ = requested.wait_for(|yes| *yes).await;
+        self.token.cancelled().await;
     }
 
     /// [`requested`](Self::requested) as a future that owns what it waits on.
     pub fn requested_owned(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let shutdown = self.clone();
-        async move { shutdown.requested().await }
+        self.token.clone().cancelled_owned()
     }
 
-    /// The same request as a flag, for blocking work that checks it as it goes.
-    pub fn flag(&self) -> &std::sync::atomic::AtomicBool {
-        &self.flag
-    }
-
-    /// The flag, shared, for blocking work on a thread of its own.
-    pub fn shared_flag(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
-        self.flag.clone()
+    /// The request as a token, for work that checks it as it goes (a blocking writer) or passes
+    /// it on.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
     }
 }
 

@@ -29,7 +29,7 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
         Err(err) => return Err(err.into()),
     };
     let cancel = shutdown.clone();
-    let written = tokio::task::spawn_blocking(move || writer.finish_unless(cancel.flag()))
+    let written = tokio::task::spawn_blocking(move || writer.finish_unless(cancel.token()))
         .await
         .map_err(|e| RunError::Failed(format!("writing the file was aborted: {e}")))?;
     drop(display);

@@ -131,7 +131,7 @@ async fn run_once(
             connector.clone(),
             &meta,
             shutdown.requested_owned(),
-            shutdown.shared_flag(),
+            shutdown.token().clone(),
         )
         .await?;
     let Some(previous) = last else {

@@ -3,10 +3,10 @@
 //! worker shutting down abandons it; either way the temporary file is removed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::outcome::Outcome;
@@ -31,7 +31,7 @@ const MAX_HEARTBEAT_FAILURES: u32 = 10;
 const UPLOAD_ATTEMPTS: u32 = 3;
 
 /// The worker's shutdown, as every task sees it.
-pub type Cancel = watch::Receiver<bool>;
+pub type Cancel = CancellationToken;
 
 /// Why a sync stopped before its end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub async fn run(
     context: &SyncContext,
     task_id: &str,
     sync: SyncFullTask,
-    mut shutdown: Cancel,
+    shutdown: Cancel,
 ) -> Outcome {
     // Neither is advertised in the connector's capabilities, so the platform should not ask.
     let unsupported = if !sync.targeted_sync_resources.is_empty() {
@@ -118,9 +118,8 @@ pub async fn run(
     let stopping = tokio::spawn({
         let stop_tx = stop_tx.clone();
         async move {
-            if shutdown.wait_for(|yes| *yes).await.is_ok() {
-                stop_tx.send_if_modified(|stop| stop.replace(Stop::Shutdown).is_none());
-            }
+            shutdown.cancelled().await;
+            stop_tx.send_if_modified(|stop| stop.replace(Stop::Shutdown).is_none());
         }
     });
     let stopped = async move {
@@ -170,7 +169,7 @@ async fn sync_and_upload(
         Err(SyncError::Connector(err)) => return failed(Status::from(err)),
         Err(err) => return failed(Status::internal(err.to_string())),
     };
-    let cancelled = Arc::new(AtomicBool::new(false));
+    let cancelled = CancellationToken::new();
     let finishing = tokio::task::spawn_blocking({
         let cancelled = cancelled.clone();
         move || writer.finish_unless(&cancelled)
@@ -179,7 +178,7 @@ async fn sync_and_upload(
     let written = tokio::select! {
         written = &mut finishing => written,
         () = &mut stopped => {
-            cancelled.store(true, Ordering::Relaxed);
+            cancelled.cancel();
             let _ = finishing.await;
             return stop_reason().outcome();
         }

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::error::ServiceError;
 use super::health::HealthState;
@@ -51,7 +52,7 @@ impl Worker {
         self.health.set_ready(true);
         tracing::info!(host_id = %self.platform.host_id(), concurrency = self.task_concurrency, "the platform accepted this worker; polling for tasks");
 
-        let (stop_tasks, cancel) = watch::channel(false);
+        let cancel = CancellationToken::new();
         let slots = Arc::new(Semaphore::new(self.task_concurrency));
         let mut running = JoinSet::new();
         let mut failed_polls: u32 = 0;
@@ -102,7 +103,7 @@ impl Worker {
         // Stop: no new tasks, not ready, running syncs abandoned (they report it), short tasks
         // get a deadline to end.
         self.health.set_ready(false);
-        let _ = stop_tasks.send(true);
+        cancel.cancel();
         if !running.is_empty() {
             tracing::info!(tasks = running.len(), "waiting for running tasks to end");
             if tokio::time::timeout(DRAIN_DEADLINE, async {
@@ -146,7 +147,7 @@ fn poll_interval(given: Option<&prost_types::Duration>) -> Duration {
 }
 
 /// Runs one task and reports its outcome.
-async fn run_task(runner: &TaskRunner, task: Task, cancel: watch::Receiver<bool>) {
+async fn run_task(runner: &TaskRunner, task: Task, cancel: CancellationToken) {
     let task_id = task.id.clone();
     let kind = type_name(task.task_type.as_ref());
     tracing::info!(task_id, task_type = kind, "task started");
