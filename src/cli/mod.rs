@@ -705,14 +705,14 @@ pub struct LogArgs {
     pub log_format: Option<LogFormat>,
 }
 
-/// The endpoint the AWS SDK would take from its own environment variables, checked as the flag
-/// is: read by the SDK alone, a bad one failed only after six retries, and a password in it
-/// reached the logs.
-fn aws_endpoint_from_environment() -> Result<Option<String>, ConfigError> {
+/// Checks the endpoints the AWS SDK takes from its own environment variables as the flag is
+/// checked: read by the SDK alone, a bad one failed only after six retries, and a password in it
+/// reached the logs. The SDK still applies them itself, each to the services it names.
+fn check_aws_endpoint_environment() -> Result<(), ConfigError> {
     let ignored = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
     if ignored {
-        return Ok(None);
+        return Ok(());
     }
     for variable in [
         "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
@@ -721,14 +721,13 @@ fn aws_endpoint_from_environment() -> Result<Option<String>, ConfigError> {
         let Ok(value) = std::env::var(variable) else {
             continue;
         };
-        if value.trim().is_empty() {
-            continue;
+        if !value.trim().is_empty() {
+            parse_endpoint_url(&value).map_err(|err| {
+                ConfigError::new(err.flag, format!("{variable}: {}", err.problem))
+            })?;
         }
-        return parse_endpoint_url(&value)
-            .map(Some)
-            .map_err(|err| ConfigError::new(err.flag, format!("{variable}: {}", err.problem)));
     }
-    Ok(None)
+    Ok(())
 }
 
 impl PoolArgs {
@@ -749,7 +748,10 @@ impl PoolArgs {
             .filter(|v| !v.trim().is_empty())
         {
             Some(flag) => Some(parse_endpoint_url(flag)?),
-            None => aws_endpoint_from_environment()?,
+            None => {
+                check_aws_endpoint_environment()?;
+                None
+            }
         };
         let user_filter = self
             .user_filter
