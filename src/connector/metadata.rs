@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use super::model;
-use super::{ResourceKind, users};
+use super::{ResourceKind, accounts};
 use crate::pb::v2::{
     Capability, CapabilityDetailCredentialOption, CapabilityPermissions,
     ConnectorAccountCreationSchema, ConnectorCapabilities, ConnectorMetadata, CredentialDetails,
@@ -123,7 +123,7 @@ pub fn account_creation_schema() -> ConnectorAccountCreationSchema {
             text("Family name", "The family_name attribute", false, 4),
         ),
         (
-            users::SEND_INVITE_EMAIL,
+            accounts::SEND_INVITE_EMAIL,
             Field {
                 display_name: "Send invitation email".to_string(),
                 description:

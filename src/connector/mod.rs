@@ -5,6 +5,7 @@
 //! a page of resources, one resource, its entitlements, its grants). This module dispatches by
 //! type id and holds what they share: paging and the one error type.
 
+pub mod accounts;
 pub mod actions;
 mod change_locks;
 pub mod groups;
@@ -374,7 +375,7 @@ impl Connector {
         &self,
         request: &CreateAccountRequest,
     ) -> Result<CreateAccountResponse> {
-        users::create_account(&self.pool, request).await
+        accounts::create_account(&self.pool, request).await
     }
 
     /// How many resources of a type to list memberships of at once in a full sync: enough to
