@@ -2,6 +2,15 @@
 //! files); quoted whole, a 3 MiB answer makes megabytes of log per retry and a status message
 //! no gRPC client can receive.
 
+/// The most bytes of any one thing from outside (an answer's message, an error's cause) that an
+/// error message quotes.
+pub const MAX_QUOTED_BYTES: usize = 300;
+
+/// `text` as an error message quotes it: cut to [`MAX_QUOTED_BYTES`].
+pub fn quoted(text: &str) -> String {
+    excerpt(text, MAX_QUOTED_BYTES)
+}
+
 /// Cuts a string to at most `max` bytes on a character boundary.
 pub fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {

@@ -114,20 +114,11 @@ impl C1zWriter {
                 path: dest.to_path_buf(),
             });
         }
-        let dest = workfiles::destination(dest).map_err(|source| match source {
-            workfiles::DestinationError::Directory => C1zError::IsDirectory {
-                path: dest.to_path_buf(),
-            },
-            source => C1zError::Unreplaceable {
-                path: dest.to_path_buf(),
-                source,
-            },
-        })?;
+        let dest = replaceable(dest)?;
         let dir = workfiles::parent_dir(&dest);
         if !dir.is_dir() {
             return Err(C1zError::NoDirectory { path: dest, dir });
         }
-        check_replaceable(&dest)?;
 
         // What an earlier sync to the same destination left when it was killed.
         workfiles::sweep_beside(&dest);
@@ -382,7 +373,7 @@ impl C1zWriter {
             .map_err(sql_err("closing the working database"))?;
 
         // Someone may have put something at dest while the sync ran.
-        check_replaceable(&dest)?;
+        replaceable(&dest)?;
         let db_path = self
             .db_file
             .as_deref()
@@ -567,44 +558,39 @@ impl RowState<'_> {
     }
 }
 
-/// Whether `dest` may be replaced: absent, empty, or already a `.c1z` (either format). Any other
-/// file is somebody's data, and a directory or a special file cannot be replaced by a file.
-fn check_replaceable(dest: &Path) -> Result<(), C1zError> {
-    let meta = match fs::metadata(dest) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+/// Where a file replacing `dest` goes (`dest`, or the target of a link), if `dest` may be
+/// replaced: absent, empty, or already a `.c1z` (either format). Any other file is somebody's
+/// data, and a directory or a special file cannot be replaced by a file.
+fn replaceable(dest: &Path) -> Result<PathBuf, C1zError> {
+    let target = workfiles::destination(dest).map_err(|source| match source {
+        workfiles::DestinationError::Directory => C1zError::IsDirectory {
+            path: dest.to_path_buf(),
+        },
+        source => C1zError::Unreplaceable {
+            path: dest.to_path_buf(),
+            source,
+        },
+    })?;
+    let len = match fs::metadata(&target) {
+        Ok(meta) => meta.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(target),
         Err(source) => {
             return Err(C1zError::Io {
-                path: dest.to_path_buf(),
+                path: target,
                 action: "cannot inspect the existing file",
                 source,
             });
         }
     };
-    // Checked again before the final rename: something else may have appeared meanwhile.
-    if meta.is_dir() {
-        return Err(C1zError::IsDirectory {
-            path: dest.to_path_buf(),
-        });
-    }
-    if !meta.is_file() {
-        return Err(C1zError::Unreplaceable {
-            path: dest.to_path_buf(),
-            source: workfiles::DestinationError::Special("special file"),
-        });
-    }
-    if meta.len() == 0 {
-        return Ok(());
+    if len == 0 {
+        return Ok(target);
     }
     let mut head = [0u8; 5];
-    let read = File::open(dest).and_then(|f| read_up_to(f, &mut head));
-    match read {
-        Ok(5) if &head == MAGIC_V1 || &head == MAGIC_V3 => Ok(()),
-        Ok(_) => Err(C1zError::WouldClobber {
-            path: dest.to_path_buf(),
-        }),
+    match File::open(&target).and_then(|f| read_up_to(f, &mut head)) {
+        Ok(5) if &head == MAGIC_V1 || &head == MAGIC_V3 => Ok(target),
+        Ok(_) => Err(C1zError::WouldClobber { path: target }),
         Err(source) => Err(C1zError::Io {
-            path: dest.to_path_buf(),
+            path: target,
             action: "cannot read the existing file",
             source,
         }),

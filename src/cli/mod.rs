@@ -498,7 +498,7 @@ impl ServeArgs {
     ) -> Result<ServeSettings, RunError> {
         // A token no client can send would lock every client out.
         if let Some(token) = &self.auth_token
-            && !crate::cognito::settings::is_header_safe(token.expose())
+            && !crate::http::is_header_safe(token.expose())
         {
             return Err(RunError::Usage(
                 "--auth-token: cannot be sent in an HTTP header (only printable ASCII can: no line \

@@ -13,8 +13,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
 use super::Operation;
-use super::error::{CognitoError, ErrorBodyWithSuccess, excerpt};
+use super::error::{CognitoError, ErrorBodyWithSuccess};
 use super::records::{CognitoGroup, CognitoUser, Page};
+use crate::text::quoted;
 
 /// Refuses a success status whose body is an AWS error (`{"__type": "...", "message": ...}`).
 #[derive(Debug)]
@@ -63,7 +64,7 @@ fn error_body(body: &[u8]) -> Option<(String, String)> {
         .or_else(|| object.get("Message"))
         .and_then(|m| m.as_str())
         .unwrap_or("(no message)");
-    Some((excerpt(code), excerpt(message)))
+    Some((quoted(code), quoted(message)))
 }
 
 /// A record a listing returns, which must have the name it is known by.

@@ -4,6 +4,8 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 
 use super::Operation;
+use crate::http::error_chain;
+use crate::text::quoted;
 
 /// A failed Cognito call, classified by what a caller should do about it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -138,8 +140,8 @@ impl CognitoError {
         }
     }
 
-    /// Classifies an SDK error by its AWS error code and HTTP status. Its text is the error chain
-    /// cut to [`MAX_MESSAGE_BYTES`], never the raw answer: a body can be megabytes long and hold
+    /// Classifies an SDK error by its AWS error code and HTTP status. Its text is the bounded
+    /// error chain ([`error_chain`]), never the raw answer: a body can be megabytes long and hold
     /// other users' attributes.
     pub(super) fn from_sdk<E, R>(operation: Operation, err: SdkError<E, R>) -> Self
     where
@@ -159,8 +161,8 @@ impl CognitoError {
         match &err {
             SdkError::ServiceError(service) => {
                 let inner = service.err();
-                let code = excerpt(inner.code().unwrap_or("UnknownError"));
-                let message = excerpt(inner.message().unwrap_or("(no message)"));
+                let code = quoted(inner.code().unwrap_or("UnknownError"));
+                let message = quoted(inner.message().unwrap_or("(no message)"));
                 Self::from_code(operation, code, message, status)
             }
             SdkError::ResponseError(_) => Self::Unavailable {
@@ -169,18 +171,18 @@ impl CognitoError {
                 message: format!(
                     "HTTP {} with a body that is not a {operation} answer: {}",
                     status.unwrap_or_default(),
-                    causes(&err)
+                    error_chain(&err)
                 ),
             },
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => Self::Unavailable {
                 operation,
                 attempts: 1,
-                message: causes(&err),
+                message: error_chain(&err),
             },
             _ => Self::Other {
                 operation,
                 code: "ClientError".to_string(),
-                message: causes(&err),
+                message: error_chain(&err),
             },
         }
     }
@@ -258,29 +260,6 @@ fn find_source<'a, T: std::error::Error + 'static>(
     None
 }
 
-/// The most bytes of text from an answer or an error that an error message carries.
-pub const MAX_MESSAGE_BYTES: usize = 300;
-
-/// `text` cut to [`MAX_MESSAGE_BYTES`].
-pub fn excerpt(text: &str) -> String {
-    crate::text::excerpt(text, MAX_MESSAGE_BYTES)
-}
-
-/// An error and its causes, one after another, each cut short: the Display of each, never the
-/// `Debug` of the SDK error, which prints the whole raw response.
-fn causes(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![excerpt(&err.to_string())];
-    let mut source = err.source();
-    while let Some(current) = source {
-        let part = excerpt(&current.to_string());
-        if !parts.last().is_some_and(|last| last.contains(&part)) {
-            parts.push(part);
-        }
-        source = current.source();
-    }
-    parts.join(": ")
-}
-
 /// A success status carrying an AWS error body (`{"__type": ...}`): the SDK would read it as an
 /// empty answer, so a check on every response (in `answers.rs`) turns it into this error.
 #[derive(Debug, thiserror::Error)]
@@ -298,7 +277,7 @@ fn credentials_failure(
     credentials: &CredentialsError,
     err: &(dyn std::error::Error + 'static),
 ) -> CognitoError {
-    let message = causes(err);
+    let message = error_chain(err);
     match credentials {
         CredentialsError::ProviderTimedOut(_) => CognitoError::Unavailable {
             operation,

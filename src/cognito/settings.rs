@@ -176,12 +176,6 @@ pub fn resolve_region(pool: &PoolRef, flag: Option<&str>) -> Result<String, Conf
     }
 }
 
-/// Whether every gRPC and HTTP client can send `text` in a header: printable ASCII only. (The
-/// `http` crate also takes tabs and bytes above 0x7F; gRPC-Go refuses them in metadata.)
-pub fn is_header_safe(text: &str) -> bool {
-    text.bytes().all(|b| (0x20..=0x7e).contains(&b))
-}
-
 /// A name that may sign a request: letters, digits and '-', as AWS region names are, including
 /// an emulator's own (`local`).
 fn is_region_name(value: &str) -> bool {
@@ -225,7 +219,7 @@ impl Credentials {
                     ));
                 }
                 if let Some(token) = session_token
-                    && !is_header_safe(token.expose())
+                    && !crate::http::is_header_safe(token.expose())
                 {
                     return Err(ConfigError::new(
                         "aws-session-token",

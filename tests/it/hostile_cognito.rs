@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
-use hostile::{Call, Hostile, Reply, group, limit_of, pool_description, token_of, user};
+use hostile::{Call, Hostile, Reply, group, limit_of, page_of, pool_description, token_of, user};
 use serde_json::{Value, json};
 
 const POOL: &str = "us-east-1_Hostile1";
@@ -23,15 +23,7 @@ const HANG: Duration = Duration::from_secs(60);
 /// group `staff`. Hostile scripts fall back to it for what they do not lie about.
 fn honest(users: usize, call: &Call) -> Reply {
     let names: Vec<String> = (0..users).map(|i| format!("user-{i:03}")).collect();
-    let page = |items: &[Value], key: &str, token_key: &str| {
-        let start: usize = token_of(call).and_then(|t| t.parse().ok()).unwrap_or(0);
-        let end = (start + limit_of(call)).min(items.len());
-        let mut body = json!({ key: items[start.min(end)..end] });
-        if end < items.len() {
-            body[token_key] = json!(end.to_string());
-        }
-        Reply::ok(body)
-    };
+    let page = |items: &[Value], key: &str, token_key: &str| page_of(call, items, key, token_key);
     let all_users: Vec<Value> = names.iter().map(|n| user(n)).collect();
     match call.operation.as_str() {
         "DescribeUserPool" => Reply::ok(pool_description(POOL, users as u64)),
@@ -617,13 +609,7 @@ impl Shape {
         };
         let group_name = |g: usize| format!("group-{g:04}");
         let page = |items: Vec<Value>, key: &str, token_key: &str| {
-            let start: usize = token_of(call).and_then(|t| t.parse().ok()).unwrap_or(0);
-            let end = (start + limit_of(call)).min(items.len());
-            let mut body = json!({ key: items[start.min(end)..end] });
-            if end < items.len() {
-                body[token_key] = json!(end.to_string());
-            }
-            Reply::ok(body).after(self.page_delay)
+            page_of(call, &items, key, token_key).after(self.page_delay)
         };
         match call.operation.as_str() {
             "DescribeUserPool" => {

@@ -204,6 +204,18 @@ pub fn group(name: &str) -> Value {
     json!({"GroupName": name, "UserPoolId": "us-east-1_Hostile1", "CreationDate": 1_700_000_000.0})
 }
 
+/// The truthful page of `items` a listing request asks for: from the offset its token names, at
+/// most its limit, under `key`, with a `token_key` pointing at the rest if any.
+pub fn page_of(call: &Call, items: &[Value], key: &str, token_key: &str) -> Reply {
+    let start: usize = token_of(call).and_then(|t| t.parse().ok()).unwrap_or(0);
+    let end = (start + limit_of(call)).min(items.len());
+    let mut body = json!({ key: items[start.min(end)..end] });
+    if end < items.len() {
+        body[token_key] = json!(end.to_string());
+    }
+    Reply::ok(body)
+}
+
 /// The limit a listing request asked for.
 pub fn limit_of(call: &Call) -> usize {
     call.body["Limit"].as_u64().unwrap_or(60) as usize
