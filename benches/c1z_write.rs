@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 mod pool_file;
 
 use baton_cognito::cognito::records::CognitoUser;
-use baton_cognito::connector::{memberships, users};
+use baton_cognito::connector::{groups, users};
 
 fn main() {
     let n_users: usize = std::env::var("C1Z_BENCH_USERS")
@@ -47,7 +47,7 @@ fn main() {
     let mut page = Vec::with_capacity(60);
     for i in 0..n_users {
         for k in 0..5 {
-            page.push(memberships::member_grant(
+            page.push(groups::member_grant(
                 &entitlements[(i * 7 + k * 13) % n_groups],
                 &format!("user-{i:07}"),
             ));

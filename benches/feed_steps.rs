@@ -20,7 +20,7 @@ mod pool_file;
 
 use baton_cognito::c1z::C1zReader;
 use baton_cognito::cognito::records::CognitoUser;
-use baton_cognito::connector::{memberships, users};
+use baton_cognito::connector::{groups, users};
 use baton_cognito::feed::baton::{Snapshots, event};
 use baton_cognito::feed::diff;
 use baton_cognito::feed::journal::{Journal, JournalError};
@@ -80,10 +80,10 @@ fn write(dir: &Path, n: usize, version: Version) -> PathBuf {
         let mut grants = Vec::new();
         for &i in page {
             let username = format!("user-{i:07}");
-            grants.push(memberships::member_grant(&entitlements[i % 100], &username));
+            grants.push(groups::member_grant(&entitlements[i % 100], &username));
             let left = version == Version::After && i % 100 == 11;
             if i % 2 == 0 && !left {
-                grants.push(memberships::member_grant(
+                grants.push(groups::member_grant(
                     &entitlements[(i / 2) % 100],
                     &username,
                 ));

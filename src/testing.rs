@@ -19,7 +19,7 @@ pub fn pool_file(
     groups: &[crate::cognito::records::CognitoGroup],
     members: &[(&str, &str)],
 ) -> std::path::PathBuf {
-    use crate::connector::{groups, memberships, users};
+    use crate::connector::{groups, users};
     let mut writer = crate::c1z::C1zWriter::create(path).expect("create");
     writer
         .put_resource_types(&[users::resource_type(), groups::resource_type()])
@@ -30,7 +30,7 @@ pub fn pool_file(
     writer.put_resources(&group_resources).expect("groups");
     let entitlements: Vec<_> = group_resources
         .iter()
-        .map(memberships::member_entitlement)
+        .map(groups::member_entitlement)
         .collect();
     writer
         .put_entitlements(&entitlements)
@@ -42,7 +42,7 @@ pub fn pool_file(
                 .iter()
                 .find(|e| e.id == format!("{}:{group}:member", groups::TYPE_ID))
                 .expect("members are of listed groups");
-            memberships::member_grant(entitlement, user)
+            groups::member_grant(entitlement, user)
         })
         .collect();
     writer.put_grants(&grants).expect("grants");

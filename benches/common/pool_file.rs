@@ -5,7 +5,7 @@ use std::path::Path;
 
 use baton_cognito::c1z::C1zWriter;
 use baton_cognito::cognito::records::CognitoGroup;
-use baton_cognito::connector::{groups, memberships, users};
+use baton_cognito::connector::{groups, users};
 use baton_cognito::pb::v2::Entitlement;
 
 /// A writer at `path` holding the resource types and groups `group-000`, `group-001`, ...;
@@ -26,7 +26,7 @@ pub fn with_groups(path: &Path, n: usize) -> (C1zWriter, Vec<Entitlement>) {
     writer.put_resources(&group_resources).expect("groups");
     let entitlements: Vec<_> = group_resources
         .iter()
-        .map(memberships::member_entitlement)
+        .map(groups::member_entitlement)
         .collect();
     writer
         .put_entitlements(&entitlements)

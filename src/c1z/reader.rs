@@ -16,11 +16,11 @@ use rusqlite::{
 };
 use serde::Serialize;
 
+use super::envelope::{MAGIC_V1, MAGIC_V3, read_up_to};
+use super::error::C1zError;
 use super::merge::{Paired, merge_sorted};
 use super::rows::{reattach_expansion, resource_external_id};
 use super::schema::{ENTITLEMENTS, GRANTS, READ_TABLES, RESOURCE_TYPES, RESOURCES, SYNC_RUNS};
-use super::writer::read_up_to;
-use super::{C1zError, MAGIC_V1, MAGIC_V3};
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
 
 /// The largest database this reader decompresses, as the SDK's default (10 GiB).
@@ -168,7 +168,7 @@ impl C1zReader {
         &self.sync
     }
 
-    /// A value [`C1zWriter::put_session_value`](super::C1zWriter::put_session_value) stored for
+    /// A value [`C1zWriter::put_session_value`](super::writer::C1zWriter::put_session_value) stored for
     /// the sync; `None` when there is none, also in files whose SDK had no session table.
     pub fn session_value(&self, key: &str) -> Result<Option<Vec<u8>>, C1zError> {
         let has_table = self

@@ -15,9 +15,11 @@ use prost::Message;
 use rusqlite::{Connection, OpenFlags, params};
 use tempfile::TempPath;
 
+use super::envelope::{MAGIC_V1, MAGIC_V3, read_up_to};
+use super::error::C1zError;
 use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
-use super::{C1zError, MAGIC_V1, MAGIC_V3, time};
+use super::time;
 use crate::ksuid;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
 use crate::workfiles::{self, Held};
@@ -256,7 +258,7 @@ impl C1zWriter {
 
     /// Stores grants. A `GrantExpandable` annotation is moved out of the stored grant into the
     /// `expansion` column with `needs_expansion` set, as the SDK stores it (and as
-    /// [`C1zReader`](super::C1zReader) puts it back).
+    /// the reader puts it back).
     pub fn put_grants(&mut self, items: &[Grant]) -> Result<(), C1zError> {
         let keys = self.validate(items, rows::grant_keys)?;
         self.write_rows("storing grants", |w, conn, now| {
@@ -595,20 +597,6 @@ fn replaceable(dest: &Path) -> Result<PathBuf, C1zError> {
             source,
         }),
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns how much was read.
-pub(super) fn read_up_to(mut input: impl io::Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// A reader that fails once `cancelled` is set, to stop a long copy part-way.

@@ -12,8 +12,8 @@ use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationI
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 
-use super::Operation;
 use super::error::{CognitoError, ErrorBodyWithSuccess};
+use super::operation::Operation;
 use super::records::{CognitoGroup, CognitoUser, Page};
 use crate::text::quoted;
 

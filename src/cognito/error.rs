@@ -3,7 +3,7 @@
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 
-use super::Operation;
+use super::operation::Operation;
 use crate::http::error_chain;
 use crate::text::quoted;
 

@@ -8,6 +8,7 @@
 pub mod answers;
 pub mod error;
 pub mod filter;
+pub mod operation;
 pub mod pacing;
 pub mod quota;
 pub mod records;
@@ -29,8 +30,8 @@ use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use answers::{Asked, ErrorBodyCheck, TokenTrail};
 pub use error::CognitoError;
 use filter::UserFilter;
+pub use operation::Operation;
 use pacing::Pacer;
-use quota::QuotaCategory;
 use records::{CognitoGroup, CognitoUser, Page, PoolDescription};
 use retry::RetryPolicy;
 use stats::CallStats;
@@ -39,94 +40,6 @@ use settings::{ClientSettings, Credentials};
 
 /// The most items Cognito returns in one page of any listing this connector uses.
 pub const MAX_PAGE_SIZE: u32 = 60;
-
-/// Every Cognito operation this project calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Operation {
-    DescribeUserPool,
-    ListUsers,
-    ListUsersInGroup,
-    ListGroups,
-    GetGroup,
-    AdminGetUser,
-    AdminListGroupsForUser,
-    AdminAddUserToGroup,
-    AdminRemoveUserFromGroup,
-    AdminCreateUser,
-    AdminDeleteUser,
-    AdminEnableUser,
-    AdminDisableUser,
-    AdminSetUserPassword,
-}
-
-impl Operation {
-    pub const ALL: [Self; 14] = [
-        Self::DescribeUserPool,
-        Self::ListUsers,
-        Self::ListUsersInGroup,
-        Self::ListGroups,
-        Self::GetGroup,
-        Self::AdminGetUser,
-        Self::AdminListGroupsForUser,
-        Self::AdminAddUserToGroup,
-        Self::AdminRemoveUserFromGroup,
-        Self::AdminCreateUser,
-        Self::AdminDeleteUser,
-        Self::AdminEnableUser,
-        Self::AdminDisableUser,
-        Self::AdminSetUserPassword,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::DescribeUserPool => "DescribeUserPool",
-            Self::ListUsers => "ListUsers",
-            Self::ListUsersInGroup => "ListUsersInGroup",
-            Self::ListGroups => "ListGroups",
-            Self::GetGroup => "GetGroup",
-            Self::AdminGetUser => "AdminGetUser",
-            Self::AdminListGroupsForUser => "AdminListGroupsForUser",
-            Self::AdminAddUserToGroup => "AdminAddUserToGroup",
-            Self::AdminRemoveUserFromGroup => "AdminRemoveUserFromGroup",
-            Self::AdminCreateUser => "AdminCreateUser",
-            Self::AdminDeleteUser => "AdminDeleteUser",
-            Self::AdminEnableUser => "AdminEnableUser",
-            Self::AdminDisableUser => "AdminDisableUser",
-            Self::AdminSetUserPassword => "AdminSetUserPassword",
-        }
-    }
-
-    /// Whether sending the request twice does no harm. AdminCreateUser is the exception: if a
-    /// first attempt timed out after Cognito created the user, a retry would report the user as
-    /// already existing. Throttled requests were refused unexecuted and are always retried.
-    pub fn is_idempotent(self) -> bool {
-        !matches!(self, Self::AdminCreateUser)
-    }
-
-    /// The quota category AWS counts the operation against.
-    pub fn category(self) -> QuotaCategory {
-        match self {
-            Self::ListUsers | Self::ListUsersInGroup => QuotaCategory::UserList,
-            Self::AdminGetUser => QuotaCategory::UserRead,
-            Self::AdminListGroupsForUser => QuotaCategory::UserResourceRead,
-            Self::ListGroups | Self::GetGroup => QuotaCategory::UserPoolResourceRead,
-            Self::DescribeUserPool => QuotaCategory::UserPoolRead,
-            Self::AdminAddUserToGroup
-            | Self::AdminRemoveUserFromGroup
-            | Self::AdminEnableUser
-            | Self::AdminDisableUser
-            | Self::AdminDeleteUser
-            | Self::AdminSetUserPassword => QuotaCategory::UserUpdate,
-            Self::AdminCreateUser => QuotaCategory::UserCreation,
-        }
-    }
-}
-
-impl fmt::Display for Operation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Clamps a requested page size to what Cognito accepts; 0 means "as many as allowed".
 pub fn page_limit(requested: u32) -> i32 {
@@ -617,6 +530,7 @@ impl PoolClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use quota::QuotaCategory;
 
     #[test]
     fn page_limits_never_exceed_cognitos_maximum() {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::Operation;
+use super::operation::Operation;
 
 #[derive(Default)]
 struct Counters {

@@ -3,9 +3,9 @@
 //! password is Cognito's own temporary one or a random one to the pool's policy, returned
 //! encrypted to the caller.
 
+use super::error::{ConnectorError, Result};
 use super::model;
 use super::users;
-use super::{ConnectorError, Result};
 use crate::cognito::{CognitoError, NewUser, PoolClient};
 use crate::credentials;
 use crate::pb::v2::{

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use prost_types::value::Kind;
 use prost_types::{Struct, Value};
 
-use super::{ConnectorError, Result, users};
+use super::error::{ConnectorError, Result};
+use super::users;
 use crate::cognito::PoolClient;
 use crate::pb::config::{self as config_v1, field::Field as FieldKind};
 use crate::pb::v2::{ActionType, BatonActionSchema, BatonActionStatus};

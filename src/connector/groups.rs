@@ -1,20 +1,31 @@
-//! Cognito groups as Baton `group` resources, each with one `member` entitlement.
+//! Cognito groups as Baton `group` resources, each with one `member` entitlement: the one
+//! relation between the two resource types. A user in a group is a grant of it.
 //!
 //! The resource id is the `GroupName`, Cognito's immutable group key. Ids are never split back
 //! apart: a group name may contain `:`, so the group is always recovered from
-//! `ResourceId.resource`. Its `member` entitlement and the grants of it are in `memberships.rs`.
+//! `ResourceId.resource`. A sync reads memberships from whichever side is cheaper (per group
+//! with ListUsersInGroup, per user with AdminListGroupsForUser); grants and revokes change one
+//! membership at a time.
 
+use async_trait::async_trait;
+
+use super::error::{ConnectorError, Result};
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
-use super::{ConnectorError, Result};
+use super::resource_type::{Change, Partition, ResourceSyncer, Scope, not_grantable};
+use super::users;
 use crate::cognito::records::CognitoGroup;
-use crate::cognito::{CognitoError, PoolClient};
+use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::pack;
+use crate::pb::v2::entitlement::PurposeValue;
 use crate::pb::v2::resource_type::Trait;
-use crate::pb::v2::{GroupTrait, Resource, ResourceType};
+use crate::pb::v2::{Capability, Entitlement, Grant, GroupTrait, Resource, ResourceType};
 
 pub const TYPE_ID: &str = "group";
+
+/// The slug of a group's one entitlement.
+pub const MEMBER: &str = "member";
 
 /// IAM actions reading groups and their members needs.
 pub const SYNC_PERMISSIONS: &[&str] = &[
@@ -43,25 +54,148 @@ pub fn resource_type() -> ResourceType {
     }
 }
 
-pub async fn list(pool: &PoolClient, cursor: &Cursor) -> Result<PageResult<Resource>> {
-    let page = pool
-        .list_groups(cursor.cognito_token.as_deref(), cursor.limit())
-        .await?;
-    Ok(fit_page(page, cursor, |group| Some(resource(group))))
-}
+/// The `group` resource type: listed with ListGroups; its `member` entitlement is granted with
+/// AdminAddUserToGroup and its grants listed with ListUsersInGroup.
+pub struct Groups;
 
-pub async fn get(pool: &PoolClient, name: &str) -> Result<Resource> {
-    match pool.get_group(name).await {
-        Ok(group) => Ok(resource(&group)),
-        Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, name).await),
-        Err(err) => Err(err.into()),
+#[async_trait]
+impl ResourceSyncer for Groups {
+    fn type_id(&self) -> &'static str {
+        TYPE_ID
+    }
+
+    fn resource_type(&self) -> ResourceType {
+        resource_type()
+    }
+
+    /// Synced, read one at a time (GetResource, so targeted syncs); memberships granted and
+    /// revoked.
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::Sync,
+            Capability::TargetedSync,
+            Capability::Provision,
+        ]
+    }
+
+    /// Groups are one part: the user filter does not apply to them.
+    async fn list(
+        &self,
+        scope: &Scope<'_>,
+        _partition: &Partition,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Resource>> {
+        let page = scope
+            .pool
+            .list_groups(cursor.cognito_token.as_deref(), cursor.limit())
+            .await?;
+        Ok(fit_page(page, cursor, |group| Some(resource(group))))
+    }
+
+    async fn get(&self, scope: &Scope<'_>, name: &str) -> Result<Resource> {
+        let pool = scope.pool;
+        match pool.get_group(name).await {
+            Ok(group) => Ok(resource(&group)),
+            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, name).await),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn entitlements(&self, group: &Resource) -> Vec<Entitlement> {
+        vec![member_entitlement(group)]
+    }
+
+    /// One page of the group's members as grants. With a user filter, members outside it are
+    /// left out, so no grant names a user the listing did not return.
+    async fn grants(
+        &self,
+        scope: &Scope<'_>,
+        group: &Resource,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Grant>> {
+        let pool = scope.pool;
+        let name = model::resource_id_of(group)?.resource.as_str();
+        let page = match pool
+            .list_users_in_group(name, cursor.cognito_token.as_deref(), cursor.limit())
+            .await
+        {
+            Ok(page) => page,
+            Err(CognitoError::NotFound { .. }) => return Err(group_not_found(pool, name).await),
+            Err(err) => return Err(err.into()),
+        };
+        let entitlement = member_entitlement(group);
+        Ok(fit_page(page, cursor, |user| {
+            scope
+                .user_filter
+                .is_none_or(|f| f.matches(user))
+                .then(|| member_grant(&entitlement, &user.username))
+        }))
+    }
+
+    fn membership_operation(&self) -> Operation {
+        Operation::ListUsersInGroup
+    }
+
+    /// Adds the principal to the entitlement's group; returns the grant and whether it already
+    /// existed.
+    async fn grant(
+        &self,
+        scope: &Scope<'_>,
+        entitlement: &Entitlement,
+        principal: &Resource,
+    ) -> Result<(Grant, Change)> {
+        let (group, username) = membership(entitlement, principal)?;
+        let (pool, changes) = (scope.pool, scope.changes);
+        let grant = member_grant(entitlement, username);
+        let _turn = changes.lock((group, username)).await;
+        if is_member(pool, group, username).await? {
+            return Ok((grant, Change::AlreadySo));
+        }
+        match pool.add_user_to_group(username, group).await {
+            Ok(()) => {
+                tracing::info!(group, username, "added user to group");
+                Ok((grant, Change::Made))
+            }
+            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
+            Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Removes the principal from the entitlement's group.
+    async fn revoke(
+        &self,
+        scope: &Scope<'_>,
+        entitlement: &Entitlement,
+        principal: &Resource,
+    ) -> Result<Change> {
+        let (group, username) = membership(entitlement, principal)?;
+        let (pool, changes) = (scope.pool, scope.changes);
+        let _turn = changes.lock((group, username)).await;
+        if !is_member(pool, group, username).await? {
+            // Not a member: either already revoked or the group is gone; say which.
+            return match pool.get_group(group).await {
+                Ok(_) => Ok(Change::AlreadySo),
+                Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
+                Err(err) => Err(err.into()),
+            };
+        }
+        match pool.remove_user_from_group(username, group).await {
+            Ok(()) => {
+                tracing::info!(group, username, "removed user from group");
+                Ok(Change::Made)
+            }
+            Err(CognitoError::NotFound { .. }) => Err(group_not_found(pool, group).await),
+            Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+            Err(err) => Err(err.into()),
+        }
     }
 }
 
 /// Cognito answers ResourceNotFound both for a missing group and for a missing pool; they mean
 /// very different things (a group deleted mid-sync is a warning, a vanished pool must fail the
 /// sync), so one DescribeUserPool call tells them apart.
-pub(super) async fn group_not_found(pool: &PoolClient, name: &str) -> ConnectorError {
+async fn group_not_found(pool: &PoolClient, name: &str) -> ConnectorError {
     match pool.describe_user_pool().await {
         Ok(_) => ConnectorError::NotFound(format!(
             "group {name:?} does not exist in user pool {}",
@@ -97,5 +231,144 @@ pub fn resource(group: &CognitoGroup) -> Resource {
         profile: Some(profile.build()),
         created_at: group.created.as_ref().map(model::timestamp),
         ..Resource::default()
+    }
+}
+
+/// `group:<name>:member`: membership of the group, grantable to users.
+pub fn member_entitlement(group: &Resource) -> Entitlement {
+    let name = group
+        .id
+        .as_ref()
+        .map(|id| id.resource.as_str())
+        .unwrap_or_default();
+    Entitlement {
+        resource: Some(group.clone()),
+        id: format!("{TYPE_ID}:{name}:{MEMBER}"),
+        display_name: format!("{} Group Member", group.display_name),
+        description: format!("Member of the Cognito group {name}"),
+        grantable_to: vec![users::resource_type()],
+        purpose: PurposeValue::Assignment as i32,
+        slug: MEMBER.to_string(),
+        annotations: Vec::new(),
+    }
+}
+
+/// A membership grant: `group:<name>:member:user:<username>`.
+pub fn member_grant(entitlement: &Entitlement, username: &str) -> Grant {
+    Grant {
+        id: format!("{}:{}:{username}", entitlement.id, users::TYPE_ID),
+        entitlement: Some(entitlement.clone()),
+        principal: Some(model::resource_ref(users::TYPE_ID, username)),
+        ..Grant::default()
+    }
+}
+
+/// One page of a user's group memberships as grants, from the user's side (AdminListGroupsForUser):
+/// the cheaper way to read memberships of a pool with more groups than users.
+pub async fn memberships_of_user(
+    pool: &PoolClient,
+    user: &Resource,
+    cursor: &Cursor,
+) -> Result<PageResult<Grant>> {
+    let username = model::resource_id_of(user)?.resource.as_str();
+    let page = match pool
+        .list_groups_of_user(username, cursor.cognito_token.as_deref(), cursor.limit())
+        .await
+    {
+        Ok(page) => page,
+        Err(CognitoError::UserNotFound { .. }) => {
+            return Err(users::user_not_found(pool, username));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok(fit_page(page, cursor, |group| {
+        let entitlement = member_entitlement(&resource(group));
+        Some(member_grant(&entitlement, username))
+    }))
+}
+
+/// The group and the user a membership request names. The entitlement must be exactly the
+/// `member` entitlement of its group and the principal a user; both come from the ids the
+/// request carries, never from splitting id strings.
+fn membership<'a>(
+    entitlement: &'a Entitlement,
+    principal: &'a Resource,
+) -> Result<(&'a str, &'a str)> {
+    let group = entitlement
+        .resource
+        .as_ref()
+        .and_then(|r| r.id.as_ref())
+        .filter(|id| id.resource_type == TYPE_ID && !id.resource.is_empty())
+        .ok_or_else(|| not_grantable(entitlement))?;
+    model::checked_id("entitlement.resource.id.resource", &group.resource)?;
+    let expected = format!("{TYPE_ID}:{}:{MEMBER}", group.resource);
+    if entitlement.id != expected {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "entitlement {} is not a group membership; expected {}",
+            model::shown(&entitlement.id),
+            model::shown(&expected)
+        )));
+    }
+    let user = model::resource_id_of(principal)?;
+    if user.resource_type != users::TYPE_ID {
+        return Err(ConnectorError::InvalidArgument(format!(
+            "principal {} is not a user; Cognito groups hold users only",
+            model::shown(&format!("{}:{}", user.resource_type, user.resource))
+        )));
+    }
+    Ok((group.resource.as_str(), user.resource.as_str()))
+}
+
+/// Whether the user is in the group, from the user's own group list: one or two cheap calls
+/// (a user is in at most 100 groups) instead of listing the group's members.
+async fn is_member(pool: &PoolClient, group: &str, username: &str) -> Result<bool> {
+    match pool.groups_of_user(username).await {
+        Ok(groups) => Ok(groups.iter().any(|g| g == group)),
+        Err(CognitoError::UserNotFound { .. }) => Err(users::user_not_found(pool, username)),
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cognito::records::CognitoGroup;
+
+    #[test]
+    fn only_user_memberships_of_groups_are_provisioned() {
+        let group = resource(&CognitoGroup {
+            name: "a:b".into(),
+            ..CognitoGroup::default()
+        });
+        let entitlement = member_entitlement(&group);
+        let user = |type_id: &str| model::resource_ref(type_id, "ann");
+        let ann = user("user");
+        let (group, username) = membership(&entitlement, &ann).unwrap();
+        assert_eq!((group, username), ("a:b", "ann"));
+        assert!(membership(&entitlement, &user("group")).is_err());
+        let mut other = entitlement.clone();
+        other.id = "group:a:b:owner".into();
+        assert!(membership(&other, &user("user")).is_err());
+        let mut not_group = entitlement;
+        not_group.resource = Some(user("user"));
+        assert!(membership(&not_group, &user("user")).is_err());
+    }
+
+    #[test]
+    fn ids_follow_baton_conventions_and_keep_odd_names_whole() {
+        let group = resource(&CognitoGroup {
+            name: "ops: on/call \"x\"".into(),
+            precedence: Some(3),
+            ..CognitoGroup::default()
+        });
+        let entitlement = member_entitlement(&group);
+        assert_eq!(entitlement.id, "group:ops: on/call \"x\":member");
+        assert_eq!(entitlement.purpose, PurposeValue::Assignment as i32);
+        assert_eq!(entitlement.grantable_to[0].id, "user");
+        let grant = member_grant(&entitlement, "ann:1");
+        assert_eq!(grant.id, "group:ops: on/call \"x\":member:user:ann:1");
+        assert_eq!(grant.principal.unwrap().id.unwrap().resource, "ann:1");
+        let fields = group.profile.unwrap().fields;
+        assert!(fields.contains_key("precedence"));
     }
 }

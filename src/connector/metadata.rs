@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
+use super::accounts;
+use super::kinds::ResourceKind;
 use super::model;
-use super::{ResourceKind, accounts};
 use crate::pb::v2::{
     Capability, CapabilityDetailCredentialOption, CapabilityPermissions,
     ConnectorAccountCreationSchema, ConnectorCapabilities, ConnectorMetadata, CredentialDetails,
@@ -20,36 +21,16 @@ pub const HELP_URL: &str =
 /// `active_sync_id` for versions at or above 0.4.3.
 pub const SDK_VERSION: &str = "v0.25.0";
 
-impl ResourceKind {
-    /// What Baton can do with this type here: every type is synced and has a getter
-    /// (GetResource, so targeted syncs); users are created and deleted; group memberships are
-    /// granted and revoked.
-    pub fn capabilities(self) -> Vec<Capability> {
-        match self {
-            Self::User => vec![
-                Capability::Sync,
-                Capability::TargetedSync,
-                Capability::AccountProvisioning,
-                Capability::ResourceDelete,
-            ],
-            Self::Group => vec![
-                Capability::Sync,
-                Capability::TargetedSync,
-                Capability::Provision,
-            ],
-        }
-    }
-}
-
 pub fn capabilities() -> ConnectorCapabilities {
     let mut kinds: Vec<_> = ResourceKind::ALL.to_vec();
-    kinds.sort_by_key(|k| k.resource_type().id);
+    kinds.sort_by_key(|k| k.syncer().type_id());
     let mut all = BTreeSet::new();
     let resource_type_capabilities = kinds
         .into_iter()
         .map(|kind| {
-            let resource_type = kind.resource_type();
-            let capabilities: Vec<i32> = kind.capabilities().iter().map(|c| *c as i32).collect();
+            let syncer = kind.syncer();
+            let resource_type = syncer.resource_type();
+            let capabilities: Vec<i32> = syncer.capabilities().iter().map(|c| *c as i32).collect();
             all.extend(capabilities.iter().copied());
             let permissions = resource_type
                 .annotations

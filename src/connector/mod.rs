@@ -1,102 +1,45 @@
 //! Cognito in Baton's terms: what a user and a group are, which entitlements and grants they
 //! carry, and how listings page.
 //!
-//! Each resource type lives in its own file and answers the same questions (its resource type,
-//! a page of resources, one resource, its entitlements, its grants). This module dispatches by
-//! type id and holds what they share: paging and the one error type.
+//! Each resource type lives in its own file (`users.rs`, `groups.rs`) and implements one trait,
+//! [`ResourceSyncer`]: its resource type, a page of resources, one resource, its entitlements,
+//! its grants, and the provisioning it supports. [`Connector`] dispatches to them by type id.
+//! Files lower in this list never import higher ones: `error`, `model`, `paging`,
+//! `profile_keys`, `change_locks`, then `resource_type`, `users`, `groups`, `kinds`, and on top
+//! `accounts`, `actions` and `metadata`.
 
 pub mod accounts;
 pub mod actions;
 mod change_locks;
+pub mod error;
 pub mod groups;
-pub mod memberships;
+pub mod kinds;
 pub mod metadata;
 pub mod model;
 pub mod paging;
 pub mod profile_keys;
+pub mod resource_type;
 pub mod users;
 
 use std::sync::Arc;
 
+use crate::cognito::PoolClient;
 use crate::cognito::filter::UserFilter;
-use crate::cognito::{CognitoError, Operation, PoolClient};
+use crate::cognito::records::PoolDescription;
 use crate::pb::v2::{
     BatonActionSchema, CreateAccountRequest, CreateAccountResponse, Entitlement, Grant, Resource,
     ResourceId, ResourceType,
 };
 use actions::{ActionHistory, ActionOutcome};
 use change_locks::ChangeLocks;
+pub use error::{ConnectorError, Result};
+pub use kinds::ResourceKind;
 pub use paging::{Cursor, ListingTrail, PageResult, held_page};
+use resource_type::Scope;
+pub use resource_type::{Change, Partition, ResourceSyncer};
 
-/// Why a connector request failed; mapped to a gRPC status once, in `server`.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectorError {
-    #[error(transparent)]
-    Cognito(#[from] CognitoError),
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("{0}")]
-    NotFound(String),
-    /// The pool itself is gone: nothing read from it can be trusted to be complete.
-    #[error("{0}")]
-    PoolMissing(String),
-    /// A failure of this connector itself (e.g. no secure randomness), not of the request.
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<crate::credentials::CredentialError> for ConnectorError {
-    fn from(err: crate::credentials::CredentialError) -> Self {
-        if err.is_invalid_argument() {
-            Self::InvalidArgument(err.to_string())
-        } else {
-            Self::Internal(err.to_string())
-        }
-    }
-}
-
-pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
-
-/// What a provisioning request did: the change, or nothing because things already were so
-/// (reported to Baton as `GrantAlreadyExists`, `GrantAlreadyRevoked`, `ResourceDoesNotExist`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    Made,
-    AlreadySo,
-}
-
-/// The resource types this connector knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    pub const ALL: [Self; 2] = [Self::User, Self::Group];
-
-    pub fn parse(type_id: &str) -> Result<Self> {
-        match type_id {
-            users::TYPE_ID => Ok(Self::User),
-            groups::TYPE_ID => Ok(Self::Group),
-            other => Err(ConnectorError::NotFound(format!(
-                "unknown resource type {}; this connector has {:?} and {:?}",
-                model::shown(other),
-                users::TYPE_ID,
-                groups::TYPE_ID
-            ))),
-        }
-    }
-
-    pub fn resource_type(self) -> ResourceType {
-        match self {
-            Self::User => users::resource_type(),
-            Self::Group => groups::resource_type(),
-        }
-    }
-}
-
-/// Whether a full listing of users is split into `sub` prefix slices listed side by side.
+/// Whether a full listing of users is split into `sub` prefix slices listed side by side (the
+/// sync engine's plan, `sync::plan`, decides with it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum UserSlicing {
     /// Slice pools large enough that the slices' extra partial pages cost under 1% more calls,
@@ -112,67 +55,8 @@ pub enum UserSlicing {
 pub struct ConnectorOptions {
     /// Only users matching this filter are listed, and only their memberships are granted.
     pub user_filter: Option<UserFilter>,
+    /// How a full sync lists users; the connector itself lists whatever part it is asked for.
     pub user_slicing: UserSlicing,
-}
-
-/// An independent part of one resource type's listing; the parts of a type together list
-/// each of its resources exactly once, so they can be listed concurrently.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Partition {
-    /// For users: the ListUsers filter of this part (a `sub` prefix), or the operator's filter.
-    user_filter: Option<UserFilter>,
-}
-
-/// How far a full sync's listings have got: resources stored per type, and which types are
-/// completely listed, and the membership side they settle.
-#[derive(Clone, Debug, Default)]
-pub struct Listed {
-    stored: std::collections::BTreeMap<ResourceKind, u64>,
-    done: std::collections::BTreeSet<ResourceKind>,
-}
-
-impl Listed {
-    pub fn add(&mut self, kind: ResourceKind, count: u64) {
-        *self.stored.entry(kind).or_default() += count;
-    }
-
-    /// Takes back what a listing that starts over had counted: its second pass counts again.
-    pub fn retract(&mut self, kind: ResourceKind, count: u64) {
-        let stored = self.stored.entry(kind).or_default();
-        *stored = stored.saturating_sub(count);
-    }
-
-    pub fn finish(&mut self, kind: ResourceKind) {
-        self.done.insert(kind);
-    }
-
-    pub fn stored(&self, kind: ResourceKind) -> u64 {
-        self.stored.get(&kind).copied().unwrap_or_default()
-    }
-
-    pub fn is_done(&self, kind: ResourceKind) -> bool {
-        self.done.contains(&kind)
-    }
-
-    /// Which side a full sync reads memberships from, as soon as what has been listed settles
-    /// it: per user (AdminListGroupsForUser, about one call per user) when the pool has fewer
-    /// users than groups, else per group (ListUsersInGroup, at least one call per group). Only
-    /// counts listed decide, never DescribeUserPool's estimate: at 0 or stale, it read a
-    /// 150-user, 10-group pool per user (150 calls instead of 10). Per user is settled once the
-    /// users are all listed and fewer than the groups seen so far, and per group once the groups
-    /// are all listed and no more than the users seen so far. `None` until then. (A listing that
-    /// starts over takes its count back; the sync keeps the side it chose first.)
-    pub fn membership_side(&self) -> Option<ResourceKind> {
-        let users = self.stored(ResourceKind::User);
-        let groups = self.stored(ResourceKind::Group);
-        if self.is_done(ResourceKind::User) && users < groups {
-            Some(ResourceKind::User)
-        } else if self.is_done(ResourceKind::Group) && users >= groups {
-            Some(ResourceKind::Group)
-        } else {
-            None
-        }
-    }
 }
 
 /// A Cognito user pool seen as a Baton connector.
@@ -182,8 +66,6 @@ pub struct Connector {
     actions: ActionHistory,
     /// Serializes grants and revokes of one membership.
     changes: ChangeLocks,
-    /// The pool as Validate last saw it, to plan listings.
-    observed: std::sync::Mutex<users::PoolObservation>,
 }
 
 impl Connector {
@@ -193,12 +75,15 @@ impl Connector {
             options,
             actions: ActionHistory::default(),
             changes: ChangeLocks::default(),
-            observed: std::sync::Mutex::default(),
         }
     }
 
     pub fn pool(&self) -> &PoolClient {
         &self.pool
+    }
+
+    pub fn options(&self) -> &ConnectorOptions {
+        &self.options
     }
 
     /// The operator's user filter as Cognito sees it (`""` without one).
@@ -210,8 +95,17 @@ impl Connector {
             .unwrap_or_default()
     }
 
-    /// Checks that the pool exists and the credentials may read it.
-    pub async fn validate(&self) -> Result<()> {
+    fn scope(&self) -> Scope<'_> {
+        Scope {
+            pool: &self.pool,
+            user_filter: self.options.user_filter.as_ref(),
+            changes: &self.changes,
+        }
+    }
+
+    /// Checks that the pool exists and the credentials may read it; the pool as Cognito
+    /// describes it, for a sync to plan its listings.
+    pub async fn validate(&self) -> Result<PoolDescription> {
         let started = std::time::Instant::now();
         let pool = self.pool.describe_user_pool().await?;
         let round_trip = started.elapsed();
@@ -224,78 +118,24 @@ impl Connector {
             round_trip_ms = round_trip.as_millis() as u64,
             "user pool is reachable"
         );
-        *self.observation() = users::PoolObservation {
-            estimated_users: pool.estimated_users,
-            user_list_rate: self.pool.rate_of(Operation::ListUsers),
-        };
-        Ok(())
+        Ok(pool)
     }
 
-    /// The pool as Validate last saw it (a poisoned lock only means a panic elsewhere while it
-    /// was held; the plain value inside is still whole).
-    fn observation(&self) -> std::sync::MutexGuard<'_, users::PoolObservation> {
-        self.observed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    pub fn resource_types(&self) -> Vec<ResourceType> {
+        ResourceKind::ALL
+            .iter()
+            .map(|kind| kind.syncer().resource_type())
+            .collect()
     }
 
-    /// How to split a full listing of a type (see [`UserSlicing`]); groups are one part.
-    pub fn partitions(&self, kind: ResourceKind) -> Vec<Partition> {
-        let user_filter = self.options.user_filter.clone();
-        match kind {
-            ResourceKind::User => {
-                let observed = *self.observation();
-                users::slices(user_filter, self.options.user_slicing, &observed)
-                    .into_iter()
-                    .map(|user_filter| Partition { user_filter })
-                    .collect()
-            }
-            ResourceKind::Group => vec![Partition { user_filter: None }],
-        }
-    }
-
-    /// The partitions to re-list a type in, from the start, when the one chain it began as has
-    /// measured that slices finish sooner (see [`users::slicing_pays`]); `None` to carry on.
-    /// Only an unsliced user listing without an operator's filter is ever re-sliced.
-    pub fn measured_partitions(
-        &self,
-        kind: ResourceKind,
-        pace: &users::ChainPace,
-    ) -> Option<Vec<Partition>> {
-        let eligible = kind == ResourceKind::User
-            && self.options.user_filter.is_none()
-            && self.options.user_slicing == UserSlicing::Auto;
-        if !eligible || !users::slicing_pays(&self.observation(), pace) {
-            return None;
-        }
-        Some(
-            users::sub_slices()
-                .into_iter()
-                .map(|user_filter| Partition { user_filter })
-                .collect(),
-        )
-    }
-
-    /// One page of one partition of a type's listing.
+    /// One page of one part of a type's listing (a full sync lists a type in parts).
     pub async fn list_partition(
         &self,
         kind: ResourceKind,
         partition: &Partition,
         cursor: &Cursor,
     ) -> Result<PageResult<Resource>> {
-        match kind {
-            ResourceKind::User => {
-                users::list(&self.pool, partition.user_filter.as_ref(), cursor).await
-            }
-            ResourceKind::Group => groups::list(&self.pool, cursor).await,
-        }
-    }
-
-    pub fn resource_types(&self) -> Vec<ResourceType> {
-        ResourceKind::ALL
-            .iter()
-            .map(|k| k.resource_type())
-            .collect()
+        kind.syncer().list(&self.scope(), partition, cursor).await
     }
 
     /// One page of resources of a type. Users and groups are top-level: asked for the children
@@ -318,24 +158,18 @@ impl Connector {
 
     pub async fn get_resource(&self, id: &ResourceId) -> Result<Resource> {
         model::checked_id("resource_id.resource", &id.resource)?;
-        match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => users::get(&self.pool, &id.resource).await,
-            ResourceKind::Group => groups::get(&self.pool, &id.resource).await,
-        }
+        let kind = ResourceKind::parse(&id.resource_type)?;
+        kind.syncer().get(&self.scope(), &id.resource).await
     }
 
-    /// Entitlements every resource of a type has; Cognito has none of this kind.
-    pub fn list_static_entitlements(&self, _kind: ResourceKind) -> Vec<Entitlement> {
-        Vec::new()
+    /// Entitlements every resource of a type has.
+    pub fn list_static_entitlements(&self, kind: ResourceKind) -> Vec<Entitlement> {
+        kind.syncer().static_entitlements()
     }
 
     /// Entitlements of one resource; they fit in one page.
     pub fn list_entitlements(&self, resource: &Resource) -> Result<Vec<Entitlement>> {
-        let id = model::resource_id_of(resource)?;
-        Ok(match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => Vec::new(),
-            ResourceKind::Group => vec![memberships::member_entitlement(resource)],
-        })
+        Ok(self.syncer_of(resource)?.entitlements(resource))
     }
 
     pub async fn list_grants(
@@ -343,32 +177,48 @@ impl Connector {
         resource: &Resource,
         cursor: &Cursor,
     ) -> Result<PageResult<Grant>> {
-        let id = model::resource_id_of(resource)?;
-        match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => Ok(PageResult::last(Vec::new())),
-            ResourceKind::Group => {
-                memberships::of_group(
-                    &self.pool,
-                    resource,
-                    self.options.user_filter.as_ref(),
-                    cursor,
-                )
-                .await
-            }
-        }
+        let syncer = self.syncer_of(resource)?;
+        syncer.grants(&self.scope(), resource, cursor).await
     }
 
-    /// Adds a user to a group (the entitlement's group, the principal user).
+    /// A page of memberships for a full sync, read from the side of `resource`, whichever side
+    /// the sync's plan chose. Memberships are the groups' grants; from a user's side they are
+    /// read with AdminListGroupsForUser, which `groups.rs` turns into the same grants. (Over
+    /// gRPC, memberships are always listed per group, and users list none.)
+    pub async fn sync_grants(
+        &self,
+        resource: &Resource,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Grant>> {
+        if self.kind_of(resource)? == ResourceKind::User {
+            return groups::memberships_of_user(&self.pool, resource, cursor).await;
+        }
+        self.list_grants(resource, cursor).await
+    }
+
+    fn kind_of(&self, resource: &Resource) -> Result<ResourceKind> {
+        ResourceKind::parse(&model::resource_id_of(resource)?.resource_type)
+    }
+
+    fn syncer_of(&self, resource: &Resource) -> Result<&'static dyn ResourceSyncer> {
+        Ok(self.kind_of(resource)?.syncer())
+    }
+
+    /// Grants an entitlement to a principal, through the type the entitlement belongs to (in
+    /// Cognito, a group's membership to a user).
     pub async fn grant(
         &self,
         entitlement: Option<&Entitlement>,
         principal: Option<&Resource>,
     ) -> Result<(Grant, Change)> {
-        memberships::grant(&self.pool, &self.changes, entitlement, principal).await
+        let (syncer, entitlement, principal) = granting(entitlement, principal)?;
+        syncer.grant(&self.scope(), entitlement, principal).await
     }
 
     pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
-        memberships::revoke(&self.pool, &self.changes, grant).await
+        let (syncer, entitlement, principal) =
+            granting(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+        syncer.revoke(&self.scope(), entitlement, principal).await
     }
 
     pub async fn create_account(
@@ -378,42 +228,14 @@ impl Connector {
         accounts::create_account(&self.pool, request).await
     }
 
-    /// How many resources of a type to list memberships of at once in a full sync: enough to
-    /// use the operation's whole budget, which still bounds the rate.
-    pub fn grant_listing_concurrency(&self, kind: ResourceKind) -> usize {
-        self.pool.concurrency_for(match kind {
-            ResourceKind::User => Operation::AdminListGroupsForUser,
-            ResourceKind::Group => Operation::ListUsersInGroup,
-        })
-    }
-
-    /// A page of memberships for a full sync, from whichever side [`Listed::membership_side`] chose.
-    /// (Over gRPC, memberships are always listed per group, and users list none.)
-    pub async fn sync_grants(
-        &self,
-        resource: &Resource,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Grant>> {
-        let id = model::resource_id_of(resource)?;
-        match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => memberships::of_user(&self.pool, resource, cursor).await,
-            ResourceKind::Group => self.list_grants(resource, cursor).await,
-        }
-    }
-
-    /// Deletes a user. Groups are not a lifecycle object here: deleting one is refused.
+    /// Deletes a resource, if its type allows (users do, groups do not).
     pub async fn delete_resource(&self, id: Option<&ResourceId>) -> Result<Change> {
         let id = id.ok_or_else(|| {
             ConnectorError::InvalidArgument("resource_id with a resource is required".to_string())
         })?;
         model::checked_id("resource_id.resource", &id.resource)?;
-        match ResourceKind::parse(&id.resource_type)? {
-            ResourceKind::User => users::delete(&self.pool, &id.resource).await,
-            ResourceKind::Group => Err(ConnectorError::InvalidArgument(format!(
-                "group {:?} cannot be deleted through this connector: only users are created and deleted",
-                id.resource
-            ))),
-        }
+        let kind = ResourceKind::parse(&id.resource_type)?;
+        kind.syncer().delete(&self.scope(), &id.resource).await
     }
 
     /// Action schemas; all are global, so a resource-type filter finds none.
@@ -448,44 +270,22 @@ impl Connector {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn listed(users: u64, users_done: bool, groups: u64, groups_done: bool) -> Listed {
-        let mut listed = Listed::default();
-        listed.add(ResourceKind::User, users);
-        listed.add(ResourceKind::Group, groups);
-        if users_done {
-            listed.finish(ResourceKind::User);
-        }
-        if groups_done {
-            listed.finish(ResourceKind::Group);
-        }
-        listed
-    }
-
-    /// #17: the side followed DescribeUserPool's estimate, so at 0 a 150-user, 10-group pool
-    /// was read per user. Only what has been listed decides now.
-    #[test]
-    fn the_membership_side_is_settled_by_what_has_been_listed() {
-        use ResourceKind::{Group, User};
-        // Nothing settled while both listings run, whatever the counts so far.
-        assert_eq!(listed(0, false, 10, false).membership_side(), None);
-        assert_eq!(listed(5, false, 10, true).membership_side(), None);
-        // All groups listed and at least as many users seen: per group, users still listing.
-        assert_eq!(listed(10, false, 10, true).membership_side(), Some(Group));
-        assert_eq!(listed(150, true, 10, true).membership_side(), Some(Group));
-        // All users listed and fewer than the groups seen so far: per user, groups still listing.
-        assert_eq!(listed(5, true, 60, false).membership_side(), Some(User));
-        assert_eq!(listed(0, true, 1, false).membership_side(), Some(User));
-        // As many users as groups: per group (at least one call a group either way).
-        assert_eq!(listed(10, true, 10, true).membership_side(), Some(Group));
-        // Users all listed but not fewer than the groups seen while groups still list: wait.
-        assert_eq!(listed(60, true, 60, false).membership_side(), None);
-        // A listing that starts over takes its count back.
-        let mut restarted = listed(10, false, 10, true);
-        restarted.retract(User, 10);
-        assert_eq!(restarted.membership_side(), None);
-    }
+/// The type an entitlement to grant or revoke belongs to, with the entitlement and principal
+/// the request must carry. An entitlement of no known type is refused as not grantable.
+fn granting<'a>(
+    entitlement: Option<&'a Entitlement>,
+    principal: Option<&'a Resource>,
+) -> Result<(&'static dyn ResourceSyncer, &'a Entitlement, &'a Resource)> {
+    let entitlement = entitlement
+        .ok_or_else(|| ConnectorError::InvalidArgument("entitlement is required".to_string()))?;
+    let syncer = entitlement
+        .resource
+        .as_ref()
+        .and_then(|r| r.id.as_ref())
+        .and_then(|id| ResourceKind::parse(&id.resource_type).ok())
+        .map(ResourceKind::syncer)
+        .ok_or_else(|| resource_type::not_grantable(entitlement))?;
+    let principal = principal
+        .ok_or_else(|| ConnectorError::InvalidArgument("principal is required".to_string()))?;
+    Ok((syncer, entitlement, principal))
 }

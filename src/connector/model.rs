@@ -7,7 +7,7 @@ use aws_smithy_types::date_time::Format;
 use prost_types::value::Kind;
 use prost_types::{Struct, Timestamp, Value};
 
-use super::{ConnectorError, Result};
+use super::error::{ConnectorError, Result};
 use crate::pb::pack;
 use crate::pb::v2::{CapabilityPermission, CapabilityPermissions, Resource, ResourceId};
 

@@ -5,20 +5,23 @@
 //! groups. A full listing uses ListUsers only: AdminGetUser would make every listed user a
 //! billable monthly active user.
 
-use std::time::Duration;
+use async_trait::async_trait;
 
+use super::error::{ConnectorError, Result};
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
-use super::{Change, ConnectorError, Result, UserSlicing};
-use crate::cognito::filter::{FilterOp, UserFilter};
+use super::resource_type::{Change, Partition, ResourceSyncer, Scope};
 use crate::cognito::records::CognitoUser;
-use crate::cognito::{CognitoError, MAX_PAGE_SIZE, PoolClient};
+use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::pack;
 use crate::pb::v2::resource_type::Trait;
 use crate::pb::v2::status::ResourceStatus;
 use crate::pb::v2::user_trait::{self, AccountType, Email, MfaStatus, SsoStatus, StructuredName};
-use crate::pb::v2::{Resource, ResourceType, SkipEntitlementsAndGrants, Status, UserTrait};
+use crate::pb::v2::{
+    Capability, Entitlement, Grant, Resource, ResourceType, SkipEntitlementsAndGrants, Status,
+    UserTrait,
+};
 
 pub const TYPE_ID: &str = "user";
 
@@ -54,111 +57,80 @@ pub fn resource_type() -> ResourceType {
     }
 }
 
-/// Pools from this size on are listed in 16 `sub` slices: each slice may end in one partial
-/// page, and 15 extra calls are under 1% of the `ceil(users / 60)` a full listing needs.
-pub const SLICE_FROM_USERS: u64 = 90_000;
+/// The `user` resource type: listed with ListUsers, deleted with AdminDeleteUser.
+pub struct Users;
 
-/// A smaller pool begun as one chain of pages is re-listed in slices only when its first pages
-/// show that the chain is latency-bound (each page waits for the last, slower than the UserList
-/// budget allows) and would still take at least this long. Below that, the few seconds slicing
-/// could save are not worth its extra calls.
-pub const LATENCY_BOUND_FROM: Duration = Duration::from_secs(5);
-
-/// Re-listing in slices must save at least this share of the chain's remaining time: a chain
-/// measured only a little slower than the budget keeps its calls.
-const SLICING_SAVES_AT_LEAST: f64 = 0.2;
-
-/// What Validate saw of the pool, to plan a full listing of its users.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PoolObservation {
-    /// DescribeUserPool's estimate: 0 or stale at times, so only ever a plan, never a fact.
-    pub estimated_users: u64,
-    /// ListUsers calls per second the budget allows (infinite when unpaced).
-    pub user_list_rate: f64,
-}
-
-/// The ListUsers filters that together list every user once at the start of a full listing: the
-/// operator's filter alone, or, for a pool large enough that the slices' partial last pages are
-/// under 1% of its calls, the 16 `sub ^= "<hex digit>"` slices (a `sub` is a UUID). Cognito
-/// takes one filter per request, so an operator's filter is never sliced. A smaller pool starts
-/// as one chain, and [`slicing_pays`] decides from its measured pages.
-pub fn slices(
-    filter: Option<UserFilter>,
-    slicing: UserSlicing,
-    pool: &PoolObservation,
-) -> Vec<Option<UserFilter>> {
-    let slice = match (slicing, &filter) {
-        (_, Some(_)) | (UserSlicing::Never, None) => false,
-        (UserSlicing::Always, None) => true,
-        (UserSlicing::Auto, None) => pool.estimated_users >= SLICE_FROM_USERS,
-    };
-    if !slice {
-        return vec![filter];
+#[async_trait]
+impl ResourceSyncer for Users {
+    fn type_id(&self) -> &'static str {
+        TYPE_ID
     }
-    sub_slices()
-}
 
-/// The 16 `sub ^= "<hex digit>"` filters.
-pub fn sub_slices() -> Vec<Option<UserFilter>> {
-    "0123456789abcdef"
-        .chars()
-        .filter_map(|digit| UserFilter::new("sub", FilterOp::StartsWith, &digit.to_string()).ok())
-        .map(Some)
-        .collect()
-}
-
-/// What the first pages of an unsliced user listing measured.
-#[derive(Clone, Copy, Debug)]
-pub struct ChainPace {
-    /// Pages listed so far, and the users they held.
-    pub pages: u64,
-    pub users: u64,
-    /// The time their calls took, waits for the rate left out: a chain that mostly waits for
-    /// the rate (other listings take it) is rate-bound, and slices would only wait too.
-    pub calling: Duration,
-}
-
-impl ChainPace {
-    /// How long one page takes here, queueing for the rate left out.
-    pub fn page_latency(&self) -> Duration {
-        self.calling / u32::try_from(self.pages.max(1)).unwrap_or(u32::MAX)
+    fn resource_type(&self) -> ResourceType {
+        resource_type()
     }
-}
 
-/// Whether a user listing begun as one chain finishes sooner re-listed from the start in 16
-/// slices. The chain's own pages tell how long a page takes here (one DescribeUserPool round
-/// trip, connection set-up and all, does not); the pool's size comes from the estimate or what
-/// the chain has already seen, whichever is more, and an unknown size never pays. Slices re-list
-/// every page and may each end in a partial one, and the budget bounds them all together.
-pub fn slicing_pays(pool: &PoolObservation, pace: &ChainPace) -> bool {
-    if pace.pages == 0 {
-        return false;
+    /// Synced, read one at a time (GetResource, so targeted syncs), created and deleted.
+    fn capabilities(&self) -> Vec<Capability> {
+        vec![
+            Capability::Sync,
+            Capability::TargetedSync,
+            Capability::AccountProvisioning,
+            Capability::ResourceDelete,
+        ]
     }
-    let latency = pace.page_latency().as_secs_f64();
-    let total_pages = pool
-        .estimated_users
-        .max(pace.users)
-        .div_ceil(u64::from(MAX_PAGE_SIZE));
-    // One chain takes a page's latency or the budget's interval, whichever is longer.
-    let page = latency.max(1.0 / pool.user_list_rate);
-    let remaining = total_pages.saturating_sub(pace.pages) as f64 * page;
-    let sliced_pages = (total_pages + 16) as f64;
-    let sliced =
-        (sliced_pages / pool.user_list_rate).max((total_pages.div_ceil(16) + 1) as f64 * latency);
-    remaining >= LATENCY_BOUND_FROM.as_secs_f64()
-        && sliced <= remaining * (1.0 - SLICING_SAVES_AT_LEAST)
-}
 
-/// One page of users, filtered by the operator's `--user-filter` if any.
-pub async fn list(
-    pool: &PoolClient,
-    filter: Option<&UserFilter>,
-    cursor: &Cursor,
-) -> Result<PageResult<Resource>> {
-    let page = pool
-        .list_users(filter, cursor.cognito_token.as_deref(), cursor.limit())
-        .await?;
-    Ok(fit_page(page, cursor, |user| Some(resource(user))))
+    async fn list(
+        &self,
+        scope: &Scope<'_>,
+        partition: &Partition,
+        cursor: &Cursor,
+    ) -> Result<PageResult<Resource>> {
+        let page = scope
+            .pool
+            .list_users(
+                partition.user_filter.as_ref(),
+                cursor.cognito_token.as_deref(),
+                cursor.limit(),
+            )
+            .await?;
+        Ok(fit_page(page, cursor, |user| Some(resource(user))))
+    }
+
+    async fn get(&self, scope: &Scope<'_>, username: &str) -> Result<Resource> {
+        get(scope.pool, username).await
+    }
+
+    /// Users carry no entitlements of their own: memberships are the groups'.
+    fn entitlements(&self, _user: &Resource) -> Vec<Entitlement> {
+        Vec::new()
+    }
+
+    async fn grants(
+        &self,
+        _scope: &Scope<'_>,
+        _user: &Resource,
+        _cursor: &Cursor,
+    ) -> Result<PageResult<Grant>> {
+        Ok(PageResult::last(Vec::new()))
+    }
+
+    fn membership_operation(&self) -> Operation {
+        Operation::AdminListGroupsForUser
+    }
+
+    /// Deletes a user for good. A user that is already gone is reported as such, not as an
+    /// error, so that a retried delete succeeds.
+    async fn delete(&self, scope: &Scope<'_>, username: &str) -> Result<Change> {
+        match scope.pool.delete_user(username).await {
+            Ok(()) => {
+                tracing::info!(username, "deleted user");
+                Ok(Change::Made)
+            }
+            Err(CognitoError::UserNotFound { .. }) => Ok(Change::AlreadySo),
+            Err(err) => Err(err.into()),
+        }
+    }
 }
 
 /// One user, read consistently with AdminGetUser (targeted reads only).
@@ -175,19 +147,6 @@ pub fn user_not_found(pool: &PoolClient, username: &str) -> ConnectorError {
         "user {username:?} does not exist in user pool {}",
         pool.pool_id()
     ))
-}
-
-/// Deletes a user for good. A user that is already gone is reported as such, not as an error,
-/// so that a retried delete succeeds.
-pub async fn delete(pool: &PoolClient, username: &str) -> Result<Change> {
-    match pool.delete_user(username).await {
-        Ok(()) => {
-            tracing::info!(username, "deleted user");
-            Ok(Change::Made)
-        }
-        Err(CognitoError::UserNotFound { .. }) => Ok(Change::AlreadySo),
-        Err(err) => Err(err.into()),
-    }
 }
 
 /// Enables or disables a user; doing so twice is harmless.
@@ -397,63 +356,6 @@ mod tests {
         ] {
             assert!(fields.contains_key(key), "missing {key}");
         }
-    }
-
-    #[test]
-    fn large_pools_are_sliced_by_sub_from_the_start_unless_filtered() {
-        let one = |f: Option<UserFilter>| vec![f];
-        let pool = |estimated_users| PoolObservation {
-            estimated_users,
-            user_list_rate: 30.0,
-        };
-        assert_eq!(slices(None, UserSlicing::Auto, &pool(1_000)), one(None));
-        // #17: a noisy DescribeUserPool round trip no longer slices a pool this size up front.
-        assert_eq!(slices(None, UserSlicing::Auto, &pool(10_000)), one(None));
-        let sliced = slices(None, UserSlicing::Auto, &pool(SLICE_FROM_USERS));
-        assert_eq!(sliced.len(), 16);
-        assert_eq!(sliced[10].as_ref().unwrap().to_string(), r#"sub ^= "a""#);
-        assert_eq!(slices(None, UserSlicing::Always, &pool(1)).len(), 16);
-        assert_eq!(
-            slices(None, UserSlicing::Never, &pool(10_000_000)),
-            one(None)
-        );
-        let filter: UserFilter = r#"email ^= "a""#.parse().unwrap();
-        assert_eq!(
-            slices(Some(filter.clone()), UserSlicing::Always, &pool(10_000_000)),
-            one(Some(filter))
-        );
-    }
-
-    /// #17: one noisy round trip chose 16 slices for 2,000 users (45 calls instead of 34, and
-    /// slower). Slicing now follows what the listing's own pages measured.
-    #[test]
-    fn a_chain_is_resliced_only_when_its_pages_show_slicing_shortens_the_sync() {
-        let pool = |estimated_users, user_list_rate| PoolObservation {
-            estimated_users,
-            user_list_rate,
-        };
-        let pace = |pages, ms_per_page| ChainPace {
-            pages,
-            users: pages * 60,
-            calling: Duration::from_millis(pages * ms_per_page),
-        };
-        // 10,000 users at 55 ms a page with 30 calls a second allowed: 165 more pages take 9 s
-        // one after another, 6 s in slices at the budget. Sliced.
-        assert!(slicing_pays(&pool(10_000, 30.0), &pace(2, 55)));
-        // 2,000 users: 32 pages left take under 5 s whatever the latency here. Not sliced.
-        assert!(!slicing_pays(&pool(2_000, 15.0), &pace(2, 100)));
-        // The chain keeps up with the budget (15 a second, 60 ms a page): nothing to gain.
-        assert!(!slicing_pays(&pool(10_000, 15.0), &pace(2, 60)));
-        // Fast calls that queue for the rate (other listings take it): rate-bound, and slices
-        // would only queue too.
-        assert!(!slicing_pays(&pool(10_000, 30.0), &pace(4, 2)));
-        // An estimate of 0 (or one below what was seen) is no size: never sliced on it.
-        assert!(!slicing_pays(&pool(0, 30.0), &pace(3, 500)));
-        // Slow pages on a mid-sized pool: 3,000 users at 300 ms, 15 a second. Sliced.
-        assert!(slicing_pays(&pool(3_000, 15.0), &pace(2, 300)));
-        // Unpaced and slow: the slices run 16 at a time.
-        assert!(slicing_pays(&pool(10_000, f64::INFINITY), &pace(2, 50)));
-        assert!(!slicing_pays(&pool(10_000, 30.0), &pace(0, 50)));
     }
 
     #[test]

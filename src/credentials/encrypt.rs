@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
-use super::CredentialError;
+use super::error::CredentialError;
 use super::jwk::{JwkError, PublicJwk};
 use crate::pb::v2::encryption_config::Config;
 use crate::pb::v2::{EncryptedData, EncryptionConfig};

@@ -3,16 +3,9 @@
 use rand::TryRngCore;
 use rand::rngs::OsRng;
 
-use super::CredentialError;
+use super::error::{COGNITO_MAX_PASSWORD_LENGTH, CredentialError, DEFAULT_PASSWORD_LENGTH};
 use crate::pb::v2::credential_options::RandomPassword;
 use crate::secret::Secret;
-
-/// The length used when the request leaves `random_password.length` at 0, as the one-shot
-/// `--create-account` path of Baton asks for.
-pub const DEFAULT_PASSWORD_LENGTH: usize = 20;
-
-/// Cognito refuses longer passwords.
-pub const COGNITO_MAX_PASSWORD_LENGTH: usize = 256;
 
 /// Baton's smallest `random_password.length`; shorter requests are raised to it.
 const BATON_MIN_PASSWORD_LENGTH: usize = 8;

@@ -14,7 +14,7 @@ use prost_types::Timestamp;
 use super::cognito_shape::UserRecord;
 use super::diff::{Change, FeedChange};
 use crate::c1z::{C1zError, C1zReader};
-use crate::connector::{groups, memberships, model, users};
+use crate::connector::{groups, model, users};
 use crate::pb::pack;
 use crate::pb::v2::event::Event as EventKind;
 use crate::pb::v2::{
@@ -97,7 +97,7 @@ pub fn event(
         Change::UserDeleted { username } => resource_change(users::TYPE_ID, username, None),
         Change::MemberAdded { group, username } => (
             EventKind::CreateGrantEvent(CreateGrantEvent {
-                entitlement: Some(memberships::member_entitlement(
+                entitlement: Some(groups::member_entitlement(
                     &snapshots.resource(groups::TYPE_ID, group)?,
                 )),
                 principal: Some(snapshots.resource(users::TYPE_ID, username)?),
@@ -107,7 +107,7 @@ pub fn event(
         ),
         Change::MemberRemoved { group, username } => (
             EventKind::CreateRevokeEvent(CreateRevokeEvent {
-                entitlement: Some(memberships::member_entitlement(
+                entitlement: Some(groups::member_entitlement(
                     &snapshots.former_resource(groups::TYPE_ID, group)?,
                 )),
                 principal: Some(snapshots.former_resource(users::TYPE_ID, username)?),

@@ -180,16 +180,19 @@ impl EntitlementsService for SyncApi {
         request: Request<EntitlementsServiceListStaticEntitlementsRequest>,
     ) -> Result<Response<EntitlementsServiceListStaticEntitlementsResponse>, Status> {
         let request = request.into_inner();
-        ResourceKind::parse(&request.resource_type_id)?;
-        // The connector has no static entitlements: one empty page, which no token can resume;
-        // the token and page size are still checked like every listing's.
-        self.tokens.decode(
+        let kind = ResourceKind::parse(&request.resource_type_id)?;
+        let (list, next_page_token) = self.held_listing(
             "static-entitlements",
             &request.page_token,
             request.page_size,
+            self.connector.list_static_entitlements(kind),
         )?;
         Ok(Response::new(
-            EntitlementsServiceListStaticEntitlementsResponse::default(),
+            EntitlementsServiceListStaticEntitlementsResponse {
+                list,
+                next_page_token,
+                ..Default::default()
+            },
         ))
     }
 }

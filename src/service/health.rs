@@ -76,7 +76,7 @@ impl HealthState {
             HEALTH_PATH if !self.is_ready() => not_ready(),
             HEALTH_PATH => {
                 match tokio::time::timeout(HEALTH_TIMEOUT, self.connector.validate()).await {
-                    Ok(Ok(())) => (StatusCode::OK, json!({"status": "healthy"})),
+                    Ok(Ok(_)) => (StatusCode::OK, json!({"status": "healthy"})),
                     Ok(Err(err)) => (
                         StatusCode::SERVICE_UNAVAILABLE,
                         json!({"status": "unhealthy", "error": err.to_string()}),

@@ -13,6 +13,7 @@
 //! bounded queue, and entitlements and grants page through the resources the store already holds
 //! instead of keeping them.
 
+pub mod plan;
 pub mod progress;
 pub mod store;
 
@@ -28,13 +29,11 @@ use tokio::task::JoinSet;
 use crate::cognito::CognitoError;
 use crate::cognito::pacing::{prioritized, timing_waits};
 use crate::cognito::stats::OperationStats;
-use crate::connector::users::ChainPace;
-use crate::connector::{
-    Connector, ConnectorError, Cursor, Listed, ListingTrail, Partition, ResourceKind,
-};
+use crate::connector::{Connector, ConnectorError, Cursor, ListingTrail, Partition, ResourceKind};
 use crate::pb::v2::{
     Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
 };
+use plan::{ChainPace, Listed, ListingPlan};
 pub use progress::{Phase, Progress};
 use store::{StoreClosed, StoreError, StoreHandle, SyncStore};
 
@@ -161,7 +160,8 @@ impl SyncEngine {
         let progress = &self.progress;
 
         progress.enter(Phase::Validating);
-        self.connector.validate().await?;
+        let pool = self.connector.validate().await?;
+        let plan = Arc::new(ListingPlan::new(&self.connector, &pool));
 
         progress.enter(Phase::ResourceTypes);
         let resource_types = self.connector.resource_types();
@@ -189,7 +189,7 @@ impl SyncEngine {
         let resources = try_join_all(
             kinds
                 .iter()
-                .map(|(t, kind)| self.list_resources(t, *kind, store, &listing)),
+                .map(|(t, kind)| self.list_resources(t, *kind, &plan, store, &listing)),
         );
         let entitlements = try_join_all(
             kinds
@@ -238,14 +238,16 @@ impl SyncEngine {
         &self,
         resource_type: &ResourceType,
         kind: ResourceKind,
+        plan: &Arc<ListingPlan>,
         store: &StoreHandle,
         listing: &watch::Sender<Listing>,
     ) -> Result<u64, SyncError> {
-        let partitions = self.connector.partitions(kind);
+        let partitions = plan.partitions(kind);
         // One unsliced chain may learn from its first pages that slices finish sooner.
         let probe = partitions.len() == 1;
         let chain = |partition, probe| Chain {
             connector: self.connector.clone(),
+            plan: plan.clone(),
             progress: self.progress.clone(),
             store: store.clone(),
             listing: listing.clone(),
@@ -330,7 +332,7 @@ impl SyncEngine {
         if ready.membership_side != Some(kind) {
             return Ok(Tally::default());
         }
-        let concurrency = self.connector.grant_listing_concurrency(kind);
+        let concurrency = plan::membership_concurrency(&self.connector, kind);
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
         let mut tally = Tally::default();
         let mut stored = StoredResources::new(store, &resource_type.id);
@@ -497,6 +499,7 @@ const PROBE_PAGES: u64 = 4;
 /// One partition of a type's listing: a chain of pages, each needing the last one's token.
 struct Chain {
     connector: Arc<Connector>,
+    plan: Arc<ListingPlan>,
     progress: Arc<Progress>,
     store: StoreHandle,
     listing: watch::Sender<Listing>,
@@ -566,7 +569,7 @@ impl Chain {
                     users: count,
                     calling,
                 };
-                if let Some(slices) = self.connector.measured_partitions(kind, &pace) {
+                if let Some(slices) = self.plan.measured_partitions(kind, &pace) {
                     tracing::info!(
                         pages,
                         page_latency_ms = pace.page_latency().as_millis() as u64,
