@@ -6,7 +6,7 @@
 use clap::{ArgAction, Args, Command};
 use serde_json::{Value, json};
 
-use super::PoolArgs;
+use super::pool_flags::{FormField, PoolArgs};
 use crate::connector::metadata;
 use crate::pb::{pack, to_protojson};
 
@@ -16,34 +16,16 @@ pub fn capabilities_json() -> Result<String, crate::pb::UnprintableRecord> {
     Ok(pretty(&json))
 }
 
-/// Human names for the configuration fields, shown by the platform's setup form.
-const DISPLAY_NAMES: &[(&str, &str)] = &[
-    ("user-pool-id", "User pool ID or ARN"),
-    ("region", "AWS region"),
-    ("aws-access-key-id", "AWS access key ID"),
-    ("aws-secret-access-key", "AWS secret access key"),
-    ("aws-session-token", "AWS session token"),
-    ("role-arn", "IAM role ARN to assume"),
-    ("external-id", "External ID"),
-    ("endpoint-url", "Cognito endpoint URL"),
-    ("user-filter", "User filter"),
-    ("api-budget", "API budget (share of Cognito quotas)"),
-    ("category-budget", "API budget per quota category"),
-];
-
-const SECRET_FIELDS: &[&str] = &["aws-secret-access-key", "aws-session-token", "external-id"];
-
 /// `config_schema.json`: the connector's own fields in the shape Baton's Go SDK exports its
 /// `field.Configuration` (Go field names, relationships by kind number).
 pub fn config_schema_json() -> String {
     let command = PoolArgs::augment_args(Command::new("baton-cognito"));
+    let form_of = |id: &str| PoolArgs::FORM.iter().find(|field| field.id == id);
     let fields: Vec<Value> = command
         .get_arguments()
-        .filter(|arg| !arg.is_hide_set())
-        .filter_map(|arg| {
-            let name = arg.get_long()?;
+        .filter_map(|arg| Some((arg.get_long()?, form_of(arg.get_id().as_str())?, arg)))
+        .map(|(name, form, arg)| {
             let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
-            let required = name == "user-pool-id";
             let default = arg
                 .get_default_values()
                 .first()
@@ -54,12 +36,8 @@ pub fn config_schema_json() -> String {
                 ArgAction::Append => "StringSliceField",
                 _ => "StringField",
             };
-            let display = DISPLAY_NAMES
-                .iter()
-                .find(|(flag, _)| *flag == name)
-                .map(|(_, display)| *display)
-                .unwrap_or(name);
-            Some(json!({
+            let required = form.required;
+            json!({
                 "FieldName": name,
                 "Required": required,
                 "DefaultValue": if variant == "StringSliceField" { json!([]) } else { json!(default) },
@@ -69,29 +47,37 @@ pub fn config_schema_json() -> String {
                 "HelpURL": "",
                 "Variant": variant,
                 "Rules": {},
-                "Secret": SECRET_FIELDS.contains(&name),
+                "Secret": form.secret,
                 "StructFieldName": "",
                 "SyncerConfig": {"Required": required, "Hidden": false, "ShortHand": "", "Persistent": false},
-                "ConnectorConfig": {"DisplayName": display, "Required": required, "Placeholder": "", "FieldType": "", "BonusStrings": null},
+                "ConnectorConfig": {"DisplayName": form.display_name, "Required": required, "Placeholder": "", "FieldType": "", "BonusStrings": null},
                 "WasReExported": false,
                 "FieldGroups": null,
-            }))
+            })
         })
         .collect();
-    let by_name = |name: &str| {
+    let field = |id: &str| {
+        let long = id.replace('_', "-");
         fields
             .iter()
-            .find(|f| f["FieldName"] == name)
+            .find(|f| f["FieldName"] == long.as_str())
             .cloned()
             .unwrap_or(Value::Null)
     };
     const REQUIRED_TOGETHER: u8 = 1;
     const DEPENDENTS: u8 = 4;
-    let constraints = json!([
-        {"Kind": REQUIRED_TOGETHER, "Fields": [by_name("aws-access-key-id"), by_name("aws-secret-access-key")], "ExpectedFields": null},
-        {"Kind": DEPENDENTS, "Fields": [by_name("aws-session-token")], "ExpectedFields": [by_name("aws-access-key-id")]},
-        {"Kind": DEPENDENTS, "Fields": [by_name("external-id")], "ExpectedFields": [by_name("role-arn")]},
-    ]);
+    let constraints: Vec<Value> = PoolArgs::FORM
+        .iter()
+        .flat_map(|form: &FormField| {
+            let together = form.together_with.map(|other| {
+                json!({"Kind": REQUIRED_TOGETHER, "Fields": [field(form.id), field(other)], "ExpectedFields": null})
+            });
+            let needs = form.needs.map(|other| {
+                json!({"Kind": DEPENDENTS, "Fields": [field(form.id)], "ExpectedFields": [field(other)]})
+            });
+            together.into_iter().chain(needs)
+        })
+        .collect();
     pretty(&json!({
         "Fields": fields,
         "Constraints": constraints,
@@ -116,16 +102,39 @@ fn pretty(value: &Value) -> String {
 mod tests {
     use super::*;
 
+    /// The form and the flags cannot drift apart: every flag shown has its form field, no
+    /// hidden flag has one, and the constraints name flags that exist.
     #[test]
-    fn every_connector_flag_has_a_display_name() {
+    fn every_shown_connector_flag_and_only_those_have_a_form_field() {
         let command = PoolArgs::augment_args(Command::new("x"));
-        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
-            let name = arg.get_long().unwrap();
-            assert!(
-                DISPLAY_NAMES.iter().any(|(flag, _)| *flag == name),
-                "no display name for --{name}"
-            );
+        let ids = |hidden: bool| -> Vec<String> {
+            command
+                .get_arguments()
+                .filter(|a| a.is_hide_set() == hidden)
+                .map(|a| a.get_id().to_string())
+                .collect()
+        };
+        let form: Vec<String> = PoolArgs::FORM.iter().map(|f| f.id.to_string()).collect();
+        assert_eq!(form, ids(false));
+        assert!(ids(true).iter().all(|id| !form.contains(id)));
+        for field in PoolArgs::FORM {
+            for other in field.together_with.iter().chain(&field.needs) {
+                assert!(
+                    form.iter().any(|id| id == other),
+                    "{} names {other}",
+                    field.id
+                );
+            }
         }
+        let secret: Vec<&str> = PoolArgs::FORM
+            .iter()
+            .filter(|f| f.secret)
+            .map(|f| f.id)
+            .collect();
+        assert_eq!(
+            secret,
+            ["aws_secret_access_key", "aws_session_token", "external_id"]
+        );
     }
 
     /// The committed files are what the code prints (regenerate with

@@ -13,7 +13,9 @@ use super::error::{ConnectorError, Result};
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
-use super::resource_type::{Change, Partition, ResourceSyncer, Scope, not_grantable};
+use super::resource_type::{
+    Assignment, Change, Page, Partition, ResourceSyncer, Scope, not_grantable,
+};
 use super::users;
 use crate::cognito::records::CognitoGroup;
 use crate::cognito::{CognitoError, Operation, PoolClient};
@@ -79,12 +81,7 @@ impl ResourceSyncer for Groups {
     }
 
     /// Groups are one part: the user filter does not apply to them.
-    async fn list(
-        &self,
-        scope: &Scope<'_>,
-        _partition: &Partition,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Resource>> {
+    async fn list(&self, scope: &Scope<'_>, _all: &Partition, cursor: &Cursor) -> Page<Resource> {
         let page = scope
             .pool
             .list_groups(cursor.cognito_token.as_deref(), cursor.limit())
@@ -107,12 +104,7 @@ impl ResourceSyncer for Groups {
 
     /// One page of the group's members as grants. With a user filter, members outside it are
     /// left out, so no grant names a user the listing did not return.
-    async fn grants(
-        &self,
-        scope: &Scope<'_>,
-        group: &Resource,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Grant>> {
+    async fn grants(&self, scope: &Scope<'_>, group: &Resource, cursor: &Cursor) -> Page<Grant> {
         let pool = scope.pool;
         let name = model::resource_id_of(group)?.resource.as_str();
         let page = match pool
@@ -138,15 +130,10 @@ impl ResourceSyncer for Groups {
 
     /// Adds the principal to the entitlement's group; returns the grant and whether it already
     /// existed.
-    async fn grant(
-        &self,
-        scope: &Scope<'_>,
-        entitlement: &Entitlement,
-        principal: &Resource,
-    ) -> Result<(Grant, Change)> {
-        let (group, username) = membership(entitlement, principal)?;
+    async fn grant(&self, scope: &Scope<'_>, asked: &Assignment<'_>) -> Result<(Grant, Change)> {
+        let (group, username) = membership(asked)?;
         let (pool, changes) = (scope.pool, scope.changes);
-        let grant = member_grant(entitlement, username);
+        let grant = member_grant(asked.entitlement, username);
         let _turn = changes.lock((group, username)).await;
         if is_member(pool, group, username).await? {
             return Ok((grant, Change::AlreadySo));
@@ -163,13 +150,8 @@ impl ResourceSyncer for Groups {
     }
 
     /// Removes the principal from the entitlement's group.
-    async fn revoke(
-        &self,
-        scope: &Scope<'_>,
-        entitlement: &Entitlement,
-        principal: &Resource,
-    ) -> Result<Change> {
-        let (group, username) = membership(entitlement, principal)?;
+    async fn revoke(&self, scope: &Scope<'_>, asked: &Assignment<'_>) -> Result<Change> {
+        let (group, username) = membership(asked)?;
         let (pool, changes) = (scope.pool, scope.changes);
         let _turn = changes.lock((group, username)).await;
         if !is_member(pool, group, username).await? {
@@ -290,10 +272,11 @@ pub async fn memberships_of_user(
 /// The group and the user a membership request names. The entitlement must be exactly the
 /// `member` entitlement of its group and the principal a user; both come from the ids the
 /// request carries, never from splitting id strings.
-fn membership<'a>(
-    entitlement: &'a Entitlement,
-    principal: &'a Resource,
-) -> Result<(&'a str, &'a str)> {
+fn membership<'a>(asked: &Assignment<'a>) -> Result<(&'a str, &'a str)> {
+    let Assignment {
+        entitlement,
+        principal,
+    } = *asked;
     let group = entitlement
         .resource
         .as_ref()
@@ -334,6 +317,13 @@ mod tests {
     use super::*;
     use crate::cognito::records::CognitoGroup;
 
+    fn assignment<'a>(entitlement: &'a Entitlement, principal: &'a Resource) -> Assignment<'a> {
+        Assignment {
+            entitlement,
+            principal,
+        }
+    }
+
     #[test]
     fn only_user_memberships_of_groups_are_provisioned() {
         let group = resource(&CognitoGroup {
@@ -343,15 +333,15 @@ mod tests {
         let entitlement = member_entitlement(&group);
         let user = |type_id: &str| model::resource_ref(type_id, "ann");
         let ann = user("user");
-        let (group, username) = membership(&entitlement, &ann).unwrap();
+        let (group, username) = membership(&assignment(&entitlement, &ann)).unwrap();
         assert_eq!((group, username), ("a:b", "ann"));
-        assert!(membership(&entitlement, &user("group")).is_err());
+        assert!(membership(&assignment(&entitlement, &user("group"))).is_err());
         let mut other = entitlement.clone();
         other.id = "group:a:b:owner".into();
-        assert!(membership(&other, &user("user")).is_err());
+        assert!(membership(&assignment(&other, &user("user"))).is_err());
         let mut not_group = entitlement;
         not_group.resource = Some(user("user"));
-        assert!(membership(&not_group, &user("user")).is_err());
+        assert!(membership(&assignment(&not_group, &user("user"))).is_err());
     }
 
     #[test]

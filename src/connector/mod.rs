@@ -35,7 +35,7 @@ use change_locks::ChangeLocks;
 pub use error::{ConnectorError, Result};
 pub use kinds::ResourceKind;
 pub use paging::{Cursor, ListingTrail, PageResult, held_page};
-use resource_type::Scope;
+use resource_type::{Assignment, Scope};
 pub use resource_type::{Change, Partition, ResourceSyncer};
 
 /// Whether a full listing of users is split into `sub` prefix slices listed side by side (the
@@ -211,14 +211,13 @@ impl Connector {
         entitlement: Option<&Entitlement>,
         principal: Option<&Resource>,
     ) -> Result<(Grant, Change)> {
-        let (syncer, entitlement, principal) = granting(entitlement, principal)?;
-        syncer.grant(&self.scope(), entitlement, principal).await
+        let (syncer, asked) = granting(entitlement, principal)?;
+        syncer.grant(&self.scope(), &asked).await
     }
 
     pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
-        let (syncer, entitlement, principal) =
-            granting(grant.entitlement.as_ref(), grant.principal.as_ref())?;
-        syncer.revoke(&self.scope(), entitlement, principal).await
+        let (syncer, asked) = granting(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+        syncer.revoke(&self.scope(), &asked).await
     }
 
     pub async fn create_account(
@@ -275,7 +274,7 @@ impl Connector {
 fn granting<'a>(
     entitlement: Option<&'a Entitlement>,
     principal: Option<&'a Resource>,
-) -> Result<(&'static dyn ResourceSyncer, &'a Entitlement, &'a Resource)> {
+) -> Result<(&'static dyn ResourceSyncer, Assignment<'a>)> {
     let entitlement = entitlement
         .ok_or_else(|| ConnectorError::InvalidArgument("entitlement is required".to_string()))?;
     let syncer = entitlement
@@ -287,5 +286,11 @@ fn granting<'a>(
         .ok_or_else(|| resource_type::not_grantable(entitlement))?;
     let principal = principal
         .ok_or_else(|| ConnectorError::InvalidArgument("principal is required".to_string()))?;
-    Ok((syncer, entitlement, principal))
+    Ok((
+        syncer,
+        Assignment {
+            entitlement,
+            principal,
+        },
+    ))
 }

@@ -27,6 +27,16 @@ pub struct Scope<'a> {
     pub changes: &'a ChangeLocks,
 }
 
+/// A page of a listing, or why it could not be read.
+pub type Page<T> = Result<PageResult<T>>;
+
+/// A grant or a revoke as the request names it: an entitlement and the principal holding it.
+#[derive(Clone, Copy)]
+pub struct Assignment<'a> {
+    pub entitlement: &'a Entitlement,
+    pub principal: &'a Resource,
+}
+
 /// An independent part of one resource type's listing; the parts of a type together list each
 /// of its resources exactly once, so they can be listed side by side. Which parts a full sync
 /// lists is the sync engine's plan (`sync::plan`).
@@ -51,12 +61,7 @@ pub trait ResourceSyncer: Send + Sync {
     fn capabilities(&self) -> Vec<Capability>;
 
     /// One page of one part of the type's listing.
-    async fn list(
-        &self,
-        scope: &Scope<'_>,
-        partition: &Partition,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Resource>>;
+    async fn list(&self, scope: &Scope<'_>, part: &Partition, cursor: &Cursor) -> Page<Resource>;
 
     /// One resource by its id.
     async fn get(&self, scope: &Scope<'_>, id: &str) -> Result<Resource>;
@@ -71,35 +76,20 @@ pub trait ResourceSyncer: Send + Sync {
     fn entitlements(&self, resource: &Resource) -> Vec<Entitlement>;
 
     /// One page of the grants of one resource's entitlements.
-    async fn grants(
-        &self,
-        scope: &Scope<'_>,
-        resource: &Resource,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Grant>>;
+    async fn grants(&self, scope: &Scope<'_>, item: &Resource, cursor: &Cursor) -> Page<Grant>;
 
     /// The operation that reads memberships from this type's side in a full sync: its budget
     /// sets how many resources' memberships are read at once.
     fn membership_operation(&self) -> Operation;
 
     /// Grants the entitlement of one of this type's resources to the principal.
-    async fn grant(
-        &self,
-        _scope: &Scope<'_>,
-        entitlement: &Entitlement,
-        _principal: &Resource,
-    ) -> Result<(Grant, Change)> {
-        Err(not_grantable(entitlement))
+    async fn grant(&self, _scope: &Scope<'_>, asked: &Assignment<'_>) -> Result<(Grant, Change)> {
+        Err(not_grantable(asked.entitlement))
     }
 
     /// Revokes a grant of one of this type's entitlements.
-    async fn revoke(
-        &self,
-        _scope: &Scope<'_>,
-        entitlement: &Entitlement,
-        _principal: &Resource,
-    ) -> Result<Change> {
-        Err(not_grantable(entitlement))
+    async fn revoke(&self, _scope: &Scope<'_>, asked: &Assignment<'_>) -> Result<Change> {
+        Err(not_grantable(asked.entitlement))
     }
 
     /// Deletes one resource.

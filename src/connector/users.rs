@@ -11,7 +11,7 @@ use super::error::{ConnectorError, Result};
 use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
-use super::resource_type::{Change, Partition, ResourceSyncer, Scope};
+use super::resource_type::{Change, Page, Partition, ResourceSyncer, Scope};
 use crate::cognito::records::CognitoUser;
 use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::pack;
@@ -80,16 +80,11 @@ impl ResourceSyncer for Users {
         ]
     }
 
-    async fn list(
-        &self,
-        scope: &Scope<'_>,
-        partition: &Partition,
-        cursor: &Cursor,
-    ) -> Result<PageResult<Resource>> {
+    async fn list(&self, scope: &Scope<'_>, part: &Partition, cursor: &Cursor) -> Page<Resource> {
         let page = scope
             .pool
             .list_users(
-                partition.user_filter.as_ref(),
+                part.user_filter.as_ref(),
                 cursor.cognito_token.as_deref(),
                 cursor.limit(),
             )
@@ -106,12 +101,7 @@ impl ResourceSyncer for Users {
         Vec::new()
     }
 
-    async fn grants(
-        &self,
-        _scope: &Scope<'_>,
-        _user: &Resource,
-        _cursor: &Cursor,
-    ) -> Result<PageResult<Grant>> {
+    async fn grants(&self, _scope: &Scope<'_>, _user: &Resource, _at: &Cursor) -> Page<Grant> {
         Ok(PageResult::last(Vec::new()))
     }
 
