@@ -11,14 +11,14 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use crate::c1z::C1zError;
+use crate::cloud_events::sink::{Sink, SinkMode};
 use crate::cognito::filter::UserFilter;
 use crate::cognito::settings::{
     ApiBudget, AssumeRole, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef,
     parse_endpoint_url, resolve_region,
 };
 use crate::connector::{ConnectorOptions, UserSlicing};
-use crate::feed::event_feed::{EventFeedSettings, REFRESH_WAIT};
-use crate::feed::sink::{Sink, SinkMode};
+use crate::event_journal::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::logging::{self, LogFormat, LogLevel};
 use crate::modes::export::{self, ExportSettings};
 use crate::modes::inspect::{self, OutputFormat};
