@@ -19,12 +19,12 @@ use std::time::{Instant, SystemTime};
 mod pool_file;
 
 use baton_cognito::c1z::C1zReader;
+use baton_cognito::changes::diff;
+use baton_cognito::cloud_events::export_lines::Lines;
 use baton_cognito::cognito::records::CognitoUser;
 use baton_cognito::connector::{groups, users};
-use baton_cognito::feed::baton::{Snapshots, event};
-use baton_cognito::feed::diff;
-use baton_cognito::feed::journal::{Journal, JournalError};
-use baton_cognito::feed::lines::Lines;
+use baton_cognito::event_journal::baton_events::{Snapshots, event};
+use baton_cognito::event_journal::journal::{Journal, JournalError};
 use prost::Message;
 
 /// Which version of the pool a snapshot is.

@@ -7,9 +7,13 @@
 //! - `modes`: one file per thing the binary does (one-shot sync, `serve`, service mode, export,
 //!   watch, the event feed, inspect commands, one-shot provisioning).
 //! - `service`: service mode: log-in, the platform's task loop, one handler per task type.
-//! - `server`: the `c1.connector.v2` gRPC services, thin adapters over `connector` and `feed`.
-//! - `feed`: the change feeds: snapshots compared record by record, CloudEvents and export
-//!   lines, and the Baton event journal.
+//! - `server`: the `c1.connector.v2` gRPC services, thin adapters over `connector` and
+//!   `event_journal`.
+//! - `cloud_events` and `event_journal`, side by side (neither imports the other): changes as
+//!   CloudEvents for `watch` and records as JSON lines for `export`; the Baton event journal
+//!   that `EventService` serves.
+//! - `changes`: snapshots of the pool compared record by record, in Cognito's own shape, and the
+//!   state kept between runs.
 //! - `sync`: the sync engine, a pipeline of listings streaming into a store.
 //! - `connector`: Cognito in Baton's terms: users, groups and the memberships between them.
 //! - `cognito`: the only code that talks to AWS: its settings, pacing, retries, errors, and the
@@ -22,11 +26,13 @@
 //! are in Baton; then `sync` for how a whole pool is read.
 
 pub mod c1z;
+pub mod changes;
 pub mod cli;
+pub mod cloud_events;
 pub mod cognito;
 pub mod connector;
 pub mod credentials;
-pub mod feed;
+pub mod event_journal;
 pub mod http;
 pub mod ksuid;
 pub mod logging;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use super::pool_flags::PoolArgs;
-use crate::feed::sink::SinkMode;
+use crate::cloud_events::sink::SinkMode;
 use crate::logging::{LogFormat, LogLevel};
 use crate::modes::inspect::OutputFormat;
 use crate::secret::Secret;

@@ -7,14 +7,14 @@ use std::time::Duration;
 
 use super::args::{EventFeedArgs, ExportArgs, OneShotArgs, ServeArgs, ServiceArgs, WatchArgs};
 use super::pool_flags::PoolArgs;
+use crate::cloud_events::sink::Sink;
 use crate::cognito::filter::UserFilter;
 use crate::cognito::settings::{
     ApiBudget, AssumeRole, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef,
     parse_endpoint_url, resolve_region,
 };
 use crate::connector::ConnectorOptions;
-use crate::feed::event_feed::{EventFeedSettings, REFRESH_WAIT};
-use crate::feed::sink::Sink;
+use crate::event_journal::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::modes::export::ExportSettings;
 use crate::modes::provision::Request;
 use crate::modes::serve::ServeSettings;

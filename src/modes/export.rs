@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
-use crate::feed::lines::{Lines, LinesError};
-use crate::feed::{self, FeedMeta, FeedState};
+use crate::changes::{self, FeedMeta, FeedState};
+use crate::cloud_events::export_lines::{Lines, LinesError};
 use crate::workfiles;
 
 #[derive(Debug)]
@@ -41,7 +41,7 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
         )
     } else {
         let dest = scratch.path().join("export.c1z");
-        let taken = feed::state::take_into(&dest, connector, &meta, stop, cancelled).await?;
+        let taken = changes::state::take_into(&dest, connector, &meta, stop, cancelled).await?;
         (None, taken)
     };
     let (with_groups, pool) = (export.with_groups, meta.pool_id.clone());

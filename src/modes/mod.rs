@@ -16,10 +16,10 @@ use std::sync::Arc;
 use crate::c1z::C1zError;
 use tokio_util::sync::CancellationToken;
 
+use crate::changes::FeedError;
 use crate::cognito::PoolClient;
 use crate::cognito::settings::ClientSettings;
 use crate::connector::{Connector, ConnectorOptions};
-use crate::feed::FeedError;
 use crate::service::error::ServiceError;
 use crate::sync::SyncError;
 

@@ -7,8 +7,10 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use super::{PoolSettings, RunError, connector};
-use crate::feed::event_feed::{EventFeed, EventFeedError, EventFeedSettings, EventsRequest};
-use crate::feed::journal::JournalError;
+use crate::event_journal::event_feed::{
+    EventFeed, EventFeedError, EventFeedSettings, EventsRequest,
+};
+use crate::event_journal::journal::JournalError;
 use crate::pb::to_protojson;
 
 /// What the SDK's local reader asks for per page.

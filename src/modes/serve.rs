@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::{PoolSettings, RunError, Shutdown, connector};
-use crate::feed::event_feed::EventFeedSettings;
+use crate::event_journal::event_feed::EventFeedSettings;
 use crate::secret::Secret;
 use crate::server::listen_tls::TlsFiles;
 use crate::server::{InFlight, ServeOptions};

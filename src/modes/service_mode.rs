@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::connector::ConnectorError;
 use crate::connector::metadata::{self, SDK_VERSION};
-use crate::feed::event_feed::{EventFeed, EventFeedSettings};
+use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
 use crate::pb::baton::BatonServiceHelloRequest;
 use crate::server::{ActionsApi, EventsApi};
 use crate::service::error::ServiceError;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::{PoolSettings, RunError, Shutdown, connector};
 use crate::c1z::C1zReader;
+use crate::changes::{FeedError, FeedMeta, FeedState, Previous, Taken, diff};
+use crate::cloud_events::event::CloudEvent;
+use crate::cloud_events::sink::Sink;
 use crate::connector::Connector;
-use crate::feed::cloud_events::CloudEvent;
-use crate::feed::sink::Sink;
-use crate::feed::{self, FeedError, FeedMeta, FeedState, Previous, Taken};
 use crate::sync::SyncError;
 
 /// When runs happen.
@@ -168,7 +168,7 @@ async fn deliver(
     let differ = tokio::task::spawn_blocking(move || {
         let before = previous.open()?;
         let after = C1zReader::open(&after)?;
-        feed::diff(&pool, &previous.sync_id, &before, &after, |change| {
+        diff(&pool, &previous.sync_id, &before, &after, |change| {
             // The receiver is gone only when delivery failed; that error is the one to report.
             changes
                 .blocking_send(change)

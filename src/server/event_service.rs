@@ -1,11 +1,12 @@
-//! `EventService`: the pool's change journal as Baton events (see [`crate::feed::event_feed`]).
+//! `EventService`: the pool's change journal as Baton events (see
+//! [`crate::event_journal::event_feed`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
-use crate::feed::event_feed::{EventFeed, EventsRequest};
+use crate::event_journal::event_feed::{EventFeed, EventsRequest};
 use crate::pb::v2::event_service_server::EventService;
 use crate::pb::v2::*;
 

@@ -18,7 +18,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
 use crate::connector::Connector;
-use crate::feed::event_feed::{EventFeed, EventFeedSettings};
+use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::secret::Secret;
 

@@ -10,11 +10,11 @@ use prost::Message;
 use tonic::{Code, Status};
 
 use super::page_token::PageTokenError;
+use crate::changes::FeedError;
 use crate::cognito::CognitoError;
 use crate::connector::ConnectorError;
-use crate::feed::FeedError;
-use crate::feed::event_feed::EventFeedError;
-use crate::feed::journal::JournalError;
+use crate::event_journal::event_feed::EventFeedError;
+use crate::event_journal::journal::JournalError;
 use crate::pb::google::rpc::Status as RpcStatus;
 use crate::pb::pack;
 use crate::pb::v2::RateLimitDescription;

@@ -6,10 +6,10 @@ use std::io::Write;
 
 use serde_json::{Value, json};
 
-use super::cognito_shape::UserRecord;
-use super::diff::{Change, diff};
-use super::snapshot;
 use crate::c1z::{C1zError, C1zReader};
+use crate::changes::cognito_shape::UserRecord;
+use crate::changes::diff::{Change, diff};
+use crate::changes::snapshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinesError {

@@ -9,8 +9,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::diff::{Change, FeedChange};
-use super::state::FeedMeta;
+use crate::changes::diff::{Change, FeedChange};
+use crate::changes::state::FeedMeta;
 
 /// The type of user appearances and changes.
 pub const SYNC_TRIGGER: &str = "com.amazon.cognito-idp.sync_trigger";
@@ -136,7 +136,7 @@ fn source(meta: &FeedMeta) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::feed::cognito_shape::UserRecord;
+    use crate::changes::cognito_shape::UserRecord;
 
     #[test]
     fn header_values_are_percent_encoded_where_the_http_binding_says() {

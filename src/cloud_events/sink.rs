@@ -12,7 +12,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-use super::cloud_events::CloudEvent;
+use super::event::CloudEvent;
 use crate::http::{error_chain, is_transient_status};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);

@@ -23,11 +23,11 @@ use futures_util::future::Shared;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
-use super::baton::{self, Snapshots};
-use super::diff::diff;
+use super::baton_events::{self, Snapshots};
 use super::journal::{Journal, JournalError};
-use super::state::{FeedError, FeedMeta, take_into};
 use crate::c1z::{C1zError, C1zReader};
+use crate::changes::diff::diff;
+use crate::changes::state::{FeedError, FeedMeta, take_into};
 use crate::connector::Connector;
 use crate::pb::v2::{Event, EventFeedMetadata, ListEventsResponse};
 use crate::sealed::Sealer;
@@ -145,7 +145,7 @@ pub struct EventFeed {
 fn check_request(request: &EventsRequest) -> Result<(), EventFeedError> {
     // The SDK maps an empty id to its legacy single feed; this connector has one feed, so an
     // empty id means it.
-    if !request.feed_id.is_empty() && request.feed_id != baton::FEED_ID {
+    if !request.feed_id.is_empty() && request.feed_id != baton_events::FEED_ID {
         return Err(EventFeedError::UnknownFeed(request.feed_id.clone()));
     }
     if request.page_size > MAX_PAGE_SIZE {
@@ -211,7 +211,7 @@ impl EventFeed {
     }
 
     pub fn feeds(&self) -> Vec<EventFeedMetadata> {
-        vec![baton::feed_metadata()]
+        vec![baton_events::feed_metadata()]
     }
 
     /// One page of events after the request's cursor (or from its `start_at`, or from the
@@ -426,7 +426,7 @@ impl EventFeed {
                             &before,
                             &after,
                             |change| {
-                                let event = baton::event(&change, observed, &snapshots)?;
+                                let event = baton_events::event(&change, observed, &snapshots)?;
                                 appender.append(&event.encode_to_vec())?;
                                 appended += 1;
                                 Ok::<_, EventFeedError>(())

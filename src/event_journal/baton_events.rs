@@ -11,9 +11,9 @@ use std::time::SystemTime;
 
 use prost_types::Timestamp;
 
-use super::cognito_shape::UserRecord;
-use super::diff::{Change, FeedChange};
 use crate::c1z::{C1zError, C1zReader};
+use crate::changes::cognito_shape::UserRecord;
+use crate::changes::diff::{Change, FeedChange};
 use crate::connector::{groups, model, users};
 use crate::pb::pack;
 use crate::pb::v2::event::Event as EventKind;
