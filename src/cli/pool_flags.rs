@@ -122,34 +122,17 @@ pub struct PoolArgs {
     pub region: Option<String>,
 
     /// AWS access key id (with --aws-secret-access-key); otherwise the AWS default credential chain.
-    #[arg(
-        long,
-        env = "BATON_AWS_ACCESS_KEY_ID",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(long, env = "BATON_AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
     form: FormField::named("AWS access key ID").together_with("aws_secret_access_key");
     pub aws_access_key_id: Option<String>,
 
     /// AWS secret access key.
-    #[arg(
-        long,
-        env = "BATON_AWS_SECRET_ACCESS_KEY",
-        global = true,
-        hide_env_values = true,
-        value_name = "SECRET"
-    )]
+    #[arg(long, env = "BATON_AWS_SECRET_ACCESS_KEY", global = true, hide_env_values = true, value_name = "SECRET")]
     form: FormField::named("AWS secret access key");
     pub aws_secret_access_key: Option<Secret>,
 
     /// AWS session token, for temporary credentials.
-    #[arg(
-        long,
-        env = "BATON_AWS_SESSION_TOKEN",
-        global = true,
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    #[arg(long, env = "BATON_AWS_SESSION_TOKEN", global = true, hide_env_values = true, value_name = "TOKEN")]
     form: FormField::named("AWS session token").needs("aws_access_key_id");
     pub aws_session_token: Option<Secret>,
 
@@ -186,26 +169,13 @@ pub struct PoolArgs {
     /// A different share for one quota category, as CATEGORY=SHARE (repeatable; e.g.
     /// user-list=0.2). Categories: user-list, user-read, user-resource-read,
     /// user-pool-resource-read, user-pool-read, user-update, user-creation.
-    #[arg(
-        long,
-        env = "BATON_CATEGORY_BUDGET",
-        global = true,
-        value_delimiter = ',',
-        value_name = "CATEGORY=SHARE"
-    )]
+    #[arg(long, env = "BATON_CATEGORY_BUDGET", global = true, value_delimiter = ',', value_name = "CATEGORY=SHARE")]
     form: FormField::named("API budget per quota category");
     pub category_budget: Vec<String>,
 
     /// The quotas the shares are taken of: AWS's defaults times this factor, or `unlimited` (no
     /// pacing). Only for emulators that compress time, and for measuring the connector alone.
-    #[arg(
-        long,
-        env = "BATON_QUOTA_SCALE",
-        global = true,
-        default_value = "1",
-        value_name = "FACTOR|unlimited",
-        hide = true
-    )]
+    #[arg(long, env = "BATON_QUOTA_SCALE", global = true, default_value = "1", value_name = "FACTOR|unlimited", hide = true)]
     pub quota_scale: String,
 }
 }

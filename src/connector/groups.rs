@@ -62,22 +62,13 @@ pub struct Groups;
 
 #[async_trait]
 impl ResourceSyncer for Groups {
-    fn type_id(&self) -> &'static str {
-        TYPE_ID
-    }
-
     fn resource_type(&self) -> ResourceType {
         resource_type()
     }
 
-    /// Synced, read one at a time (GetResource, so targeted syncs); memberships granted and
-    /// revoked.
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::Sync,
-            Capability::TargetedSync,
-            Capability::Provision,
-        ]
+    /// Memberships are granted and revoked.
+    fn provisioning(&self) -> Vec<Capability> {
+        vec![Capability::Provision]
     }
 
     /// Groups are one part: the user filter does not apply to them.

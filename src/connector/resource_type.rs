@@ -51,14 +51,24 @@ pub struct Partition {
 /// What a type does not support is refused with the reason, by the defaults here.
 #[async_trait]
 pub trait ResourceSyncer: Send + Sync {
-    /// The Baton resource type id (`user`, `group`).
-    fn type_id(&self) -> &'static str;
-
     fn resource_type(&self) -> ResourceType;
 
-    /// What Baton can do with this type here, as the capabilities file reports it; each must
-    /// be one this file implements.
-    fn capabilities(&self) -> Vec<Capability>;
+    /// The Baton resource type id (`user`, `group`).
+    fn type_id(&self) -> String {
+        self.resource_type().id
+    }
+
+    /// The provisioning this file implements, as the capabilities file reports it.
+    fn provisioning(&self) -> Vec<Capability>;
+
+    /// What Baton can do with this type here: every type is synced and read one at a time
+    /// (GetResource, so targeted syncs), and provisioned as far as it implements.
+    fn capabilities(&self) -> Vec<Capability> {
+        [Capability::Sync, Capability::TargetedSync]
+            .into_iter()
+            .chain(self.provisioning())
+            .collect()
+    }
 
     /// One page of one part of the type's listing.
     async fn list(&self, scope: &Scope<'_>, part: &Partition, cursor: &Cursor) -> Page<Resource>;

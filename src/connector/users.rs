@@ -62,22 +62,13 @@ pub struct Users;
 
 #[async_trait]
 impl ResourceSyncer for Users {
-    fn type_id(&self) -> &'static str {
-        TYPE_ID
-    }
-
     fn resource_type(&self) -> ResourceType {
         resource_type()
     }
 
-    /// Synced, read one at a time (GetResource, so targeted syncs), created and deleted.
-    fn capabilities(&self) -> Vec<Capability> {
-        vec![
-            Capability::Sync,
-            Capability::TargetedSync,
-            Capability::AccountProvisioning,
-            Capability::ResourceDelete,
-        ]
+    /// Users are created (`accounts.rs`) and deleted.
+    fn provisioning(&self) -> Vec<Capability> {
+        vec![Capability::AccountProvisioning, Capability::ResourceDelete]
     }
 
     async fn list(&self, scope: &Scope<'_>, part: &Partition, cursor: &Cursor) -> Page<Resource> {
