@@ -89,6 +89,7 @@ impl Named for CognitoGroup {
 }
 
 /// What a listing request asked for, to hold the page against it.
+#[derive(Clone, Copy, Debug)]
 pub struct Asked<'a> {
     pub operation: Operation,
     /// The list the answer must carry (`Users`, `Groups`).
@@ -97,7 +98,21 @@ pub struct Asked<'a> {
     pub limit: i32,
 }
 
-impl Asked<'_> {
+impl<'a> Asked<'a> {
+    pub fn new(
+        operation: Operation,
+        list: &'static str,
+        token: Option<&'a str>,
+        limit: i32,
+    ) -> Self {
+        Self {
+            operation,
+            list,
+            token,
+            limit,
+        }
+    }
+
     fn bad(&self, message: String) -> CognitoError {
         CognitoError::BadAnswer {
             operation: self.operation,

@@ -54,6 +54,9 @@ fn sdk_limit(limit: i32) -> i32 {
     limit.clamp(1, MAX_PAGE_SIZE as i32)
 }
 
+/// Picks a listing answer's records and its next token.
+type PageParts<O, R> = fn(&O) -> (Option<&[R]>, Option<&str>);
+
 /// A client for one user pool.
 pub struct PoolClient {
     sdk: Client,
@@ -188,6 +191,29 @@ impl PoolClient {
         }
     }
 
+    /// One page of a listing: `send` called as [`call`](Self::call) does, a refused page token
+    /// told apart from other refusals, and the answer held against what was asked (`parts`
+    /// picks its list and next token).
+    async fn call_page<O, R, T, E, F, Fut>(
+        &self,
+        asked: Asked<'_>,
+        send: F,
+        parts: PageParts<O, R>,
+    ) -> Result<Page<T>, CognitoError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<O, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        T: for<'r> From<&'r R> + answers::Named,
+    {
+        let out = self
+            .call(asked.operation, send)
+            .await
+            .map_err(|err| err.on_page(asked.token.is_some()))?;
+        let (records, next_token) = parts(&out);
+        asked.page(records, next_token)
+    }
+
     pub async fn describe_user_pool(&self) -> Result<PoolDescription, CognitoError> {
         let out = self
             .call(Operation::DescribeUserPool, || {
@@ -224,25 +250,20 @@ impl PoolClient {
         limit: i32,
     ) -> Result<Page<CognitoUser>, CognitoError> {
         let filter = filter.map(ToString::to_string);
-        let out = self
-            .call(Operation::ListUsers, || {
-                self.sdk
-                    .list_users()
-                    .user_pool_id(&self.pool_id)
-                    .limit(sdk_limit(limit))
-                    .set_filter(filter.clone())
-                    .set_pagination_token(token.map(str::to_string))
-                    .send()
-            })
-            .await
-            .map_err(|err| err.on_page(token.is_some()))?;
-        Asked {
-            operation: Operation::ListUsers,
-            list: "Users",
-            token,
-            limit: sdk_limit(limit),
-        }
-        .page(out.users.as_deref(), out.pagination_token())
+        let asked = Asked::new(Operation::ListUsers, "Users", token, sdk_limit(limit));
+        let send = || {
+            self.sdk
+                .list_users()
+                .user_pool_id(&self.pool_id)
+                .limit(asked.limit)
+                .set_filter(filter.clone())
+                .set_pagination_token(token.map(str::to_string))
+                .send()
+        };
+        self.call_page(asked, send, |out| {
+            (out.users.as_deref(), out.pagination_token())
+        })
+        .await
     }
 
     pub async fn list_groups(
@@ -250,24 +271,17 @@ impl PoolClient {
         token: Option<&str>,
         limit: i32,
     ) -> Result<Page<CognitoGroup>, CognitoError> {
-        let out = self
-            .call(Operation::ListGroups, || {
-                self.sdk
-                    .list_groups()
-                    .user_pool_id(&self.pool_id)
-                    .limit(sdk_limit(limit))
-                    .set_next_token(token.map(str::to_string))
-                    .send()
-            })
+        let asked = Asked::new(Operation::ListGroups, "Groups", token, sdk_limit(limit));
+        let send = || {
+            self.sdk
+                .list_groups()
+                .user_pool_id(&self.pool_id)
+                .limit(asked.limit)
+                .set_next_token(token.map(str::to_string))
+                .send()
+        };
+        self.call_page(asked, send, |out| (out.groups.as_deref(), out.next_token()))
             .await
-            .map_err(|err| err.on_page(token.is_some()))?;
-        Asked {
-            operation: Operation::ListGroups,
-            list: "Groups",
-            token,
-            limit: sdk_limit(limit),
-        }
-        .page(out.groups.as_deref(), out.next_token())
     }
 
     pub async fn list_users_in_group(
@@ -276,25 +290,23 @@ impl PoolClient {
         token: Option<&str>,
         limit: i32,
     ) -> Result<Page<CognitoUser>, CognitoError> {
-        let out = self
-            .call(Operation::ListUsersInGroup, || {
-                self.sdk
-                    .list_users_in_group()
-                    .user_pool_id(&self.pool_id)
-                    .group_name(group)
-                    .limit(sdk_limit(limit))
-                    .set_next_token(token.map(str::to_string))
-                    .send()
-            })
-            .await
-            .map_err(|err| err.on_page(token.is_some()))?;
-        Asked {
-            operation: Operation::ListUsersInGroup,
-            list: "Users",
+        let asked = Asked::new(
+            Operation::ListUsersInGroup,
+            "Users",
             token,
-            limit: sdk_limit(limit),
-        }
-        .page(out.users.as_deref(), out.next_token())
+            sdk_limit(limit),
+        );
+        let send = || {
+            self.sdk
+                .list_users_in_group()
+                .user_pool_id(&self.pool_id)
+                .group_name(group)
+                .limit(asked.limit)
+                .set_next_token(token.map(str::to_string))
+                .send()
+        };
+        self.call_page(asked, send, |out| (out.users.as_deref(), out.next_token()))
+            .await
     }
 
     pub async fn get_group(&self, group: &str) -> Result<CognitoGroup, CognitoError> {
@@ -358,25 +370,23 @@ impl PoolClient {
         token: Option<&str>,
         limit: i32,
     ) -> Result<Page<CognitoGroup>, CognitoError> {
-        let out = self
-            .call(Operation::AdminListGroupsForUser, || {
-                self.sdk
-                    .admin_list_groups_for_user()
-                    .user_pool_id(&self.pool_id)
-                    .username(username)
-                    .limit(sdk_limit(limit))
-                    .set_next_token(token.map(str::to_string))
-                    .send()
-            })
-            .await
-            .map_err(|err| err.on_page(token.is_some()))?;
-        Asked {
-            operation: Operation::AdminListGroupsForUser,
-            list: "Groups",
+        let asked = Asked::new(
+            Operation::AdminListGroupsForUser,
+            "Groups",
             token,
-            limit: sdk_limit(limit),
-        }
-        .page(out.groups.as_deref(), out.next_token())
+            sdk_limit(limit),
+        );
+        let send = || {
+            self.sdk
+                .admin_list_groups_for_user()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .limit(asked.limit)
+                .set_next_token(token.map(str::to_string))
+                .send()
+        };
+        self.call_page(asked, send, |out| (out.groups.as_deref(), out.next_token()))
+            .await
     }
 
     /// The names of every group a user is in (a user is in at most 100 groups: two pages).

@@ -195,14 +195,12 @@ impl SyncEngine {
             kinds
                 .iter()
                 .filter(|(t, _)| with_entitlements && !skips_entitlements(&t.annotations))
-                .map(|(t, kind)| self.list_entitlements_of_type(t, *kind, store, watched.clone())),
+                .map(|(_, kind)| self.list_entitlements_of_type(*kind, store, watched.clone())),
         );
-        let grants = try_join_all(
-            kinds
-                .iter()
-                .filter(|_| with_grants)
-                .map(|(t, kind)| self.list_grants_of_type(t, *kind, store, watched.clone())),
-        );
+        let grants = try_join_all(kinds.iter().filter(|_| with_grants).map(|(_, kind)| {
+            let concurrency = plan::membership_concurrency(&self.connector, *kind);
+            self.list_grants_of_type(*kind, concurrency, store, watched.clone())
+        }));
         let (counts, entitlement_tallies, grant_tallies) =
             tokio::try_join!(resources, entitlements, grants)?;
 
@@ -282,14 +280,13 @@ impl SyncEngine {
     /// The entitlements of every resource of a type, once the type is listed.
     async fn list_entitlements_of_type(
         &self,
-        resource_type: &ResourceType,
         kind: ResourceKind,
         store: &StoreHandle,
         mut listing: watch::Receiver<Listing>,
     ) -> Result<Tally, SyncError> {
         wait_for(&mut listing, |l| l.listed.is_done(kind)).await?;
         let mut tally = Tally::default();
-        let mut stored = StoredResources::new(store, &resource_type.id);
+        let mut stored = StoredResources::new(store, kind);
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
                 tally.listings += 1;
@@ -312,13 +309,13 @@ impl SyncEngine {
         Ok(tally)
     }
 
-    /// Lists the grants of every stored resource of a type, several resources at a time, if
-    /// memberships are read from this type's side; waits until that is decided and, if so,
-    /// until the type is listed.
+    /// Lists the grants of every stored resource of a type, `concurrency` resources at a time
+    /// (the plan's), if memberships are read from this type's side; waits until that is
+    /// decided and, if so, until the type is listed.
     async fn list_grants_of_type(
         &self,
-        resource_type: &ResourceType,
         kind: ResourceKind,
+        concurrency: usize,
         store: &StoreHandle,
         mut listing: watch::Receiver<Listing>,
     ) -> Result<Tally, SyncError> {
@@ -332,10 +329,9 @@ impl SyncEngine {
         if ready.membership_side != Some(kind) {
             return Ok(Tally::default());
         }
-        let concurrency = plan::membership_concurrency(&self.connector, kind);
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
         let mut tally = Tally::default();
-        let mut stored = StoredResources::new(store, &resource_type.id);
+        let mut stored = StoredResources::new(store, kind);
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch {
                 if skips_grants(&resource.annotations) {
@@ -418,15 +414,15 @@ impl Tally {
 /// visit every resource without the engine keeping them in memory.
 struct StoredResources<'a> {
     store: &'a StoreHandle,
-    resource_type_id: &'a str,
+    resource_type_id: String,
     after: i64,
 }
 
 impl<'a> StoredResources<'a> {
-    fn new(store: &'a StoreHandle, resource_type_id: &'a str) -> Self {
+    fn new(store: &'a StoreHandle, kind: ResourceKind) -> Self {
         Self {
             store,
-            resource_type_id,
+            resource_type_id: kind.syncer().type_id(),
             after: 0,
         }
     }
@@ -435,7 +431,7 @@ impl<'a> StoredResources<'a> {
     async fn next_batch(&mut self) -> Result<Option<Vec<Resource>>, SyncError> {
         let batch = self
             .store
-            .resources_after(self.resource_type_id, self.after, RESOURCE_BATCH)
+            .resources_after(&self.resource_type_id, self.after, RESOURCE_BATCH)
             .await
             .map_err(closed)?;
         let Some((last, _)) = batch.last() else {
