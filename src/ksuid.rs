@@ -4,60 +4,35 @@
 //! text, so the id must sort by creation time the way a KSUID does: 4 bytes of big-endian
 //! seconds since the KSUID epoch, 16 random bytes, the 160-bit number written in base 62 with
 //! the alphabet `0-9A-Za-z` (ASCII order, so string order is numeric order), left-padded with
-//! `0` to 27 characters.
+//! `0` to 27 characters. The `svix-ksuid` crate does the encoding; the clock reading stays here
+//! because the crate's own (`Ksuid::new`) panics on a clock before 1970 and wraps one before the
+//! KSUID epoch, where this one holds the seconds to what 4 bytes can say.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The KSUID epoch, 2014-05-13T16:53:20Z, in Unix seconds.
-pub(crate) const EPOCH: u64 = 1_400_000_000;
-/// Characters in a KSUID string: enough base-62 digits for 2^160 - 1.
-pub(crate) const LEN: usize = 27;
-
-const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+use svix_ksuid::{KSUID_EPOCH, Ksuid};
 
 /// A new KSUID for the current time.
 pub fn new() -> String {
+    let epoch = KSUID_EPOCH.unsigned_abs();
     let unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(EPOCH);
-    let timestamp = u32::try_from(unix.saturating_sub(EPOCH)).unwrap_or(u32::MAX);
+        .map_or(epoch, |d| d.as_secs());
+    let timestamp = u32::try_from(unix.saturating_sub(epoch)).unwrap_or(u32::MAX);
     from_parts(timestamp, rand::random())
 }
 
 /// The KSUID with these components.
 pub(crate) fn from_parts(timestamp: u32, payload: [u8; 16]) -> String {
-    let mut raw = [0u8; 20];
-    raw[..4].copy_from_slice(&timestamp.to_be_bytes());
-    raw[4..].copy_from_slice(&payload);
-    base62(&raw)
-}
-
-/// `raw` as a big-endian number in base 62, zero-padded to [`LEN`] digits.
-fn base62(raw: &[u8; 20]) -> String {
-    // Five big-endian 32-bit words, divided by 62 repeatedly (schoolbook long division).
-    let mut words = [0u32; 5];
-    for (word, chunk) in words.iter_mut().zip(raw.chunks_exact(4)) {
-        *word = u32::from_be_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-    }
-    let mut digits = [ALPHABET[0]; LEN];
-    let mut pos = LEN;
-    while words.iter().any(|&w| w != 0) {
-        let mut remainder = 0u64;
-        for word in &mut words {
-            let value = (remainder << 32) | u64::from(*word);
-            *word = (value / 62) as u32;
-            remainder = value % 62;
-        }
-        pos -= 1;
-        digits[pos] = ALPHABET[remainder as usize];
-    }
-    digits.iter().map(|&b| char::from(b)).collect()
+    Ksuid::new_raw(timestamp, Some(&payload)).to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Characters in a KSUID string: enough base-62 digits for 2^160 - 1.
+    const LEN: usize = 27;
 
     #[test]
     fn encodes_the_reference_ksuid() {
@@ -74,13 +49,36 @@ mod tests {
 
     #[test]
     fn base62_extremes_are_zero_padded_to_27_chars() {
-        assert_eq!(base62(&[0; 20]), "000000000000000000000000000");
-        assert_eq!(base62(&[0xFF; 20]), "aWgEPTl1tmebfsQzFP4bxwgy80V");
-        let mut one = [0u8; 20];
-        one[19] = 61;
-        assert_eq!(base62(&one), "00000000000000000000000000z");
-        one[19] = 62;
-        assert_eq!(base62(&one), "000000000000000000000000010");
+        assert_eq!(from_parts(0, [0; 16]), "000000000000000000000000000");
+        assert_eq!(
+            from_parts(u32::MAX, [0xFF; 16]),
+            "aWgEPTl1tmebfsQzFP4bxwgy80V"
+        );
+        let mut one = [0u8; 16];
+        one[15] = 61;
+        assert_eq!(from_parts(0, one), "00000000000000000000000000z");
+        one[15] = 62;
+        assert_eq!(from_parts(0, one), "000000000000000000000000010");
+    }
+
+    #[test]
+    fn leading_zero_bytes_still_give_27_chars_in_numeric_order() {
+        // 20 bytes: `zeros` zero bytes, then 0xFF bytes; more zeros, a smaller number.
+        let with_zeros = |zeros: usize| {
+            let mut raw = [0xFFu8; 20];
+            raw[..zeros].fill(0);
+            let timestamp = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+            let mut payload = [0u8; 16];
+            payload.copy_from_slice(&raw[4..]);
+            from_parts(timestamp, payload)
+        };
+        let ids: Vec<String> = (0..=20).map(with_zeros).collect();
+        for id in &ids {
+            assert_eq!(id.len(), LEN, "{id}");
+        }
+        for pair in ids.windows(2) {
+            assert!(pair[1] < pair[0], "{} !< {}", pair[1], pair[0]);
+        }
     }
 
     #[test]

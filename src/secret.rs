@@ -1,25 +1,33 @@
 //! A string that must never reach a log line, an error message or `Debug` output.
+//!
+//! The value lives in a [`secrecy::SecretString`], which keeps it out of `Debug` and zeroes its
+//! memory on drop. [`Secret`] stays as a thin adapter because secrecy leaves out what this crate
+//! relies on: `FromStr` (clap parses the secret flags and `BATON_*` variables into it), a
+//! `Display` placeholder (messages and the leak tests format secrets with `{}`), and one short,
+//! greppable way to read the value, [`Secret::expose`].
 
 use std::fmt;
 use std::str::FromStr;
 
+use secrecy::{ExposeSecret, SecretString};
+
 /// Holds a credential. `Debug` and `Display` print a fixed placeholder; the value is reachable
 /// only through [`Secret::expose`], so every place that uses it is easy to find and review.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+#[derive(Clone)]
+pub struct Secret(SecretString);
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(SecretString::from(value.into()))
     }
 
     /// The secret value itself, for handing to the one API that needs it.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.expose().is_empty()
     }
 }
 

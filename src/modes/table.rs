@@ -1,5 +1,10 @@
 //! Plain-text tables for people: columns as wide as the widest of the first rows, so that a
 //! million-row listing streams without being held in memory.
+//!
+//! Hand-written because no table crate streams this way: comfy-table's and tabled's `Table` hold
+//! every row until they print, and tabled's `IterTable` pulls rows from an iterator (the c1z
+//! reader pushes them through a callback) and cuts later cells to the widths it sniffed, where
+//! here a wider later cell is printed whole and only pushes its row out of line.
 
 use std::io::{self, Write};
 
@@ -89,5 +94,26 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "ID       NAME\na        Ann\nlong-id  Bo\n"
         );
+    }
+
+    #[test]
+    fn rows_after_the_sizing_rows_keep_the_widths_and_are_printed_whole() {
+        let mut table = Table::new(["id", "name"]);
+        let mut out = Vec::new();
+        for _ in 0..SIZING_ROWS {
+            table.stream(&mut out, ["a".into(), "Ann".into()]).unwrap();
+        }
+        // The header and the sizing rows are out before the table ends.
+        assert_eq!(out.split(|&b| b == b'\n').count(), SIZING_ROWS + 2);
+        table
+            .stream(&mut out, ["a-much-longer-id".into(), "Bo".into()])
+            .unwrap();
+        table.print(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), SIZING_ROWS + 2);
+        assert_eq!(lines[0], "ID  NAME");
+        assert_eq!(lines[1], "a   Ann");
+        assert_eq!(lines[SIZING_ROWS + 1], "a-much-longer-id  Bo");
     }
 }

@@ -1116,7 +1116,7 @@ fn python_zstandard_and_sqlite3_decode_the_file() {
         .expect("run python");
     assert!(out.status.success(), "python failed");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json from python");
-    assert_eq!(v["magic"], hex(b"C1ZF\0"));
+    assert_eq!(v["magic"], hex::encode(b"C1ZF\0"));
     assert_eq!(v["content_size"], v["db_size"]);
     assert_eq!(v["has_checksum"], true);
     assert_eq!(
@@ -1148,10 +1148,6 @@ fn python_zstandard_and_sqlite3_decode_the_file() {
     assert_eq!(v["foreign_rows"], 0);
     assert_eq!(v["integrity"], "ok");
     assert_ne!(v["journal"], "wal");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,15 +34,12 @@ fn ed25519_key() -> (String, String) {
         r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
         URL_SAFE_NO_PAD.encode(public)
     );
-    let seed_hex = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let seed_hex = hex::encode(seed);
     (seed_hex, jwk)
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(Sha256::digest(bytes))
 }
 
 fn jwk_config(jwk: &str) -> EncryptionConfig {

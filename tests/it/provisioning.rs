@@ -720,7 +720,7 @@ async fn a_random_password_follows_the_pool_policy_and_comes_back_encrypted() {
         r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#,
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public)
     );
-    let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let seed_hex = hex::encode(seed);
 
     for (login, force_change, status) in [
         ("ivy", false, "CONFIRMED"),

@@ -312,12 +312,11 @@ fn json_escaped(value: &str) -> String {
 }
 
 fn byte_forms(raw: &[u8]) -> Vec<(&'static str, String)> {
-    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
     vec![
         ("base64", STANDARD_NO_PAD.encode(raw)),
         ("base64url", URL_SAFE_NO_PAD.encode(raw)),
-        ("hex", hex.to_uppercase()),
-        ("hex", hex),
+        ("hex", hex::encode_upper(raw)),
+        ("hex", hex::encode(raw)),
     ]
 }
 
@@ -451,7 +450,7 @@ impl Recipient {
             .to_bytes();
         let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": URL_SAFE_NO_PAD.encode(public)});
         Recipient {
-            seed_hex: seed.iter().map(|b| format!("{b:02x}")).collect(),
+            seed_hex: hex::encode(seed),
             config: EncryptionConfig {
                 provider: "baton/jwk/v1".into(),
                 config: Some(encryption_config::Config::JwkPublicKeyConfig(
