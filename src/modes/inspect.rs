@@ -272,17 +272,13 @@ pub fn stats(file: &Path, format: OutputFormat) -> Result<(), RunError> {
                 run.started_at,
                 run.ended_at.as_deref().unwrap_or("-")
             )?;
-            let mut table = Table::new(["", "count"]);
-            table.row([
-                "resource types".to_string(),
-                stats.resource_types.to_string(),
-            ]);
-            for (type_id, count) in &stats.resources_by_type {
-                table.row([format!("resources: {type_id}"), count.to_string()]);
-            }
-            table.row(["entitlements".to_string(), stats.entitlements.to_string()]);
-            table.row(["grants".to_string(), stats.grants.to_string()]);
-            table.print(&mut out)?;
+            Table::counts(
+                stats.resource_types,
+                &stats.resources_by_type,
+                stats.entitlements,
+                stats.grants,
+            )
+            .print(&mut out)?;
         }
     }
     out.flush()?;

@@ -77,16 +77,12 @@ fn print_summary(
         human_bytes(bytes),
         summary.duration.as_secs_f64()
     )?;
-    let mut counts = Table::new(["", "count"]);
-    counts.row([
-        "resource types".to_string(),
-        summary.resource_types.to_string(),
-    ]);
-    for (type_id, count) in &summary.resources_by_type {
-        counts.row([format!("resources: {type_id}"), count.to_string()]);
-    }
-    counts.row(["entitlements".to_string(), summary.entitlements.to_string()]);
-    counts.row(["grants".to_string(), summary.grants.to_string()]);
+    let mut counts = Table::counts(
+        summary.resource_types,
+        &summary.resources_by_type,
+        summary.entitlements,
+        summary.grants,
+    );
     counts.row(["warnings".to_string(), summary.warnings.to_string()]);
     counts.print(&mut out)?;
     writeln!(out)?;

@@ -29,6 +29,24 @@ impl Table {
     }
 
     /// Adds a row; kept until [`Table::print`] or [`Table::stream`] writes it.
+    /// What a `.c1z` file holds, one count a row, as `stats` and the one-shot sync's summary
+    /// print it.
+    pub fn counts(
+        resource_types: u64,
+        resources_by_type: &std::collections::BTreeMap<String, u64>,
+        entitlements: u64,
+        grants: u64,
+    ) -> Self {
+        let mut table = Self::new(["", "count"]);
+        table.row(["resource types".to_string(), resource_types.to_string()]);
+        for (type_id, count) in resources_by_type {
+            table.row([format!("resources: {type_id}"), count.to_string()]);
+        }
+        table.row(["entitlements".to_string(), entitlements.to_string()]);
+        table.row(["grants".to_string(), grants.to_string()]);
+        table
+    }
+
     pub fn row<const N: usize>(&mut self, cells: [String; N]) {
         for (width, cell) in self.widths.iter_mut().zip(&cells) {
             *width = (*width).max(cell.chars().count());
