@@ -3,7 +3,7 @@
 //! The layout, top to bottom. A module imports only modules below it, never one that imports
 //! it back (`scripts/import-circles` checks this in CI):
 //!
-//! - `cli`: flags, validated into each mode's settings; picks the mode; exit codes.
+//! - `cli`: raw flags per mode, validated into each mode's settings; picks the mode; exit codes.
 //! - `modes`: one file per thing the binary does (one-shot sync, `serve`, service mode, export,
 //!   watch, the event feed, inspect commands, one-shot provisioning).
 //! - `service`: service mode: log-in, the platform's task loop, one handler per task type.
@@ -14,16 +14,22 @@
 //!   that `EventService` serves.
 //! - `changes`: snapshots of the pool compared record by record, in Cognito's own shape, and the
 //!   state kept between runs.
-//! - `sync`: the sync engine, a pipeline of listings streaming into a store.
-//! - `connector`: Cognito in Baton's terms: users, groups and the memberships between them.
+//! - `sync`: the sync engine, a pipeline of listings streaming into a store, and its plan (user
+//!   slices, the membership side, how many listings at once).
+//! - `connector`: Cognito in Baton's terms: users and groups, each one file behind one trait
+//!   (`ResourceSyncer`), the group's `member` entitlement carrying the memberships.
 //! - `cognito`: the only code that talks to AWS: its settings, pacing, retries, errors, and the
 //!   checks an answer must pass.
 //! - `c1z`: the `.c1z` file format, knowing nothing of Cognito.
 //! - Leaves used throughout: `credentials` (passwords and their encryption), `pb` (the protocol
 //!   messages), `secret`, `sealed`, `pem`, `http`, `ksuid`, `logging`, `text`, `workfiles`.
 //!
-//! Start reading at `connector/users.rs` and `connector/groups.rs`: what a Cognito user and group
-//! are in Baton; then `sync` for how a whole pool is read.
+//! The count is by file too: inside a module, a parent file (`mod.rs`) uses its children and no
+//! child imports its parent's own items back.
+//!
+//! Start reading at `connector/resource_type.rs` (the questions every resource type answers),
+//! then `connector/users.rs` and `connector/groups.rs` (what a Cognito user and group are in
+//! Baton); then `sync` for how a whole pool is read.
 
 pub mod c1z;
 pub mod changes;
