@@ -6,6 +6,7 @@ use baton_cognito::pb::v2::connector_service_client::ConnectorServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
 use serde_json::json;
+use test_case::test_case;
 use tonic::Code;
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -18,9 +19,9 @@ fn with(env: &[(String, String)], key: &str, value: &str) -> Vec<(String, String
     env
 }
 
-#[test]
-fn bad_flags_exit_2_with_a_message_naming_the_flag() {
-    let good = vec![
+/// An environment that would be accepted.
+fn good_env() -> Env {
+    vec![
         (
             "BATON_USER_POOL_ID".to_string(),
             "us-east-1_AbC123".to_string(),
@@ -33,82 +34,50 @@ fn bad_flags_exit_2_with_a_message_naming_the_flag() {
             "BATON_AWS_SECRET_ACCESS_KEY".to_string(),
             SECRET.to_string(),
         ),
-    ];
-    let cases: Vec<(Env, Vec<&str>, &str)> = vec![
-        (
-            good.iter()
-                .filter(|(k, _)| k != "BATON_USER_POOL_ID")
-                .cloned()
-                .collect(),
-            vec![],
-            "--user-pool-id: is required",
-        ),
-        (
-            with(&good, "BATON_USER_POOL_ID", "not-a-pool"),
-            vec![],
-            "--user-pool-id",
-        ),
-        (
-            with(
-                &good,
-                "BATON_USER_POOL_ID",
-                "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/us-east-1_AbC123",
-            ),
-            vec![],
-            "--user-pool-id: the ARN's region eu-west-1 contradicts",
-        ),
-        (
-            good.clone(),
-            vec!["--region", "us-west-2"],
-            "--region: us-west-2 contradicts the user pool us-east-1_AbC123",
-        ),
-        (good.clone(), vec!["--region", "nowhere"], "--region"),
-        (
-            good.iter()
-                .filter(|(k, _)| k != "BATON_AWS_SECRET_ACCESS_KEY")
-                .cloned()
-                .collect(),
-            vec![],
-            "--aws-secret-access-key: is required when --aws-access-key-id is set",
-        ),
-        (
-            good.clone(),
-            vec!["--endpoint-url", "ftp://example.com"],
-            "--endpoint-url",
-        ),
-        (
-            good.clone(),
-            vec!["--user-filter", "custom:team = \"x\""],
-            "--user-filter: \"custom:team\" is not a searchable attribute",
-        ),
-        (
-            good.clone(),
-            vec!["--user-filter", "email = \"a\" or 1=1"],
-            "--user-filter",
-        ),
-        (good.clone(), vec!["--api-budget", "2"], "--api-budget"),
-        (
-            good.clone(),
-            vec!["--role-arn", "arn:aws:iam::1:role/x"],
-            "--role-arn",
-        ),
-        (good.clone(), vec!["--log-level", "loud"], "--log-level"),
-        (good.clone(), vec!["--listen", "nowhere"], "--listen"),
-    ];
-    for (env, args, expected) in cases {
-        let mut argv = vec!["serve"];
-        argv.extend(args.iter());
-        let out = run_binary(&argv, &env);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{argv:?}: {stderr}");
-        assert!(
-            stderr.contains(expected),
-            "{argv:?}: expected {expected:?} in {stderr}"
-        );
-        assert!(!stderr.contains(SECRET), "the secret leaked: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-    }
-    let help = run_binary(&["--help"], &good);
+    ]
+}
+
+fn without(env: &[(String, String)], key: &str) -> Env {
+    env.iter().filter(|(k, _)| k != key).cloned().collect()
+}
+
+/// `serve` with `args` and the environment `env` makes of a good one: exit 2, naming the flag,
+/// never the secret, never a panic.
+#[test_case(|good| without(good, "BATON_USER_POOL_ID"), &[], "--user-pool-id: is required" ; "pool id missing")]
+#[test_case(|good| with(good, "BATON_USER_POOL_ID", "not-a-pool"), &[], "--user-pool-id" ; "not a pool id")]
+#[test_case(|good| with(good, "BATON_USER_POOL_ID", "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/us-east-1_AbC123"), &[], "--user-pool-id: the ARN's region eu-west-1 contradicts" ; "pool arn region contradicting the pool id")]
+#[test_case(|good| good.to_vec(), &["--region", "us-west-2"], "--region: us-west-2 contradicts the user pool us-east-1_AbC123" ; "region contradicting the pool id")]
+#[test_case(|good| good.to_vec(), &["--region", "nowhere"], "--region" ; "unknown region")]
+#[test_case(|good| without(good, "BATON_AWS_SECRET_ACCESS_KEY"), &[], "--aws-secret-access-key: is required when --aws-access-key-id is set" ; "key id without secret key")]
+#[test_case(|good| good.to_vec(), &["--endpoint-url", "ftp://example.com"], "--endpoint-url" ; "endpoint of another scheme")]
+#[test_case(|good| good.to_vec(), &["--user-filter", "custom:team = \"x\""], "--user-filter: \"custom:team\" is not a searchable attribute" ; "user filter on a custom attribute")]
+#[test_case(|good| good.to_vec(), &["--user-filter", "email = \"a\" or 1=1"], "--user-filter" ; "user filter with a trailing expression")]
+#[test_case(|good| good.to_vec(), &["--api-budget", "2"], "--api-budget" ; "api budget above one")]
+#[test_case(|good| good.to_vec(), &["--role-arn", "arn:aws:iam::1:role/x"], "--role-arn" ; "role arn with a short account")]
+#[test_case(|good| good.to_vec(), &["--log-level", "loud"], "--log-level" ; "unknown log level")]
+#[test_case(|good| good.to_vec(), &["--listen", "nowhere"], "--listen" ; "listen not an address")]
+fn bad_flags_exit_2_with_a_message_naming_the_flag(
+    env: fn(&[(String, String)]) -> Env,
+    args: &[&str],
+    expected: &str,
+) {
+    let env = env(&good_env());
+    let mut argv = vec!["serve"];
+    argv.extend(args.iter());
+    let out = run_binary(&argv, &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{argv:?}: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "{argv:?}: expected {expected:?} in {stderr}"
+    );
+    assert!(!stderr.contains(SECRET), "the secret leaked: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn help_never_shows_the_value_of_a_secret_variable() {
+    let help = run_binary(&["--help"], &good_env());
     let help = String::from_utf8_lossy(&help.stdout);
     assert!(help.contains("BATON_AWS_SECRET_ACCESS_KEY"));
     assert!(!help.contains(SECRET), "--help shows env values of secrets");

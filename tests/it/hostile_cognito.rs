@@ -14,6 +14,7 @@ use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
 use hostile::{Call, Hostile, Reply, group, limit_of, page_of, pool_description, token_of, user};
 use serde_json::{Value, json};
+use test_case::test_case;
 
 const POOL: &str = "us-east-1_Hostile1";
 /// Long enough for any run against a loopback endpoint; a run still going is a hang.
@@ -122,66 +123,31 @@ fn assert_sync_refuses(
     );
 }
 
-#[test]
-fn a_200_answer_that_is_not_a_page_fails_the_sync_and_keeps_the_previous_file() {
-    let cases: Vec<(&str, Reply, &str)> = vec![
-        (
-            "error body with a 200",
-            Reply::ok(json!({"__type": "InternalErrorException", "message": "boom"})),
-            "InternalErrorException",
-        ),
-        ("no Users list", Reply::ok(json!({})), "Users"),
-        (
-            "a null Users list",
-            Reply::ok(json!({"Users": null})),
-            "Users",
-        ),
-        (
-            "a user without a Username",
-            Reply::ok(json!({"Users": [user("a"), {"Attributes": [], "Enabled": true}]})),
-            "Username",
-        ),
-        (
-            "a user with an empty Username",
-            Reply::ok(json!({"Users": [{"Username": "", "Enabled": true}]})),
-            "Username",
-        ),
-    ];
-    for (case, reply, expect) in cases {
-        assert_sync_refuses(
-            case,
-            move |call| match call.operation.as_str() {
-                "ListUsers" => reply.clone(),
-                _ => honest(3, call),
-            },
-            expect,
-        );
-    }
+/// `operation` answered with `reply`, a 200 that is not the page it claims to be (the rest of
+/// the pool honest): the sync fails saying `expect`, and the previous file stays.
+#[test_case("ListUsers", Reply::ok(json!({"__type": "InternalErrorException", "message": "boom"})), "InternalErrorException" ; "error body with a 200")]
+#[test_case("ListUsers", Reply::ok(json!({})), "Users" ; "no users list")]
+#[test_case("ListUsers", Reply::ok(json!({"Users": null})), "Users" ; "a null users list")]
+#[test_case("ListUsers", Reply::ok(json!({"Users": [user("a"), {"Attributes": [], "Enabled": true}]})), "Username" ; "a user without a username")]
+#[test_case("ListUsers", Reply::ok(json!({"Users": [{"Username": "", "Enabled": true}]})), "Username" ; "a user with an empty username")]
+#[test_case("ListGroups", Reply::ok(json!({"NextToken": null})), "Groups" ; "no groups list")]
+#[test_case("ListGroups", Reply::ok(json!({"Groups": [{"Description": "x"}]})), "GroupName" ; "a group without a group name")]
+#[test_case("DescribeUserPool", Reply::ok(json!({"__type": "ResourceNotFoundException", "message": "gone"})), "ResourceNotFoundException" ; "a pool description that is an error body")]
+fn a_200_answer_that_is_not_a_page_fails_the_sync_and_keeps_the_previous_file(
+    operation: &'static str,
+    reply: Reply,
+    expect: &str,
+) {
     assert_sync_refuses(
-        "no Groups list",
-        |call| match call.operation.as_str() {
-            "ListGroups" => Reply::ok(json!({"NextToken": null})),
-            _ => honest(3, call),
-        },
-        "Groups",
-    );
-    assert_sync_refuses(
-        "a group without a GroupName",
-        |call| match call.operation.as_str() {
-            "ListGroups" => Reply::ok(json!({"Groups": [{"Description": "x"}]})),
-            _ => honest(3, call),
-        },
-        "GroupName",
-    );
-    assert_sync_refuses(
-        "a pool description that is an error body",
-        |call| match call.operation.as_str() {
-            "DescribeUserPool" => {
-                Reply::ok(json!({"__type": "ResourceNotFoundException", "message": "gone"}))
+        operation,
+        move |call| {
+            if call.operation == operation {
+                reply.clone()
+            } else {
+                honest(3, call)
             }
-            _ => honest(3, call),
         },
-        "ResourceNotFoundException",
+        expect,
     );
 }
 
@@ -328,45 +294,38 @@ fn a_write_answered_with_an_error_body_and_a_200_is_not_a_success() {
     assert!(added.load(Ordering::SeqCst) >= 1);
 }
 
-/// Huge or malformed answers are quoted as bounded excerpts: never megabytes per retry, never
-/// the other users of a page, never a status message too large for a gRPC client to receive.
-#[test]
-fn errors_quote_bounded_excerpts_and_never_other_users_attributes() {
-    let huge = "x".repeat(3 * 1024 * 1024);
-    let cases: Vec<(&str, Reply)> = vec![
-        (
-            "3 MiB that is not JSON",
-            Reply::raw(200, format!("{{\"Users\": [{huge}")),
-        ),
-        (
-            "a 500 with a 3 MiB message",
-            Reply::error(500, "InternalErrorException", &huge),
-        ),
-        (
-            "a 200 error body with a 3 MiB message",
-            Reply::ok(json!({"__type": "InternalErrorException", "message": huge})),
-        ),
-    ];
-    for (case, reply) in cases {
-        let endpoint = Hostile::start(move |call| match call.operation.as_str() {
-            "ListUsers" => reply.clone(),
-            _ => honest(3, call),
-        });
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("sync.c1z");
-        let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
-        assert!(out.code.is_some(), "{case}");
-        assert_eq!(out.code, Some(1), "{case}");
-        assert!(
-            out.stderr.len() < 64 * 1024,
-            "{case}: {} bytes of stderr over {} attempts",
-            out.stderr.len(),
-            endpoint.count("ListUsers")
-        );
-        assert!(!file.exists(), "{case}: no file from a failed sync");
-    }
+/// 3 MiB of text.
+fn huge() -> String {
+    "x".repeat(3 * 1024 * 1024)
+}
 
-    // One malformed user on a page: the error names the problem, not the page's other users.
+/// Huge answers are quoted as bounded excerpts: never megabytes per retry, and a failed sync
+/// writes no file.
+#[test_case(Reply::raw(200, format!("{{\"Users\": [{}", huge())) ; "3 mib that is not json")]
+#[test_case(Reply::error(500, "InternalErrorException", &huge()) ; "a 500 with a 3 mib message")]
+#[test_case(Reply::ok(json!({"__type": "InternalErrorException", "message": huge()})) ; "a 200 error body with a 3 mib message")]
+fn errors_quote_bounded_excerpts(reply: Reply) {
+    let endpoint = Hostile::start(move |call| match call.operation.as_str() {
+        "ListUsers" => reply.clone(),
+        _ => honest(3, call),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let out = run(&["-f", file.to_str().unwrap()], &endpoint.env(POOL));
+    assert!(out.code.is_some());
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.len() < 64 * 1024,
+        "{} bytes of stderr over {} attempts",
+        out.stderr.len(),
+        endpoint.count("ListUsers")
+    );
+    assert!(!file.exists(), "no file from a failed sync");
+}
+
+/// One malformed user on a page: the error names the problem, not the page's other users.
+#[test]
+fn errors_never_quote_other_users_attributes() {
     let endpoint = Hostile::start(|call| match call.operation.as_str() {
         "ListUsers" => {
             let mut users: Vec<Value> = (0..5)
@@ -388,8 +347,11 @@ fn errors_quote_bounded_excerpts_and_never_other_users_attributes() {
     assert_eq!(out.code, Some(1), "{}", out.output());
     assert!(!out.output().contains("private-mail"), "{}", out.output());
     assert!(out.output().contains("ListUsers"), "{}", out.output());
+}
 
-    // A 58 KB error message reaches a gRPC client as that error, cut short.
+/// A 58 KB error message reaches a gRPC client as that error, cut short.
+#[test]
+fn a_long_error_reaches_a_grpc_client_cut_short() {
     let long = "y".repeat(58 * 1024);
     let endpoint = Hostile::start(move |call| match call.operation.as_str() {
         "ListUsers" => Reply::error(400, "SomethingNewException", &long),
@@ -493,11 +455,19 @@ fn dates_out_of_range_are_never_written_and_never_printed_as_null() {
     assert!(out.output().contains("user:ancient"), "{}", out.output());
 }
 
+/// Stands for a named pipe (FIFO) of the case's own.
+const FIFO: &str = "{fifo}";
+
 /// #17: `-f` naming a FIFO or a character device, and `export --output` a FIFO, exited 0 and
 /// replaced the node with a regular file. Anything but a regular file or a new path is refused
-/// before the first call to Cognito; a symbolic link means its target, and stays a link.
-#[test]
-fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
+/// before the first call to Cognito, and the node stays what it was.
+#[test_case(&["-f", FIFO], "named pipe (FIFO)" ; "sync to a fifo")]
+#[test_case(&["-f", "/dev/null"], "character device" ; "sync to a character device")]
+#[test_case(&["export", "--output", FIFO], "--output" ; "export to a fifo")]
+#[test_case(&["export", "--output", "/dev/null"], "character device" ; "export to a character device")]
+#[test_case(&["export", "--since-last-run", "--state", FIFO], "--state" ; "export state in a fifo")]
+#[test_case(&["watch", "--once", "--sink", "-", "--state", "/dev/null"], "--state" ; "watch state in a character device")]
+fn special_files_are_refused_before_any_call(args: &[&str], expect: &str) {
     let endpoint = Hostile::start(|call| honest(3, call));
     let env = endpoint.env(POOL);
     let dir = tempfile::tempdir().unwrap();
@@ -509,32 +479,25 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
             .unwrap()
             .success()
     );
-    let fifo_arg = fifo.to_str().unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["-f", fifo_arg], "named pipe (FIFO)"),
-        (vec!["-f", "/dev/null"], "character device"),
-        (vec!["export", "--output", fifo_arg], "--output"),
-        (vec!["export", "--output", "/dev/null"], "character device"),
-        (
-            vec!["export", "--since-last-run", "--state", fifo_arg],
-            "--state",
-        ),
-        (
-            vec!["watch", "--once", "--sink", "-", "--state", "/dev/null"],
-            "--state",
-        ),
-    ];
-    for (args, expect) in cases {
-        let out = run(&args, &env);
-        assert!(out.code.is_some(), "{args:?} hung");
-        assert_eq!(out.code, Some(1), "{args:?}: {}", out.output());
-        assert!(out.output().contains(expect), "{args:?}: {}", out.output());
-        assert_eq!(
-            endpoint.calls().len(),
-            0,
-            "{args:?}: refused only after calling Cognito"
-        );
-    }
+    let args: Vec<&str> = args
+        .iter()
+        .map(|arg| {
+            if *arg == FIFO {
+                fifo.to_str().unwrap()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    let out = run(&args, &env);
+    assert!(out.code.is_some(), "{args:?} hung");
+    assert_eq!(out.code, Some(1), "{args:?}: {}", out.output());
+    assert!(out.output().contains(expect), "{args:?}: {}", out.output());
+    assert_eq!(
+        endpoint.calls().len(),
+        0,
+        "{args:?}: refused only after calling Cognito"
+    );
     use std::os::unix::fs::FileTypeExt;
     assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
     assert!(
@@ -543,7 +506,14 @@ fn special_files_are_refused_before_any_call_and_links_mean_their_targets() {
             .file_type()
             .is_char_device()
     );
+}
 
+/// A symbolic link means its target, and stays a link.
+#[test]
+fn links_mean_their_targets() {
+    let endpoint = Hostile::start(|call| honest(3, call));
+    let env = endpoint.env(POOL);
+    let dir = tempfile::tempdir().unwrap();
     // A link to a .c1z: the target is replaced, the link stays a link to it.
     let (target, before) = previous_file(dir.path());
     let link = dir.path().join("latest.c1z");

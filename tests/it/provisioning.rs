@@ -11,6 +11,7 @@ use baton_cognito::pb::v2::resource_manager_service_client::ResourceManagerServi
 use baton_cognito::pb::v2::*;
 use baton_cognito::pb::{pack, struct_from_json};
 use serde_json::json;
+use test_case::test_case;
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -80,56 +81,72 @@ async fn grant_and_revoke_change_memberships_idempotently() {
         .into_inner();
     assert!(has_annotation::<GrantAlreadyRevoked>(&again.annotations));
 
-    // Wrong shapes and missing things, each refused with its own code and nothing changed.
-    let cases = [
-        (
-            grant_request("admins", resource("group", "team: red/blue")),
-            Code::InvalidArgument,
-            "not a user",
-        ),
-        (
-            grant_request("admins", resource("user", "nobody")),
-            Code::NotFound,
-            "nobody",
-        ),
-        (
-            grant_request("no-such-group", resource("user", "ann")),
-            Code::NotFound,
-            "no-such-group",
-        ),
-        (
-            GrantManagerServiceGrantRequest {
-                entitlement: Some(Entitlement {
-                    id: "group:admins:owner".into(),
-                    ..member_of("admins")
-                }),
-                principal: Some(resource("user", "ann")),
-                annotations: vec![],
-            },
-            Code::InvalidArgument,
-            "not a group membership",
-        ),
-        (
-            GrantManagerServiceGrantRequest::default(),
-            Code::InvalidArgument,
-            "required",
-        ),
-    ];
-    for (request, code, text) in cases {
-        let err = client.grant(request).await.unwrap_err();
-        assert_eq!(err.code(), code, "{err}");
-        assert!(err.message().contains(text), "{}", err.message());
-    }
-    for (request, code) in [
-        (revoke_request("admins", "nobody"), Code::NotFound),
-        (revoke_request("no-such-group", "ann"), Code::NotFound),
-        (
-            GrantManagerServiceRevokeRequest::default(),
-            Code::InvalidArgument,
-        ),
-    ] {
-        assert_eq!(client.revoke(request).await.unwrap_err().code(), code);
-    }
+    assert_eq!(
+        aws.groups_of_user("cara").await.unwrap(),
+        Vec::<String>::new(),
+        "cara untouched"
+    );
+}
+
+/// The pool the refused grants and revokes are sent for, each by a server of its own (seeded
+/// once, as none of them may change it).
+fn refusals_pool() -> &'static Pool {
+    static POOL: std::sync::OnceLock<Pool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| seed(Emulator::shared()))
+}
+
+/// Grants of wrong shapes and missing things, each refused with its own code and nothing
+/// changed.
+#[test_case(grant_request("admins", resource("group", "team: red/blue")), Code::InvalidArgument, "not a user" ; "grant to a group")]
+#[test_case(grant_request("admins", resource("user", "nobody")), Code::NotFound, "nobody" ; "grant to a missing user")]
+#[test_case(grant_request("no-such-group", resource("user", "ann")), Code::NotFound, "no-such-group" ; "grant of a missing group")]
+#[test_case(GrantManagerServiceGrantRequest {
+    entitlement: Some(Entitlement {
+        id: "group:admins:owner".into(),
+        ..member_of("admins")
+    }),
+    principal: Some(resource("user", "ann")),
+    annotations: vec![],
+}, Code::InvalidArgument, "not a group membership" ; "grant of an entitlement that is no membership")]
+#[test_case(GrantManagerServiceGrantRequest::default(), Code::InvalidArgument, "required" ; "empty grant request")]
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_grants(request: GrantManagerServiceGrantRequest, code: Code, text: &str) {
+    let emulator = Emulator::shared();
+    let pool = refusals_pool();
+    let aws = aws_client(emulator, pool).await;
+    let (_server, channel) = provisioning_server(emulator, pool).await;
+    let err = GrantManagerServiceClient::new(channel)
+        .grant(request)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), code, "{err}");
+    assert!(err.message().contains(text), "{}", err.message());
+    assert_eq!(
+        aws.groups_of_user("cara").await.unwrap(),
+        Vec::<String>::new(),
+        "cara untouched"
+    );
+}
+
+/// Revokes of missing things and of nothing, each refused with its own code and nothing
+/// changed.
+#[test_case(revoke_request("admins", "nobody"), Code::NotFound ; "revoke of a missing user")]
+#[test_case(revoke_request("no-such-group", "ann"), Code::NotFound ; "revoke from a missing group")]
+#[test_case(GrantManagerServiceRevokeRequest::default(), Code::InvalidArgument ; "empty revoke request")]
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_revokes(request: GrantManagerServiceRevokeRequest, code: Code) {
+    let emulator = Emulator::shared();
+    let pool = refusals_pool();
+    let aws = aws_client(emulator, pool).await;
+    let (_server, channel) = provisioning_server(emulator, pool).await;
+    assert_eq!(
+        GrantManagerServiceClient::new(channel)
+            .revoke(request)
+            .await
+            .unwrap_err()
+            .code(),
+        code
+    );
     assert_eq!(
         aws.groups_of_user("cara").await.unwrap(),
         Vec::<String>::new(),

@@ -38,6 +38,7 @@ use baton_cognito::pb::v2::*;
 use platform::{Platform, PlatformOptions, pki, success};
 use rand::distr::{Alphanumeric, SampleString};
 use serde_json::{Value, json};
+use test_case::test_case;
 use tonic::Code;
 
 /// Not a secret (it goes into every signed request's `Credential=`), so it stays in the env.
@@ -944,35 +945,6 @@ async fn serve_with_a_bearer_token_never_shows_a_secret() {
         transcripts.add(&label, &format!("{logs}{told}"));
     }
 
-    // The server's own flags, wrong, next to the secrets.
-    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let busy_addr = busy.local_addr().unwrap().to_string();
-    let no_file = "/nonexistent/baton-secrets-test.pem";
-    // Every case stops before it would connect anywhere.
-    let offline = pairs(&[
-        ("BATON_USER_POOL_ID", "us-east-1_Offline1"),
-        ("BATON_ENDPOINT_URL", "http://127.0.0.1:9"),
-    ]);
-    let cases: [(&[&str], i32, &str); 4] = [
-        (&["serve", "--listen", &busy_addr], 1, "cannot listen"),
-        (&["serve", "--listen", "0.0.0.0:0"], 2, "--insecure"),
-        (
-            &["serve", "--tls-cert", no_file, "--tls-key", no_file],
-            2,
-            "--tls-cert",
-        ),
-        (&["serve", "--tls-client-ca", no_file], 2, "--tls-cert"),
-    ];
-    for given in BOTH {
-        for (mode, want_code, text) in cases {
-            let label = format!("{mode:?} [{given:?}]");
-            let (env, args) = secrets.invocation(given, SERVE, &offline, mode);
-            let (code, out) = run(&mut transcripts, &label, &env, &args);
-            assert_eq!(code, Some(want_code), "{label}: {out}");
-            assert!(out.contains(text), "{label}: {out}");
-        }
-    }
-
     // Debug output of the parsed `serve` flags.
     let cli = baton_cognito::cli::Cli::try_parse_from([
         "baton-cognito",
@@ -990,6 +962,48 @@ async fn serve_with_a_bearer_token_never_shows_a_secret() {
     transcripts.add("Debug of the parsed serve flags", &shown);
 
     transcripts.assert_clean(&needles);
+}
+
+/// Stands for the address of a port of the case's own that is already taken.
+const BUSY: &str = "<busy address>";
+/// A file that does not exist.
+const NO_FILE: &str = "/nonexistent/baton-secrets-test.pem";
+
+/// The server's own flags, wrong, next to the secrets: refused with the exit code and text
+/// given, and no secret shown. Every case stops before it would connect anywhere.
+#[test_case(&["serve", "--listen", BUSY], 1, "cannot listen" ; "listen on a busy address")]
+#[test_case(&["serve", "--listen", "0.0.0.0:0"], 2, "--insecure" ; "listen on every interface without insecure")]
+#[test_case(&["serve", "--tls-cert", NO_FILE, "--tls-key", NO_FILE], 2, "--tls-cert" ; "tls files that do not exist")]
+#[test_case(&["serve", "--tls-client-ca", NO_FILE], 2, "--tls-cert" ; "tls client ca without a certificate")]
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_serve_flags_next_to_secrets(mode: &[&str], want_code: i32, text: &str) {
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let secrets = Secrets::new(&platform);
+    let mut transcripts = Transcripts::default();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy_addr = busy.local_addr().unwrap().to_string();
+    let mode: Vec<&str> = mode
+        .iter()
+        .map(|arg| {
+            if *arg == BUSY {
+                busy_addr.as_str()
+            } else {
+                arg
+            }
+        })
+        .collect();
+    let offline = pairs(&[
+        ("BATON_USER_POOL_ID", "us-east-1_Offline1"),
+        ("BATON_ENDPOINT_URL", "http://127.0.0.1:9"),
+    ]);
+    for given in BOTH {
+        let label = format!("{mode:?} [{given:?}]");
+        let (env, args) = secrets.invocation(given, SERVE, &offline, &mode);
+        let (code, out) = run(&mut transcripts, &label, &env, &args);
+        assert_eq!(code, Some(want_code), "{label}: {out}");
+        assert!(out.contains(text), "{label}: {out}");
+    }
+    transcripts.assert_clean(&secrets.needles());
 }
 
 /// The FinishTask of `task`, or a panic with the worker's output.
@@ -1277,132 +1291,124 @@ async fn help_and_version_never_show_a_secret() {
     transcripts.assert_clean(&secrets.needles());
 }
 
+/// Stands for the AWS secret access key in a case's arguments.
+const AWS_SECRET: &str = "{aws secret access key}";
+/// Stands for the role's external id in a case's arguments.
+const EXTERNAL_ID: &str = "{external id}";
+
+/// Bad flags and settings next to the secrets (given both ways), each refused with the exit
+/// code and text given, never echoing a secret: `mode` is the run's own arguments, `overrides`
+/// variables added to the environment, `scope` the secrets it is given, and `verbose` whether
+/// it gets far enough to log at debug level.
+// Refused while the flags are read: exit 2, naming the flag.
+#[test_case(&["--api-budget", "7"], &[], POOL_MODES, 2, "--api-budget", false ; "api budget above one")]
+#[test_case(&["--api-budget", "lots"], &[], POOL_MODES, 2, "--api-budget", false ; "api budget not a number")]
+#[test_case(&["--region", "mars"], &[], POOL_MODES, 2, "--region", false ; "unknown region")]
+#[test_case(&["--user-pool-id", "not-a-pool"], &[], POOL_MODES, 2, "--user-pool-id", false ; "not a pool id")]
+#[test_case(&["--aws-access-key-id", "not a key"], &[], POOL_MODES, 2, "--aws-access-key-id", false ; "not an access key id")]
+#[test_case(&["--role-arn", "arn:aws:iam::1:role/x"], &[], POOL_MODES, 2, "--role-arn", false ; "role arn with a short account")]
+#[test_case(&["--endpoint-url", "ftp://x"], &[], POOL_MODES, 2, "--endpoint-url", false ; "endpoint of another scheme")]
+#[test_case(&["--user-filter", "nonsense"], &[], POOL_MODES, 2, "--user-filter", false ; "user filter without an operator")]
+#[test_case(&["--category-budget", "nope=1"], &[], POOL_MODES, 2, "--category-budget", false ; "unknown category budget")]
+// A mistyped secret flag, its value attached or apart.
+#[test_case(&["--aws-secret-acces-key={aws secret access key}"], &[], POOL_MODES, 2, "--aws-secret-acces-key", false ; "mistyped secret key flag with its value attached")]
+#[test_case(&["--external-idd", EXTERNAL_ID], &[], POOL_MODES, 2, "--external-idd", false ; "mistyped external id flag with its value apart")]
+#[test_case(&["--create-account-login", "x", "--create-account-profile", "{bad"], &[], POOL_MODES, 2, "--create-account-profile", false ; "create account profile not json")]
+#[test_case(&["--grant-principal", "ann"], &[], POOL_MODES, 2, "--grant-entitlement", false ; "grant principal without entitlement")]
+#[test_case(&["serve", "--listen", "nonsense"], &[], POOL_MODES, 2, "--listen", false ; "serve listen not an address")]
+#[test_case(&["serve", "--shutdown-timeout", "soon"], &[], POOL_MODES, 2, "--shutdown-timeout", false ; "serve shutdown timeout not a duration")]
+// Service mode.
+#[test_case(&["--task-concurrency", "0"], &[], WITH_CLIENT, 2, "task-concurrency", false ; "task concurrency zero")]
+#[test_case(&["--client-id", "no-at-sign"], &[], WITH_CLIENT, 2, "is not a client id", false ; "not a client id")]
+#[test_case(&["--c1-api-host", "bad host/"], &[], WITH_CLIENT, 2, "--c1-api-host", false ; "not a platform host")]
+#[test_case(&["--create-account-login", "x"], &[], WITH_CLIENT, 2, "service mode", false ; "create account in service mode")]
+// A secret without its partner.
+#[test_case(&[], &[("BATON_AWS_ACCESS_KEY_ID", "")], POOL_MODES, 2, "--aws-access-key-id", false ; "secret key without key id")]
+#[test_case(&[], &[("BATON_ROLE_ARN", "")], POOL_MODES, 2, "--external-id", false ; "external id without role")]
+// Refused once the configuration is built (and logged).
+#[test_case(&["-f", "/nonexistent/dir/sync.c1z"], &[], POOL_MODES, 1, "/nonexistent/dir", true ; "file in a missing directory")]
+#[test_case(&["--c1-api-ca-file", "/nonexistent/ca.pem"], &[], WITH_CLIENT, 2, "--c1-api-ca-file", true ; "platform ca file missing")]
 #[tokio::test(flavor = "multi_thread")]
-async fn bad_flags_next_to_secrets_never_echo_them() {
+async fn bad_flags_next_to_secrets_never_echo_them(
+    mode: &[&str],
+    overrides: &[(&str, &str)],
+    scope: Scope,
+    want_code: i32,
+    want_text: &str,
+    verbose: bool,
+) {
     let platform = Platform::start(PlatformOptions::default()).await;
     let secrets = Secrets::new(&platform);
-    // Nothing listens there: every case fails before it would connect.
-    let base = pairs(&[
+    let mode: Vec<String> = mode
+        .iter()
+        .map(|arg| {
+            arg.replace(AWS_SECRET, &secrets.aws_secret_access_key)
+                .replace(EXTERNAL_ID, &secrets.external_id)
+        })
+        .collect();
+    let mode = strs(&mode);
+    let mut transcripts = Transcripts::default();
+    for given in BOTH {
+        let label = format!("bad flags {mode:?} {overrides:?} [{given:?}]");
+        let (mut env, args) = secrets.invocation(given, scope, &bad_flags_base(), &mode);
+        env.extend(pairs(overrides));
+        let (code, out) = run(&mut transcripts, &label, &env, &args);
+        assert_eq!(code, Some(want_code), "{label}: {out}");
+        assert!(out.contains(want_text), "{label}: {out}");
+        if verbose {
+            assert_verbose(given, &label, &out);
+        }
+    }
+    transcripts.assert_clean(&secrets.needles());
+}
+
+/// Nothing listens there: every run fails before it would connect.
+fn bad_flags_base() -> Vec<(String, String)> {
+    pairs(&[
         ("BATON_USER_POOL_ID", "us-east-1_BadFlags1"),
         ("BATON_ENDPOINT_URL", "http://127.0.0.1:9"),
         ("BATON_C1_API_HOST", "127.0.0.1:9"),
-    ]);
-    let mut transcripts = Transcripts::default();
-    let mut needles = secrets.needles();
-    let typo = format!("--aws-secret-acces-key={}", secrets.aws_secret_access_key);
-    // Refused while the flags are read: exit 2, naming the flag.
-    let pool_flags: [&[&str]; 15] = [
-        &["--api-budget", "7"],
-        &["--api-budget", "lots"],
-        &["--region", "mars"],
-        &["--user-pool-id", "not-a-pool"],
-        &["--aws-access-key-id", "not a key"],
-        &["--role-arn", "arn:aws:iam::1:role/x"],
-        &["--endpoint-url", "ftp://x"],
-        &["--user-filter", "nonsense"],
-        &["--category-budget", "nope=1"],
-        // A mistyped secret flag, its value attached or apart.
-        &[&typo],
-        &["--external-idd", &secrets.external_id],
-        &[
-            "--create-account-login",
-            "x",
-            "--create-account-profile",
-            "{bad",
-        ],
-        &["--grant-principal", "ann"],
-        &["serve", "--listen", "nonsense"],
-        &["serve", "--shutdown-timeout", "soon"],
-    ];
-    let service_flags: [&[&str]; 4] = [
-        &["--task-concurrency", "0"],
-        &["--client-id", "no-at-sign"],
-        &["--c1-api-host", "bad host/"],
-        &["--create-account-login", "x"],
-    ];
-    /// What the error names.
-    fn expected<'a>(mode: &[&'a str]) -> &'a str {
-        match mode[0] {
-            "serve" => mode[1],
-            flag if flag.starts_with("--aws-secret-acces-key") => "--aws-secret-acces-key",
-            "--grant-principal" => "--grant-entitlement",
-            "--create-account-login" if mode.len() == 2 => "service mode",
-            "--create-account-login" => "--create-account-profile",
-            "--client-id" => "is not a client id",
-            "--task-concurrency" => "task-concurrency",
-            flag => flag,
-        }
-    }
-    /// Mode, env overrides, scope, exit code, what the error names, whether it logs at debug.
-    type Case<'a> = (
-        &'a [&'a str],
-        Vec<(&'a str, &'a str)>,
-        Scope,
-        i32,
-        &'a str,
-        bool,
-    );
-    let mut cases: Vec<Case> = Vec::new();
-    for mode in pool_flags {
-        cases.push((mode, vec![], POOL_MODES, 2, expected(mode), false));
-    }
-    for mode in service_flags {
-        cases.push((mode, vec![], WITH_CLIENT, 2, expected(mode), false));
-    }
-    // A secret without its partner.
-    let no_key_id = vec![("BATON_AWS_ACCESS_KEY_ID", "")];
-    cases.push((&[], no_key_id, POOL_MODES, 2, "--aws-access-key-id", false));
-    let no_role = vec![("BATON_ROLE_ARN", "")];
-    cases.push((&[], no_role, POOL_MODES, 2, "--external-id", false));
-    // Refused once the configuration is built (and logged).
-    let no_dir: &[&str] = &["-f", "/nonexistent/dir/sync.c1z"];
-    cases.push((no_dir, vec![], POOL_MODES, 1, "/nonexistent/dir", true));
-    let no_ca: &[&str] = &["--c1-api-ca-file", "/nonexistent/ca.pem"];
-    cases.push((no_ca, vec![], WITH_CLIENT, 2, "--c1-api-ca-file", true));
-    for given in BOTH {
-        for (mode, overrides, scope, want_code, want_text, verbose) in &cases {
-            let label = format!("bad flags {mode:?} {overrides:?} [{given:?}]");
-            let (mut env, args) = secrets.invocation(given, *scope, &base, mode);
-            env.extend(pairs(overrides));
-            let (code, out) = run(&mut transcripts, &label, &env, &args);
-            assert_eq!(code, Some(*want_code), "{label}: {out}");
-            assert!(out.contains(want_text), "{label}: {out}");
-            if *verbose {
-                assert_verbose(given, &label, &out);
-            }
-        }
-    }
+    ])
+}
 
-    // Malformed client secrets that still hold the real private key, given as the secret.
-    let good = &secrets.client_secret;
+/// The client secret with its JWK's public part replaced.
+fn mismatched_client_secret(good: &str) -> String {
     let (prefix, encoded) = good.rsplit_once(':').unwrap();
     let mut jwk: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap();
     jwk["x"] = Value::from(URL_SAFE_NO_PAD.encode([0u8; 32]));
-    let mismatched = format!("{prefix}:{}", URL_SAFE_NO_PAD.encode(jwk.to_string()));
-    let v2 = good.replacen(":v1:", ":v2:", 1);
-    let truncated = good[..good.len() - 5].to_string();
-    for (what, bad) in [
-        ("a client secret whose public part is wrong", &mismatched),
-        ("a client secret of version v2", &v2),
-        ("a truncated client secret", &truncated),
-    ] {
-        if bad == &truncated {
-            needles.push(Needle::whole(what, bad));
-        } else {
-            needles.extend(client_secret_needles(what, bad));
+    format!("{prefix}:{}", URL_SAFE_NO_PAD.encode(jwk.to_string()))
+}
+
+/// Malformed client secrets that still hold the real private key, given as the secret: exit 2,
+/// and neither the secret nor its parts shown. `whole` when only the whole value is searched
+/// for (a truncated secret no longer decodes into its parts).
+#[test_case(mismatched_client_secret, false ; "a client secret whose public part is wrong")]
+#[test_case(|good| good.replacen(":v1:", ":v2:", 1), false ; "a client secret of version v2")]
+#[test_case(|good| good[..good.len() - 5].to_string(), true ; "a truncated client secret")]
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_client_secrets_are_never_echoed(malformed: fn(&str) -> String, whole: bool) {
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let secrets = Secrets::new(&platform);
+    let bad = malformed(&secrets.client_secret);
+    let what = "the malformed client secret";
+    let mut needles = secrets.needles();
+    if whole {
+        needles.push(Needle::whole(what, &bad));
+    } else {
+        needles.extend(client_secret_needles(what, &bad));
+    }
+    let mut transcripts = Transcripts::default();
+    for given in BOTH {
+        let label = format!("{what} [{given:?}]");
+        let (mut env, mut args) = secrets.invocation(given, POOL_MODES, &bad_flags_base(), &[]);
+        env.push(("BATON_CLIENT_ID".into(), secrets.client_id.clone()));
+        match given {
+            Given::Env => env.push(("BATON_CLIENT_SECRET".into(), bad.clone())),
+            Given::Flags => args.extend(["--client-secret".to_string(), bad.clone()]),
         }
-        for given in BOTH {
-            let label = format!("{what} [{given:?}]");
-            let (mut env, mut args) = secrets.invocation(given, POOL_MODES, &base, &[]);
-            env.push(("BATON_CLIENT_ID".into(), secrets.client_id.clone()));
-            match given {
-                Given::Env => env.push(("BATON_CLIENT_SECRET".into(), bad.clone())),
-                Given::Flags => args.extend(["--client-secret".to_string(), bad.clone()]),
-            }
-            let (code, out) = run(&mut transcripts, &label, &env, &args);
-            assert_eq!(code, Some(2), "{label}: {out}");
-            assert!(out.contains("is not a client secret"), "{label}: {out}");
-        }
+        let (code, out) = run(&mut transcripts, &label, &env, &args);
+        assert_eq!(code, Some(2), "{label}: {out}");
+        assert!(out.contains("is not a client secret"), "{label}: {out}");
     }
     transcripts.assert_clean(&needles);
 }

@@ -16,6 +16,7 @@ use baton_cognito::pb::v2::{
 };
 use pki::{TestCa, write};
 use serde_json::json;
+use test_case::test_case;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -241,81 +242,66 @@ fn plaintext_on_a_non_loopback_address_needs_insecure() {
     );
 }
 
-#[test]
-fn unusable_tls_files_are_usage_errors_naming_the_flag() {
-    let (_, _, env) = pool();
+/// Unusable TLS files and server flags: exit 2 naming the flag, and nothing listened. In `extra`
+/// and `expected`, `{cert}`, `{key}` and `{ca}` stand for a good server certificate, its key and
+/// its CA; `{other_key}` for the key of another certificate, `{not_pem}` for a text file and
+/// `{missing}` for a path where nothing is.
+#[test_case(&["--tls-cert", "{missing}", "--tls-key", "{key}"], "--tls-cert {missing}: cannot read the file" ; "certificate missing")]
+#[test_case(&["--tls-cert", "{not_pem}", "--tls-key", "{key}"], "--tls-cert {not_pem}: no PEM certificate" ; "certificate not pem")]
+#[test_case(&["--tls-cert", "{cert}", "--tls-key", "{cert}"], "--tls-key {cert}: no PEM private key" ; "key file holding a certificate")]
+#[test_case(&["--tls-cert", "{cert}", "--tls-key", "{other_key}"], "--tls-cert and --tls-key do not make a usable server identity" ; "key of another certificate")]
+#[test_case(&["--tls-cert", "{cert}", "--tls-key", "{key}", "--tls-client-ca", "{not_pem}"], "--tls-client-ca {not_pem}: no PEM certificate" ; "client ca not pem")]
+// #17: read forever, memory growing by hundreds of MB a second.
+#[test_case(&["--tls-cert", "/dev/zero", "--tls-key", "{key}"], "--tls-cert /dev/zero: the file is larger than the 4 MiB a PEM file may be" ; "certificate endless")]
+#[test_case(&["--tls-cert", "{cert}", "--tls-key", "/dev/zero"], "--tls-key /dev/zero: the file is larger than the 4 MiB" ; "key endless")]
+#[test_case(&["--tls-cert", "{cert}"], "--tls-key" ; "certificate without a key")]
+#[test_case(&["--tls-client-ca", "{ca}"], "--tls-cert" ; "client ca without a certificate")]
+#[test_case(&["--auth-token", ""], "--auth-token: empty" ; "empty auth token")]
+#[test_case(&["--shutdown-timeout", "0"], "--shutdown-timeout" ; "shutdown timeout zero")]
+fn unusable_tls_files_are_usage_errors_naming_the_flag(extra: &[&str], expected: &str) {
+    // One pool for the cases, which stop before they would call Cognito.
+    static ENV: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let env = ENV.get_or_init(|| pool().2);
     let pki = ServerPki::new();
     let other = pki.ca.issue(&["localhost"]);
-    let other_key = write(pki.dir.path(), "other.key", &other.key_pem);
-    let not_pem = write(pki.dir.path(), "notes.txt", "hello\n");
-    let missing = pki.dir.path().join("missing.pem");
-    let (cert, key, ca) = (
-        pki.cert.display().to_string(),
-        pki.key.display().to_string(),
-        pki.ca_file.display().to_string(),
-    );
-    let (other_key, not_pem, missing) = (
-        other_key.display().to_string(),
-        not_pem.display().to_string(),
-        missing.display().to_string(),
-    );
-    let cases: Vec<(Vec<&str>, String)> = vec![
+    let files = [
+        ("{cert}", pki.cert.display().to_string()),
+        ("{key}", pki.key.display().to_string()),
+        ("{ca}", pki.ca_file.display().to_string()),
         (
-            vec!["--tls-cert", &missing, "--tls-key", &key],
-            format!("--tls-cert {missing}: cannot read the file"),
+            "{other_key}",
+            write(pki.dir.path(), "other.key", &other.key_pem)
+                .display()
+                .to_string(),
         ),
         (
-            vec!["--tls-cert", &not_pem, "--tls-key", &key],
-            format!("--tls-cert {not_pem}: no PEM certificate"),
+            "{not_pem}",
+            write(pki.dir.path(), "notes.txt", "hello\n")
+                .display()
+                .to_string(),
         ),
         (
-            vec!["--tls-cert", &cert, "--tls-key", &cert],
-            format!("--tls-key {cert}: no PEM private key"),
-        ),
-        (
-            vec!["--tls-cert", &cert, "--tls-key", &other_key],
-            "--tls-cert and --tls-key do not make a usable server identity".to_string(),
-        ),
-        (
-            vec![
-                "--tls-cert",
-                &cert,
-                "--tls-key",
-                &key,
-                "--tls-client-ca",
-                &not_pem,
-            ],
-            format!("--tls-client-ca {not_pem}: no PEM certificate"),
-        ),
-        // #17: read forever, memory growing by hundreds of MB a second.
-        (
-            vec!["--tls-cert", "/dev/zero", "--tls-key", &key],
-            "--tls-cert /dev/zero: the file is larger than the 4 MiB a PEM file may be".to_string(),
-        ),
-        (
-            vec!["--tls-cert", &cert, "--tls-key", "/dev/zero"],
-            "--tls-key /dev/zero: the file is larger than the 4 MiB".to_string(),
-        ),
-        (vec!["--tls-cert", &cert], "--tls-key".to_string()),
-        (vec!["--tls-client-ca", &ca], "--tls-cert".to_string()),
-        (vec!["--auth-token", ""], "--auth-token: empty".to_string()),
-        (
-            vec!["--shutdown-timeout", "0"],
-            "--shutdown-timeout".to_string(),
+            "{missing}",
+            pki.dir.path().join("missing.pem").display().to_string(),
         ),
     ];
-    for (extra, expected) in cases {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend(&extra);
-        let out = run_binary(&args, &env);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
-        assert!(stderr.contains(&expected), "{extra:?}: {stderr}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).is_empty(),
-            "{extra:?} listened"
-        );
-    }
+    let fill = |text: &str| {
+        files.iter().fold(text.to_string(), |text, (name, path)| {
+            text.replace(name, path)
+        })
+    };
+    let extra: Vec<String> = extra.iter().map(|arg| fill(arg)).collect();
+    let expected = fill(expected);
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend(strs(&extra));
+    let out = run_binary(&args, env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+    assert!(stderr.contains(&expected), "{extra:?}: {stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "{extra:?} listened"
+    );
 }
 
 /// Lists `pool`'s users, for a call that stays in flight while the emulator delays it.

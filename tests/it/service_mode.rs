@@ -17,6 +17,7 @@ use baton_cognito::pb::struct_from_json;
 use baton_cognito::pb::v2::*;
 use platform::{Platform, PlatformOptions, failure, success};
 use serde_json::json;
+use test_case::test_case;
 
 /// Long enough for any task here on a slow CI machine; tasks normally end in well under a second.
 const TASK_TIMEOUT: Duration = Duration::from_secs(90);
@@ -720,64 +721,43 @@ async fn a_client_the_token_endpoint_refuses_exits_with_the_reason() {
     assert_eq!(probe(&health, "/ready").await, None, "the process is gone");
 }
 
+/// A client secret of the right shape whose JWK is no JSON.
+const BAD_SECRET: &str = "secret-token:conductorone.com:v1:bm90LWEtandr";
+
+/// Service-mode settings that cannot work, refused with exit 2 before anything connects and
+/// never echoing a secret. In `env`, `{id}` and `{secret}` stand for the platform's client id
+/// and secret.
+#[test_case(&[("BATON_CLIENT_ID", "no-at-sign"), ("BATON_CLIENT_SECRET", "{secret}")], "is not a client id" ; "not a client id")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", BAD_SECRET)], "is not a client secret" ; "not a client secret")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}")], "--client-secret" ; "client id without secret")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_C1_API_HOST", "bad host/")], "--c1-api-host" ; "not a platform host")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_C1_API_CA_FILE", "/nonexistent/ca.pem")], "--c1-api-ca-file /nonexistent/ca.pem" ; "platform ca file missing")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_TASK_CONCURRENCY", "0")], "task-concurrency" ; "task concurrency zero")]
 #[tokio::test(flavor = "multi_thread")]
-async fn malformed_service_flags_are_refused_before_anything_connects() {
+async fn malformed_service_flags_are_refused_before_anything_connects(
+    env: &[(&str, &str)],
+    expected: &str,
+) {
     let platform = Platform::start(PlatformOptions::default()).await;
     let (id, secret) = (platform.client_id(), platform.client_secret());
-    let bad_secret = "secret-token:conductorone.com:v1:bm90LWEtandr";
-    let cases: [(&[(&str, &str)], &str); 6] = [
-        (
-            &[
-                ("BATON_CLIENT_ID", "no-at-sign"),
-                ("BATON_CLIENT_SECRET", secret),
-            ],
-            "is not a client id",
-        ),
-        (
-            &[("BATON_CLIENT_ID", id), ("BATON_CLIENT_SECRET", bad_secret)],
-            "is not a client secret",
-        ),
-        (&[("BATON_CLIENT_ID", id)], "--client-secret"),
-        (
-            &[
-                ("BATON_CLIENT_ID", id),
-                ("BATON_CLIENT_SECRET", secret),
-                ("BATON_C1_API_HOST", "bad host/"),
-            ],
-            "--c1-api-host",
-        ),
-        (
-            &[
-                ("BATON_CLIENT_ID", id),
-                ("BATON_CLIENT_SECRET", secret),
-                ("BATON_C1_API_CA_FILE", "/nonexistent/ca.pem"),
-            ],
-            "--c1-api-ca-file /nonexistent/ca.pem",
-        ),
-        (
-            &[
-                ("BATON_CLIENT_ID", id),
-                ("BATON_CLIENT_SECRET", secret),
-                ("BATON_TASK_CONCURRENCY", "0"),
-            ],
-            "task-concurrency",
-        ),
-    ];
-    for (env, expected) in cases {
-        let mut env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        env.push(("BATON_USER_POOL_ID".into(), "us-east-1_Example1".into()));
-        let out = run_binary(&[], &env);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
-        assert!(stderr.contains(expected), "{env:?}: {stderr}");
-        assert!(
-            !stderr.contains("bm90LWEtandr") && !stderr.contains(secret),
-            "the secret is never echoed: {stderr}"
-        );
-    }
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.replace("{id}", id).replace("{secret}", secret),
+            )
+        })
+        .collect();
+    env.push(("BATON_USER_POOL_ID".into(), "us-east-1_Example1".into()));
+    let out = run_binary(&[], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{env:?}: {stderr}");
+    assert!(stderr.contains(expected), "{env:?}: {stderr}");
+    assert!(
+        !stderr.contains("bm90LWEtandr") && !stderr.contains(secret),
+        "the secret is never echoed: {stderr}"
+    );
     assert_eq!(platform.token_requests(), (0, 0), "nothing connected");
 }
 

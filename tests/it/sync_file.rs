@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::*;
 use baton_cognito::c1z::C1zReader;
 use serde_json::{Value, json};
+use test_case::test_case;
 
 /// A pool with odd names, statuses, attributes, an empty group and one with >60 members.
 fn seed(emulator: &Emulator) -> (Pool, BTreeSet<String>, BTreeSet<String>, BTreeSet<String>) {
@@ -243,28 +244,29 @@ fn inspect_commands_print_tables_and_json() {
     assert!(stderr(&bad).contains("--resource"), "{}", stderr(&bad));
 }
 
-#[test]
-fn bad_files_get_a_clear_error() {
+/// A file that is no `.c1z`: exit 1, naming the file and what is wrong with it.
+#[test_case("empty.c1z", b"", "empty" ; "empty file")]
+#[test_case("text.c1z", b"hello, this is not a c1z file", "not a .c1z" ; "text file")]
+#[test_case("v3.c1z", b"C1Z3\x00\x00\x00\x00\x10rest", "v3" ; "a v3 file")]
+#[test_case("truncated.c1z", b"C1ZF\x00\x28\xb5\x2f\xfd\x04\x58", "" ; "truncated file")]
+fn bad_files_get_a_clear_error(name: &str, bytes: &[u8], expected: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &[u8], &str); 4] = [
-        ("empty.c1z", b"", "empty"),
-        ("text.c1z", b"hello, this is not a c1z file", "not a .c1z"),
-        ("v3.c1z", b"C1Z3\x00\x00\x00\x00\x10rest", "v3"),
-        ("truncated.c1z", b"C1ZF\x00\x28\xb5\x2f\xfd\x04\x58", ""),
-    ];
-    for (name, bytes, expected) in cases {
-        let path = dir.path().join(name);
-        std::fs::write(&path, bytes).unwrap();
-        let out = run_binary(&["-f", path.to_str().unwrap(), "stats"], &[]);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
-        assert!(
-            err.contains(name),
-            "{name}: the error names the file: {err}"
-        );
-        assert!(err.to_lowercase().contains(expected), "{name}: {err}");
-        assert!(!err.contains("panicked"), "{err}");
-    }
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let out = run_binary(&["-f", path.to_str().unwrap(), "stats"], &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+    assert!(
+        err.contains(name),
+        "{name}: the error names the file: {err}"
+    );
+    assert!(err.to_lowercase().contains(expected), "{name}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_missing_file_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
     let missing = run_binary(
         &[
             "-f",
