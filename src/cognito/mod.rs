@@ -328,6 +328,35 @@ impl PoolClient {
         }
     }
 
+    /// One user by its exact username, read with ListUsers and `filter` (`username = "…"`):
+    /// unlike AdminGetUser, a listing does not make the user a billable monthly active user.
+    /// `None` when no user has exactly this name (a pool with case-insensitive usernames may
+    /// answer with another spelling, which is not it). Pages are followed until the user shows:
+    /// Cognito may answer a filtered listing with an empty page and a token.
+    pub async fn find_user(
+        &self,
+        filter: &UserFilter,
+        username: &str,
+    ) -> Result<Option<CognitoUser>, CognitoError> {
+        let mut token: Option<String> = None;
+        let mut trail = TokenTrail::default();
+        loop {
+            let page = self
+                .list_users(Some(filter), token.as_deref(), MAX_PAGE_SIZE as i32)
+                .await?;
+            if let Some(user) = page.items.into_iter().find(|u| u.username == username) {
+                return Ok(Some(user));
+            }
+            match page.next_token {
+                Some(next) => {
+                    trail.follow(&next)?;
+                    token = Some(next);
+                }
+                None => return Ok(None),
+            }
+        }
+    }
+
     /// Reads one user, consistently and with MFA settings. Cognito counts the user as active
     /// for billing: call it for targeted reads only, never per user in a listing.
     pub async fn get_user(&self, username: &str) -> Result<CognitoUser, CognitoError> {

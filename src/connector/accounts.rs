@@ -192,8 +192,8 @@ pub async fn create_account(
         pool.set_permanent_password(&login, password).await?;
     }
     tracing::info!(username = %login, send_invitation, "created user");
-    // Read back consistently (ListUsers is eventually consistent).
-    let resource = users::get(pool, &login).await?;
+    // Read back consistently: ListUsers is eventually consistent, and may not list it yet.
+    let resource = users::get_consistently(pool, &login).await?;
     Ok(CreateAccountResponse {
         result: Some(create_account_response::Result::Success(
             create_account_response::SuccessResult {

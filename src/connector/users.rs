@@ -12,6 +12,7 @@ use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
 use super::resource_type::{Change, Page, Partition, ResourceSyncer, Scope};
+use crate::cognito::filter::{FilterOp, UserFilter};
 use crate::cognito::records::CognitoUser;
 use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::pack;
@@ -114,8 +115,25 @@ impl ResourceSyncer for Users {
     }
 }
 
-/// One user, read consistently with AdminGetUser (targeted reads only).
+/// One user, for a targeted read (GetResource), as cheaply as a listing reads it: ListUsers with
+/// an exact `username` filter, so the read does not make the user a billable monthly active user
+/// (AdminGetUser would). Its MFA settings are then unknown, as in a listing. A username that a
+/// ListUsers filter cannot hold (a double quote or a backslash in it) is read with AdminGetUser:
+/// nothing else finds it.
 pub async fn get(pool: &PoolClient, username: &str) -> Result<Resource> {
+    let Ok(filter) = UserFilter::new("username", FilterOp::Equals, username) else {
+        return get_consistently(pool, username).await;
+    };
+    match pool.find_user(&filter, username).await? {
+        Some(user) => Ok(resource(&user)),
+        None => Err(user_not_found(pool, username)),
+    }
+}
+
+/// One user read with AdminGetUser: consistent where ListUsers is only eventually so, and with
+/// its MFA settings, but the user counts as a monthly active user. Only for a user this
+/// connector has just created (reading it back) or one no filter can find.
+pub async fn get_consistently(pool: &PoolClient, username: &str) -> Result<Resource> {
     match pool.get_user(username).await {
         Ok(user) => Ok(resource(&user)),
         Err(CognitoError::UserNotFound { .. }) => Err(user_not_found(pool, username)),

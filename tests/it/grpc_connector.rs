@@ -312,9 +312,9 @@ async fn get_resource_finds_existing_and_refuses_missing() {
         .unwrap();
     assert_eq!(user.display_name, "ann@example.com");
     assert_eq!(
-        user_trait(&user).mfa_status.map(|m| m.mfa_enabled),
-        Some(false),
-        "a targeted read knows MFA"
+        user_trait(&user).mfa_status,
+        None,
+        "#19: a targeted read costs what a listing does, so MFA is as unknown as in a listing"
     );
     let group = getter
         .get_resource(get("group", "admins"))
@@ -347,6 +347,60 @@ async fn get_resource_finds_existing_and_refuses_missing() {
         err,
         Code::NotFound,
         "a missing group's grants are NOT_FOUND, which the syncer treats as a warning"
+    );
+}
+
+/// #19: GetResource of a user reads it with ListUsers and an exact `username` filter, which
+/// does not make the user a billable monthly active user; AdminGetUser (which does) is left for
+/// the one username no filter can hold. Counted per operation by the emulator.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_targeted_user_read_costs_one_listing_call_and_no_admin_read() {
+    let emulator = Emulator::shared();
+    let quoted = "quote\"d";
+    let mut names: Vec<String> = (0..130).map(|i| format!("ann{i:03}")).collect();
+    names.extend(["ann".to_string(), "Ann".to_string(), quoted.to_string()]);
+    let pool = emulator.create_pool(json!({"name": unique("cheap-get"), "users": users(names)}));
+    let server = Server::start(&pool_env(emulator, &pool), &[]);
+    let mut getter = ResourceGetterServiceClient::new(server.channel().await);
+    let mut get = async |id: &str| {
+        let before = emulator.pool_calls(&pool);
+        let got = getter
+            .get_resource(ResourceGetterServiceGetResourceRequest {
+                resource_id: Some(ResourceId {
+                    resource_type: "user".into(),
+                    resource: id.into(),
+                    baton_resource: false,
+                }),
+                ..Default::default()
+            })
+            .await;
+        let after = emulator.pool_calls(&pool);
+        let spent: BTreeMap<String, u64> = after
+            .into_iter()
+            .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        (got.map(|r| r.into_inner().resource.unwrap()), spent)
+    };
+    let one_listing = BTreeMap::from([("ListUsers".to_string(), 1)]);
+    for name in ["ann", "Ann", "ann129"] {
+        let (got, spent) = get(name).await;
+        assert_eq!(
+            rid(&got.unwrap()),
+            name,
+            "the exact username, not a prefix or a case"
+        );
+        assert_eq!(spent, one_listing, "get {name}");
+    }
+    let (missing, spent) = get("nobody").await;
+    assert_eq!(missing.unwrap_err().code(), Code::NotFound);
+    assert_eq!(spent, one_listing, "a missing user costs one listing too");
+    let (got, spent) = get(quoted).await;
+    assert_eq!(rid(&got.unwrap()), quoted);
+    assert_eq!(
+        spent,
+        BTreeMap::from([("AdminGetUser".to_string(), 1)]),
+        "a username no ListUsers filter can hold is read with AdminGetUser"
     );
 }
 
