@@ -164,7 +164,7 @@ pub struct OneShotArgs {
     pub delete_resource: Option<String>,
     #[arg(long, env = "BATON_DELETE_RESOURCE_TYPE", global = true, hide = true)]
     pub delete_resource_type: Option<String>,
-    /// Invoke this action (enable_user, disable_user).
+    /// Invoke this action (enable_user, disable_user, sign_out_user).
     #[arg(long, env = "BATON_INVOKE_ACTION", global = true, hide = true)]
     pub invoke_action: Option<String>,
     /// The action's arguments as a JSON object, e.g. {"user_id":"ann"}.

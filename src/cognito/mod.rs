@@ -438,6 +438,21 @@ impl PoolClient {
         }
     }
 
+    /// Signs the user out everywhere: Cognito revokes every refresh token it issued to the user,
+    /// so no app gets new tokens without a new sign-in (access and ID tokens already issued
+    /// stay valid until they expire, an hour by default).
+    pub async fn sign_out_everywhere(&self, username: &str) -> Result<(), CognitoError> {
+        self.call(Operation::AdminUserGlobalSignOut, || {
+            self.sdk
+                .admin_user_global_sign_out()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .send()
+        })
+        .await
+        .map(drop)
+    }
+
     pub async fn add_user_to_group(&self, username: &str, group: &str) -> Result<(), CognitoError> {
         self.call(Operation::AdminAddUserToGroup, || {
             self.sdk

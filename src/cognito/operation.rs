@@ -21,10 +21,11 @@ pub enum Operation {
     AdminEnableUser,
     AdminDisableUser,
     AdminSetUserPassword,
+    AdminUserGlobalSignOut,
 }
 
 impl Operation {
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::DescribeUserPool,
         Self::ListUsers,
         Self::ListUsersInGroup,
@@ -39,6 +40,7 @@ impl Operation {
         Self::AdminEnableUser,
         Self::AdminDisableUser,
         Self::AdminSetUserPassword,
+        Self::AdminUserGlobalSignOut,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Operation {
             Self::AdminEnableUser => "AdminEnableUser",
             Self::AdminDisableUser => "AdminDisableUser",
             Self::AdminSetUserPassword => "AdminSetUserPassword",
+            Self::AdminUserGlobalSignOut => "AdminUserGlobalSignOut",
         }
     }
 
@@ -80,7 +83,8 @@ impl Operation {
             | Self::AdminEnableUser
             | Self::AdminDisableUser
             | Self::AdminDeleteUser
-            | Self::AdminSetUserPassword => QuotaCategory::UserUpdate,
+            | Self::AdminSetUserPassword
+            | Self::AdminUserGlobalSignOut => QuotaCategory::UserUpdate,
             Self::AdminCreateUser => QuotaCategory::UserCreation,
         }
     }

@@ -1,8 +1,9 @@
-//! Account lifecycle actions: `enable_user` and `disable_user`, registered as global actions with
-//! a string `user_id`, as the platform's account-lifecycle steps look them up.
+//! Account actions: `enable_user` and `disable_user` (account lifecycle) and `sign_out_user`
+//! (incident response), registered as global actions with a string `user_id`, as the platform's
+//! account-lifecycle steps look them up.
 //!
-//! Both complete inline (one Cognito call), so an invocation answers COMPLETE or FAILED at once;
-//! its outcome is kept in a bounded history for GetActionStatus.
+//! Each completes inline (one Cognito call), so an invocation answers COMPLETE or FAILED at
+//! once; its outcome is kept in a bounded history for GetActionStatus.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -18,6 +19,7 @@ use crate::pb::v2::{ActionType, BatonActionSchema, BatonActionStatus};
 
 pub const ENABLE_USER: &str = "enable_user";
 pub const DISABLE_USER: &str = "disable_user";
+pub const SIGN_OUT_USER: &str = "sign_out_user";
 const USER_ID: &str = "user_id";
 
 /// Finished invocations kept for GetActionStatus, as the Baton SDK keeps them.
@@ -43,7 +45,7 @@ fn schema(
     name: &str,
     display_name: &str,
     description: &str,
-    kind: ActionType,
+    kinds: &[ActionType],
 ) -> BatonActionSchema {
     BatonActionSchema {
         name: name.to_string(),
@@ -64,7 +66,7 @@ fn schema(
             },
             string_field("error", "Error", "Why the action failed", false),
         ],
-        action_type: vec![kind as i32, ActionType::Account as i32],
+        action_type: kinds.iter().map(|kind| *kind as i32).collect(),
         ..BatonActionSchema::default()
     }
 }
@@ -76,15 +78,29 @@ pub fn schemas() -> Vec<BatonActionSchema> {
             ENABLE_USER,
             "Enable user",
             "Allow the user to sign in again (AdminEnableUser)",
-            ActionType::AccountEnable,
+            &[ActionType::AccountEnable, ActionType::Account],
         ),
         schema(
             DISABLE_USER,
             "Disable user",
             "Stop the user from signing in, keeping the account (AdminDisableUser)",
-            ActionType::AccountDisable,
+            &[ActionType::AccountDisable, ActionType::Account],
+        ),
+        schema(
+            SIGN_OUT_USER,
+            "Sign user out everywhere",
+            "Revoke every refresh token of the user, so that no app gets new tokens without a new \
+             sign-in; tokens already issued stay valid until they expire (AdminUserGlobalSignOut)",
+            &[ActionType::Account],
         ),
     ]
+}
+
+/// What an action does to its user.
+enum UserChange {
+    Enable,
+    Disable,
+    SignOut,
 }
 
 /// The outcome of one invocation.
@@ -166,9 +182,10 @@ pub async fn invoke(
     resource_type_id: &str,
     args: Option<&Struct>,
 ) -> Result<ActionOutcome> {
-    let enable = match name {
-        ENABLE_USER => true,
-        DISABLE_USER => false,
+    let change = match name {
+        ENABLE_USER => UserChange::Enable,
+        DISABLE_USER => UserChange::Disable,
+        SIGN_OUT_USER => UserChange::SignOut,
         _ => {
             return Err(ConnectorError::NotFound(format!(
                 "action {name:?} not found"
@@ -181,7 +198,12 @@ pub async fn invoke(
         )));
     }
     let username = user_id(args)?;
-    let (status, response) = match users::set_enabled(pool, &username, enable).await {
+    let done = match change {
+        UserChange::Enable => users::set_enabled(pool, &username, true).await,
+        UserChange::Disable => users::set_enabled(pool, &username, false).await,
+        UserChange::SignOut => users::sign_out(pool, &username).await,
+    };
+    let (status, response) = match done {
         Ok(()) => (BatonActionStatus::Complete, response(true, None)),
         Err(err) => (
             BatonActionStatus::Failed,
@@ -205,7 +227,8 @@ mod tests {
     #[test]
     fn schemas_are_global_with_a_string_user_id() {
         let schemas = schemas();
-        assert_eq!(schemas.len(), 2);
+        let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, [ENABLE_USER, DISABLE_USER, SIGN_OUT_USER]);
         for schema in &schemas {
             assert!(schema.resource_type_id.is_empty());
             assert_eq!(schema.arguments[0].name, "user_id");
@@ -221,6 +244,11 @@ mod tests {
             schemas[1]
                 .action_type
                 .contains(&(ActionType::AccountDisable as i32))
+        );
+        assert_eq!(
+            schemas[2].action_type,
+            [ActionType::Account as i32],
+            "signing out is no lifecycle change"
         );
     }
 

@@ -42,6 +42,7 @@ pub const PROVISION_PERMISSIONS: &[&str] = &[
     "cognito-idp:AdminDeleteUser",
     "cognito-idp:AdminEnableUser",
     "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminUserGlobalSignOut",
 ];
 
 pub fn resource_type() -> ResourceType {
@@ -146,6 +147,18 @@ pub fn user_not_found(pool: &PoolClient, username: &str) -> ConnectorError {
         "user {username:?} does not exist in user pool {}",
         pool.pool_id()
     ))
+}
+
+/// Signs a user out of every session (the `sign_out_user` action); doing so twice is harmless.
+pub async fn sign_out(pool: &PoolClient, username: &str) -> Result<()> {
+    match pool.sign_out_everywhere(username).await {
+        Ok(()) => {
+            tracing::info!(username, "signed the user out everywhere");
+            Ok(())
+        }
+        Err(CognitoError::UserNotFound { .. }) => Err(user_not_found(pool, username)),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Enables or disables a user; doing so twice is harmless.

@@ -993,7 +993,7 @@ QUOTA_CATEGORY_OF: dict[str, str] = {
         for op in (
             "AdminAddUserToGroup", "AdminRemoveUserFromGroup", "AdminEnableUser",
             "AdminDisableUser", "AdminDeleteUser", "AdminUpdateUserAttributes",
-            "AdminSetUserPassword",
+            "AdminSetUserPassword", "AdminUserGlobalSignOut",
         )
     },
     "AdminCreateUser": "UserCreation",

@@ -393,7 +393,7 @@ async fn enable_and_disable_actions_are_idempotent_and_remembered() {
         .schemas;
     assert_eq!(
         schemas.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        vec!["enable_user", "disable_user"]
+        vec!["enable_user", "disable_user", "sign_out_user"]
     );
     let scoped = client
         .list_action_schemas(ListActionSchemasRequest {
@@ -518,6 +518,127 @@ async fn enable_and_disable_actions_are_idempotent_and_remembered() {
     assert!(aws.get_user("ann").await.unwrap().enabled);
 }
 
+/// #19: `sign_out_user` revokes the user's refresh tokens (AdminUserGlobalSignOut): a token that
+/// refreshed before the action is refused after it. Gated and answered like enable/disable.
+#[tokio::test(flavor = "multi_thread")]
+async fn sign_out_user_revokes_every_refresh_token_of_the_user() {
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+    let emulator = Emulator::shared();
+    let pool = seed(emulator);
+    let sdk = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_cognitoidentityprovider::config::Region::new(REGION))
+            .endpoint_url(&emulator.url)
+            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "verify-secret",
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let app = sdk
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .expect("an app client");
+    let app_id = app.user_pool_client().and_then(|c| c.client_id()).unwrap();
+    sdk.admin_set_user_password()
+        .user_pool_id(&pool.id)
+        .username("ann")
+        .password("Sign-0ut-Test!")
+        .permanent(true)
+        .send()
+        .await
+        .expect("a password for ann");
+    let signed_in = sdk
+        .admin_initiate_auth()
+        .user_pool_id(&pool.id)
+        .client_id(app_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", "ann")
+        .auth_parameters("PASSWORD", "Sign-0ut-Test!")
+        .send()
+        .await
+        .expect("ann signs in");
+    let refresh_token = signed_in
+        .authentication_result()
+        .and_then(|r| r.refresh_token())
+        .expect("a refresh token")
+        .to_string();
+    let refresh = || {
+        sdk.admin_initiate_auth()
+            .user_pool_id(&pool.id)
+            .client_id(app_id)
+            .auth_flow(AuthFlowType::RefreshTokenAuth)
+            .auth_parameters("REFRESH_TOKEN", &refresh_token)
+            .send()
+    };
+    refresh()
+        .await
+        .expect("the token refreshes before the action");
+
+    let sign_out = InvokeActionRequest {
+        name: "sign_out_user".into(),
+        args: args(json!("ann")),
+        ..Default::default()
+    };
+    let plain = Server::start(&pool_env(emulator, &pool), &[]);
+    let refused = ActionServiceClient::new(plain.channel().await)
+        .invoke_action(sign_out.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.code(),
+        Code::FailedPrecondition,
+        "needs --provisioning"
+    );
+    refresh().await.expect("a refused action signs no one out");
+
+    let (_server, channel) = provisioning_server(emulator, &pool).await;
+    let mut client = ActionServiceClient::new(channel);
+    for _ in 0..2 {
+        let done = client
+            .invoke_action(sign_out.clone())
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(done.status, BatonActionStatus::Complete as i32, "{done:?}");
+    }
+    let err = refresh().await.expect_err("the refresh token is revoked");
+    assert!(
+        format!("{:?}", err.into_service_error()).contains("NotAuthorized"),
+        "refused as not authorized"
+    );
+    let failed = client
+        .invoke_action(InvokeActionRequest {
+            args: args(json!("nobody")),
+            ..sign_out
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(failed.status, BatonActionStatus::Failed as i32);
+    let schema = client
+        .get_action_schema(GetActionSchemaRequest {
+            name: "sign_out_user".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .schema
+        .unwrap();
+    assert_eq!(schema.action_type, vec![ActionType::Account as i32]);
+    assert_eq!(schema.arguments[0].name, "user_id");
+}
+
 #[test]
 fn the_one_shot_cli_provisions_with_batons_flags() {
     let emulator = Emulator::shared();
@@ -617,8 +738,13 @@ fn the_one_shot_cli_provisions_with_batons_flags() {
     let listed = run_binary(&["-f", f, "--list-action-schemas"], &env);
     assert!(listed.status.success());
     let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
-    assert_eq!(listed["schemas"].as_array().unwrap().len(), 2);
-    assert_eq!(listed["schemas"][0]["name"], "enable_user");
+    let names: Vec<&str> = listed["schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|schema| schema["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["enable_user", "disable_user", "sign_out_user"]);
 
     let (code, out) = run(&["--delete-resource", "hal", "--delete-resource-type", "user"]);
     assert_eq!(code, Some(0), "{out}");
