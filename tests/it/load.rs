@@ -59,22 +59,53 @@ async fn list_everything(
 }
 
 /// The most requests of `operations` that reached the emulator within any one second.
-fn busiest_second(requests: &[Value], operations: &[&str]) -> usize {
-    let times: Vec<f64> = requests
+/// How long a starved emulator may sit on requests. It stamps a request when it serves it, so on
+/// a busy machine (other suites sharing the 2 cores) it serves a backlog at once and bunches
+/// calls that were sent evenly: measured, up to about a third of a second. The checks below
+/// allow this much of the budget's calls to bunch, and no more.
+const STALL_SECS: f64 = 0.5;
+
+/// The stamps of the calls of these operations, in order.
+fn stamps(requests: &[Value], operations: &[&str]) -> Vec<f64> {
+    let mut times: Vec<f64> = requests
         .iter()
         .filter(|r| operations.contains(&r["operation"].as_str().unwrap_or_default()))
         .map(|r| r["t"].as_f64().expect("request time"))
         .collect();
-    let mut sorted = times.clone();
-    sorted.sort_by(f64::total_cmp);
+    times.sort_by(f64::total_cmp);
+    times
+}
+
+/// The most calls within any one second.
+fn busiest_second(times: &[f64]) -> usize {
     let mut most = 0;
     let mut start = 0;
-    for end in 0..sorted.len() {
-        while sorted[end] - sorted[start] >= 1.0 {
+    for end in 0..times.len() {
+        while times[end] - times[start] >= 1.0 {
             start += 1;
         }
         most = most.max(end - start + 1);
     }
+    most
+}
+
+/// Checks that calls at `rate` per second (the budget's share) were never exceeded: over the
+/// whole listing, which bunching cannot hide an overspend from, and in its busiest second. Both
+/// allow the one call an idle bucket holds, one for clock granularity, and `STALL_SECS` of calls
+/// bunched by the emulator.
+fn assert_paced(name: &str, times: &[f64], rate: f64) -> usize {
+    let slack = 2.0 + rate * STALL_SECS;
+    let span = times.last().zip(times.first()).map_or(0.0, |(l, f)| l - f);
+    assert!(
+        times.len() as f64 <= rate * span + slack,
+        "{name}: {} calls in {span:.1} s, over {rate}/s",
+        times.len()
+    );
+    let most = busiest_second(times);
+    assert!(
+        most as f64 <= rate + slack,
+        "{name}: {most} calls in one second, over {rate}/s"
+    );
     most
 }
 
@@ -179,8 +210,7 @@ async fn fifty_clients_listing_and_provisioning_at_once_are_all_answered_within_
     let expected: BTreeSet<String> = (10..10 + OTHER_GRANTS).map(user).collect();
     assert_eq!(members, expected);
 
-    // Pacing: never throttled, and no second busier than the budget's share of the quota
-    // (plus the one call an idle bucket holds, and one for clock granularity).
+    // Pacing: never throttled, and never more calls than the budget's share of the quota.
     let stats = emulator.control("GET", "/_emulator/stats", None);
     assert_eq!(stats["throttled"], 0, "{stats}");
     let requests = emulator.control("GET", "/_emulator/requests", None)["requests"]
@@ -198,12 +228,8 @@ async fn fifty_clients_listing_and_provisioning_at_once_are_all_answered_within_
         ),
     ] {
         let rate = quota["rates"][category].as_f64().expect("quota rate");
-        let most = busiest_second(&requests, &operations);
-        assert!(
-            most as f64 <= rate * BUDGET + 2.0,
-            "{category}: {most} calls in one second, over {BUDGET} of {rate}/s"
-        );
-        busiest.insert(category, most);
+        let times = stamps(&requests, &operations);
+        busiest.insert(category, assert_paced(category, &times, rate * BUDGET));
     }
     // ListGroups and GetGroup also have a hard cap per pool, which the pacer holds to whole.
     let per_pool = quota["per_pool_list_groups_get_group"]
@@ -212,11 +238,8 @@ async fn fifty_clients_listing_and_provisioning_at_once_are_all_answered_within_
     let account = quota["rates"]["UserPoolResourceRead"]
         .as_f64()
         .expect("rate");
-    let most = busiest_second(&requests, &["ListGroups", "GetGroup"]);
-    assert!(
-        most as f64 <= per_pool.min(account * BUDGET) + 2.0,
-        "ListGroups: {most} in one second"
-    );
+    let times = stamps(&requests, &["ListGroups", "GetGroup"]);
+    let most = assert_paced("ListGroups", &times, per_pool.min(account * BUDGET));
     println!(
         "50 clients: {} AWS calls, busiest second per category {busiest:?}, ListGroups {most}",
         stats["total"]
