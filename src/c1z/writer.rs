@@ -68,6 +68,22 @@ const INSERT_GRANT: &str = "INSERT INTO v1_grants \
         WHEN v1_grants.expansion != excluded.expansion THEN 1 \
         ELSE v1_grants.needs_expansion END";
 
+/// The kind of sync run a file records, as the SDK names them in `v1_sync_runs.sync_type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SyncType {
+    Full,
+    Partial,
+}
+
+impl SyncType {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Partial => "partial",
+        }
+    }
+}
+
 /// The result of [`C1zWriter::finish`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrittenFile {
@@ -111,6 +127,17 @@ impl C1zWriter {
     /// written, if dest is a directory or a special file (a FIFO, a device), or if dest is an
     /// existing file that is not a `.c1z`. A symbolic link means its target: the link stays.
     pub fn create(dest: &Path) -> Result<Self, C1zError> {
+        Self::create_run(dest, SyncType::Full)
+    }
+
+    /// Starts a new partial sync (a targeted sync of some resources) that will become the file
+    /// `dest`, as [`create`](Self::create) does a full one. Its parent is empty: the file is
+    /// new, so it holds no full sync to be the parent.
+    pub fn create_partial(dest: &Path) -> Result<Self, C1zError> {
+        Self::create_run(dest, SyncType::Partial)
+    }
+
+    fn create_run(dest: &Path, sync_type: SyncType) -> Result<Self, C1zError> {
         if dest.file_name().is_none() {
             return Err(C1zError::IsDirectory {
                 path: dest.to_path_buf(),
@@ -163,8 +190,8 @@ impl C1zWriter {
                     "INSERT INTO v1_sync_runs \
                      (sync_id, started_at, sync_token, sync_type, parent_sync_id, \
                      linked_sync_id, grants_backfilled) \
-                     VALUES (?1, ?2, '', 'full', '', '', 1)",
-                    params![sync_id, time::now()],
+                     VALUES (?1, ?2, '', ?3, '', '', 1)",
+                    params![sync_id, time::now(), sync_type.as_str()],
                 )
             })
             .and_then(|_| conn.execute_batch("COMMIT"))

@@ -48,6 +48,8 @@ pub fn capabilities() -> ConnectorCapabilities {
     // the event feed (EventService, one feed of the pool's changes).
     all.insert(Capability::Actions as i32);
     all.insert(Capability::EventFeedV2 as i32);
+    // A platform sync task may name the resources to sync (a partial sync, `sync::targeted`).
+    all.insert(Capability::ServiceModeTargetedSync as i32);
     ConnectorCapabilities {
         resource_type_capabilities,
         connector_capabilities: all.into_iter().collect(),

@@ -16,6 +16,7 @@
 pub mod plan;
 pub mod progress;
 pub mod store;
+mod targeted;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -136,10 +137,22 @@ impl SyncEngine {
         store: S,
         cancel: impl Future<Output = ()>,
     ) -> Result<(S, SyncSummary), SyncError> {
+        let walk = |handle: StoreHandle| async move { self.walk(&handle).await };
+        self.run_walk(store, cancel, walk).await
+    }
+
+    /// Runs one walk of the connector into `store` (see [`run`](Self::run)); the walk gets its
+    /// own handle on the store, which it drops when done.
+    async fn run_walk<S: SyncStore, W: Future<Output = Result<SyncSummary, SyncError>>>(
+        &self,
+        store: S,
+        cancel: impl Future<Output = ()>,
+        walk: impl FnOnce(StoreHandle) -> W,
+    ) -> Result<(S, SyncSummary), SyncError> {
         let started = Instant::now();
         let (handle, thread) = store::spawn(store);
         let outcome = tokio::select! {
-            outcome = self.walk(&handle) => outcome,
+            outcome = walk(handle.clone()) => outcome,
             () = cancel => Err(SyncError::Cancelled),
         };
         drop(handle);

@@ -5,7 +5,7 @@
 
 use crate::support::platform;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -277,7 +277,7 @@ async fn a_full_sync_task_uploads_the_seeded_pool_in_512_kib_chunks() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sync_tasks_honour_skip_grants_and_refuse_targeted_syncs() {
+async fn sync_tasks_honour_skip_grants_and_refuse_a_full_sync_of_some_types() {
     let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
     let skip = platform::task(TaskType::SyncFull(task::SyncFullTask {
         skip_grants: true,
@@ -293,15 +293,109 @@ async fn sync_tasks_honour_skip_grants_and_refuse_targeted_syncs() {
         (3, 2, 0, 2)
     );
 
-    let targeted = platform::task(TaskType::SyncFull(task::SyncFullTask {
-        targeted_sync_resources: vec![resource("user", "ann")],
+    // A full sync of some types only is not offered.
+    let subset = platform::task(TaskType::SyncFull(task::SyncFullTask {
+        sync_resource_type_ids: vec!["group".into()],
         ..Default::default()
     }));
-    setup.platform.push_task(targeted.clone());
-    let (code, message, non_retryable) = failure(&finished(&setup, &targeted).await);
+    setup.platform.push_task(subset.clone());
+    let (code, message, non_retryable) = failure(&finished(&setup, &subset).await);
     assert_eq!(code, tonic::Code::Unimplemented);
-    assert!(message.contains("targeted"), "{message}");
+    assert!(message.contains("subset"), "{message}");
     assert!(non_retryable);
+}
+
+/// #19: a sync task naming resources uploads a partial sync of exactly those, their
+/// entitlements and their grants, at the stated cost: a user is one ListUsers call plus its
+/// AdminListGroupsForUser pages, a group its GetGroup plus its ListUsersInGroup pages.
+#[tokio::test(flavor = "multi_thread")]
+async fn targeted_sync_tasks_upload_a_partial_sync_of_the_named_resources() {
+    let setup = setup(PlatformOptions::default(), small_pool("targeted"), &[]).await;
+    let emulator = Emulator::shared();
+    // The worker checks the pool once when it starts (DescribeUserPool); counts start after.
+    let started = std::time::Instant::now();
+    while !emulator
+        .pool_calls(&setup.pool)
+        .contains_key("DescribeUserPool")
+    {
+        assert!(
+            started.elapsed() < TASK_TIMEOUT,
+            "the worker never checked the pool"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let run = async |targets: Vec<Resource>, type_ids: Vec<String>| {
+        let task = platform::task(TaskType::SyncFull(task::SyncFullTask {
+            targeted_sync_resources: targets,
+            sync_resource_type_ids: type_ids,
+            ..Default::default()
+        }));
+        let before = emulator.pool_calls(&setup.pool);
+        setup.platform.push_task(task.clone());
+        let finish = finished(&setup, &task).await;
+        let after = emulator.pool_calls(&setup.pool);
+        let spent: BTreeMap<String, u64> = after
+            .into_iter()
+            .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let bytes = setup
+            .platform
+            .uploads(&task.id)
+            .last()
+            .unwrap_or_else(|| panic!("an upload; finish: {finish:?}"))
+            .bytes
+            .clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("partial.c1z");
+        std::fs::write(&path, &bytes).unwrap();
+        let reader = C1zReader::open(&path).expect("the upload is a valid .c1z");
+        assert_eq!(reader.sync_run().sync_type, "partial");
+        let (users, groups, grants, entitlements) = read_upload(&bytes);
+        (users, groups, grants, entitlements, spent)
+    };
+    let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    let calls = |items: &[(&str, u64)]| {
+        items
+            .iter()
+            .map(|(op, n)| (op.to_string(), *n))
+            .collect::<BTreeMap<_, _>>()
+    };
+
+    // A user: itself, its one membership, and the group that grant names with its entitlement.
+    let (users, groups, grants, entitlements, spent) =
+        run(vec![resource("user", "bob:smith")], vec![]).await;
+    assert_eq!(users, set(&["bob:smith"]));
+    assert_eq!(groups, set(&["admins"]));
+    assert_eq!(grants, set(&["group:admins:member:user:bob:smith"]));
+    assert_eq!(entitlements, 1);
+    assert_eq!(
+        spent,
+        calls(&[("ListUsers", 1), ("AdminListGroupsForUser", 1)])
+    );
+
+    // A group: itself, its entitlement and its members' grants; no user is read.
+    let (users, groups, grants, entitlements, spent) =
+        run(vec![resource("group", "admins")], vec![]).await;
+    assert!(users.is_empty(), "{users:?}");
+    assert_eq!(groups, set(&["admins"]));
+    assert_eq!(grants, set(&["group:admins:member:user:bob:smith"]));
+    assert_eq!(entitlements, 1);
+    assert_eq!(spent, calls(&[("GetGroup", 1), ("ListUsersInGroup", 1)]));
+
+    // Only the types asked for; a target that is gone is skipped, not a failure.
+    let (users, groups, _, _, spent) = run(
+        vec![
+            resource("user", "ann"),
+            resource("group", "team: red/blue"),
+            resource("group", "gone"),
+        ],
+        vec!["group".into()],
+    )
+    .await;
+    assert!(users.is_empty(), "{users:?}");
+    assert_eq!(groups, set(&["team: red/blue"]));
+    assert!(!spent.contains_key("ListUsers"), "{spent:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
