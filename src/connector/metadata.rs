@@ -167,6 +167,7 @@ mod tests {
                 Capability::Actions,
                 Capability::TargetedSync,
                 Capability::EventFeedV2,
+                Capability::ServiceModeTargetedSync,
             ]
             .map(|c| c as i32)
             .to_vec()
