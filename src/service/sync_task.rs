@@ -100,6 +100,19 @@ pub async fn run(
             non_retryable: true,
         };
     }
+    let known = context.connector.resource_types();
+    if let Some(unknown) = sync
+        .sync_resource_type_ids
+        .iter()
+        .find(|id| !known.iter().any(|t| &t.id == *id))
+    {
+        return Outcome::Failed {
+            status: Status::not_found(format!(
+                "sync_resource_type_ids names {unknown:?}, which this connector does not have"
+            )),
+            non_retryable: true,
+        };
+    }
     let reach = if targets.is_empty() {
         Reach::Full
     } else {

@@ -45,15 +45,6 @@ impl SyncEngine {
             .into_iter()
             .filter(|t| wanted(&t.id))
             .collect();
-        if let Some(unknown) = type_ids
-            .iter()
-            .find(|id| !resource_types.iter().any(|t| &t.id == *id))
-        {
-            return Err(ConnectorError::NotFound(format!(
-                "sync_resource_type_ids names {unknown:?}, which this connector does not have"
-            ))
-            .into());
-        }
         summary.resource_types = resource_types.len() as u64;
         store.resource_types(resource_types).await.map_err(closed)?;
         let mut seen = BTreeSet::new();

@@ -1497,7 +1497,16 @@ impl TaskWorker {
 #[test_case(TaskType::SyncFull(task::SyncFullTask {
     sync_resource_type_ids: vec!["user".into()],
     ..Default::default()
-}), Code::Unimplemented, "syncing a subset of resource types is not supported" ; "a sync of some resource types only")]
+}), Code::Unimplemented, "a full sync of a subset of resource types is not supported" ; "a full sync of some resource types only")]
+#[test_case(TaskType::SyncFull(task::SyncFullTask {
+    targeted_sync_resources: vec![Resource::default()],
+    ..Default::default()
+}), Code::InvalidArgument, "every targeted_sync_resources entry needs an id" ; "a targeted sync of a resource without an id")]
+#[test_case(TaskType::SyncFull(task::SyncFullTask {
+    targeted_sync_resources: vec![resource("user", "ann")],
+    sync_resource_type_ids: vec!["widget".into()],
+    ..Default::default()
+}), Code::NotFound, "sync_resource_type_ids names \"widget\", which this connector does not have" ; "a targeted sync of an unknown resource type")]
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_task_payloads(task_type: TaskType, code: Code, text: &str) {
     let mut setup = task_worker().await;

@@ -496,6 +496,7 @@ async fn protocol_surface_metadata_validate_types_and_absent_features() {
         Capability::Actions,
         Capability::TargetedSync,
         Capability::EventFeedV2,
+        Capability::ServiceModeTargetedSync,
     ];
     assert_eq!(
         capabilities.connector_capabilities,
