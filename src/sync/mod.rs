@@ -18,7 +18,7 @@ pub mod progress;
 pub mod store;
 mod targeted;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -303,14 +303,12 @@ impl SyncEngine {
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
                 tally.listings += 1;
-                let entitlements = match self.connector.list_entitlements(resource) {
-                    Ok(list) => list,
-                    Err(ConnectorError::NotFound(message)) => {
-                        tracing::warn!(reason = %message, "resource gone while listing its entitlements; skipped");
-                        tally.warnings += 1;
-                        continue;
-                    }
-                    Err(err) => return Err(err.into()),
+                let listed = self.connector.list_entitlements(resource);
+                let Some(entitlements) =
+                    unless_gone(listed, "resource gone while listing its entitlements")?
+                else {
+                    tally.warnings += 1;
+                    continue;
                 };
                 tally.items += entitlements.len() as u64;
                 Progress::add(&self.progress.entitlements, entitlements.len());
@@ -359,8 +357,9 @@ impl SyncEngine {
                 let connector = self.connector.clone();
                 let progress = self.progress.clone();
                 let store = store.clone();
-                tasks
-                    .spawn(async move { grants_of(&connector, &progress, &store, resource).await });
+                tasks.spawn(async move {
+                    grants_of(&connector, &progress, &store, resource, None).await
+                });
             }
         }
         while let Some(done) = tasks.join_next().await {
@@ -458,12 +457,14 @@ impl<'a> StoredResources<'a> {
 }
 
 /// Every page of one resource's grants into the store. `(count, true)` when the resource
-/// disappeared (a warning, not a failure).
+/// disappeared (a warning, not a failure). With `named`, the resources owning the grants'
+/// entitlements are stored too, with the entitlements, once each (a targeted sync's).
 async fn grants_of(
     connector: &Connector,
     progress: &Progress,
     store: &StoreHandle,
     resource: Resource,
+    mut named: Option<&mut BTreeSet<String>>,
 ) -> Result<(u64, bool), SyncError> {
     let mut cursor = Cursor::first(0);
     let mut trail = ListingTrail::default();
@@ -486,6 +487,9 @@ async fn grants_of(
         Progress::add(&progress.pages, 1);
         Progress::add(&progress.grants, page.items.len());
         count += page.items.len() as u64;
+        if let Some(named) = named.as_deref_mut() {
+            targeted::store_owners(store, &resource, &page.items, named).await?;
+        }
         if !page.items.is_empty() {
             store.grants(page.items).await.map_err(closed)?;
         }
@@ -606,6 +610,19 @@ fn may_restart(err: &ConnectorError, restarts: &mut u32) -> bool {
     *restarts += 1;
     tracing::warn!(%err, restart = *restarts, "listing again from its first page");
     true
+}
+
+/// The value, or `None` with a warning when the resource went away (NOT_FOUND), which upstream
+/// counts as a warning, not a failure.
+fn unless_gone<T>(result: Result<T, ConnectorError>, what: &str) -> Result<Option<T>, SyncError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ConnectorError::NotFound(message)) => {
+            tracing::warn!(reason = %message, "{what}; skipped");
+            Ok(None)
+        }
+        Err(err) => Err(err.into()),
+    }
 }
 
 fn closed(_: StoreClosed) -> SyncError {

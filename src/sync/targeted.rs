@@ -11,9 +11,10 @@
 use std::collections::BTreeSet;
 
 use super::store::StoreHandle;
-use super::{Progress, SyncEngine, SyncError, SyncStore, SyncSummary, closed, may_restart};
-use crate::connector::{ConnectorError, Cursor, ListingTrail, ResourceKind};
-use crate::pb::v2::{Resource, ResourceId};
+use super::{
+    Progress, SyncEngine, SyncError, SyncStore, SyncSummary, closed, grants_of, unless_gone,
+};
+use crate::pb::v2::{Grant, Resource, ResourceId};
 
 impl SyncEngine {
     /// Syncs the `targets` (and only resource types among `type_ids`, when not empty) into
@@ -54,14 +55,10 @@ impl SyncEngine {
             if !wanted(&target.resource_type) || !seen.insert(key) {
                 continue;
             }
-            let resource = match self.connector.get_resource(target).await {
-                Ok(resource) => resource,
-                Err(ConnectorError::NotFound(message)) => {
-                    tracing::warn!(reason = %message, "a targeted resource is gone; skipped");
-                    summary.warnings += 1;
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
+            let got = self.connector.get_resource(target).await;
+            let Some(resource) = unless_gone(got, "a targeted resource is gone")? else {
+                summary.warnings += 1;
+                continue;
             };
             *summary
                 .resources_by_type
@@ -81,66 +78,45 @@ impl SyncEngine {
                 store.entitlements(entitlements).await.map_err(closed)?;
             }
             if !self.scope.skip_grants {
-                self.grants_of_target(store, &resource, &mut summary, &mut related)
-                    .await?;
+                let (grants, gone) = grants_of(
+                    &self.connector,
+                    &self.progress,
+                    store,
+                    resource,
+                    Some(&mut related),
+                )
+                .await?;
+                summary.grants += grants;
+                summary.warnings += u64::from(gone);
             }
         }
         Ok(summary)
     }
+}
 
-    /// Every page of a target's grants, read from its own side; the groups they name (when the
-    /// target is a user) are stored once each, with their entitlement.
-    async fn grants_of_target(
-        &self,
-        store: &StoreHandle,
-        target: &Resource,
-        summary: &mut SyncSummary,
-        related: &mut BTreeSet<String>,
-    ) -> Result<(), SyncError> {
-        let (mut cursor, mut trail, mut restarts) = (Cursor::first(0), ListingTrail::default(), 0);
-        loop {
-            let page = match self.connector.sync_grants(target, &cursor).await {
-                Ok(page) => page,
-                Err(err) if may_restart(&err, &mut restarts) => {
-                    (cursor, trail) = (Cursor::first(0), ListingTrail::default());
-                    continue;
-                }
-                Err(err) => return Err(err.into()),
-            };
-            let mut resources = Vec::new();
-            let mut entitlements = Vec::new();
-            for entitlement in page.items.iter().filter_map(|g| g.entitlement.as_ref()) {
-                let owner = entitlement.resource.as_ref().filter(|r| {
-                    r.id.as_ref().is_some_and(|id| {
-                        id.resource_type == ResourceKind::Group.syncer().type_id()
-                    }) && r.id != target.id
-                });
-                if let Some(group) = owner
-                    && related.insert(entitlement.id.clone())
-                {
-                    resources.push(group.clone());
-                    entitlements.push(entitlement.clone());
-                }
-            }
-            if !resources.is_empty() {
-                let group_type = ResourceKind::Group.syncer().type_id();
-                *summary.resources_by_type.entry(group_type).or_default() += resources.len() as u64;
-                summary.entitlements += entitlements.len() as u64;
-                store.resources(resources).await.map_err(closed)?;
-                store.entitlements(entitlements).await.map_err(closed)?;
-            }
-            Progress::add(&self.progress.grants, page.items.len());
-            summary.grants += page.items.len() as u64;
-            if !page.items.is_empty() {
-                store.grants(page.items).await.map_err(closed)?;
-            }
-            match page.next {
-                Some(next) => {
-                    trail.follow(&next).map_err(ConnectorError::from)?;
-                    cursor = next;
-                }
-                None => return Ok(()),
-            }
+/// Stores, once each, the groups that own the entitlements of a targeted resource's grants, with
+/// their `member` entitlement: the grants read from a user's side name them, and the file must
+/// hold what its grants point to. They come from the grants themselves, with no call.
+pub(super) async fn store_owners(
+    store: &StoreHandle,
+    target: &Resource,
+    grants: &[Grant],
+    stored: &mut BTreeSet<String>,
+) -> Result<(), SyncError> {
+    let mut resources = Vec::new();
+    let mut entitlements = Vec::new();
+    for entitlement in grants.iter().filter_map(|g| g.entitlement.as_ref()) {
+        let owner = entitlement.resource.as_ref().filter(|r| r.id != target.id);
+        if let Some(owner) = owner
+            && stored.insert(entitlement.id.clone())
+        {
+            resources.push(owner.clone());
+            entitlements.push(entitlement.clone());
         }
     }
+    if !resources.is_empty() {
+        store.resources(resources).await.map_err(closed)?;
+        store.entitlements(entitlements).await.map_err(closed)?;
+    }
+    Ok(())
 }
