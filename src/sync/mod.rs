@@ -32,7 +32,7 @@ use crate::cognito::pacing::{prioritized, timing_waits};
 use crate::cognito::stats::OperationStats;
 use crate::connector::{Connector, ConnectorError, Cursor, ListingTrail, Partition, ResourceKind};
 use crate::pb::v2::{
-    Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
+    Grant, Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
 };
 use plan::{ChainPace, Listed, ListingPlan};
 pub use progress::{Phase, Progress};
@@ -488,7 +488,7 @@ async fn grants_of(
         Progress::add(&progress.grants, page.items.len());
         count += page.items.len() as u64;
         if let Some(named) = named.as_deref_mut() {
-            targeted::store_owners(store, &resource, &page.items, named).await?;
+            store_owners(store, &resource, &page.items, named).await?;
         }
         if !page.items.is_empty() {
             store.grants(page.items).await.map_err(closed)?;
@@ -503,6 +503,33 @@ async fn grants_of(
         depth += 1;
     }
     Ok((count, false))
+}
+
+/// Stores, once each, the groups that own the entitlements of a targeted resource's grants, with
+/// their `member` entitlement: the grants read from a user's side name them, and the file must
+/// hold what its grants point to. They come from the grants themselves, with no call.
+async fn store_owners(
+    store: &StoreHandle,
+    target: &Resource,
+    grants: &[Grant],
+    stored: &mut BTreeSet<String>,
+) -> Result<(), SyncError> {
+    let mut resources = Vec::new();
+    let mut entitlements = Vec::new();
+    for entitlement in grants.iter().filter_map(|g| g.entitlement.as_ref()) {
+        let owner = entitlement.resource.as_ref().filter(|r| r.id != target.id);
+        if let Some(owner) = owner
+            && stored.insert(entitlement.id.clone())
+        {
+            resources.push(owner.clone());
+            entitlements.push(entitlement.clone());
+        }
+    }
+    if !resources.is_empty() {
+        store.resources(resources).await.map_err(closed)?;
+        store.entitlements(entitlements).await.map_err(closed)?;
+    }
+    Ok(())
 }
 
 /// The first pages after which an unsliced listing may turn into slices: by then its own pages

@@ -14,7 +14,7 @@ use super::store::StoreHandle;
 use super::{
     Progress, SyncEngine, SyncError, SyncStore, SyncSummary, closed, grants_of, unless_gone,
 };
-use crate::pb::v2::{Grant, Resource, ResourceId};
+use crate::pb::v2::ResourceId;
 
 impl SyncEngine {
     /// Syncs the `targets` (and only resource types among `type_ids`, when not empty) into
@@ -92,31 +92,4 @@ impl SyncEngine {
         }
         Ok(summary)
     }
-}
-
-/// Stores, once each, the groups that own the entitlements of a targeted resource's grants, with
-/// their `member` entitlement: the grants read from a user's side name them, and the file must
-/// hold what its grants point to. They come from the grants themselves, with no call.
-pub(super) async fn store_owners(
-    store: &StoreHandle,
-    target: &Resource,
-    grants: &[Grant],
-    stored: &mut BTreeSet<String>,
-) -> Result<(), SyncError> {
-    let mut resources = Vec::new();
-    let mut entitlements = Vec::new();
-    for entitlement in grants.iter().filter_map(|g| g.entitlement.as_ref()) {
-        let owner = entitlement.resource.as_ref().filter(|r| r.id != target.id);
-        if let Some(owner) = owner
-            && stored.insert(entitlement.id.clone())
-        {
-            resources.push(owner.clone());
-            entitlements.push(entitlement.clone());
-        }
-    }
-    if !resources.is_empty() {
-        store.resources(resources).await.map_err(closed)?;
-        store.entitlements(entitlements).await.map_err(closed)?;
-    }
-    Ok(())
 }
