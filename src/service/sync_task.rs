@@ -79,16 +79,6 @@ pub async fn run(
     sync: SyncFullTask,
     shutdown: Cancel,
 ) -> Outcome {
-    // A subset of types is honoured in a targeted sync; a full sync of some types is not
-    // offered (the platform asks for it only of connectors that say they can).
-    if sync.targeted_sync_resources.is_empty() && !sync.sync_resource_type_ids.is_empty() {
-        return Outcome::Failed {
-            status: Status::unimplemented(
-                "a full sync of a subset of resource types is not supported by this connector",
-            ),
-            non_retryable: true,
-        };
-    }
     let targets: Vec<ResourceId> = sync
         .targeted_sync_resources
         .iter()
@@ -116,10 +106,7 @@ pub async fn run(
     let reach = if targets.is_empty() {
         Reach::Full
     } else {
-        Reach::Targeted {
-            targets,
-            type_ids: sync.sync_resource_type_ids.clone(),
-        }
+        Reach::Targeted(targets)
     };
     let scope = SyncScope {
         skip_entitlements_and_grants: sync.skip_entitlements_and_grants,
@@ -157,7 +144,7 @@ pub async fn run(
     let outcome = sync_and_upload(
         context,
         task_id,
-        (scope, reach),
+        (scope, reach, sync.sync_resource_type_ids.clone()),
         stop_tx.subscribe(),
         stopped,
     )
@@ -170,16 +157,13 @@ pub async fn run(
 /// What a sync task reads: the whole pool, or the resources it names (a partial sync).
 enum Reach {
     Full,
-    Targeted {
-        targets: Vec<ResourceId>,
-        type_ids: Vec<String>,
-    },
+    Targeted(Vec<ResourceId>),
 }
 
 async fn sync_and_upload(
     context: &SyncContext,
     task_id: &str,
-    (scope, reach): (SyncScope, Reach),
+    (scope, reach, type_ids): (SyncScope, Reach, Vec<String>),
     stop: watch::Receiver<Option<Stop>>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Outcome {
@@ -203,22 +187,20 @@ async fn sync_and_upload(
     let path = dir.path().join("sync.c1z");
     let created = match &reach {
         Reach::Full => C1zWriter::create(&path),
-        Reach::Targeted { .. } => C1zWriter::create_partial(&path),
+        Reach::Targeted(_) => C1zWriter::create_partial(&path),
     };
     let writer = match created {
         Ok(writer) => writer,
         Err(e) => return failed(Status::internal(e.to_string())),
     };
     tracing::info!(task_id, file = %path.display(), "sync task started");
-    let engine = SyncEngine::new(context.connector.clone()).with_scope(scope);
+    let engine = SyncEngine::new(context.connector.clone())
+        .with_scope(scope)
+        .with_resource_types(type_ids);
     tokio::pin!(stopped);
     let ran = match &reach {
         Reach::Full => engine.run(writer, &mut stopped).await,
-        Reach::Targeted { targets, type_ids } => {
-            engine
-                .run_targeted(writer, targets, type_ids, &mut stopped)
-                .await
-        }
+        Reach::Targeted(targets) => engine.run_targeted(writer, targets, &mut stopped).await,
     };
     let (writer, summary) = match ran {
         Ok(done) => done,

@@ -88,6 +88,8 @@ pub struct SyncEngine {
     connector: Arc<Connector>,
     progress: Arc<Progress>,
     scope: SyncScope,
+    /// Only these resource types (a platform task's `sync_resource_type_ids`); empty for all.
+    type_ids: Vec<String>,
 }
 
 /// What a sync leaves out, as a platform sync task may ask (`skip_entitlements_and_grants`,
@@ -117,7 +119,19 @@ impl SyncEngine {
             connector,
             progress: Arc::new(Progress::default()),
             scope: SyncScope::default(),
+            type_ids: Vec::new(),
         }
+    }
+
+    /// Syncs only these resource types (all when empty). Memberships are the groups' grants:
+    /// without groups there are none, and without users they are read per group.
+    pub fn with_resource_types(mut self, type_ids: Vec<String>) -> Self {
+        self.type_ids = type_ids;
+        self
+    }
+
+    fn wanted(&self, type_id: &str) -> bool {
+        self.type_ids.is_empty() || self.type_ids.iter().any(|t| t == type_id)
     }
 
     pub fn with_scope(mut self, scope: SyncScope) -> Self {
@@ -177,7 +191,12 @@ impl SyncEngine {
         let plan = Arc::new(ListingPlan::new(&self.connector, &pool));
 
         progress.enter(Phase::ResourceTypes);
-        let resource_types = self.connector.resource_types();
+        let resource_types: Vec<_> = self
+            .connector
+            .resource_types()
+            .into_iter()
+            .filter(|t| self.wanted(&t.id))
+            .collect();
         summary.resource_types = resource_types.len() as u64;
         store
             .resource_types(resource_types.clone())
@@ -187,8 +206,9 @@ impl SyncEngine {
             .iter()
             .map(|t| Ok((t, ResourceKind::parse(&t.id)?)))
             .collect::<Result<Vec<_>, ConnectorError>>()?;
+        let has = |wanted: ResourceKind| kinds.iter().any(|(_, kind)| *kind == wanted);
         let with_entitlements = !self.scope.skip_entitlements_and_grants;
-        let with_grants = with_entitlements && !self.scope.skip_grants;
+        let with_grants = with_entitlements && !self.scope.skip_grants && has(ResourceKind::Group);
         for (_, kind) in kinds.iter().filter(|_| with_entitlements) {
             let statics = self.connector.list_static_entitlements(*kind);
             summary.entitlements += statics.len() as u64;
@@ -198,7 +218,11 @@ impl SyncEngine {
         }
 
         progress.enter(Phase::Listing);
-        let (listing, watched) = watch::channel(Listing::default());
+        // Without users, memberships can only be read per group.
+        let (listing, watched) = watch::channel(Listing {
+            membership_side: (!has(ResourceKind::User)).then_some(ResourceKind::Group),
+            ..Listing::default()
+        });
         let resources = try_join_all(
             kinds
                 .iter()

@@ -17,18 +17,15 @@ use super::{
 use crate::pb::v2::ResourceId;
 
 impl SyncEngine {
-    /// Syncs the `targets` (and only resource types among `type_ids`, when not empty) into
-    /// `store`, as [`run`](Self::run) does a full sync.
+    /// Syncs the `targets` (of the resource types the engine syncs) into `store`, as
+    /// [`run`](Self::run) does a full sync.
     pub async fn run_targeted<S: SyncStore>(
         &self,
         store: S,
         targets: &[ResourceId],
-        type_ids: &[String],
         cancel: impl std::future::Future<Output = ()>,
     ) -> Result<(S, SyncSummary), SyncError> {
-        let walk = |handle: StoreHandle| async move {
-            self.walk_targets(&handle, targets, type_ids).await
-        };
+        let walk = |handle: StoreHandle| async move { self.walk_targets(&handle, targets).await };
         self.run_walk(store, cancel, walk).await
     }
 
@@ -36,10 +33,9 @@ impl SyncEngine {
         &self,
         store: &StoreHandle,
         targets: &[ResourceId],
-        type_ids: &[String],
     ) -> Result<SyncSummary, SyncError> {
         let mut summary = SyncSummary::default();
-        let wanted = |type_id: &str| type_ids.is_empty() || type_ids.iter().any(|t| t == type_id);
+        let wanted = |type_id: &str| self.wanted(type_id);
         let resource_types: Vec<_> = self
             .connector
             .resource_types()

@@ -1495,9 +1495,9 @@ impl TaskWorker {
     annotations: vec![],
 }), Code::NotFound, "action id \"nope\" not found" ; "the status of an unknown action id")]
 #[test_case(TaskType::SyncFull(task::SyncFullTask {
-    sync_resource_type_ids: vec!["user".into()],
+    sync_resource_type_ids: vec!["user".into(), "widget".into()],
     ..Default::default()
-}), Code::Unimplemented, "a full sync of a subset of resource types is not supported" ; "a full sync of some resource types only")]
+}), Code::NotFound, "sync_resource_type_ids names \"widget\", which this connector does not have" ; "a full sync of an unknown resource type")]
 #[test_case(TaskType::SyncFull(task::SyncFullTask {
     targeted_sync_resources: vec![Resource::default()],
     ..Default::default()

@@ -277,7 +277,7 @@ async fn a_full_sync_task_uploads_the_seeded_pool_in_512_kib_chunks() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sync_tasks_honour_skip_grants_and_refuse_a_full_sync_of_some_types() {
+async fn sync_tasks_honour_skip_grants_and_sync_resource_type_ids() {
     let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
     let skip = platform::task(TaskType::SyncFull(task::SyncFullTask {
         skip_grants: true,
@@ -293,16 +293,27 @@ async fn sync_tasks_honour_skip_grants_and_refuse_a_full_sync_of_some_types() {
         (3, 2, 0, 2)
     );
 
-    // A full sync of some types only is not offered.
-    let subset = platform::task(TaskType::SyncFull(task::SyncFullTask {
-        sync_resource_type_ids: vec!["group".into()],
-        ..Default::default()
-    }));
-    setup.platform.push_task(subset.clone());
-    let (code, message, non_retryable) = failure(&finished(&setup, &subset).await);
-    assert_eq!(code, tonic::Code::Unimplemented);
-    assert!(message.contains("subset"), "{message}");
-    assert!(non_retryable);
+    // Only the types asked for. Memberships are the groups' grants: without groups there are
+    // none, and without users they are still read per group.
+    for (types, expected) in [
+        (vec!["group".to_string()], (0, 2, 1, 2)),
+        (vec!["user".to_string()], (3, 0, 0, 0)),
+    ] {
+        let subset = platform::task(TaskType::SyncFull(task::SyncFullTask {
+            sync_resource_type_ids: types.clone(),
+            ..Default::default()
+        }));
+        setup.platform.push_task(subset.clone());
+        finished(&setup, &subset).await;
+        let uploads = setup.platform.uploads(&subset.id);
+        let (users, groups, grants, entitlements) =
+            read_upload(&uploads.last().expect("an upload").bytes);
+        assert_eq!(
+            (users.len(), groups.len(), grants.len(), entitlements),
+            expected,
+            "{types:?}"
+        );
+    }
 }
 
 /// #19: a sync task naming resources uploads a partial sync of exactly those, their
