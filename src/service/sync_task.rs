@@ -144,7 +144,11 @@ pub async fn run(
     let outcome = sync_and_upload(
         context,
         task_id,
-        (scope, reach, sync.sync_resource_type_ids.clone()),
+        SyncRequest {
+            scope,
+            reach,
+            type_ids: sync.sync_resource_type_ids.clone(),
+        },
         stop_tx.subscribe(),
         stopped,
     )
@@ -152,6 +156,14 @@ pub async fn run(
     beating.abort();
     stopping.abort();
     outcome
+}
+
+/// What a sync task asks for: what it leaves out, what it reads, and of which types.
+struct SyncRequest {
+    scope: SyncScope,
+    reach: Reach,
+    /// Only these resource types; empty for all.
+    type_ids: Vec<String>,
 }
 
 /// What a sync task reads: the whole pool, or the resources it names (a partial sync).
@@ -163,7 +175,7 @@ enum Reach {
 async fn sync_and_upload(
     context: &SyncContext,
     task_id: &str,
-    (scope, reach, type_ids): (SyncScope, Reach, Vec<String>),
+    request: SyncRequest,
     stop: watch::Receiver<Option<Stop>>,
     stopped: impl std::future::Future<Output = ()>,
 ) -> Outcome {
@@ -185,6 +197,11 @@ async fn sync_and_upload(
         }
     };
     let path = dir.path().join("sync.c1z");
+    let SyncRequest {
+        scope,
+        reach,
+        type_ids,
+    } = request;
     let created = match &reach {
         Reach::Full => C1zWriter::create(&path),
         Reach::Targeted(_) => C1zWriter::create_partial(&path),
