@@ -178,6 +178,21 @@ impl TokenTrail {
             Err(CognitoError::RepeatedToken)
         }
     }
+
+    /// Moves `token` on to a page's `next` token, following it; `false` once the listing is
+    /// complete (no next token).
+    pub fn advance(
+        &mut self,
+        token: &mut Option<String>,
+        next: Option<String>,
+    ) -> Result<bool, CognitoError> {
+        let Some(next) = next else {
+            return Ok(false);
+        };
+        self.follow(&next)?;
+        *token = Some(next);
+        Ok(true)
+    }
 }
 
 #[cfg(test)]

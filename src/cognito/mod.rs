@@ -347,12 +347,8 @@ impl PoolClient {
             if let Some(user) = page.items.into_iter().find(|u| u.username == username) {
                 return Ok(Some(user));
             }
-            match page.next_token {
-                Some(next) => {
-                    trail.follow(&next)?;
-                    token = Some(next);
-                }
-                None => return Ok(None),
+            if !trail.advance(&mut token, page.next_token)? {
+                return Ok(None);
             }
         }
     }
@@ -428,12 +424,8 @@ impl PoolClient {
                 .list_groups_of_user(username, token.as_deref(), MAX_PAGE_SIZE as i32)
                 .await?;
             groups.extend(page.items.into_iter().map(|g| g.name));
-            match page.next_token {
-                Some(next) => {
-                    trail.follow(&next)?;
-                    token = Some(next);
-                }
-                None => return Ok(groups),
+            if !trail.advance(&mut token, page.next_token)? {
+                return Ok(groups);
             }
         }
     }

@@ -134,6 +134,26 @@ impl SyncEngine {
         self.type_ids.is_empty() || self.type_ids.iter().any(|t| t == type_id)
     }
 
+    /// Stores the resource types this sync covers, and returns them.
+    async fn store_resource_types(
+        &self,
+        store: &StoreHandle,
+        summary: &mut SyncSummary,
+    ) -> Result<Vec<ResourceType>, SyncError> {
+        let resource_types: Vec<_> = self
+            .connector
+            .resource_types()
+            .into_iter()
+            .filter(|t| self.wanted(&t.id))
+            .collect();
+        summary.resource_types = resource_types.len() as u64;
+        store
+            .resource_types(resource_types.clone())
+            .await
+            .map_err(closed)?;
+        Ok(resource_types)
+    }
+
     pub fn with_scope(mut self, scope: SyncScope) -> Self {
         self.scope = scope;
         self
@@ -191,17 +211,7 @@ impl SyncEngine {
         let plan = Arc::new(ListingPlan::new(&self.connector, &pool));
 
         progress.enter(Phase::ResourceTypes);
-        let resource_types: Vec<_> = self
-            .connector
-            .resource_types()
-            .into_iter()
-            .filter(|t| self.wanted(&t.id))
-            .collect();
-        summary.resource_types = resource_types.len() as u64;
-        store
-            .resource_types(resource_types.clone())
-            .await
-            .map_err(closed)?;
+        let resource_types = self.store_resource_types(store, &mut summary).await?;
         let kinds = resource_types
             .iter()
             .map(|t| Ok((t, ResourceKind::parse(&t.id)?)))

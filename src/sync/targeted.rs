@@ -35,20 +35,12 @@ impl SyncEngine {
         targets: &[ResourceId],
     ) -> Result<SyncSummary, SyncError> {
         let mut summary = SyncSummary::default();
-        let wanted = |type_id: &str| self.wanted(type_id);
-        let resource_types: Vec<_> = self
-            .connector
-            .resource_types()
-            .into_iter()
-            .filter(|t| wanted(&t.id))
-            .collect();
-        summary.resource_types = resource_types.len() as u64;
-        store.resource_types(resource_types).await.map_err(closed)?;
+        self.store_resource_types(store, &mut summary).await?;
         let mut seen = BTreeSet::new();
         let mut related = BTreeSet::new();
         for target in targets {
             let key = (target.resource_type.clone(), target.resource.clone());
-            if !wanted(&target.resource_type) || !seen.insert(key) {
+            if !self.wanted(&target.resource_type) || !seen.insert(key) {
                 continue;
             }
             let got = self.connector.get_resource(target).await;

@@ -305,12 +305,7 @@ impl Injected {
         let Injected {
             rules, before, t0, ..
         } = self;
-        let after = emulator.pool_calls(pool);
-        let calls: BTreeMap<String, u64> = after
-            .iter()
-            .map(|(op, n)| (op.clone(), n - before.get(op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let calls = emulator.pool_calls_since(pool, &before);
         // Requests are logged as they end: calls a failed sync left in flight (held up by a
         // delay rule) come in a little later.
         let total: u64 = calls.values().sum();

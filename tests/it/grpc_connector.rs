@@ -374,12 +374,7 @@ async fn a_targeted_user_read_costs_one_listing_call_and_no_admin_read() {
                 ..Default::default()
             })
             .await;
-        let after = emulator.pool_calls(&pool);
-        let spent: BTreeMap<String, u64> = after
-            .into_iter()
-            .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let spent = emulator.pool_calls_since(&pool, &before);
         (got.map(|r| r.into_inner().resource.unwrap()), spent)
     };
     let one_listing = BTreeMap::from([("ListUsers".to_string(), 1)]);

@@ -344,12 +344,7 @@ async fn targeted_sync_tasks_upload_a_partial_sync_of_the_named_resources() {
         let before = emulator.pool_calls(&setup.pool);
         setup.platform.push_task(task.clone());
         let finish = finished(&setup, &task).await;
-        let after = emulator.pool_calls(&setup.pool);
-        let spent: BTreeMap<String, u64> = after
-            .into_iter()
-            .map(|(op, n)| (op.clone(), n - before.get(&op).copied().unwrap_or(0)))
-            .filter(|(_, n)| *n > 0)
-            .collect();
+        let spent = emulator.pool_calls_since(&setup.pool, &before);
         let bytes = setup
             .platform
             .uploads(&task.id)

@@ -198,6 +198,23 @@ impl Emulator {
             .collect()
     }
 
+    /// The operations received for `pool` since `before` (an earlier [`pool_calls`](Self::pool_calls)),
+    /// those with none left out.
+    pub fn pool_calls_since(
+        &self,
+        pool: &Pool,
+        before: &BTreeMap<String, u64>,
+    ) -> BTreeMap<String, u64> {
+        self.pool_calls(pool)
+            .into_iter()
+            .map(|(op, n)| {
+                let spent = n - before.get(&op).copied().unwrap_or(0);
+                (op, spent)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
     /// Removes the fault rules scoped to `pool`, leaving other tests' rules in place (the
     /// shared emulator serves tests running in parallel).
     pub fn clear_faults(&self, pool: &Pool) -> Value {
