@@ -47,6 +47,7 @@ CATEGORY = {
     "ListUsers": "UserList",
     "ListUsersInGroup": "UserList",
     "AdminListGroupsForUser": "UserResourceRead",
+    "AdminListUserAuthEvents": "UserResourceRead",
     "DescribeUserPool": "UserPoolRead",
     "ListGroups": "ListGroups",
 }
@@ -67,6 +68,10 @@ class Scenario:
     sdk_syncer: bool = True
     # Whether the paced sync also runs with --user-slicing never and always, beside auto.
     compare_slicing: bool = False
+    # A Plus pool with threat protection and one sign-in per user: each user's last login is
+    # read (one AdminListUserAuthEvents call per user), and the paced sync runs again with
+    # --last-login off beside it. The AWS CLI baseline reads no sign-ins, so it is not run.
+    plus: bool = False
 
 
 SCENARIOS = [
@@ -75,6 +80,9 @@ SCENARIOS = [
              about="moto; 1.5 memberships per user spread over 10 groups; slicing compared"),
     Scenario("moto-10k", "moto", 10_000, 50, synthetic=False, compare_slicing=True,
              about="moto; 1.5 memberships per user spread over 50 groups; slicing compared"),
+    Scenario("moto-last-login", "moto", 2_000, 10, synthetic=False, sdk_syncer=False, plus=True,
+             about="moto; a Plus pool with threat protection, one sign-in per user: last login "
+                   "read per user, and the same sync with --last-login off"),
     Scenario("fast-100k", "fast", 100_000, 200, synthetic=True,
              about="fast emulator; synthetic pool, 1.5 memberships per user, Zipf group sizes"),
     # At 1x the paced run takes 23 minutes. Compressing time further than 3x would put the
@@ -125,8 +133,18 @@ def seed_request(scenario: Scenario) -> dict:
     groups = [{"name": f"group-{g:05d}", "description": f"Group {g}"} for g in range(scenario.groups)]
     memberships = [[f"group-{g:05d}", f"user{u:07d}"]
                    for g, u in seeded_memberships(scenario.users, scenario.groups)]
-    return {"region": REGION, "name": f"bench-{scenario.name}", "users": users, "groups": groups,
-            "memberships": memberships}
+    request = {"region": REGION, "name": f"bench-{scenario.name}", "users": users, "groups": groups,
+               "memberships": memberships}
+    if scenario.plus:
+        request["config"] = {"UserPoolTier": "PLUS",
+                             "UserPoolAddOns": {"AdvancedSecurityMode": "AUDIT"}}
+    return request
+
+
+def sign_ins(scenario: Scenario) -> list[dict]:
+    """One successful sign-in per user, an hour apart from the next user's."""
+    return [{"username": f"user{u:07d}", "at": 1_740_823_200 + 3600 * u}
+            for u in range(scenario.users)]
 
 
 @dataclass
@@ -136,6 +154,8 @@ class PoolShape:
     group_sizes: dict[str, int]
     # Groups per user, known for seeded pools (needed for the per-user minimum).
     groups_per_user: list[int] | None
+    # Whether each user's last login is read (a Plus pool with threat protection).
+    last_login: bool = False
 
     @property
     def memberships(self) -> int:
@@ -155,6 +175,8 @@ class PoolShape:
             calls["AdminListGroupsForUser"] = sum(pages(k) for k in self.groups_per_user)
         else:
             calls["ListUsersInGroup"] = sum(pages(m) for m in self.group_sizes.values())
+        if self.last_login:
+            calls["AdminListUserAuthEvents"] = self.users
         return calls
 
     def quota_floor(self, scale: float) -> float:
@@ -200,6 +222,9 @@ class Emulator:
         else:
             request = seed_request(scenario)
             self.pool_id = self.control("POST", "/_emulator/pools", request)["pool_id"]
+            if scenario.plus:
+                self.control("POST", f"/_emulator/pools/{self.pool_id}/auth-events",
+                             {"events": sign_ins(scenario)})
             counts = [0] * scenario.users
             for _, u in seeded_memberships(scenario.users, scenario.groups):
                 counts[u] += 1
@@ -214,7 +239,8 @@ class Emulator:
 
     def shape(self) -> PoolShape:
         summary = self.control("GET", f"/_emulator/pools/{self.pool_id}")
-        return PoolShape(self.pool_id, summary["users"], summary["group_sizes"], self.groups_per_user)
+        return PoolShape(self.pool_id, summary["users"], summary["group_sizes"], self.groups_per_user,
+                         last_login=self.scenario.plus)
 
     def reset_calls(self) -> None:
         self.control("DELETE", "/_emulator/calls")
@@ -473,10 +499,14 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, workdir: Path) ->
                                     [*budget, "--user-slicing", mode]).__dict__
                 for mode in ("never", "always")
             }
+        if scenario.plus:
+            log("  the same paced sync with --last-login off")
+            result["last_login_off"] = run_connector(args, emulator, shape, workdir,
+                                                     [*budget, "--last-login", "off"]).__dict__
         if scenario.sdk_syncer:
             log("  the Baton SDK's syncer driving baton-cognito serve, same latency and quotas")
             result["sdk"] = run_sdk_syncer(args, emulator, shape, workdir, budget).__dict__
-        if not args.no_cli:
+        if not args.no_cli and not scenario.plus:
             log("  AWS CLI baseline")
             emulator.reset_calls()
             cli = run_cli(args, emulator, shape)
@@ -558,6 +588,28 @@ def slicing_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def last_login_table(results: list[dict]) -> str:
+    """Last login read per user in the paced sync, against the UserResourceRead quota's floor for
+    those calls, beside the same sync without it."""
+    lines = [
+        "| scenario | history calls (AdminListUserAuthEvents) | their floor at the quota "
+        "| paced wall | wall / floor | --last-login off: calls | --last-login off: wall |",
+        "|" + "---|" * 7,
+    ]
+    for r in results:
+        off = r.get("last_login_off")
+        if off is None:
+            continue
+        paced = r["paced"]
+        history = paced["calls"].get("AdminListUserAuthEvents", 0)
+        floor = r["users"] / (RATES["UserResourceRead"] * r["paced_quota_scale"])
+        lines.append(
+            f"| {r['scenario']} | {history:,} | {floor:.1f} s | {paced['wall_s']:.1f} s "
+            f"| {ratio(paced['wall_s'], floor)} "
+            f"| {off['calls'].get('AdminListUserAuthEvents', 0):,} | {off['wall_s']:.1f} s |")
+    return "\n".join(lines)
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -596,6 +648,8 @@ def main() -> None:
     print(sdk_table(results))
     print()
     print(slicing_table(results))
+    print()
+    print(last_login_table(results))
     log(f"raw results: {args.json}; {time.monotonic() - started:.0f} s in all")
 
 

@@ -10,8 +10,8 @@
 //! - `server`: the `c1.connector.v2` gRPC services, thin adapters over `connector` and
 //!   `event_journal`.
 //! - `cloud_events` and `event_journal`, side by side (neither imports the other): changes as
-//!   CloudEvents for `watch` and records as JSON lines for `export`; the Baton event journal
-//!   that `EventService` serves.
+//!   CloudEvents for `watch` and records as JSON lines for `export`; the Baton event feeds that
+//!   `EventService` serves (the change journal, and sign-ins read from Cognito).
 //! - `changes`: snapshots of the pool compared record by record, in Cognito's own shape, and the
 //!   state kept between runs.
 //! - `sync`: the sync engine, a pipeline of listings streaming into a store, and its plan (user

@@ -40,7 +40,11 @@ pub fn config_schema_json() -> String {
             json!({
                 "FieldName": name,
                 "Required": required,
-                "DefaultValue": if variant == "StringSliceField" { json!([]) } else { json!(default) },
+                "DefaultValue": match variant {
+                    "StringSliceField" => json!([]),
+                    "BoolField" => json!(default == "true"),
+                    _ => json!(default),
+                },
                 "SuggestedValue": null,
                 "Description": help,
                 "ExportTarget": "gui",

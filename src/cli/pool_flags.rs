@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::cognito::settings::ApiBudget;
 use crate::connector::UserSlicing;
+use crate::connector::user_activity::LastLogin;
 use crate::secret::Secret;
 
 /// What the setup form shows of one flag (a field of Baton's `field.Configuration`).
@@ -72,7 +73,9 @@ impl FlagType for Option<String> {}
 impl FlagType for String {}
 impl FlagType for Vec<String> {}
 impl FlagType for f64 {}
+impl FlagType for bool {}
 impl FlagType for UserSlicing {}
+impl FlagType for LastLogin {}
 
 /// Declares the struct of flags as written, and `PoolArgs::FORM` from each field's `form:`.
 macro_rules! pool_flags {
@@ -155,6 +158,18 @@ pub struct PoolArgs {
     #[arg(long, env = "BATON_USER_FILTER", global = true, value_name = "FILTER")]
     form: FormField::named("User filter");
     pub user_filter: Option<String>,
+
+    /// Read each user's last sign-in: auto = in pools that record sign-ins (Plus feature plan with
+    /// threat protection), one AdminListUserAuthEvents call per user; off = never.
+    #[arg(long, env = "BATON_LAST_LOGIN", global = true, value_enum, default_value_t = LastLogin::Auto)]
+    form: FormField::named("Last login");
+    pub last_login: LastLogin,
+
+    /// Report whether users use MFA: from the pool's MFA setting (no call), and in pools where MFA
+    /// is optional, from each user's latest sign-in (the last-login call).
+    #[arg(long, env = "BATON_MFA_STATUS", global = true)]
+    form: FormField::named("MFA status");
+    pub mfa_status: bool,
 
     /// Whether a sync lists users in 16 parallel `sub` slices: auto = pools large enough that it
     /// costs under 1% more calls, and smaller ones whose first pages show slices finish sooner.

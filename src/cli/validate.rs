@@ -14,6 +14,7 @@ use crate::cognito::settings::{
     parse_endpoint_url, resolve_region,
 };
 use crate::connector::ConnectorOptions;
+use crate::connector::user_activity::ActivityOptions;
 use crate::event_journal::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::modes::export::ExportSettings;
 use crate::modes::provision::Request;
@@ -75,6 +76,10 @@ impl PoolArgs {
         let options = ConnectorOptions {
             user_filter,
             user_slicing: self.user_slicing,
+            activity: ActivityOptions {
+                last_login: self.last_login,
+                mfa_status: self.mfa_status,
+            },
         };
         Ok(PoolSettings { client, options })
     }

@@ -14,7 +14,7 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 use super::error::{CognitoError, ErrorBodyWithSuccess};
 use super::operation::Operation;
-use super::records::{CognitoGroup, CognitoUser, Page};
+use super::records::{AuthEvent, CognitoGroup, CognitoUser, Page};
 use crate::text::quoted;
 
 /// Refuses a success status whose body is an AWS error (`{"__type": "...", "message": ...}`).
@@ -78,6 +78,13 @@ impl Named for CognitoUser {
     const NAME_FIELD: &'static str = "Username";
     fn name(&self) -> &str {
         &self.username
+    }
+}
+
+impl Named for AuthEvent {
+    const NAME_FIELD: &'static str = "EventId";
+    fn name(&self) -> &str {
+        &self.id
     }
 }
 

@@ -55,6 +55,15 @@ pub enum CognitoError {
         code: String,
         message: String,
     },
+    /// The pool's feature plan or add-ons do not offer the operation
+    /// (`UserPoolAddOnNotEnabledException`: threat protection is off;
+    /// `FeatureUnavailableInTierException`: not in the pool's feature plan).
+    #[error("{operation}: not available in this user pool ({code}): {message}")]
+    FeatureOff {
+        operation: Operation,
+        code: String,
+        message: String,
+    },
     /// Still throttled after the retry budget.
     #[error("{operation}: still throttled by Cognito after {attempts} attempts: {message}")]
     Throttled {
@@ -223,6 +232,13 @@ impl CognitoError {
                 message,
             },
             "LimitExceededException" => Self::LimitExceeded { operation, message },
+            "UserPoolAddOnNotEnabledException"
+            | "FeatureUnavailableInTierException"
+            | "OperationNotEnabledException" => Self::FeatureOff {
+                operation,
+                code,
+                message,
+            },
             "InternalErrorException" | "ServiceUnavailable" | "InternalFailure" => {
                 Self::Unavailable {
                     operation,

@@ -32,7 +32,7 @@ pub use error::CognitoError;
 use filter::UserFilter;
 pub use operation::Operation;
 use pacing::Pacer;
-use records::{CognitoGroup, CognitoUser, Page, PoolDescription};
+use records::{AuthEvent, CognitoGroup, CognitoUser, Page, PoolDescription};
 use retry::RetryPolicy;
 use stats::CallStats;
 
@@ -235,6 +235,10 @@ impl PoolClient {
             arn: pool.arn().map(str::to_string),
             estimated_users: pool.estimated_number_of_users().max(0) as u64,
             tier: pool.user_pool_tier().map(|t| t.as_str().to_string()),
+            threat_protection: pool
+                .user_pool_add_ons()
+                .map(|add_ons| add_ons.advanced_security_mode().as_str().to_string()),
+            mfa_configuration: pool.mfa_configuration().map(|m| m.as_str().to_string()),
             password_policy: pool
                 .policies()
                 .and_then(|p| p.password_policy())
@@ -428,6 +432,35 @@ impl PoolClient {
                 return Ok(groups);
             }
         }
+    }
+
+    /// One page of a user's events (AdminListUserAuthEvents), newest first. Only a pool with
+    /// threat protection records them; elsewhere Cognito answers [`CognitoError::FeatureOff`].
+    pub async fn list_auth_events(
+        &self,
+        username: &str,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<Page<AuthEvent>, CognitoError> {
+        let asked = Asked::new(
+            Operation::AdminListUserAuthEvents,
+            "AuthEvents",
+            token,
+            sdk_limit(limit),
+        );
+        let send = || {
+            self.sdk
+                .admin_list_user_auth_events()
+                .user_pool_id(&self.pool_id)
+                .username(username)
+                .max_results(asked.limit)
+                .set_next_token(token.map(str::to_string))
+                .send()
+        };
+        self.call_page(asked, send, |out| {
+            (out.auth_events.as_deref(), out.next_token())
+        })
+        .await
     }
 
     /// Signs the user out everywhere: Cognito revokes every refresh token it issued to the user,

@@ -14,6 +14,7 @@ pub enum Operation {
     GetGroup,
     AdminGetUser,
     AdminListGroupsForUser,
+    AdminListUserAuthEvents,
     AdminAddUserToGroup,
     AdminRemoveUserFromGroup,
     AdminCreateUser,
@@ -25,7 +26,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::DescribeUserPool,
         Self::ListUsers,
         Self::ListUsersInGroup,
@@ -33,6 +34,7 @@ impl Operation {
         Self::GetGroup,
         Self::AdminGetUser,
         Self::AdminListGroupsForUser,
+        Self::AdminListUserAuthEvents,
         Self::AdminAddUserToGroup,
         Self::AdminRemoveUserFromGroup,
         Self::AdminCreateUser,
@@ -52,6 +54,7 @@ impl Operation {
             Self::GetGroup => "GetGroup",
             Self::AdminGetUser => "AdminGetUser",
             Self::AdminListGroupsForUser => "AdminListGroupsForUser",
+            Self::AdminListUserAuthEvents => "AdminListUserAuthEvents",
             Self::AdminAddUserToGroup => "AdminAddUserToGroup",
             Self::AdminRemoveUserFromGroup => "AdminRemoveUserFromGroup",
             Self::AdminCreateUser => "AdminCreateUser",
@@ -75,7 +78,9 @@ impl Operation {
         match self {
             Self::ListUsers | Self::ListUsersInGroup => QuotaCategory::UserList,
             Self::AdminGetUser => QuotaCategory::UserRead,
-            Self::AdminListGroupsForUser => QuotaCategory::UserResourceRead,
+            Self::AdminListGroupsForUser | Self::AdminListUserAuthEvents => {
+                QuotaCategory::UserResourceRead
+            }
             Self::ListGroups | Self::GetGroup => QuotaCategory::UserPoolResourceRead,
             Self::DescribeUserPool => QuotaCategory::UserPoolRead,
             Self::AdminAddUserToGroup

@@ -1,7 +1,7 @@
 //! Cognito's own records, as this crate keeps them: plain data, no SDK builders, no Baton.
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AttributeType, GroupType, MfaOptionType, PasswordPolicyType, UserType,
+    AttributeType, AuthEventType, GroupType, MfaOptionType, PasswordPolicyType, UserType,
 };
 use aws_smithy_types::DateTime;
 
@@ -171,8 +171,60 @@ pub struct PoolDescription {
     pub estimated_users: u64,
     /// `UserPoolTier` (LITE, ESSENTIALS, PLUS), when Cognito reports it.
     pub tier: Option<String>,
+    /// `UserPoolAddOns.AdvancedSecurityMode` (OFF, AUDIT, ENFORCED): threat protection, which
+    /// records the sign-in events AdminListUserAuthEvents reads. Absent means OFF.
+    pub threat_protection: Option<String>,
+    /// `MfaConfiguration` (OFF, ON, OPTIONAL): whether users must, may or cannot use MFA.
+    pub mfa_configuration: Option<String>,
     /// What a password must contain, when the pool says.
     pub password_policy: Option<PasswordPolicy>,
+}
+
+/// One event of a user's history as AdminListUserAuthEvents reports it: what happened, when,
+/// how it ended, and the challenges the user answered on the way.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuthEvent {
+    /// `EventId`: unique in the pool.
+    pub id: String,
+    /// `EventType`: SignIn, SignUp, ForgotPassword, PasswordChange, ResendCode.
+    pub kind: String,
+    pub at: Option<DateTime>,
+    /// `EventResponse`: Pass, Fail, InProgress.
+    pub response: String,
+    /// `ChallengeResponses` as (`ChallengeName`, `ChallengeResponse`): (Password | Mfa,
+    /// Success | Failure).
+    pub challenges: Vec<(String, String)>,
+}
+
+impl From<&AuthEventType> for AuthEvent {
+    fn from(event: &AuthEventType) -> Self {
+        Self {
+            id: event.event_id().unwrap_or_default().to_string(),
+            kind: event
+                .event_type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+            at: cognito_date(event.creation_date()),
+            response: event
+                .event_response()
+                .map(|r| r.as_str().to_string())
+                .unwrap_or_default(),
+            challenges: event
+                .challenge_responses()
+                .iter()
+                .map(|c| {
+                    (
+                        c.challenge_name()
+                            .map(|n| n.as_str().to_string())
+                            .unwrap_or_default(),
+                        c.challenge_response()
+                            .map(|r| r.as_str().to_string())
+                            .unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One page of a Cognito listing. `next_token` absent means the listing is complete; a short

@@ -4,9 +4,10 @@
 //! Each resource type lives in its own file (`users.rs`, `groups.rs`) and implements one trait,
 //! [`ResourceSyncer`]: its resource type, a page of resources, one resource, its entitlements,
 //! its grants, and the provisioning it supports. [`Connector`] dispatches to them by type id.
+//! What a user's sign-in history adds (last login, MFA status) is read by `user_activity`.
 //! Files lower in this list never import higher ones: `error`, `model`, `paging`,
-//! `profile_keys`, `change_locks`, then `resource_type`, `users`, `groups`, `kinds`, and on top
-//! `accounts`, `actions` and `metadata`.
+//! `profile_keys`, `change_locks`, `user_activity`, then `resource_type`, `users`, `groups`,
+//! `kinds`, and on top `accounts`, `actions` and `metadata`.
 
 pub mod accounts;
 pub mod actions;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod paging;
 pub mod profile_keys;
 pub mod resource_type;
+pub mod user_activity;
 pub mod users;
 
 use std::sync::Arc;
@@ -37,6 +39,7 @@ pub use kinds::ResourceKind;
 pub use paging::{Cursor, ListingTrail, PageResult, held_page};
 use resource_type::{Assignment, Scope};
 pub use resource_type::{Change, Partition, ResourceSyncer};
+use user_activity::{ActivityOptions, UserActivity};
 
 /// Whether a full listing of users is split into `sub` prefix slices listed side by side (the
 /// sync engine's plan, `sync::plan`, decides with it).
@@ -57,6 +60,8 @@ pub struct ConnectorOptions {
     pub user_filter: Option<UserFilter>,
     /// How a full sync lists users; the connector itself lists whatever part it is asked for.
     pub user_slicing: UserSlicing,
+    /// Last login and MFA status.
+    pub activity: ActivityOptions,
 }
 
 /// A Cognito user pool seen as a Baton connector.
@@ -66,11 +71,13 @@ pub struct Connector {
     actions: ActionHistory,
     /// Serializes grants and revokes of one membership.
     changes: ChangeLocks,
+    activity: UserActivity,
 }
 
 impl Connector {
     pub fn new(pool: Arc<PoolClient>, options: ConnectorOptions) -> Self {
         Self {
+            activity: UserActivity::new(options.activity),
             pool,
             options,
             actions: ActionHistory::default(),
@@ -100,6 +107,7 @@ impl Connector {
             pool: &self.pool,
             user_filter: self.options.user_filter.as_ref(),
             changes: &self.changes,
+            activity: &self.activity,
         }
     }
 
@@ -118,7 +126,13 @@ impl Connector {
             round_trip_ms = round_trip.as_millis() as u64,
             "user pool is reachable"
         );
+        self.activity.learn(&self.pool, &pool);
         Ok(pool)
+    }
+
+    /// Whether the pool keeps the sign-in history the sign-in feed reads.
+    pub async fn records_sign_ins(&self) -> Result<bool> {
+        self.activity.records_sign_ins(&self.pool).await
     }
 
     pub fn resource_types(&self) -> Vec<ResourceType> {

@@ -16,6 +16,8 @@ pub const USER_LAST_MODIFIED_DATE: &str = "cognito:user_last_modified_date";
 pub const PREFERRED_MFA_SETTING: &str = "cognito:preferred_mfa_setting";
 pub const MFA_OPTIONS: &str = "cognito:mfa_options";
 pub const USER_MFA_SETTING_LIST: &str = "cognito:user_mfa_setting_list";
+/// The user's most recent successful sign-in, where the pool records sign-ins.
+pub const LAST_LOGIN: &str = "cognito:last_login";
 
 pub const GROUP_NAME: &str = "group_name";
 pub const DESCRIPTION: &str = "description";
@@ -39,6 +41,7 @@ mod tests {
             PREFERRED_MFA_SETTING,
             MFA_OPTIONS,
             USER_MFA_SETTING_LIST,
+            LAST_LOGIN,
         ] {
             assert!(key.starts_with(RECORD_PREFIX), "{key}");
         }

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use super::change_locks::ChangeLocks;
 use super::error::{ConnectorError, Result};
 use super::paging::{Cursor, PageResult};
+use super::user_activity::UserActivity;
 use crate::cognito::filter::UserFilter;
 use crate::cognito::{Operation, PoolClient};
 use crate::pb::v2::{Capability, Entitlement, Grant, Resource, ResourceType};
@@ -19,12 +20,14 @@ pub enum Change {
 }
 
 /// What a resource type's calls need besides their request: the pool, the operator's user
-/// filter, and the locks that serialize changes to one membership.
+/// filter, the locks that serialize changes to one membership, and the user activity reader.
 pub struct Scope<'a> {
     pub pool: &'a PoolClient,
     /// Only users matching it are listed, and only their memberships are granted.
     pub user_filter: Option<&'a UserFilter>,
     pub changes: &'a ChangeLocks,
+    /// What users' sign-in histories add to their records.
+    pub activity: &'a UserActivity,
 }
 
 /// A page of a listing, or why it could not be read.

@@ -12,8 +12,9 @@ use super::model::{self, MAX_NAME_BYTES, Profile};
 use super::paging::{Cursor, PageResult, fit_page};
 use super::profile_keys as keys;
 use super::resource_type::{Change, Page, Partition, ResourceSyncer, Scope};
+use super::user_activity::Activity;
 use crate::cognito::filter::{FilterOp, UserFilter};
-use crate::cognito::records::CognitoUser;
+use crate::cognito::records::{CognitoUser, Page as CognitoPage};
 use crate::cognito::{CognitoError, Operation, PoolClient};
 use crate::pb::pack;
 use crate::pb::v2::resource_type::Trait;
@@ -32,6 +33,8 @@ pub const SYNC_PERMISSIONS: &[&str] = &[
     "cognito-idp:AdminGetUser",
     // A full sync of a pool with fewer users than groups reads memberships per user.
     "cognito-idp:AdminListGroupsForUser",
+    // Last login and MFA status, in pools with threat protection (Plus feature plan).
+    "cognito-idp:AdminListUserAuthEvents",
 ];
 
 /// IAM actions creating, deleting, enabling and disabling users needs.
@@ -82,11 +85,29 @@ impl ResourceSyncer for Users {
                 cursor.limit(),
             )
             .await?;
-        Ok(fit_page(page, cursor, |user| Some(resource(user))))
+        // Only the users this answer carries are worth their history reads.
+        let fresh = page.items.get(cursor.skip as usize..).unwrap_or_default();
+        let mut activity = vec![Activity::default(); page.items.len() - fresh.len()];
+        activity.extend(scope.activity.of_users(scope.pool, fresh).await?);
+        let page = CognitoPage {
+            items: page.items.into_iter().zip(activity).collect(),
+            next_token: page.next_token,
+        };
+        Ok(fit_page(page, cursor, |(user, activity)| {
+            Some(resource_with(user, activity))
+        }))
     }
 
+    /// One user with their activity (last login, MFA), as a listing reads them.
     async fn get(&self, scope: &Scope<'_>, username: &str) -> Result<Resource> {
-        get(scope.pool, username).await
+        let user = find(scope.pool, username).await?;
+        let activity = scope
+            .activity
+            .of_users(scope.pool, std::slice::from_ref(&user))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Activity::of_record(&user));
+        Ok(resource_with(&user, &activity))
     }
 
     /// Users carry no entitlements of their own: memberships are the groups'.
@@ -122,21 +143,29 @@ impl ResourceSyncer for Users {
 /// ListUsers filter cannot hold (a double quote or a backslash in it) is read with AdminGetUser:
 /// nothing else finds it.
 pub async fn get(pool: &PoolClient, username: &str) -> Result<Resource> {
+    Ok(resource(&find(pool, username).await?))
+}
+
+/// The record of one user, read as [`get`] says.
+async fn find(pool: &PoolClient, username: &str) -> Result<CognitoUser> {
     let Ok(filter) = UserFilter::new("username", FilterOp::Equals, username) else {
-        return get_consistently(pool, username).await;
+        return find_consistently(pool, username).await;
     };
-    match pool.find_user(&filter, username).await? {
-        Some(user) => Ok(resource(&user)),
-        None => Err(user_not_found(pool, username)),
-    }
+    pool.find_user(&filter, username)
+        .await?
+        .ok_or_else(|| user_not_found(pool, username))
 }
 
 /// One user read with AdminGetUser: consistent where ListUsers is only eventually so, and with
 /// its MFA settings, but the user counts as a monthly active user. Only for a user this
 /// connector has just created (reading it back) or one no filter can find.
 pub async fn get_consistently(pool: &PoolClient, username: &str) -> Result<Resource> {
+    Ok(resource(&find_consistently(pool, username).await?))
+}
+
+async fn find_consistently(pool: &PoolClient, username: &str) -> Result<CognitoUser> {
     match pool.get_user(username).await {
-        Ok(user) => Ok(resource(&user)),
+        Ok(user) => Ok(user),
         Err(CognitoError::UserNotFound { .. }) => Err(user_not_found(pool, username)),
         Err(err) => Err(err.into()),
     }
@@ -195,7 +224,14 @@ pub fn display_name(user: &CognitoUser) -> String {
     crate::text::truncate(&name, MAX_NAME_BYTES)
 }
 
+/// A user as its record alone describes it (no sign-in history read).
 pub fn resource(user: &CognitoUser) -> Resource {
+    resource_with(user, &Activity::of_record(user))
+}
+
+/// A user with what its activity adds: the trait's last login and MFA status, and the last
+/// login in the profile.
+pub fn resource_with(user: &CognitoUser, activity: &Activity) -> Resource {
     let status = if user.enabled {
         ResourceStatus::Enabled
     } else {
@@ -204,8 +240,8 @@ pub fn resource(user: &CognitoUser) -> Resource {
     Resource {
         id: Some(model::resource_id(TYPE_ID, &user.username)),
         display_name: display_name(user),
-        annotations: vec![pack(&user_trait(user))],
-        profile: Some(profile(user)),
+        annotations: vec![pack(&user_trait(user, activity))],
+        profile: Some(profile(user, activity)),
         status: Some(Status {
             status: status as i32,
             details: user.status.clone(),
@@ -215,7 +251,7 @@ pub fn resource(user: &CognitoUser) -> Resource {
     }
 }
 
-fn user_trait(user: &CognitoUser) -> UserTrait {
+fn user_trait(user: &CognitoUser, activity: &Activity) -> UserTrait {
     let attr = |name: &str| user.attribute(name).filter(|v| !v.is_empty());
     let email = attr("email");
     let mut login_aliases: Vec<String> = Vec::new();
@@ -255,8 +291,9 @@ fn user_trait(user: &CognitoUser) -> UserTrait {
         account_type: AccountType::Human as i32,
         login: user.username.clone(),
         login_aliases,
-        mfa_status: user
-            .mfa_enabled()
+        last_login: activity.last_login.as_ref().map(model::timestamp),
+        mfa_status: activity
+            .mfa_enabled
             .map(|mfa_enabled| MfaStatus { mfa_enabled }),
         sso_status: (user.status == "EXTERNAL_PROVIDER").then_some(SsoStatus { sso_enabled: true }),
         structured_name,
@@ -266,7 +303,7 @@ fn user_trait(user: &CognitoUser) -> UserTrait {
 
 /// Every attribute under its Cognito name (`email`, `sub`, `custom:*`, ...), plus the record's
 /// own fields under `cognito:` keys, which no attribute can have.
-fn profile(user: &CognitoUser) -> prost_types::Struct {
+fn profile(user: &CognitoUser, activity: &Activity) -> prost_types::Struct {
     let mut profile = Profile::default();
     for (name, value) in &user.attributes {
         profile.text(name, value);
@@ -277,6 +314,7 @@ fn profile(user: &CognitoUser) -> prost_types::Struct {
         .flag(keys::ENABLED, user.enabled)
         .date(keys::USER_CREATE_DATE, user.created.as_ref())
         .date(keys::USER_LAST_MODIFIED_DATE, user.last_modified.as_ref())
+        .date(keys::LAST_LOGIN, activity.last_login.as_ref())
         .text_opt(keys::PREFERRED_MFA_SETTING, user.preferred_mfa.as_deref());
     if !user.mfa_options.is_empty() {
         profile.list(keys::MFA_OPTIONS, &user.mfa_options);

@@ -24,19 +24,17 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::baton_events::{self, Snapshots};
-use super::journal::{Journal, JournalError};
-use crate::c1z::{C1zError, C1zReader};
+use super::journal::Journal;
+pub use super::request::{DEFAULT_PAGE_SIZE, EventFeedError, EventsRequest, MAX_PAGE_SIZE};
+use super::sign_in_feed::{self, SignInFeed};
+use crate::c1z::C1zReader;
 use crate::changes::diff::diff;
-use crate::changes::state::{FeedError, FeedMeta, take_into};
+use crate::changes::state::{FeedMeta, take_into};
 use crate::connector::Connector;
 use crate::pb::v2::{Event, EventFeedMetadata, ListEventsResponse};
 use crate::sealed::Sealer;
 use tokio_util::sync::CancellationToken;
 
-/// Baton's validation limit on a ListEvents page.
-pub const MAX_PAGE_SIZE: u32 = 1000;
-/// A page when the caller does not say (what the SDK's own one-shot reader asks for).
-const DEFAULT_PAGE_SIZE: u32 = 100;
 /// Pages stay well under gRPC's default 4 MiB message limit.
 const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 /// How long a ListEvents call over gRPC waits for a refresh before answering with what the
@@ -54,46 +52,6 @@ pub struct EventFeedSettings {
     pub retention: Duration,
     /// How long a call waits for the refresh it needs; `None` waits for it to finish.
     pub wait: Option<Duration>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum EventFeedError {
-    #[error("error: event feed id {0} not found")]
-    UnknownFeed(String),
-    #[error("page_size {0} is larger than the maximum of {MAX_PAGE_SIZE}")]
-    PageSize(u32),
-    #[error(
-        "cursor was not issued by this connector for this user pool and filter, or was altered"
-    )]
-    BadCursor,
-    #[error(
-        "cursor belongs to an event journal that no longer exists (the --event-feed-dir was replaced); list again without a cursor"
-    )]
-    OtherJournal,
-    #[error(
-        "the events after this cursor are gone (older than --event-feed-retention {retention}); list again without a cursor, and sync to catch up"
-    )]
-    Pruned { retention: String },
-    #[error("event journal: {0}")]
-    Journal(#[from] JournalError),
-    #[error("event feed snapshot: {0}")]
-    Snapshot(#[from] FeedError),
-    #[error("event feed snapshot: {0}")]
-    File(#[from] C1zError),
-    #[error("event feed refresh failed: {0}")]
-    Task(String),
-    /// The refresh this call waited for failed (shared by every caller that waited).
-    #[error(transparent)]
-    Refresh(Arc<EventFeedError>),
-}
-
-/// What a ListEvents call asks for.
-#[derive(Clone, Debug, Default)]
-pub struct EventsRequest {
-    pub feed_id: String,
-    pub cursor: String,
-    pub start_at: Option<SystemTime>,
-    pub page_size: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -139,12 +97,13 @@ pub struct EventFeed {
     journal: Mutex<Option<Journal>>,
     refreshing: Mutex<Option<Refresh>>,
     failures: Mutex<Failures>,
+    /// The second feed, of sign-ins, which needs no journal: requests for it are handed on.
+    sign_ins: SignInFeed,
 }
 
 /// The checks a request passes before the journal is looked at.
 fn check_request(request: &EventsRequest) -> Result<(), EventFeedError> {
-    // The SDK maps an empty id to its legacy single feed; this connector has one feed, so an
-    // empty id means it.
+    // The SDK maps an empty id to its legacy single feed: here, the change feed.
     if !request.feed_id.is_empty() && request.feed_id != baton_events::FEED_ID {
         return Err(EventFeedError::UnknownFeed(request.feed_id.clone()));
     }
@@ -200,6 +159,7 @@ impl EventFeed {
             &[&listing.pool_id, &listing.user_filter],
         );
         Arc::new(Self {
+            sign_ins: SignInFeed::new(&listing.pool_id, &listing.user_filter, settings.interval),
             connector,
             settings,
             cursors,
@@ -211,7 +171,12 @@ impl EventFeed {
     }
 
     pub fn feeds(&self) -> Vec<EventFeedMetadata> {
-        vec![baton_events::feed_metadata()]
+        vec![baton_events::feed_metadata(), sign_in_feed::feed_metadata()]
+    }
+
+    /// Whether a request is for the sign-in feed (which has no journal to refresh).
+    pub fn is_sign_ins(request: &EventsRequest) -> bool {
+        request.feed_id == sign_in_feed::FEED_ID
     }
 
     /// One page of events after the request's cursor (or from its `start_at`, or from the
@@ -221,9 +186,12 @@ impl EventFeed {
         self: &Arc<Self>,
         request: EventsRequest,
     ) -> Result<ListEventsResponse, EventFeedError> {
+        if Self::is_sign_ins(&request) {
+            return self.sign_ins.list(&self.connector, &request).await;
+        }
         check_request(&request)?;
         let page_size = match request.page_size {
-            0 => DEFAULT_PAGE_SIZE,
+            0 => DEFAULT_PAGE_SIZE as u32,
             size => size,
         } as usize;
 
@@ -270,6 +238,9 @@ impl EventFeed {
     /// is not this journal's or points at pruned events) without refreshing anything: the
     /// one-shot reader asks before its snapshot, not after it.
     pub fn check(&self, request: &EventsRequest) -> Result<(), EventFeedError> {
+        if Self::is_sign_ins(request) {
+            return self.sign_ins.check(request);
+        }
         check_request(request)?;
         let journal = self.journal()?;
         self.position(&journal, request).map(drop)

@@ -46,7 +46,13 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
         page_size: PAGE_SIZE,
     })
     .map_err(run_error)?;
-    feed.refresh_now().await.map_err(run_error)?;
+    let request = EventsRequest {
+        feed_id: run.feed_id.clone().unwrap_or_default(),
+        ..EventsRequest::default()
+    };
+    if !EventFeed::is_sign_ins(&request) {
+        feed.refresh_now().await.map_err(run_error)?;
+    }
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0usize;
     loop {

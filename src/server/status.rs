@@ -52,6 +52,7 @@ fn connector_status(err: &ConnectorError) -> Status {
             CognitoError::AccessDenied { .. } => Code::PermissionDenied,
             CognitoError::Throttled { .. } => return throttled(message),
             CognitoError::LimitExceeded { .. } => Code::ResourceExhausted,
+            CognitoError::FeatureOff { .. } => Code::FailedPrecondition,
             CognitoError::Unavailable { .. } => Code::Unavailable,
             // Cognito's side broke its own contract; asking again would not help.
             CognitoError::BadAnswer { .. } | CognitoError::RepeatedToken => Code::Internal,
@@ -86,6 +87,7 @@ fn event_feed_status(err: &EventFeedError) -> Status {
             Code::Internal
         }
         EventFeedError::Refresh(err) => return event_feed_status(err),
+        EventFeedError::Reading(err) => return connector_status(err),
     };
     tracing::warn!(code = ?code, error = %message, "event feed request failed");
     Status::new(code, message)

@@ -11,7 +11,9 @@ One process, one multi-threaded HTTP server that serves
   and counting the AWS calls received.
 
 AdminCreateUser's MessageAction and DesiredDeliveryMediums, which moto ignores, are
-checked as on AWS, and the invitations sent are recorded per pool.
+checked as on AWS, and the invitations sent are recorded per pool. Feature plans,
+threat protection and users' sign-in events (AdminListUserAuthEvents, which moto lacks)
+come from auth_events.py beside this file.
 
 Optionally, like tools/fast-emulator (its README), it adds a fixed
 latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
@@ -73,6 +75,18 @@ from moto.cognitoidp.models import (  # noqa: E402
 from moto.cognitoidp.utils import validate_username_format  # noqa: E402
 from moto.moto_api._internal import mock_random  # noqa: E402
 
+import auth_events  # noqa: E402  (beside this file: the script's directory is on sys.path)
+from control_common import (  # noqa: E402
+    ApiError,
+    _check_keys,
+    _list_field,
+    _opt_str,
+    _parse_date,
+    _req_str,
+    bad,
+    not_found,
+)
+
 CONTROL_PREFIX = "/_emulator/"
 JSON_11 = "application/x-amz-json-1.1"
 
@@ -105,7 +119,6 @@ FAULT_KINDS = (
 
 READ_OP_PREFIXES = ("List", "Get", "Describe", "AdminGet", "AdminList")
 
-MAX_NAME_LEN = 128
 REQUEST_LOG_MAX = 20000
 
 
@@ -114,23 +127,6 @@ def account_id() -> str:
 
 
 # --------------------------------------------------------------------------- errors
-
-
-class ApiError(Exception):
-    """An error answered by the control API as {"error": message}."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-def bad(message: str) -> ApiError:
-    return ApiError(400, message)
-
-
-def not_found(message: str) -> ApiError:
-    return ApiError(404, message)
 
 
 class DropConnection(BaseException):
@@ -202,62 +198,6 @@ class RWLock:
 
 
 STATE_LOCK = RWLock()
-
-
-# --------------------------------------------------------------------------- validation helpers
-
-
-_CTRL_RE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _req_str(obj: dict, key: str, what: str, max_len: int | None = MAX_NAME_LEN) -> str:
-    if key not in obj:
-        raise bad(f"{what}: missing '{key}'")
-    val = obj[key]
-    if not isinstance(val, str) or val == "":
-        raise bad(f"{what}: '{key}' must be a non-empty string")
-    if max_len is not None and len(val) > max_len:
-        raise bad(f"{what}: '{key}' longer than {max_len} characters")
-    if _CTRL_RE.search(val):
-        raise bad(f"{what}: '{key}' contains control characters")
-    return val
-
-
-def _opt_str(obj: dict, key: str, what: str) -> str | None:
-    val = obj.get(key)
-    if val is None:
-        return None
-    if not isinstance(val, str):
-        raise bad(f"{what}: '{key}' must be a string")
-    return val
-
-
-def _check_keys(obj: Any, allowed: Iterable[str], what: str) -> dict:
-    if not isinstance(obj, dict):
-        raise bad(f"{what}: must be a JSON object")
-    unknown = set(obj) - set(allowed)
-    if unknown:
-        raise bad(f"{what}: unknown field(s) {sorted(unknown)}")
-    return obj
-
-
-def _parse_date(val: Any, what: str) -> _dt.datetime | None:
-    """Epoch seconds (number) or ISO 8601 string -> naive UTC datetime (moto's style)."""
-    if val is None:
-        return None
-    if isinstance(val, bool):
-        raise bad(f"{what}: must be epoch seconds or an ISO 8601 string")
-    if isinstance(val, (int, float)):
-        return _dt.datetime.fromtimestamp(val, _dt.timezone.utc).replace(tzinfo=None)
-    if isinstance(val, str):
-        try:
-            d = _dt.datetime.fromisoformat(val.replace("Z", "+00:00"))
-        except ValueError as e:
-            raise bad(f"{what}: {e}") from None
-        if d.tzinfo is not None:
-            d = d.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-        return d
-    raise bad(f"{what}: must be epoch seconds or an ISO 8601 string")
 
 
 USER_KEYS = ("username", "attributes", "enabled", "status", "create_date", "last_modified_date")
@@ -370,15 +310,6 @@ def _parse_quota_body(body: dict) -> tuple[float | None, bool | None]:
     if disabled is None and scale is not None:
         disabled = False
     return scale, disabled
-
-
-def _list_field(body: dict, key: str) -> list:
-    val = body.get(key)
-    if val is None:
-        return []
-    if not isinstance(val, list):
-        raise bad(f"'{key}' must be a list")
-    return val
 
 
 # --------------------------------------------------------------------------- seeding
@@ -1210,6 +1141,20 @@ def _aws_error(start_response, status: int, error_type: str, message: str):
     return [body]
 
 
+def _aws_answer(start_response, obj: Any):
+    """A 200 awsJson1_1 answer to an operation the emulator serves itself."""
+    body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    start_response(
+        "200 OK",
+        [
+            ("Content-Type", JSON_11),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [body]
+
+
 def _read_body(environ) -> bytes:
     inp = environ.get("wsgi.input")
     if inp is None:
@@ -1351,6 +1296,14 @@ class EmulatorApp:
             readonly = op.startswith(READ_OP_PREFIXES)
             lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
             with lock:
+                try:
+                    if op in auth_events.POOL_CONFIG_OPS:
+                        auth_events.check_pool_config(params)
+                    if op == "AdminListUserAuthEvents":  # moto lacks it
+                        return _aws_answer(sr, auth_events.list_user_auth_events(
+                            params, cognitoidp_backends[account_id()], region or "us-east-1"))
+                except auth_events.AwsError as e:
+                    return _aws_error(sr, 400, e.error_type, e.message)
                 invite = None
                 if op == "AdminCreateUser":
                     refusal, invite = check_invitation(params, region or "us-east-1")
@@ -1360,6 +1313,10 @@ class EmulatorApp:
                 answer = list(self.moto(environ, sr))
                 if invite is not None and status_box and status_box[-1].startswith("200"):
                     record_invitation(invite, answer)
+                if op in auth_events.SIGN_IN_OPS and status_box:
+                    auth_events.record_sign_in(
+                        op, params, cognitoidp_backends[account_id()], region or "us-east-1",
+                        int(status_box[-1].split()[0]), answer, environ.get("REMOTE_ADDR"))
                 return answer
         finally:
             if status_box:
@@ -1529,10 +1486,10 @@ class EmulatorApp:
             pool, counts = create_sample_pool(region, n_users, n_groups, seed, pool_id)
             return 200, pool_answer(pool, counts)
         if head == "pools":
-            return self.route_pools(method, segs[1:], body_obj, allow)
+            return self.route_pools(method, segs[1:], body_obj, allow, query)
         raise not_found(f"no control endpoint /_emulator/{'/'.join(segs)}")
 
-    def route_pools(self, method, rest: list[str], body_obj, allow) -> tuple[int, Any]:
+    def route_pools(self, method, rest: list[str], body_obj, allow, query: dict) -> tuple[int, Any]:
         if not rest:
             allow("GET", "POST")
             if method == "GET":
@@ -1555,6 +1512,10 @@ class EmulatorApp:
             config = b.get("config") or {}
             if not isinstance(config, dict):
                 raise bad("'config' must be an object (extra CreateUserPool parameters)")
+            try:
+                auth_events.check_pool_config(config)
+            except auth_events.AwsError as e:
+                raise bad(f"config: {e.error_type}: {e.message}") from None
             pool_id = b.get("pool_id")
             if pool_id is not None and not isinstance(pool_id, str):
                 raise bad("'pool_id' must be a string")
@@ -1589,6 +1550,17 @@ class EmulatorApp:
                 if method == "DELETE":
                     invitations.clear()
                 return 200, {"invitations": list(invitations)}
+        if kind == "auth-events" and len(sub) == 1:
+            allow("GET", "POST", "DELETE")
+            username = (query.get("username") or [None])[0]
+            if method == "GET":
+                with STATE_LOCK.read():
+                    return 200, auth_events.list_events(_find_pool(pool_id), username)
+            with STATE_LOCK.write():
+                pool = _find_pool(pool_id)
+                if method == "POST":
+                    return 200, auth_events.seed_events(pool, body_obj())
+                return 200, auth_events.clear_events(pool, username)
         if kind not in ("users", "groups", "memberships"):
             raise not_found(f"no control endpoint for pools/<id>/{kind}")
         if len(sub) == 1:

@@ -149,14 +149,20 @@ async fn grpc_feed_serves_each_change_once_across_restarts() {
         .into_inner();
     assert_eq!(
         feeds.list,
-        [EventFeedMetadata {
-            id: FEED_ID.into(),
-            supported_event_types: vec![
-                EventType::ResourceChange as i32,
-                EventType::CreateGrant as i32,
-                EventType::CreateRevoke as i32,
-            ],
-        }]
+        [
+            EventFeedMetadata {
+                id: FEED_ID.into(),
+                supported_event_types: vec![
+                    EventType::ResourceChange as i32,
+                    EventType::CreateGrant as i32,
+                    EventType::CreateRevoke as i32,
+                ],
+            },
+            EventFeedMetadata {
+                id: "cognito_user_pool_sign_ins".into(),
+                supported_event_types: vec![EventType::Usage as i32],
+            }
+        ]
     );
 
     // The first read records the baseline: nothing happened yet.
@@ -561,8 +567,8 @@ async fn service_mode_list_events_tasks_read_the_same_feed_across_worker_restart
     )))
     .await;
     let (feeds, _) = success::<ListEventFeedsResponse>(&feeds);
-    assert_eq!(feeds.list.len(), 1);
-    assert_eq!(feeds.list[0].id, FEED_ID);
+    let ids: Vec<&str> = feeds.list.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, [FEED_ID, "cognito_user_pool_sign_ins"]);
 
     let (baseline, _) = success::<ListEventsResponse>(&finished(run(list_task("", 0))).await);
     assert!(baseline.events.is_empty());

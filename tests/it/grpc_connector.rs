@@ -12,7 +12,6 @@ use baton_cognito::pb::v2::resource_types_service_client::ResourceTypesServiceCl
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::status::ResourceStatus;
 use baton_cognito::pb::v2::*;
-use prost::Message;
 use serde_json::json;
 use tonic::Code;
 
@@ -21,15 +20,6 @@ fn users(names: impl IntoIterator<Item = String>) -> Vec<serde_json::Value> {
         .into_iter()
         .map(|name| json!({"username": name, "attributes": {"email": format!("{}@example.com", name.len())}}))
         .collect()
-}
-
-fn user_trait(resource: &Resource) -> UserTrait {
-    let any = resource
-        .annotations
-        .iter()
-        .find(|a| a.type_url == "type.googleapis.com/c1.connector.v2.UserTrait")
-        .expect("a user carries a UserTrait");
-    UserTrait::decode(any.value.as_slice()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -378,6 +368,15 @@ async fn a_targeted_user_read_costs_one_listing_call_and_no_admin_read() {
         (got.map(|r| r.into_inner().resource.unwrap()), spent)
     };
     let one_listing = BTreeMap::from([("ListUsers".to_string(), 1)]);
+    let (_, first) = get("ann").await;
+    assert_eq!(
+        first,
+        BTreeMap::from([
+            ("DescribeUserPool".to_string(), 1),
+            ("ListUsers".to_string(), 1)
+        ]),
+        "the server's first read learns, once, whether the pool records sign-ins"
+    );
     for name in ["ann", "Ann", "ann129"] {
         let (got, spent) = get(name).await;
         assert_eq!(

@@ -522,56 +522,15 @@ async fn enable_and_disable_actions_are_idempotent_and_remembered() {
 /// refreshed before the action is refused after it. Gated and answered like enable/disable.
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_out_user_revokes_every_refresh_token_of_the_user() {
-    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+    use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
     let emulator = Emulator::shared();
     let pool = seed(emulator);
-    let sdk = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_cognitoidentityprovider::config::Region::new(REGION))
-            .endpoint_url(&emulator.url)
-            .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
-                "AKIAIOSFODNN7EXAMPLE",
-                "verify-secret",
-                None,
-                None,
-                "test",
-            ))
-            .build(),
-    );
-    let app = sdk
-        .create_user_pool_client()
-        .user_pool_id(&pool.id)
-        .client_name("app")
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .expect("an app client");
-    let app_id = app.user_pool_client().and_then(|c| c.client_id()).unwrap();
-    sdk.admin_set_user_password()
-        .user_pool_id(&pool.id)
-        .username("ann")
-        .password("Sign-0ut-Test!")
-        .permanent(true)
-        .send()
-        .await
-        .expect("a password for ann");
-    let signed_in = sdk
-        .admin_initiate_auth()
-        .user_pool_id(&pool.id)
-        .client_id(app_id)
-        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
-        .auth_parameters("USERNAME", "ann")
-        .auth_parameters("PASSWORD", "Sign-0ut-Test!")
-        .send()
-        .await
-        .expect("ann signs in");
-    let refresh_token = signed_in
-        .authentication_result()
-        .and_then(|r| r.refresh_token())
-        .expect("a refresh token")
-        .to_string();
+    let SignedIn {
+        sdk,
+        app_id,
+        refresh_token,
+    } = sign_in_with_password(emulator, &pool, "ann").await;
+    let app_id = app_id.as_str();
     let refresh = || {
         sdk.admin_initiate_auth()
             .user_pool_id(&pool.id)

@@ -278,6 +278,17 @@ pub fn dir_entries(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The `UserTrait` a user resource carries.
+pub fn user_trait(resource: &Resource) -> UserTrait {
+    use prost::Message;
+    let any = resource
+        .annotations
+        .iter()
+        .find(|a| a.type_url == "type.googleapis.com/c1.connector.v2.UserTrait")
+        .expect("a user carries a UserTrait");
+    UserTrait::decode(any.value.as_slice()).expect("a UserTrait")
+}
+
 /// A profile value of a resource as text (strings as they are, booleans and numbers printed).
 pub fn profile_text(resource: &Resource, key: &str) -> Option<String> {
     match resource.profile.as_ref()?.fields.get(key)?.kind.as_ref()? {
@@ -869,5 +880,76 @@ pub fn age_decrypt(args: &[&str], input: &[u8]) -> Result<Vec<u8>, String> {
         Ok(out.stdout)
     } else {
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// A user signed in with a password through an app client of the pool, as an app would.
+pub struct SignedIn {
+    pub sdk: aws_sdk_cognitoidentityprovider::Client,
+    pub app_id: String,
+    pub refresh_token: String,
+}
+
+/// Gives `username` a permanent password and signs them in (AdminInitiateAuth with
+/// ADMIN_USER_PASSWORD_AUTH) through a new app client.
+pub async fn sign_in_with_password(emulator: &Emulator, pool: &Pool, username: &str) -> SignedIn {
+    use aws_sdk_cognitoidentityprovider::config::{Credentials, Region};
+    use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
+    const PASSWORD: &str = "Sign-1n-Test!";
+    let sdk = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new(REGION))
+            .endpoint_url(&emulator.url)
+            .credentials_provider(Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "verify-secret",
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let app = sdk
+        .create_user_pool_client()
+        .user_pool_id(&pool.id)
+        .client_name("app")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await
+        .expect("an app client");
+    let app_id = app
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .expect("a client id")
+        .to_string();
+    sdk.admin_set_user_password()
+        .user_pool_id(&pool.id)
+        .username(username)
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .expect("a password");
+    let signed_in = sdk
+        .admin_initiate_auth()
+        .user_pool_id(&pool.id)
+        .client_id(&app_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .expect("the user signs in");
+    let refresh_token = signed_in
+        .authentication_result()
+        .and_then(|r| r.refresh_token())
+        .expect("a refresh token")
+        .to_string();
+    SignedIn {
+        sdk,
+        app_id,
+        refresh_token,
     }
 }
