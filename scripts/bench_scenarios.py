@@ -520,7 +520,8 @@ def run_scenario(args: argparse.Namespace, scenario: Scenario, workdir: Path) ->
 
 
 def table(results: list[dict]) -> str:
-    ops = ["ListUsers", "ListGroups", "ListUsersInGroup", "AdminListGroupsForUser", "DescribeUserPool"]
+    ops = ["ListUsers", "ListGroups", "ListUsersInGroup", "AdminListGroupsForUser",
+           "AdminListUserAuthEvents", "DescribeUserPool"]
     lines = [
         "| scenario | users | groups | memberships | calls: actual / minimum | call ratio "
         "| quota floor | paced wall | wall / floor | throttled | AWS CLI | CLI / connector "

@@ -225,12 +225,23 @@ pub struct EventFeedArgs {
     #[arg(long, env = "BATON_EVENT_FEED_RETENTION", global = true, default_value = "7d", value_parser = humantime::parse_duration, value_name = "DURATION")]
     pub event_feed_retention: Duration,
 
+    /// Read the sign-in feed from the user-activity log the pool exports to CloudWatch Logs (a
+    /// log group name or ARN), with FilterLogEvents: the cost grows with sign-ins, not users.
+    /// Without it, each user's history is read (one call per user per pass).
+    #[arg(
+        long,
+        env = "BATON_SIGN_IN_LOG_GROUP",
+        global = true,
+        value_name = "NAME|ARN"
+    )]
+    pub sign_in_log_group: Option<String>,
+
     /// Print the pool's events since --event-feed-start-at (or --event-feed-cursor) as JSON
     /// lines, taking a new snapshot first, and log the cursor to continue from.
     #[arg(long, env = "BATON_EVENT_FEED")]
     pub event_feed: bool,
 
-    /// The feed to read (this connector has one, cognito_user_pool_changes).
+    /// The feed to read: cognito_user_pool_changes (the default) or cognito_user_pool_sign_ins.
     #[arg(long, env = "BATON_EVENT_FEED_ID", value_name = "ID")]
     pub event_feed_id: Option<String>,
 

@@ -91,7 +91,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         }
         Some(Command::Serve(args)) => {
             let settings = pool_settings(&cli.pool)?;
-            let serve = args.settings(cli.provisioning, cli.event_feed.settings())?;
+            let serve = args.settings(cli.provisioning, cli.event_feed.settings(&settings)?)?;
             tracing::debug!(?serve, "server configuration");
             runtime()?.block_on(serve::run(&settings, &serve))
         }
@@ -107,9 +107,12 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                     "{flag} cannot be used in service mode (--client-id); the platform sends that work as tasks"
                 )));
             }
-            let service =
-                service_settings(&cli.service, cli.provisioning, cli.event_feed.settings())?;
             let settings = pool_settings(&cli.pool)?;
+            let service = service_settings(
+                &cli.service,
+                cli.provisioning,
+                cli.event_feed.settings(&settings)?,
+            )?;
             runtime()?.block_on(service_mode::run(&settings, service))
         }
         None if cli.event_feed.event_feed => {
@@ -120,7 +123,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             }
             let settings = pool_settings(&cli.pool)?;
             let run = EventFeedRun {
-                settings: cli.event_feed.settings(),
+                settings: cli.event_feed.settings(&settings)?,
                 feed_id: cli.event_feed.event_feed_id,
                 start_at: cli.event_feed.event_feed_start_at,
                 cursor: cli.event_feed.event_feed_cursor,

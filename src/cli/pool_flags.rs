@@ -183,7 +183,7 @@ pub struct PoolArgs {
 
     /// A different share for one quota category, as CATEGORY=SHARE (repeatable; e.g.
     /// user-list=0.2). Categories: user-list, user-read, user-resource-read,
-    /// user-pool-resource-read, user-pool-read, user-update, user-creation.
+    /// user-pool-resource-read, user-pool-read, user-update, user-creation, log-filter.
     #[arg(long, env = "BATON_CATEGORY_BUDGET", global = true, value_delimiter = ',', value_name = "CATEGORY=SHARE")]
     form: FormField::named("API budget per quota category");
     pub category_budget: Vec<String>,

@@ -13,9 +13,11 @@ use crate::cognito::settings::{
     ApiBudget, AssumeRole, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef,
     parse_endpoint_url, resolve_region,
 };
+use crate::cognito::sign_in_logs::LogGroup;
 use crate::connector::ConnectorOptions;
 use crate::connector::user_activity::ActivityOptions;
 use crate::event_journal::event_feed::{EventFeedSettings, REFRESH_WAIT};
+use crate::event_journal::sign_ins::SignInSource;
 use crate::modes::export::ExportSettings;
 use crate::modes::provision::Request;
 use crate::modes::serve::ServeSettings;
@@ -110,10 +112,12 @@ fn check_aws_endpoint_environment() -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn usage(err: ConfigError) -> RunError {
+    RunError::Usage(err.to_string())
+}
+
 pub fn pool_settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
-    let settings = pool
-        .settings()
-        .map_err(|err| RunError::Usage(err.to_string()))?;
+    let settings = pool.settings().map_err(usage)?;
     tracing::debug!(?settings, "configuration");
     Ok(settings)
 }
@@ -230,13 +234,31 @@ impl OneShotArgs {
 }
 
 impl EventFeedArgs {
-    pub fn settings(&self) -> EventFeedSettings {
-        EventFeedSettings {
+    /// The feeds' settings for a pool: a sign-in log group must be in the pool's region, and
+    /// cannot be combined with a user filter (the log tells of every user's sign-ins, and no
+    /// call could tell which of them the filter lets through).
+    pub fn settings(&self, pool: &PoolSettings) -> Result<EventFeedSettings, RunError> {
+        const FLAG: &str = "sign-in-log-group";
+        let sign_ins = match self.sign_in_log_group.as_deref() {
+            None => SignInSource::History,
+            Some(_) if pool.options.user_filter.is_some() => {
+                return Err(usage(ConfigError::new(
+                    FLAG,
+                    "cannot be used with --user-filter: the log holds every user's sign-ins, and it cannot tell which users the filter lets through",
+                )));
+            }
+            Some(group) => SignInSource::LogGroup(
+                LogGroup::parse(group, &pool.client.region)
+                    .map_err(|problem| usage(ConfigError::new(FLAG, problem)))?,
+            ),
+        };
+        Ok(EventFeedSettings {
             dir: self.event_feed_dir.clone(),
             interval: self.event_feed_interval,
             retention: self.event_feed_retention,
             wait: Some(REFRESH_WAIT),
-        }
+            sign_ins,
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! The only code that talks to AWS Cognito.
+//! The only code that talks to AWS: Cognito, and CloudWatch Logs for the sign-in logs a pool
+//! exports (`sign_in_logs`).
 //!
 //! One [`PoolClient`] per user pool. Every call goes through [`PoolClient::call`], which paces it
 //! against its quota category, retries throttling and transient failures with jittered
@@ -14,6 +15,7 @@ pub mod quota;
 pub mod records;
 pub mod retry;
 pub mod settings;
+pub mod sign_in_logs;
 pub mod stats;
 
 use std::fmt;
@@ -34,6 +36,7 @@ pub use operation::Operation;
 use pacing::Pacer;
 use records::{AuthEvent, CognitoGroup, CognitoUser, Page, PoolDescription};
 use retry::RetryPolicy;
+use sign_in_logs::{LogGroup, LogPage};
 use stats::CallStats;
 
 use settings::{ClientSettings, Credentials};
@@ -60,6 +63,8 @@ type PageParts<O, R> = fn(&O) -> (Option<&[R]>, Option<&str>);
 /// A client for one user pool.
 pub struct PoolClient {
     sdk: Client,
+    /// CloudWatch Logs, for the sign-in logs a pool exports (`sign_in_logs`).
+    logs: aws_sdk_cloudwatchlogs::Client,
     pool_id: String,
     pacer: Pacer,
     retry: RetryPolicy,
@@ -124,12 +129,12 @@ impl PoolClient {
         let config = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk_config)
             .interceptor(ErrorBodyCheck)
             .build();
-        Self::from_sdk(Client::from_conf(config), settings)
-    }
-
-    fn from_sdk(sdk: Client, settings: &ClientSettings) -> Self {
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk_config)
+            .interceptor(ErrorBodyCheck)
+            .build();
         Self {
-            sdk,
+            sdk: Client::from_conf(config),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             pool_id: settings.pool.id.clone(),
             pacer: Pacer::new(&settings.api_budget),
             retry: RetryPolicy::default(),
@@ -461,6 +466,50 @@ impl PoolClient {
             (out.auth_events.as_deref(), out.next_token())
         })
         .await
+    }
+
+    /// One page of the pool's successful sign-ins in its exported user-activity log (CloudWatch
+    /// Logs FilterLogEvents, paced in its own quota category), from `start_ms` on, oldest first.
+    /// `token` continues a page of the same `start_ms`; a refused one is a stale token.
+    pub async fn filter_sign_in_logs(
+        &self,
+        group: &LogGroup,
+        start_ms: i64,
+        token: Option<&str>,
+        limit: i32,
+    ) -> Result<LogPage, CognitoError> {
+        let pattern = sign_in_logs::sign_in_pattern(&self.pool_id);
+        let out = self
+            .call(Operation::FilterLogEvents, || {
+                self.logs
+                    .filter_log_events()
+                    .log_group_name(&group.name)
+                    .start_time(start_ms)
+                    .filter_pattern(&pattern)
+                    .limit(limit.clamp(1, 10_000))
+                    .set_next_token(token.map(str::to_string))
+                    .send()
+            })
+            .await
+            .map_err(|err| err.on_page(token.is_some()))?;
+        let events = out.events();
+        let next_token = out
+            .next_token()
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if next_token.is_some() && next_token.as_deref() == token {
+            return Err(CognitoError::RepeatedToken);
+        }
+        Ok(LogPage {
+            sign_ins: events
+                .iter()
+                .filter_map(|e| {
+                    sign_in_logs::sign_in_of(&self.pool_id, e.timestamp(), e.message()?)
+                })
+                .collect(),
+            newest_ms: events.iter().filter_map(|e| e.timestamp()).max(),
+            next_token,
+        })
     }
 
     /// Signs the user out everywhere: Cognito revokes every refresh token it issued to the user,

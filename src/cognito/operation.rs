@@ -1,4 +1,5 @@
-//! The Cognito operations this project calls, and the quota category each counts against.
+//! The AWS operations this project calls (Cognito's, and CloudWatch Logs' FilterLogEvents for
+//! sign-in logs), and the quota category each counts against.
 
 use std::fmt;
 
@@ -23,10 +24,12 @@ pub enum Operation {
     AdminDisableUser,
     AdminSetUserPassword,
     AdminUserGlobalSignOut,
+    /// CloudWatch Logs, reading the sign-in logs a pool exports.
+    FilterLogEvents,
 }
 
 impl Operation {
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::DescribeUserPool,
         Self::ListUsers,
         Self::ListUsersInGroup,
@@ -43,6 +46,7 @@ impl Operation {
         Self::AdminDisableUser,
         Self::AdminSetUserPassword,
         Self::AdminUserGlobalSignOut,
+        Self::FilterLogEvents,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl Operation {
             Self::AdminDisableUser => "AdminDisableUser",
             Self::AdminSetUserPassword => "AdminSetUserPassword",
             Self::AdminUserGlobalSignOut => "AdminUserGlobalSignOut",
+            Self::FilterLogEvents => "FilterLogEvents",
         }
     }
 
@@ -91,6 +96,7 @@ impl Operation {
             | Self::AdminSetUserPassword
             | Self::AdminUserGlobalSignOut => QuotaCategory::UserUpdate,
             Self::AdminCreateUser => QuotaCategory::UserCreation,
+            Self::FilterLogEvents => QuotaCategory::LogFilter,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Cognito's request-rate quota categories: what AWS allows each, and their names. The budget
-//! (`settings`) and the pacer (`pacing`) both speak of them.
+//! (`settings`) and the pacer (`pacing`) both speak of them. One is CloudWatch Logs' quota on
+//! FilterLogEvents, which reads the sign-in logs a pool exports: paced like the others.
 
 use std::fmt;
 
@@ -13,10 +14,12 @@ pub enum QuotaCategory {
     UserPoolRead,
     UserUpdate,
     UserCreation,
+    /// CloudWatch Logs' FilterLogEvents (per account and Region).
+    LogFilter,
 }
 
 impl QuotaCategory {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::UserList,
         Self::UserRead,
         Self::UserResourceRead,
@@ -24,6 +27,7 @@ impl QuotaCategory {
         Self::UserPoolRead,
         Self::UserUpdate,
         Self::UserCreation,
+        Self::LogFilter,
     ];
 
     /// AWS's default requests per second for the category.
@@ -36,6 +40,7 @@ impl QuotaCategory {
             Self::UserPoolRead => 15.0,
             Self::UserUpdate => 25.0,
             Self::UserCreation => 50.0,
+            Self::LogFilter => 5.0,
         }
     }
 
@@ -62,6 +67,7 @@ impl QuotaCategory {
             Self::UserPoolRead => "user-pool-read",
             Self::UserUpdate => "user-update",
             Self::UserCreation => "user-creation",
+            Self::LogFilter => "log-filter",
         }
     }
 

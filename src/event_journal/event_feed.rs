@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::baton_events::{self, Snapshots};
 use super::journal::Journal;
 pub use super::request::{DEFAULT_PAGE_SIZE, EventFeedError, EventsRequest, MAX_PAGE_SIZE};
-use super::sign_in_feed::{self, SignInFeed};
+use super::sign_ins::{self, SignInFeed, SignInSource};
 use crate::c1z::C1zReader;
 use crate::changes::diff::diff;
 use crate::changes::state::{FeedMeta, take_into};
@@ -52,6 +52,8 @@ pub struct EventFeedSettings {
     pub retention: Duration,
     /// How long a call waits for the refresh it needs; `None` waits for it to finish.
     pub wait: Option<Duration>,
+    /// Where the sign-in feed reads from.
+    pub sign_ins: SignInSource,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -159,7 +161,12 @@ impl EventFeed {
             &[&listing.pool_id, &listing.user_filter],
         );
         Arc::new(Self {
-            sign_ins: SignInFeed::new(&listing.pool_id, &listing.user_filter, settings.interval),
+            sign_ins: SignInFeed::new(
+                &listing.pool_id,
+                &listing.user_filter,
+                settings.sign_ins.clone(),
+                settings.interval,
+            ),
             connector,
             settings,
             cursors,
@@ -171,12 +178,12 @@ impl EventFeed {
     }
 
     pub fn feeds(&self) -> Vec<EventFeedMetadata> {
-        vec![baton_events::feed_metadata(), sign_in_feed::feed_metadata()]
+        vec![baton_events::feed_metadata(), sign_ins::feed_metadata()]
     }
 
     /// Whether a request is for the sign-in feed (which has no journal to refresh).
     pub fn is_sign_ins(request: &EventsRequest) -> bool {
-        request.feed_id == sign_in_feed::FEED_ID
+        request.feed_id == sign_ins::FEED_ID
     }
 
     /// One page of events after the request's cursor (or from its `start_at`, or from the

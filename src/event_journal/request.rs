@@ -1,5 +1,5 @@
 //! What a ListEvents call asks of either feed, and how it can fail: shared by the change feed
-//! (`event_feed`) and the sign-in feed (`sign_in_feed`), which sits below it.
+//! (`event_feed`) and the sign-in feed (`sign_ins`), which sits below it.
 
 use std::sync::Arc;
 use std::time::SystemTime;

@@ -8,6 +8,8 @@
 * AdminListUserAuthEvents is answered here, from events kept on moto's user objects: seeded
   through the control API (``/_emulator/pools/<id>/auth-events``), or recorded when
   AdminInitiateAuth / InitiateAuth checks a password in a pool with threat protection on.
+  Every event kept is also handed to EVENT_HOOKS (sign_in_logs.py's export to CloudWatch
+  Logs).
 
 cognito_emulator.py calls in from its AWS-call path and its control API, holding STATE_LOCK
 (read for AdminListUserAuthEvents and GET, write otherwise); nothing here locks. The API
@@ -146,6 +148,8 @@ class AuthEvent:
     challenges: tuple[tuple[str, str], ...]
     risk: str
     ip: str
+    client_id: str = ""  # the app client of a recorded sign-in; "" for seeded events
+    has_context_data: bool = False  # the IP came from ContextData / UserContextData
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     seq: int = field(default_factory=lambda: next(_SEQ))
 
@@ -182,6 +186,17 @@ def user_events(user: CognitoIdpUser) -> list[AuthEvent]:
     """A user's events, kept on moto's user object: they go with the user (AdminDeleteUser,
     the control API's delete), with its pool, and with /_emulator/reset."""
     return user.__dict__.setdefault("emulator_auth_events", [])
+
+
+# Called with (pool, user, event) for every event recorded or seeded, after it is kept:
+# sign_in_logs.py's export to CloudWatch Logs.
+EVENT_HOOKS: list[Callable[[CognitoIdpUserPool, CognitoIdpUser, AuthEvent], None]] = []
+
+
+def _record(pool: CognitoIdpUserPool, user: CognitoIdpUser, event: AuthEvent) -> None:
+    user_events(user).append(event)
+    for hook in EVENT_HOOKS:
+        hook(pool, user, event)
 
 
 # ------------------------------------------------------------------ AdminListUserAuthEvents
@@ -250,15 +265,21 @@ def _list_request(params: dict) -> tuple[str, str, int, str | None]:
     return pool_id, username, limit or MAX_RESULTS, token
 
 
-def list_user_auth_events(params: dict, backends, region: str) -> dict:
-    """AdminListUserAuthEvents. `backends`: the account's moto cognito-idp backends."""
-    pool_id, username, limit, token = _list_request(params)
+def find_pool(backends, region: str, pool_id: str) -> CognitoIdpUserPool:
+    """The pool an AWS request names, or AWS's ResourceNotFoundException."""
     try:
         pool = backends[region].user_pools.get(pool_id)
     except KeyError:  # a region moto does not know
         pool = None
     if pool is None:
         raise AwsError("ResourceNotFoundException", f"User pool {pool_id} does not exist.")
+    return pool
+
+
+def list_user_auth_events(params: dict, backends, region: str) -> dict:
+    """AdminListUserAuthEvents. `backends`: the account's moto cognito-idp backends."""
+    pool_id, username, limit, token = _list_request(params)
+    pool = find_pool(backends, region, pool_id)
     if not threat_protection_on(pool):
         # The exception is AWS's; its message is not checked against AWS.
         raise AwsError("UserPoolAddOnNotEnabledException",
@@ -331,10 +352,14 @@ def record_sign_in(op: str, params: dict, backends, region: str, status: int,
     # UserContextData), else the caller's address, as Cognito sees it.
     context = params.get("ContextData" if op == "AdminInitiateAuth" else "UserContextData")
     ip = context.get("IpAddress") if isinstance(context, dict) else None
-    if not isinstance(ip, str) or not ip:
+    from_context = isinstance(ip, str) and bool(ip)
+    if not from_context:
         ip = remote_addr or "127.0.0.1"
-    user_events(user).append(AuthEvent(
-        "SignIn", response, time.time(), (("Password", outcome),), "NoRisk", ip
+    client_id = params.get("ClientId")
+    _record(pool, user, AuthEvent(
+        "SignIn", response, time.time(), (("Password", outcome),), "NoRisk", ip,
+        client_id=client_id if isinstance(client_id, str) else "",
+        has_context_data=from_context,
     ))
 
 
@@ -379,7 +404,7 @@ def seed_events(pool: CognitoIdpUserPool, body: dict) -> dict:
     _check_keys(body, ("events",), "body")
     seeded = [_seed_event(raw, i, pool) for i, raw in enumerate(_list_field(body, "events"))]
     for user, event in seeded:
-        user_events(user).append(event)
+        _record(pool, user, event)
     return {"added": len(seeded)}
 
 

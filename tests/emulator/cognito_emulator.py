@@ -13,7 +13,10 @@ One process, one multi-threaded HTTP server that serves
 AdminCreateUser's MessageAction and DesiredDeliveryMediums, which moto ignores, are
 checked as on AWS, and the invitations sent are recorded per pool. Feature plans,
 threat protection and users' sign-in events (AdminListUserAuthEvents, which moto lacks)
-come from auth_events.py beside this file.
+come from auth_events.py beside this file; Set/GetLogDeliveryConfiguration and the export of
+sign-in events to CloudWatch Logs from sign_in_logs.py; CloudWatch Logs calls
+(``X-Amz-Target: Logs_20140328.<Operation>``) go to moto's logs backend, with FilterLogEvents'
+filter patterns evaluated by cloudwatch_logs.py.
 
 Optionally, like tools/fast-emulator (its README), it adds a fixed
 latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
@@ -76,6 +79,8 @@ from moto.cognitoidp.utils import validate_username_format  # noqa: E402
 from moto.moto_api._internal import mock_random  # noqa: E402
 
 import auth_events  # noqa: E402  (beside this file: the script's directory is on sys.path)
+import cloudwatch_logs  # noqa: E402
+import sign_in_logs  # noqa: E402  (registers its export hook with auth_events)
 from control_common import (  # noqa: E402
     ApiError,
     _check_keys,
@@ -118,6 +123,16 @@ FAULT_KINDS = (
 )
 
 READ_OP_PREFIXES = ("List", "Get", "Describe", "AdminGet", "AdminList")
+READ_OPS = ("FilterLogEvents",)
+
+# CloudWatch Logs calls: X-Amz-Target "Logs_20140328.<Op>" (SigV4 service "logs").
+LOGS_TARGET_PREFIX = "Logs_"
+
+# Request members copied into the request log: (request member, log entry key).
+COGNITO_LOGGED_MEMBERS = (("Limit", "limit"), ("Filter", "filter"), ("GroupName", "group"),
+                          ("Username", "username"))
+LOGS_LOGGED_MEMBERS = (("limit", "limit"), ("filterPattern", "filter"),
+                       ("logGroupName", "log_group"), ("logGroupIdentifier", "log_group"))
 
 REQUEST_LOG_MAX = 20000
 
@@ -198,6 +213,8 @@ class RWLock:
 
 
 STATE_LOCK = RWLock()
+
+cloudwatch_logs.install()  # FilterLogEvents' filter patterns (moto's EventMessageFilter)
 
 
 USER_KEYS = ("username", "attributes", "enabled", "status", "create_date", "last_modified_date")
@@ -907,6 +924,8 @@ QUOTA_DEFAULT_RPS: dict[str, float] = {
     "UserPoolRead": 15.0,
     "UserUpdate": 25.0,
     "UserCreation": 50.0,
+    # CloudWatch Logs' FilterLogEvents: 5 transactions per second per account and Region.
+    "LogFilter": 5.0,
 }
 
 # AdminSetUserPassword counts with the updates, as the connector's own pacing does.
@@ -928,7 +947,13 @@ QUOTA_CATEGORY_OF: dict[str, str] = {
         )
     },
     "AdminCreateUser": "UserCreation",
+    "FilterLogEvents": "LogFilter",
 }
+
+# How a refusal is answered: Cognito's TooManyRequestsException with the category named,
+# unless the category's service throttles otherwise (CloudWatch Logs: ThrottlingException,
+# "Rate exceeded").
+QUOTA_REFUSALS: dict[str, tuple[str, str]] = {"LogFilter": ("ThrottlingException", "Rate exceeded")}
 
 # ListGroups and GetGroup are also capped per pool and operation (scaled like the rest).
 PER_POOL_RPS = 5.0
@@ -983,8 +1008,8 @@ class Quotas:
                 "per_pool_list_groups_get_group": PER_POOL_RPS * self.scale,
             }
 
-    def admit(self, op: str, region: str, pool_id: str | None) -> str | None:
-        """None if the call may go on, else the message of its TooManyRequestsException."""
+    def admit(self, op: str, region: str, pool_id: str | None) -> tuple[str, str] | None:
+        """None if the call may go on, else the (error type, message) to refuse it with."""
         category = QUOTA_CATEGORY_OF.get(op)
         if category is None:
             return None
@@ -999,12 +1024,14 @@ class Quotas:
                 pool_bucket = self._by_pool.setdefault((pool_id, op), _Bucket(rate, now))
                 pool_bucket.refill(rate, now)
                 if pool_bucket.tokens < 1.0:
-                    return f"Rate exceeded ({op}: 5 requests per second per user pool)"
+                    return ("TooManyRequestsException",
+                            f"Rate exceeded ({op}: 5 requests per second per user pool)")
             rate = QUOTA_DEFAULT_RPS[category] * self.scale
             bucket = self._by_region.setdefault((region, category), _Bucket(rate, now))
             bucket.refill(rate, now)
             if bucket.tokens < 1.0:
-                return f"Rate exceeded ({category} quota)"
+                return QUOTA_REFUSALS.get(
+                    category, ("TooManyRequestsException", f"Rate exceeded ({category} quota)"))
             bucket.tokens -= 1.0
             if pool_bucket is not None:
                 pool_bucket.tokens -= 1.0
@@ -1260,11 +1287,13 @@ class EmulatorApp:
             entry["region"] = region
         if pool_id:
             entry["pool_id"] = pool_id
-        for src, dst in (("Limit", "limit"), ("Filter", "filter"), ("GroupName", "group"),
-                         ("Username", "username")):
+        logs = target.startswith(LOGS_TARGET_PREFIX)
+        logged = LOGS_LOGGED_MEMBERS if logs else COGNITO_LOGGED_MEMBERS
+        for src, dst in logged:
             if src in params:
                 entry[dst] = params[src]
-        continuation = bool(params.get("PaginationToken") or params.get("NextToken"))
+        continuation = bool(params.get("PaginationToken") or params.get("NextToken")
+                            or params.get("nextToken"))
         if continuation:
             entry["token"] = True
 
@@ -1284,28 +1313,41 @@ class EmulatorApp:
                     time.sleep(rule.delay_ms / 1000.0)
                 else:
                     self.pause()
-                    return self._fault(environ, sr, rule, op, pool_id, region)
+                    return self._fault(environ, sr, rule, op, pool_id, region, params, logs)
             over = QUOTAS.admit(op, region or "us-east-1", pool_id)
             if over is not None:
                 STATS.count_throttled(op)
                 entry["throttled"] = True
                 self.pause()
-                return _aws_error(sr, 400, "TooManyRequestsException", over)
+                return _aws_error(sr, 400, *over)
             # Sleep before taking the state lock, so latency never serialises callers.
             self.pause()
-            readonly = op.startswith(READ_OP_PREFIXES)
+            readonly = op.startswith(READ_OP_PREFIXES) or op in READ_OPS
             lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
             with lock:
                 try:
-                    if op in auth_events.POOL_CONFIG_OPS:
+                    if logs:
+                        if op == "FilterLogEvents":
+                            request, answer = cloudwatch_logs.prepare_filter_log_events(
+                                params, account_id(), region or "us-east-1")
+                            if answer is not None:
+                                return _aws_answer(sr, answer)
+                            data = json.dumps(request).encode("utf-8")
+                            environ["wsgi.input"] = io.BytesIO(data)
+                            environ["CONTENT_LENGTH"] = str(len(data))
+                    elif op in auth_events.POOL_CONFIG_OPS:
                         auth_events.check_pool_config(params)
-                    if op == "AdminListUserAuthEvents":  # moto lacks it
+                    elif op == "AdminListUserAuthEvents":  # moto lacks it
                         return _aws_answer(sr, auth_events.list_user_auth_events(
                             params, cognitoidp_backends[account_id()], region or "us-east-1"))
+                    elif op in sign_in_logs.LOG_DELIVERY_OPS:  # moto lacks them
+                        return _aws_answer(sr, sign_in_logs.handle(
+                            op, params, cognitoidp_backends[account_id()],
+                            region or "us-east-1", account_id()))
                 except auth_events.AwsError as e:
                     return _aws_error(sr, 400, e.error_type, e.message)
                 invite = None
-                if op == "AdminCreateUser":
+                if op == "AdminCreateUser" and not logs:
                     refusal, invite = check_invitation(params, region or "us-east-1")
                     if refusal is not None:
                         return _aws_error(sr, 400, "InvalidParameterException", refusal)
@@ -1313,7 +1355,7 @@ class EmulatorApp:
                 answer = list(self.moto(environ, sr))
                 if invite is not None and status_box and status_box[-1].startswith("200"):
                     record_invitation(invite, answer)
-                if op in auth_events.SIGN_IN_OPS and status_box:
+                if op in auth_events.SIGN_IN_OPS and status_box and not logs:
                     auth_events.record_sign_in(
                         op, params, cognitoidp_backends[account_id()], region or "us-east-1",
                         int(status_box[-1].split()[0]), answer, environ.get("REMOTE_ADDR"))
@@ -1327,9 +1369,12 @@ class EmulatorApp:
             entry["ms"] = round((time.time() - entry["t"]) * 1000, 2)
             STATS.leave(entry)
 
-    def _fault(self, environ, sr, rule: FaultRule, op: str, pool_id: str | None, region: str | None):
+    def _fault(self, environ, sr, rule: FaultRule, op: str, pool_id: str | None,
+               region: str | None, params: dict, logs: bool):
         kind = rule.kind
         if kind == "throttle":
+            if logs:  # CloudWatch Logs' throttling error
+                return _aws_error(sr, 400, "ThrottlingException", rule.message or "Rate exceeded")
             return _aws_error(sr, 400, "TooManyRequestsException", rule.message or "Too many requests")
         if kind == "internal":
             return _aws_error(sr, 500, "InternalErrorException", rule.message or "Internal server error")
@@ -1338,14 +1383,18 @@ class EmulatorApp:
                               rule.message or "The security token included in the request is invalid.")
         if kind == "access_denied":
             region = region or "us-east-1"
-            resource = (
-                f"arn:aws:cognito-idp:{region}:{account_id()}:userpool/{pool_id}"
-                if pool_id else "*"
-            )
+            service = "logs" if logs else "cognito-idp"
+            group = params.get("logGroupName")
+            if logs and isinstance(group, str):
+                resource = f"arn:aws:logs:{region}:{account_id()}:log-group:{group}:*"
+            elif not logs and pool_id:
+                resource = f"arn:aws:cognito-idp:{region}:{account_id()}:userpool/{pool_id}"
+            else:
+                resource = "*"
             msg = rule.message or (
                 f"User: arn:aws:iam::{account_id()}:user/baton-test is not authorized to perform: "
-                f"cognito-idp:{op} on resource: {resource} because no identity-based policy "
-                f"allows the cognito-idp:{op} action"
+                f"{service}:{op} on resource: {resource} because no identity-based policy "
+                f"allows the {service}:{op} action"
             )
             return _aws_error(sr, 400, "AccessDeniedException", msg)
         if kind == "error":

@@ -454,13 +454,20 @@ def test_region_isolation(emu):
 # --------------------------------------------------------------------------- faults & calls
 
 
-def _raw_aws_post(url: str, op: str, body: dict) -> tuple[int, dict, bytes]:
+# The X-Amz-Target prefix and SigV4 service name of the services the emulator serves.
+SERVICES = {
+    "cognito-idp": "AWSCognitoIdentityProviderService",
+    "logs": "Logs_20140328",
+}
+
+
+def _raw_aws_post(url: str, op: str, body: dict, service: str = "cognito-idp") -> tuple[int, dict, bytes]:
     req = urllib.request.Request(url + "/", data=json.dumps(body).encode(), method="POST")
-    req.add_header("X-Amz-Target", f"AWSCognitoIdentityProviderService.{op}")
+    req.add_header("X-Amz-Target", f"{SERVICES[service]}.{op}")
     req.add_header("Content-Type", "application/x-amz-json-1.1")
     req.add_header(
         "Authorization",
-        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/cognito-idp/aws4_request, "
+        f"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/{service}/aws4_request, "
         "SignedHeaders=host, Signature=00",
     )
     try:
@@ -1036,7 +1043,7 @@ def test_quotas():
             "scale": 1.0, "disabled": False,
             "rates": {"UserList": 30.0, "UserRead": 120.0, "UserResourceRead": 50.0,
                       "UserPoolResourceRead": 20.0, "UserPoolRead": 15.0, "UserUpdate": 25.0,
-                      "UserCreation": 50.0},
+                      "UserCreation": 50.0, "LogFilter": 5.0},
             "per_pool_list_groups_get_group": 5.0,
         }
         pool_id = emu.ok("POST", "/_emulator/pools", {"users": [{"username": "q"}],

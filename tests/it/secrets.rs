@@ -1459,7 +1459,10 @@ async fn debug_output_of_the_configuration_shows_no_secret() {
         task_concurrency: 1,
         health_check: None,
         provisioning: true,
-        event_feed: cli.event_feed.settings(),
+        event_feed: cli
+            .event_feed
+            .settings(&settings)
+            .expect("valid feed settings"),
     };
     shown += &format!("{service:?}\n{service:#?}\n");
     for field in [

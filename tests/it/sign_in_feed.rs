@@ -287,3 +287,180 @@ fn the_one_shot_reader_prints_sign_ins_as_protojson_lines() {
     );
     assert_eq!(lines[0]["occurredAt"], "2025-03-01T10:00:00Z");
 }
+
+/// A Plus pool exporting its sign-in logs to a new CloudWatch Logs group; the group's name.
+async fn exporting_pool(emulator: &Emulator, users: usize) -> (Pool, String) {
+    use aws_sdk_cognitoidentityprovider::types::{
+        CloudWatchLogsConfigurationType, EventSourceName, LogConfigurationType, LogLevel,
+    };
+    let pool = plus_pool(emulator, users);
+    let group = unique("/aws/cognito/sign-ins");
+    let logs = logs_client(emulator);
+    logs.create_log_group()
+        .log_group_name(&group)
+        .send()
+        .await
+        .expect("a log group");
+    let cognito = SignedIn::sdk_client(emulator);
+    cognito
+        .set_log_delivery_configuration()
+        .user_pool_id(&pool.id)
+        .log_configurations(
+            LogConfigurationType::builder()
+                .event_source(EventSourceName::UserAuthEvents)
+                .log_level(LogLevel::Info)
+                .cloud_watch_logs_configuration(
+                    CloudWatchLogsConfigurationType::builder()
+                        .log_group_arn(format!(
+                            "arn:aws:logs:{REGION}:123456789012:log-group:{group}"
+                        ))
+                        .build(),
+                )
+                .build()
+                .expect("a log configuration"),
+        )
+        .send()
+        .await
+        .expect("the pool exports its sign-ins");
+    (pool, group)
+}
+
+/// FilterLogEvents calls the emulator received for `group`.
+fn log_reads(emulator: &Emulator, group: &str) -> usize {
+    let log = emulator.control("GET", "/_emulator/requests?operation=FilterLogEvents", None);
+    log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["log_group"] == group)
+        .count()
+}
+
+fn logs_client(emulator: &Emulator) -> aws_sdk_cloudwatchlogs::Client {
+    use aws_sdk_cloudwatchlogs::config::{Credentials, Region};
+    aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::Config::builder()
+            .behavior_version_latest()
+            .region(Region::new(REGION))
+            .endpoint_url(&emulator.url)
+            .credentials_provider(Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "x",
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_exported_log_gives_the_same_sign_ins_at_a_cost_that_grows_with_sign_ins_only() {
+    let emulator = Emulator::shared();
+    let (pool, group) = exporting_pool(emulator, 130).await;
+    add_events(
+        emulator,
+        &pool,
+        json!([
+            {"username": "user-000", "at": T0},
+            {"username": "user-000", "at": T0 + 60},
+            {"username": "user-000", "at": T0 + 120, "response": "Fail", "challenges": [["Password", "Failure"]]},
+            {"username": "user-001", "at": T0 + 60},
+            {"username": "user-002", "at": T0 + 40, "type": "ForgotPassword"},
+            {"username": "user-129", "at": T0 + 50},
+            {"username": "user-001", "at": T0 - 7200},
+        ]),
+    );
+    let expected = expected_sign_ins(emulator, &pool, T0 - 3600);
+    assert_eq!(expected.len(), 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = feed_env(emulator, &pool, dir.path(), "1h");
+    env.push(("BATON_SIGN_IN_LOG_GROUP".into(), group.clone()));
+    let server = Server::start(&env, &[]);
+    let mut client = EventServiceClient::new(server.channel().await);
+
+    let before = emulator.pool_calls(&pool);
+    let (events, cursor) = read_all(&mut client, "", Some(T0 - 3600), 0).await;
+    assert_eq!(
+        sign_ins_of(&events),
+        expected,
+        "the same ids as the history"
+    );
+    let spent = emulator.pool_calls_since(&pool, &before);
+    assert_eq!(spent.get(HISTORY), None, "no history call: {spent:?}");
+    assert_eq!(spent.get("ListUsers"), None, "no listing: {spent:?}");
+    let times: Vec<i64> = events
+        .iter()
+        .map(|e| e.occurred_at.unwrap().seconds)
+        .collect();
+    assert_eq!(times, [T0, T0 + 50, T0 + 60, T0 + 60], "oldest first");
+    assert_eq!(
+        log_reads(emulator, &group),
+        1,
+        "one FilterLogEvents call for a page of sign-ins"
+    );
+
+    let (paged, _) = read_all(&mut client, "", Some(T0 - 3600), 1).await;
+    assert_eq!(
+        sign_ins_of(&paged),
+        expected,
+        "one per page, none twice or lost"
+    );
+
+    // Up to date: the next read finds nothing new, then only what happened since.
+    let reads = log_reads(emulator, &group);
+    let (none, cursor) = read_all(&mut client, &cursor, None, 0).await;
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(
+        log_reads(emulator, &group),
+        reads + 1,
+        "an up-to-date reader costs one call"
+    );
+    add_events(
+        emulator,
+        &pool,
+        json!([{"username": "user-064", "at": T0 + 60}, {"username": "user-065", "at": now_secs()}]),
+    );
+    let (later, _) = read_all(&mut client, &cursor, None, 0).await;
+    let fresh: BTreeSet<String> = sign_ins_of(&later).into_values().collect();
+    assert_eq!(
+        fresh,
+        BTreeSet::from(["user-064".to_string(), "user-065".to_string()]),
+        "a new sign-in at the last one's very millisecond is not skipped"
+    );
+}
+
+#[test]
+fn a_sign_in_log_group_is_refused_with_a_user_filter_or_in_another_region() {
+    let emulator = Emulator::shared();
+    let pool = plus_pool(emulator, 1);
+    for (args, expected) in [
+        (
+            vec![
+                "--sign-in-log-group",
+                "group",
+                "--user-filter",
+                "email ^= \"a\"",
+            ],
+            "--sign-in-log-group: cannot be used with --user-filter",
+        ),
+        (
+            vec![
+                "--sign-in-log-group",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:g",
+            ],
+            "eu-west-1",
+        ),
+        (
+            vec!["--sign-in-log-group", "has space"],
+            "not a log group name",
+        ),
+    ] {
+        let mut all = vec!["--event-feed", "--event-feed-id", FEED_ID];
+        all.extend(args);
+        let out = run_binary(&all, &pool_env(emulator, &pool));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+}

@@ -890,26 +890,33 @@ pub struct SignedIn {
     pub refresh_token: String,
 }
 
+impl SignedIn {
+    /// A Cognito SDK client of the emulator, as an app (or an administrator) would use.
+    pub fn sdk_client(emulator: &Emulator) -> aws_sdk_cognitoidentityprovider::Client {
+        use aws_sdk_cognitoidentityprovider::config::{Credentials, Region};
+        aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::Config::builder()
+                .behavior_version_latest()
+                .region(Region::new(REGION))
+                .endpoint_url(&emulator.url)
+                .credentials_provider(Credentials::new(
+                    "AKIAIOSFODNN7EXAMPLE",
+                    "verify-secret",
+                    None,
+                    None,
+                    "test",
+                ))
+                .build(),
+        )
+    }
+}
+
 /// Gives `username` a permanent password and signs them in (AdminInitiateAuth with
 /// ADMIN_USER_PASSWORD_AUTH) through a new app client.
 pub async fn sign_in_with_password(emulator: &Emulator, pool: &Pool, username: &str) -> SignedIn {
-    use aws_sdk_cognitoidentityprovider::config::{Credentials, Region};
     use aws_sdk_cognitoidentityprovider::types::{AuthFlowType, ExplicitAuthFlowsType};
     const PASSWORD: &str = "Sign-1n-Test!";
-    let sdk = aws_sdk_cognitoidentityprovider::Client::from_conf(
-        aws_sdk_cognitoidentityprovider::Config::builder()
-            .behavior_version_latest()
-            .region(Region::new(REGION))
-            .endpoint_url(&emulator.url)
-            .credentials_provider(Credentials::new(
-                "AKIAIOSFODNN7EXAMPLE",
-                "verify-secret",
-                None,
-                None,
-                "test",
-            ))
-            .build(),
-    );
+    let sdk = SignedIn::sdk_client(emulator);
     let app = sdk
         .create_user_pool_client()
         .user_pool_id(&pool.id)

@@ -1,0 +1,274 @@
+//! Sign-ins from each user's history (AdminListUserAuthEvents), in passes over the users the
+//! connector tracks (the pool's, or the user filter's): each call lists the next page of users
+//! and reads their histories side by side, keeping the sign-ins since the pass's start time. A
+//! pass costs one ListUsers call per 60 users and one history call per user (more only for a
+//! user with more than 60 events since). A finished pass waits for the event-feed interval
+//! before the next begins, which reads from a little before the last one began, so that a
+//! sign-in recorded late is not missed; one read twice keeps its id.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_smithy_types::DateTime;
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+
+use super::event::usage_event;
+use crate::cognito::records::{AuthEvent, CognitoUser};
+use crate::cognito::{CognitoError, PoolClient};
+use crate::connector::{Connector, ConnectorError, model, users};
+use crate::event_journal::request::EventFeedError;
+use crate::pb::v2::Event;
+
+/// Users per ListUsers page: Cognito's most.
+const USERS_PER_PAGE: i32 = 60;
+/// How far before the last pass began the next one reads: sign-ins recorded a little late.
+const OVERLAP: Duration = Duration::from_secs(300);
+/// How long one call keeps reading pages of users before it answers with what it has (and
+/// `has_more`), so that no caller times out on a large pool.
+const CALL_BUDGET: Duration = Duration::from_secs(15);
+/// The most history pages read for one user in one pass (60 events each); older sign-ins of a
+/// user this busy are skipped, with a warning.
+const MAX_HISTORY_PAGES: usize = 10;
+/// How many times a pass lists its users again from the start after a stale page token.
+const LISTING_RESTARTS: u32 = 3;
+
+/// Where a reader is: in a pass (`at`), or between passes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PassCursor {
+    /// The pass keeps sign-ins at or after this (milliseconds since the epoch).
+    since: i64,
+    /// When the pass began (ms): the next one begins an interval later, reading from
+    /// [`OVERLAP`] before it.
+    began: i64,
+    /// The next page of users, or `None` once the pass is done.
+    at: Option<Position>,
+}
+
+/// A place in the pass's user listing: the page (its token; none for the first), how many of
+/// its users are done, and how many sign-ins of the next one were already delivered (a page of
+/// events may end in the middle of a user's).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+struct Position {
+    token: Option<String>,
+    skip: usize,
+    taken: usize,
+}
+
+fn millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+fn millis_of(at: &DateTime) -> i64 {
+    at.secs()
+        .saturating_mul(1000)
+        .saturating_add(i64::from(at.subsec_nanos() / 1_000_000))
+}
+
+impl PassCursor {
+    /// A first pass, keeping the sign-ins since `since`.
+    pub fn first(since: SystemTime, now: SystemTime) -> Self {
+        Self {
+            since: millis(since),
+            began: millis(now),
+            at: Some(Position::default()),
+        }
+    }
+}
+
+/// The sign-ins after `cursor`, at most `page_size`; where to go on, and whether to ask again
+/// at once. Between passes, nothing is read until `interval` has passed since the last began.
+pub async fn read(
+    connector: &Connector,
+    mut cursor: PassCursor,
+    page_size: usize,
+    interval: Duration,
+    now: SystemTime,
+) -> Result<(Vec<Event>, PassCursor, bool), EventFeedError> {
+    if cursor.at.is_none() {
+        let next_pass = cursor
+            .began
+            .saturating_add(i64::try_from(interval.as_millis()).unwrap_or(i64::MAX));
+        if millis(now) < next_pass {
+            return Ok((Vec::new(), cursor, false));
+        }
+        cursor = PassCursor {
+            since: cursor.began - OVERLAP.as_millis() as i64,
+            began: millis(now),
+            at: Some(Position::default()),
+        };
+    }
+    if !connector.records_sign_ins().await.map_err(reading)? {
+        tracing::info!(
+            "the sign-in feed is empty: Cognito records sign-ins only with threat protection (AUDIT or ENFORCED, Plus feature plan)"
+        );
+        cursor.at = None;
+        return Ok((Vec::new(), cursor, false));
+    }
+    let pass = Pass {
+        pool: connector.pool(),
+        user_filter: connector.options().user_filter.as_ref(),
+        since: cursor.since,
+    };
+    let (events, at) = pass
+        .read(cursor.at.take().unwrap_or_default(), page_size)
+        .await?;
+    let has_more = at.is_some();
+    cursor.at = at;
+    Ok((events, cursor, has_more))
+}
+
+fn reading(err: ConnectorError) -> EventFeedError {
+    EventFeedError::Reading(err)
+}
+
+/// One pass's reading: the users to visit and the sign-ins to keep.
+struct Pass<'a> {
+    pool: &'a PoolClient,
+    user_filter: Option<&'a crate::cognito::filter::UserFilter>,
+    since: i64,
+}
+
+impl Pass<'_> {
+    /// Sign-ins from `at` on, page after page of users, until `page_size` events, the call's
+    /// time budget or the end of the pass; the events and where the pass goes on (`None` when
+    /// it is done).
+    async fn read(
+        &self,
+        mut at: Position,
+        page_size: usize,
+    ) -> Result<(Vec<Event>, Option<Position>), EventFeedError> {
+        let started = Instant::now();
+        let mut events = Vec::new();
+        let mut restarts = 0;
+        loop {
+            let page = match self
+                .pool
+                .list_users(self.user_filter, at.token.as_deref(), USERS_PER_PAGE)
+                .await
+            {
+                Ok(page) => page,
+                Err(CognitoError::StaleToken { .. }) if restarts < LISTING_RESTARTS => {
+                    restarts += 1;
+                    tracing::warn!(
+                        "the sign-in feed's user listing starts over: Cognito refused its page token"
+                    );
+                    at = Position::default();
+                    continue;
+                }
+                Err(err) => return Err(reading(err.into())),
+            };
+            let users = page.items.get(at.skip..).unwrap_or_default();
+            let histories = join_all(users.iter().map(|user| self.sign_ins(user))).await;
+            for (offset, (user, sign_ins)) in users.iter().zip(histories).enumerate() {
+                let sign_ins = sign_ins?;
+                let delivered = if offset == 0 { at.taken } else { 0 };
+                let fresh = sign_ins.get(delivered..).unwrap_or_default();
+                let room = page_size - events.len();
+                events.extend(fresh.iter().take(room).map(|s| sign_in_event(user, s)));
+                if fresh.len() > room {
+                    at.skip += offset;
+                    at.taken = delivered + room;
+                    return Ok((events, Some(at)));
+                }
+                if events.len() >= page_size && offset + 1 < users.len() {
+                    at.skip += offset + 1;
+                    at.taken = 0;
+                    return Ok((events, Some(at)));
+                }
+            }
+            let Some(token) = page.next_token else {
+                return Ok((events, None));
+            };
+            at = Position {
+                token: Some(token),
+                ..Position::default()
+            };
+            if events.len() >= page_size || started.elapsed() >= CALL_BUDGET {
+                return Ok((events, Some(at)));
+            }
+        }
+    }
+
+    /// A user's successful sign-ins since the pass's start, oldest first (so that sign-ins
+    /// recorded later only add to the end), reading the history (newest first) back to it.
+    async fn sign_ins(&self, user: &CognitoUser) -> Result<Vec<AuthEvent>, EventFeedError> {
+        let mut kept = Vec::new();
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_HISTORY_PAGES {
+            let page = match self
+                .pool
+                .list_auth_events(&user.username, token.as_deref(), USERS_PER_PAGE)
+                .await
+            {
+                Ok(page) => page,
+                // Deleted since it was listed: no sign-ins to tell.
+                Err(CognitoError::UserNotFound { .. }) => return Ok(oldest_first(kept)),
+                Err(err) => return Err(reading(err.into())),
+            };
+            let mut reached_since = false;
+            for event in page.items {
+                let Some(at) = event.at.as_ref().map(millis_of) else {
+                    continue;
+                };
+                if at < self.since {
+                    reached_since = true;
+                } else if event.kind == "SignIn" && event.response == "Pass" {
+                    kept.push(event);
+                }
+            }
+            match page.next_token {
+                Some(next) if !reached_since => token = Some(next),
+                _ => return Ok(oldest_first(kept)),
+            }
+        }
+        tracing::warn!(
+            username = %user.username,
+            pages = MAX_HISTORY_PAGES,
+            "the user has more events since the last pass than the sign-in feed reads; older sign-ins are skipped"
+        );
+        Ok(oldest_first(kept))
+    }
+}
+
+fn oldest_first(mut sign_ins: Vec<AuthEvent>) -> Vec<AuthEvent> {
+    sign_ins.sort_by_key(|s| (s.at.as_ref().map(millis_of), s.id.clone()));
+    sign_ins
+}
+
+/// One sign-in of a listed user, the user as the sync describes them.
+fn sign_in_event(user: &CognitoUser, sign_in: &AuthEvent) -> Event {
+    usage_event(
+        &sign_in.id,
+        sign_in.at.as_ref().map(model::timestamp),
+        users::resource(user),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_first_pass_keeps_the_sign_ins_since_its_start() {
+        let now = UNIX_EPOCH + Duration::from_secs(100_000);
+        let first = PassCursor::first(UNIX_EPOCH + Duration::from_secs(5), now);
+        assert_eq!(first.since, 5000);
+        assert_eq!(first.began, 100_000_000);
+        assert_eq!(first.at, Some(Position::default()));
+    }
+
+    #[test]
+    fn sign_ins_come_oldest_first() {
+        let at = |secs| AuthEvent {
+            id: format!("e{secs}"),
+            at: Some(DateTime::from_secs(secs)),
+            ..AuthEvent::default()
+        };
+        let ids: Vec<String> = oldest_first(vec![at(3), at(1), at(2)])
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["e1", "e2", "e3"]);
+    }
+}
