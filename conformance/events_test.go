@@ -9,11 +9,14 @@ import (
 	"net/url"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
@@ -22,6 +25,12 @@ import (
 
 // largestEventPage is the upper bound of ListEventsRequest.page_size in the upstream rules.
 const largestEventPage = 1000
+
+// The connector's two feeds: the pool's changes, and its users' sign-ins.
+const (
+	changeFeed = "cognito_user_pool_changes"
+	signInFeed = "cognito_user_pool_sign_ins"
+)
 
 // changeHostilePool makes one change of every kind the feed reports and returns the events
 // they must produce, as event summaries (see summarize).
@@ -105,10 +114,13 @@ func TestEventFeedAcrossAPoolChange(t *testing.T) {
 	ctx := context.Background()
 
 	feeds, err := client.ListEventFeeds(ctx, &v2.ListEventFeedsRequest{})
-	if err != nil || len(feeds.GetList()) != 1 {
+	if err != nil || len(feeds.GetList()) != 2 {
 		t.Fatalf("ListEventFeeds: %v %v", feeds, err)
 	}
 	feed := feeds.GetList()[0]
+	if feed.GetId() != changeFeed || feeds.GetList()[1].GetId() != signInFeed {
+		t.Fatalf("ListEventFeeds: %v, want %s then %s", feeds, changeFeed, signInFeed)
+	}
 	for _, kind := range []v2.EventType{v2.EventType_EVENT_TYPE_RESOURCE_CHANGE, v2.EventType_EVENT_TYPE_CREATE_GRANT,
 		v2.EventType_EVENT_TYPE_CREATE_REVOKE} {
 		found := false
@@ -190,4 +202,72 @@ func requireChangedResourcesCarried(t *testing.T, events []*v2.Event, pool awsPo
 			t.Errorf("the deletion of %s carries a resource", name)
 		}
 	}
+}
+
+// TestSignInFeedGivesUsageEventsTheSDKAccepts: a Plus pool's successful sign-ins come out of the
+// sign-in feed as usage events, the user as actor and target, each once, at every page size,
+// and every answer passes the SDK's validation.
+func TestSignInFeedGivesUsageEventsTheSDKAccepts(t *testing.T) {
+	t.Parallel()
+	users := []map[string]any{}
+	for _, name := range []string{"ann", "bob:smith", "cara"} {
+		users = append(users, map[string]any{"username": name})
+	}
+	poolID := shared.createPool(t, map[string]any{
+		"name":  "sign-ins",
+		"users": users,
+		"config": map[string]any{
+			"UserPoolTier":     "PLUS",
+			"UserPoolAddOns":   map[string]any{"AdvancedSecurityMode": "AUDIT"},
+			"MfaConfiguration": "OFF",
+		},
+	})
+	const t0 = 1740823200 // 2025-03-01T10:00:00Z
+	shared.mustControl(t, "POST", "/_emulator/pools/"+url.PathEscape(poolID)+"/auth-events", map[string]any{
+		"events": []map[string]any{
+			{"username": "ann", "at": t0},
+			{"username": "ann", "at": t0 + 60},
+			{"username": "bob:smith", "at": t0 + 30},
+			{"username": "cara", "at": t0 + 90, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
+		},
+	})
+	env := shared.connectorEnv(poolID, "BATON_EVENT_FEED_DIR="+t.TempDir())
+	v := newValidator()
+	client := dial(t, startServer(t, env).addr, v)
+	start := timestamppb.New(time.Unix(t0-3600, 0))
+	want := []string{"ann", "ann", "bob:smith"}
+	for _, size := range []uint32{0, 1, 2, largestEventPage} {
+		var got []string
+		ids := map[string]bool{}
+		cursor := ""
+		for {
+			page, err := client.ListEvents(context.Background(), &v2.ListEventsRequest{
+				EventFeedId: signInFeed, Cursor: cursor, PageSize: size, StartAt: start,
+			})
+			if err != nil {
+				t.Fatalf("ListEvents at page size %d: %v", size, err)
+			}
+			for _, event := range page.GetEvents() {
+				usage := event.GetUsageEvent()
+				actor := usage.GetActorResource().GetId()
+				if actor.GetResourceType() != "user" || !proto.Equal(actor, usage.GetTargetResource().GetId()) {
+					t.Errorf("a sign-in whose actor and target are not the same user: %v", event)
+				}
+				if ids[event.GetId()] || !event.GetOccurredAt().IsValid() {
+					t.Errorf("event repeated or without a valid time: %v", event)
+				}
+				ids[event.GetId()] = true
+				got = append(got, actor.GetResource())
+			}
+			cursor = page.GetCursor()
+			if !page.GetHasMore() {
+				break
+			}
+		}
+		sort.Strings(got)
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("page size %d (-want +got):\n%s", size, diff)
+		}
+	}
+	v.requireValid(t, "ListEvents")
 }

@@ -215,7 +215,8 @@ impl FeedState {
     }
 }
 
-/// Syncs the pool into a `.c1z` at `dest` (replaced atomically), marked with `meta`.
+/// Syncs the pool into a `.c1z` at `dest` (replaced atomically), marked with `meta`. Users'
+/// records only: what a snapshot is compared on never includes their sign-in history.
 pub async fn take_into(
     dest: &Path,
     connector: Arc<Connector>,
@@ -224,7 +225,7 @@ pub async fn take_into(
     cancelled: CancellationToken,
 ) -> Result<Taken, FeedError> {
     let writer = C1zWriter::create(dest)?;
-    let engine = SyncEngine::new(connector);
+    let engine = SyncEngine::new(connector.records_only());
     let (mut writer, summary) = match engine.run(writer, stop).await {
         Err(SyncError::Cancelled) => return Err(FeedError::Interrupted),
         other => other?,

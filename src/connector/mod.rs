@@ -39,7 +39,7 @@ pub use kinds::ResourceKind;
 pub use paging::{Cursor, ListingTrail, PageResult, held_page};
 use resource_type::{Assignment, Scope};
 pub use resource_type::{Change, Partition, ResourceSyncer};
-use user_activity::{ActivityOptions, UserActivity};
+use user_activity::{ActivityOptions, LastLogin, UserActivity};
 
 /// Whether a full listing of users is split into `sub` prefix slices listed side by side (the
 /// sync engine's plan, `sync::plan`, decides with it).
@@ -87,6 +87,20 @@ impl Connector {
 
     pub fn pool(&self) -> &PoolClient {
         &self.pool
+    }
+
+    /// A connector for the same pool (the same client, pacing and counts) that reads users'
+    /// records only, no sign-in history: for the snapshots the change features compare, which
+    /// never look at last login or MFA status and are taken every few minutes.
+    pub fn records_only(&self) -> Arc<Connector> {
+        let options = ConnectorOptions {
+            activity: ActivityOptions {
+                last_login: LastLogin::Off,
+                mfa_status: false,
+            },
+            ..self.options.clone()
+        };
+        Arc::new(Connector::new(self.pool.clone(), options))
     }
 
     pub fn options(&self) -> &ConnectorOptions {

@@ -264,3 +264,19 @@ async fn a_real_password_sign_in_becomes_the_users_last_login() {
     let others = users.iter().filter(|u| last_login(u).is_some()).count();
     assert_eq!(others, 1, "only bob signed in");
 }
+
+#[test]
+fn snapshots_of_the_change_features_read_no_sign_in_history() {
+    let emulator = Emulator::shared();
+    let pool = plus_pool(emulator, "snapshots", "OPTIONAL");
+    seed_sign_ins(emulator, &pool);
+    let (code, lines, logs) =
+        run_json_lines("export", &["--mfa-status"], &pool_env(emulator, &pool));
+    assert_eq!(code, Some(0), "{logs}");
+    assert_eq!(lines.len(), 3, "every user exported");
+    assert_eq!(
+        history_reads(emulator, &pool),
+        0,
+        "export compares records only"
+    );
+}
