@@ -81,8 +81,9 @@ SCENARIOS = [
     Scenario("moto-10k", "moto", 10_000, 50, synthetic=False, compare_slicing=True,
              about="moto; 1.5 memberships per user spread over 50 groups; slicing compared"),
     Scenario("moto-last-login", "moto", 2_000, 10, synthetic=False, sdk_syncer=False, plus=True,
+             compare_slicing=True,
              about="moto; a Plus pool with threat protection, one sign-in per user: last login "
-                   "read per user, and the same sync with --last-login off"),
+                   "read per user; slicing compared, and the same sync with --last-login off"),
     Scenario("fast-100k", "fast", 100_000, 200, synthetic=True,
              about="fast emulator; synthetic pool, 1.5 memberships per user, Zipf group sizes"),
     # At 1x the paced run takes 23 minutes. Compressing time further than 3x would put the

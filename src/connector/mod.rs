@@ -144,6 +144,11 @@ impl Connector {
         Ok(pool)
     }
 
+    /// Whether user listings read each user's sign-in history (known after [`validate`](Self::validate)).
+    pub fn reads_user_history(&self) -> bool {
+        self.activity.reads_history_now()
+    }
+
     /// Whether the pool keeps the sign-in history the sign-in feed reads.
     pub async fn records_sign_ins(&self) -> Result<bool> {
         self.activity.records_sign_ins(&self.pool).await

@@ -197,6 +197,16 @@ impl UserActivity {
         Ok(PoolFacts::of(&pool))
     }
 
+    /// Whether listings read each user's history, as far as the pool was last described (a
+    /// sync's plan asks after its Validate).
+    pub fn reads_history_now(&self) -> bool {
+        self.facts
+            .read()
+            .ok()
+            .and_then(|known| *known)
+            .is_some_and(|facts| self.reads_history(&facts))
+    }
+
     /// Whether the pool keeps a sign-in history (threat protection on), as last described.
     pub async fn records_sign_ins(&self, client: &PoolClient) -> Result<bool> {
         Ok(self.facts(client).await?.records_sign_ins)

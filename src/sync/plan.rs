@@ -28,6 +28,7 @@ impl ListingPlan {
             observed: PoolObservation {
                 estimated_users: pool.estimated_users,
                 user_list_rate: connector.pool().rate_of(Operation::ListUsers),
+                reads_user_history: connector.reads_user_history(),
             },
         }
     }
@@ -89,6 +90,14 @@ pub const LATENCY_BOUND_FROM: Duration = Duration::from_secs(5);
 /// measured only a little slower than the budget keeps its calls.
 const SLICING_SAVES_AT_LEAST: f64 = 0.2;
 
+/// Where each user also costs a sign-in history read (last login), a pool from this size on is
+/// sliced from the start: the history reads, not the listing, set the pace, and a single chain
+/// leaves their quota idle while it waits for each next page of users (measured 1.10x the
+/// floor on 2,000 users); side by side, the other slices' reads fill those waits. At 16 pages
+/// (one per slice) the slices' partial pages cost at most 16 more ListUsers calls, against at
+/// least 960 history reads.
+pub const SLICE_HISTORY_FROM_USERS: u64 = 16 * MAX_PAGE_SIZE as u64;
+
 /// What Validate saw of the pool, to plan a full listing of its users.
 #[derive(Clone, Copy, Debug, Default)]
 struct PoolObservation {
@@ -96,6 +105,8 @@ struct PoolObservation {
     estimated_users: u64,
     /// ListUsers calls per second the budget allows (infinite when unpaced).
     user_list_rate: f64,
+    /// Whether the listing reads each user's sign-in history too (last login, MFA status).
+    reads_user_history: bool,
 }
 
 /// The ListUsers filters that together list every user once at the start of a full listing: the
@@ -111,7 +122,10 @@ fn slices(
     let slice = match (slicing, &filter) {
         (_, Some(_)) | (UserSlicing::Never, None) => false,
         (UserSlicing::Always, None) => true,
-        (UserSlicing::Auto, None) => pool.estimated_users >= SLICE_FROM_USERS,
+        (UserSlicing::Auto, None) => {
+            pool.estimated_users >= SLICE_FROM_USERS
+                || (pool.reads_user_history && pool.estimated_users >= SLICE_HISTORY_FROM_USERS)
+        }
     };
     if !slice {
         return vec![filter];
@@ -232,6 +246,7 @@ mod tests {
         let pool = |estimated_users| PoolObservation {
             estimated_users,
             user_list_rate: 30.0,
+            reads_user_history: false,
         };
         assert_eq!(slices(None, UserSlicing::Auto, &pool(1_000)), one(None));
         // #17: a noisy DescribeUserPool round trip no longer slices a pool this size up front.
@@ -251,6 +266,29 @@ mod tests {
         );
     }
 
+    /// #19: where each user costs a history read, a pool of 16 pages or more is sliced from the
+    /// start, so that the reads of other slices fill each chain's wait for its next page.
+    #[test]
+    fn reading_each_users_history_slices_pools_of_sixteen_pages_or_more() {
+        let pool = |estimated_users| PoolObservation {
+            estimated_users,
+            user_list_rate: 30.0,
+            reads_user_history: true,
+        };
+        assert_eq!(slices(None, UserSlicing::Auto, &pool(2_000)).len(), 16);
+        assert_eq!(
+            slices(None, UserSlicing::Auto, &pool(SLICE_HISTORY_FROM_USERS)).len(),
+            16
+        );
+        assert_eq!(slices(None, UserSlicing::Auto, &pool(959)).len(), 1);
+        assert_eq!(slices(None, UserSlicing::Never, &pool(2_000)).len(), 1);
+        let filter: UserFilter = r#"email ^= "a""#.parse().unwrap();
+        assert_eq!(
+            slices(Some(filter), UserSlicing::Auto, &pool(2_000)).len(),
+            1
+        );
+    }
+
     /// #17: one noisy round trip chose 16 slices for 2,000 users (45 calls instead of 34, and
     /// slower). Slicing now follows what the listing's own pages measured.
     #[test]
@@ -258,6 +296,7 @@ mod tests {
         let pool = |estimated_users, user_list_rate| PoolObservation {
             estimated_users,
             user_list_rate,
+            reads_user_history: false,
         };
         let pace = |pages, ms_per_page| ChainPace {
             pages,
