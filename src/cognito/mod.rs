@@ -33,7 +33,7 @@ use answers::{Asked, ErrorBodyCheck, TokenTrail};
 pub use error::CognitoError;
 use filter::UserFilter;
 pub use operation::Operation;
-use pacing::Pacer;
+use pacing::{Pacer, QuotaKey, QuotaScopes};
 use records::{AuthEvent, CognitoGroup, CognitoUser, Page, PoolDescription};
 use retry::RetryPolicy;
 use sign_in_logs::{LogGroup, LogPage};
@@ -59,6 +59,19 @@ fn sdk_limit(limit: i32) -> i32 {
 
 /// Picks a listing answer's records and its next token.
 type PageParts<O, R> = fn(&O) -> (Option<&[R]>, Option<&str>);
+
+/// Whose quotas a pool's calls draw on: its account's (known by the role the calls are made as,
+/// or the base credentials') in its Region.
+fn quota_key(settings: &ClientSettings) -> QuotaKey {
+    QuotaKey {
+        principal: settings
+            .assume_role
+            .as_ref()
+            .map(|role| role.role_arn.clone())
+            .unwrap_or_default(),
+        region: settings.region.clone(),
+    }
+}
 
 /// A client for one user pool.
 pub struct PoolClient {
@@ -136,7 +149,8 @@ impl PoolClient {
             sdk: Client::from_conf(config),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             pool_id: settings.pool.id.clone(),
-            pacer: Pacer::new(&settings.api_budget),
+            // One pool per process so far: its account and Region's buckets are its own.
+            pacer: QuotaScopes::default().pacer(quota_key(settings), &settings.api_budget),
             retry: RetryPolicy::default(),
             stats: CallStats::default(),
         }

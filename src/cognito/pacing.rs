@@ -244,10 +244,82 @@ pub fn note_waited(waited: Duration) {
     let _outside_a_timing_scope = WAITED.try_with(|total| total.set(total.get() + waited));
 }
 
-/// Paces calls per quota category.
-pub struct Pacer {
+/// The buckets of one AWS account and Region, one per quota category: Cognito's quotas are per
+/// account and Region, so every pool there draws on the same ones (see [`QuotaScopes`]).
+struct SharedBuckets {
     /// One bucket per category, or none at all under an unlimited assumed quota.
     buckets: Option<Vec<Arc<TokenBucket>>>,
+}
+
+impl SharedBuckets {
+    fn new(budget: &ApiBudget) -> Self {
+        let buckets = match budget.assumed_quota() {
+            AssumedQuota::Unlimited => None,
+            AssumedQuota::AwsDefaults { scale } => Some(
+                QuotaCategory::ALL
+                    .iter()
+                    .map(|category| {
+                        let rate = category.aws_default_rps() * scale * budget.share_for(*category);
+                        Arc::new(TokenBucket::new(rate))
+                    })
+                    .collect(),
+            ),
+        };
+        Self { buckets }
+    }
+}
+
+/// Which quotas a pool draws on: those of its account and Region. The account is known by the
+/// principal the calls are made as (a role, or the base credentials' own), since Cognito has no
+/// resource policies: a principal reaches only its own account's pools.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QuotaKey {
+    /// The role assumed for the pool, or empty for the base credentials.
+    pub principal: String,
+    pub region: String,
+}
+
+/// The shared buckets of every account and Region the process calls, so that pools in one
+/// account and Region pace together: whatever their number, a category's calls per second stay
+/// within the budget's share of its quota.
+#[derive(Default)]
+pub struct QuotaScopes {
+    scopes: std::sync::Mutex<std::collections::BTreeMap<QuotaKey, Arc<SharedBuckets>>>,
+}
+
+impl QuotaScopes {
+    /// The pacer of one pool: its account and Region's shared buckets (made with `budget` by
+    /// the first pool there), and its own per-pool caps.
+    pub fn pacer(&self, key: QuotaKey, budget: &ApiBudget) -> Pacer {
+        let shared = self
+            .scopes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key)
+            .or_insert_with(|| Arc::new(SharedBuckets::new(budget)))
+            .clone();
+        let own = match budget.assumed_quota() {
+            AssumedQuota::Unlimited => Vec::new(),
+            AssumedQuota::AwsDefaults { scale } => QuotaCategory::ALL
+                .iter()
+                .map(|category| {
+                    category
+                        .per_pool_cap_rps()
+                        .map(|cap| Arc::new(TokenBucket::new(cap * scale)))
+                })
+                .collect(),
+        };
+        Pacer { shared, own }
+    }
+}
+
+/// Paces one pool's calls per quota category: the pool's own cap where Cognito has one, and
+/// its account and Region's shared bucket.
+pub struct Pacer {
+    shared: Arc<SharedBuckets>,
+    /// Per category, the pool's own cap bucket (ListGroups and GetGroup: 5 per second per
+    /// pool); empty when unpaced.
+    own: Vec<Option<Arc<TokenBucket>>>,
 }
 
 /// The latency that concurrent listings are sized for: enough calls in flight to use a
@@ -263,86 +335,76 @@ const MAX_CONCURRENCY: usize = 64;
 const UNPACED_CONCURRENCY: usize = 16;
 
 impl Pacer {
+    /// A pacer with buckets of its own, as one pool alone has.
+    #[cfg(test)]
     pub fn new(budget: &ApiBudget) -> Self {
-        let buckets = match budget.assumed_quota() {
-            AssumedQuota::Unlimited => None,
-            AssumedQuota::AwsDefaults { .. } => Some(
-                QuotaCategory::ALL
-                    .iter()
-                    .map(|category| Arc::new(TokenBucket::new(Self::rate_for(*category, budget))))
-                    .collect(),
-            ),
-        };
-        Self { buckets }
+        QuotaScopes::default().pacer(
+            QuotaKey {
+                principal: String::new(),
+                region: String::new(),
+            },
+            budget,
+        )
     }
 
-    /// Requests per second allowed for a category under a budget, of the assumed quota
-    /// (infinite when that is unlimited).
-    pub fn rate_for(category: QuotaCategory, budget: &ApiBudget) -> f64 {
-        let scale = match budget.assumed_quota() {
-            AssumedQuota::AwsDefaults { scale } => scale,
-            AssumedQuota::Unlimited => return f64::INFINITY,
-        };
-        let share = category.aws_default_rps() * scale * budget.share_for(category);
-        category
-            .per_pool_cap_rps()
-            .map_or(share, |cap| share.min(cap * scale))
+    /// The buckets a call in `category` passes: the pool's own cap, then the shared one. In
+    /// this order a call waiting for its pool's cap holds no shared token that other pools
+    /// could use meanwhile.
+    fn buckets(&self, category: QuotaCategory) -> impl Iterator<Item = &Arc<TokenBucket>> {
+        let own = self.own.get(category.index()).and_then(Option::as_ref);
+        let shared = self.shared.buckets.as_ref().map(|b| &b[category.index()]);
+        own.into_iter().chain(shared)
     }
 
     /// How many listings of a category to run at once: enough to hold its rate at
     /// [`PLANNED_LATENCY`] (pacing, not this number, bounds the rate).
     pub fn concurrency_for(&self, category: QuotaCategory) -> usize {
-        let Some(buckets) = &self.buckets else {
+        let ceiling = self.ceiling(category);
+        if ceiling.is_infinite() {
             return UNPACED_CONCURRENCY;
-        };
-        let wanted = (buckets[category.index()].ceiling * PLANNED_LATENCY.as_secs_f64()).ceil();
+        }
+        let wanted = (ceiling * PLANNED_LATENCY.as_secs_f64()).ceil();
         (wanted as usize).clamp(MIN_CONCURRENCY, MAX_CONCURRENCY)
     }
 
-    /// The category's configured rate (infinite when unpaced).
+    /// The category's configured rate for this pool: the shared one or the pool's own cap,
+    /// whichever is lower (infinite when unpaced).
     pub fn ceiling(&self, category: QuotaCategory) -> f64 {
-        self.bucket(category)
-            .map_or(f64::INFINITY, |bucket| bucket.ceiling)
-    }
-
-    fn bucket(&self, category: QuotaCategory) -> Option<&Arc<TokenBucket>> {
-        self.buckets.as_ref().map(|b| &b[category.index()])
+        self.buckets(category)
+            .map(|bucket| bucket.ceiling)
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Waits until a call in `category` may be sent, in the order of the calling task's
     /// [`prioritized`] priority (0 outside one); returns the time spent waiting.
     pub async fn acquire(&self, category: QuotaCategory) -> Duration {
-        let Some(bucket) = self.bucket(category) else {
-            return Duration::ZERO;
-        };
         let started = Instant::now();
-        bucket
-            .acquire(PRIORITY.try_with(|p| *p).unwrap_or_default())
-            .await;
+        let priority = PRIORITY.try_with(|p| *p).unwrap_or_default();
+        for bucket in self.buckets(category) {
+            bucket.acquire(priority).await;
+        }
         let waited = started.elapsed();
         note_waited(waited);
         waited
     }
 
-    /// Cognito throttled a call: slow the category down (multiplicative decrease).
+    /// Cognito throttled a call: slow the category down (multiplicative decrease), for every
+    /// pool of the account and Region, since their calls add up.
     pub fn throttled(&self, category: QuotaCategory) {
-        if let Some(bucket) = self.bucket(category) {
-            bucket.throttled();
-        }
+        self.buckets(category).for_each(|bucket| bucket.throttled());
     }
 
     /// A call went through: speed the category back up towards its budget (additive increase).
     pub fn succeeded(&self, category: QuotaCategory) {
-        if let Some(bucket) = self.bucket(category) {
-            bucket.succeeded();
-        }
+        self.buckets(category).for_each(|bucket| bucket.succeeded());
     }
 
-    /// The category's current rate, in requests per second.
+    /// The category's current rate for this pool, in requests per second.
     #[cfg(test)]
     pub fn rate(&self, category: QuotaCategory) -> f64 {
-        self.bucket(category)
-            .map_or(f64::INFINITY, |bucket| bucket.rate())
+        self.buckets(category)
+            .map(|bucket| bucket.rate())
+            .fold(f64::INFINITY, f64::min)
     }
 }
 
@@ -362,23 +424,23 @@ mod tests {
     #[test]
     fn rates_follow_the_budget_and_the_per_pool_cap() {
         let half = ApiBudget::new(0.5).unwrap();
-        assert_eq!(Pacer::rate_for(QuotaCategory::UserList, &half), 15.0);
+        assert_eq!(Pacer::new(&half).ceiling(QuotaCategory::UserList), 15.0);
         assert_eq!(
-            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &half),
+            Pacer::new(&half).ceiling(QuotaCategory::UserPoolResourceRead),
             5.0
         );
         let tenth = ApiBudget::new(0.1).unwrap();
         assert_eq!(
-            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &tenth),
+            Pacer::new(&tenth).ceiling(QuotaCategory::UserPoolResourceRead),
             2.0
         );
         // An emulator that compresses time tenfold scales the per-pool cap too.
         let scaled = half
             .clone()
             .with_assumed_quota(AssumedQuota::AwsDefaults { scale: 10.0 });
-        assert_eq!(Pacer::rate_for(QuotaCategory::UserList, &scaled), 150.0);
+        assert_eq!(Pacer::new(&scaled).ceiling(QuotaCategory::UserList), 150.0);
         assert_eq!(
-            Pacer::rate_for(QuotaCategory::UserPoolResourceRead, &scaled),
+            Pacer::new(&scaled).ceiling(QuotaCategory::UserPoolResourceRead),
             50.0
         );
     }
@@ -466,6 +528,72 @@ mod tests {
         let before = Instant::now();
         pacer.acquire(QuotaCategory::UserRead).await;
         assert_eq!(before.elapsed(), Duration::ZERO);
+    }
+
+    fn key(region: &str) -> QuotaKey {
+        QuotaKey {
+            principal: String::new(),
+            region: region.to_string(),
+        }
+    }
+
+    /// Takes `n` tokens of `category` from each pacer, all at once; how long that took.
+    async fn drain(pacers: &[Pacer], category: QuotaCategory, n: usize) -> f64 {
+        let start = Instant::now();
+        let calls = pacers
+            .iter()
+            .flat_map(|pacer| (0..n).map(move |_| pacer.acquire(category)));
+        futures_util::future::join_all(calls).await;
+        start.elapsed().as_secs_f64()
+    }
+
+    /// #20: Cognito's quotas are per account and Region, so pools there share one rate.
+    #[tokio::test(start_paused = true)]
+    async fn pools_of_one_account_and_region_share_its_rate_and_others_run_beside() {
+        let budget = ApiBudget::new(0.1).unwrap(); // UserList: 3 per second
+        let scopes = QuotaScopes::default();
+        let together = [
+            scopes.pacer(key("us-east-1"), &budget),
+            scopes.pacer(key("us-east-1"), &budget),
+        ];
+        // 10 calls: the first at once, 9 more at 3 per second, whichever pool makes them.
+        let elapsed = drain(&together, QuotaCategory::UserList, 5).await;
+        assert!((2.9..3.1).contains(&elapsed), "took {elapsed}s");
+        let apart = [
+            scopes.pacer(key("eu-west-1"), &budget),
+            scopes.pacer(key("ap-south-1"), &budget),
+        ];
+        let elapsed = drain(&apart, QuotaCategory::UserList, 5).await;
+        assert!(
+            (1.2..1.4).contains(&elapsed),
+            "took {elapsed}s: side by side"
+        );
+        let other_role = QuotaKey {
+            principal: "arn:aws:iam::210987654321:role/reader".into(),
+            region: "us-east-1".into(),
+        };
+        let elapsed = drain(
+            &[scopes.pacer(other_role, &budget)],
+            QuotaCategory::UserList,
+            4,
+        )
+        .await;
+        assert!(elapsed < 1.1, "took {elapsed}s: another account's quota");
+    }
+
+    /// #20: the per-pool caps (ListGroups, GetGroup: 5 per second per pool) stay each pool's.
+    #[tokio::test(start_paused = true)]
+    async fn each_pool_keeps_its_own_cap_within_the_shared_rate() {
+        let budget = ApiBudget::new(1.0).unwrap(); // UserPoolResourceRead: 20/s, 5/s per pool
+        let scopes = QuotaScopes::default();
+        let pools = [
+            scopes.pacer(key("us-east-1"), &budget),
+            scopes.pacer(key("us-east-1"), &budget),
+        ];
+        assert_eq!(pools[0].ceiling(QuotaCategory::UserPoolResourceRead), 5.0);
+        // 10 calls per pool: 5 per second each, side by side, not 5 per second for both.
+        let elapsed = drain(&pools, QuotaCategory::UserPoolResourceRead, 10).await;
+        assert!((1.7..2.0).contains(&elapsed), "took {elapsed}s");
     }
 
     #[tokio::test(start_paused = true)]
