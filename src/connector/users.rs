@@ -137,11 +137,11 @@ impl ResourceSyncer for Users {
     }
 }
 
-/// One user, for a targeted read (GetResource), as cheaply as a listing reads it: ListUsers with
+/// One user as its record describes it, read as cheaply as a listing reads it: ListUsers with
 /// an exact `username` filter, so the read does not make the user a billable monthly active user
 /// (AdminGetUser would). Its MFA settings are then unknown, as in a listing. A username that a
 /// ListUsers filter cannot hold (a double quote or a backslash in it) is read with AdminGetUser:
-/// nothing else finds it.
+/// nothing else finds it. A targeted read (GetResource, `Users::get`) adds the user's activity.
 pub async fn get(pool: &PoolClient, username: &str) -> Result<Resource> {
     Ok(resource(&find(pool, username).await?))
 }

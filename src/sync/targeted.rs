@@ -2,7 +2,8 @@
 //! entitlements and their grants, as the Baton SDK's syncer runs one (`partial`, no grant
 //! expansion, a target that is gone skipped with a warning).
 //!
-//! A targeted user costs one ListUsers call (GetResource, see `connector::users::get`) and its
+//! A targeted user costs one ListUsers call (GetResource, see `connector::users::get`; one
+//! AdminListUserAuthEvents more where the pool records sign-ins and last login is read) and its
 //! AdminListGroupsForUser pages: its grants are read from its own side. The groups those grants
 //! name are stored with their `member` entitlements from the same pages, so the file holds every
 //! entitlement its grants point to without a GetGroup call per group. A targeted group costs its

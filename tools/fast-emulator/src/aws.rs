@@ -48,7 +48,7 @@ impl AwsError {
         Self::new("ResourceNotFoundException", "Group not found.")
     }
 
-    fn user_not_found() -> Self {
+    pub fn user_not_found() -> Self {
         Self::new("UserNotFoundException", "User does not exist.")
     }
 
@@ -61,7 +61,7 @@ impl AwsError {
     }
 }
 
-type Params = Map<String, Value>;
+pub type Params = Map<String, Value>;
 
 /// Serves one AWS call: counts it, applies the first matching fault rule, the quotas and the
 /// configured latency, then the operation itself.
@@ -201,6 +201,9 @@ fn dispatch(state: &State, op: &str, region: &str, p: &Params) -> Result<String,
         "AdminDisableUser" => set_enabled(state, region, p, false),
         "AdminSetUserPassword" => admin_set_user_password(state, region, p),
         "AdminUpdateUserAttributes" => admin_update_user_attributes(state, region, p),
+        "AdminListUserAuthEvents" => {
+            super::auth_events::admin_list_user_auth_events(state, region, p)
+        }
         _ => Err(AwsError::new(
             "UnknownOperationException",
             format!("the fast emulator does not implement {op}"),
@@ -268,7 +271,8 @@ fn limit(p: &Params) -> Result<usize, AwsError> {
     }
 }
 
-fn pool(state: &State, region: &str, p: &Params) -> Result<Arc<RwLock<Pool>>, AwsError> {
+/// The pool a request's `UserPoolId` names, in the request's region.
+pub fn pool(state: &State, region: &str, p: &Params) -> Result<Arc<RwLock<Pool>>, AwsError> {
     let id = req_str(p, "UserPoolId")?;
     let found = read(&state.pools).get(id).cloned();
     match found {
@@ -341,7 +345,7 @@ pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-fn push_num(out: &mut String, value: f64) {
+pub fn push_num(out: &mut String, value: f64) {
     use std::fmt::Write as _;
     let _ = write!(out, "{value}");
 }
@@ -780,15 +784,5 @@ fn admin_update_user_attributes(
 
 /// A random version-4 UUID.
 pub fn random_uuid() -> String {
-    let hi: u64 = rand::random();
-    let lo: u64 = rand::random();
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xffff,
-        hi & 0xfff,
-        8 | (lo >> 62),
-        (lo >> 48) & 0xfff,
-        lo & 0xffff_ffff_ffff
-    )
+    super::synth::uuid(rand::random(), rand::random())
 }

@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{Map, Value, json};
 
+use super::auth_events;
 use super::pool::{GroupRec, Members, Pool, UserRec};
 use super::stats::FaultRule;
 use super::synth::{self, Synth};
@@ -587,23 +588,39 @@ fn allocate_pool_id(
     }
 }
 
+/// What a synthetic pool is made of: everything in it follows from these.
+pub struct SampleSpec {
+    pub users: u64,
+    pub groups: u64,
+    /// Average group memberships per user.
+    pub per_user: f64,
+    pub seed: u64,
+    /// The Plus plan with threat protection (AUDIT), and a synthetic sign-in history for every
+    /// user (AdminListUserAuthEvents).
+    pub sign_ins: bool,
+}
+
 /// Builds a synthetic pool (not yet registered).
-pub fn synthetic_pool(
-    state: &State,
-    id: String,
-    region: &str,
-    users: u64,
-    groups: u64,
-    per_user: f64,
-    seed: u64,
-) -> Pool {
+pub fn synthetic_pool(state: &State, id: String, region: &str, spec: &SampleSpec) -> Pool {
+    let SampleSpec {
+        users,
+        groups,
+        per_user,
+        seed,
+        sign_ins,
+    } = *spec;
     let name = format!("synthetic-s{seed}-u{users}-g{groups}");
+    let config = if sign_ins {
+        auth_events::sign_ins_config()
+    } else {
+        Map::new()
+    };
     let mut pool = Pool::new(
         id,
         &state.account,
         name,
         region.to_string(),
-        Map::new(),
+        config,
         epoch_now(),
     );
     pool.declare_customs(["custom:department", "custom:employee_id"]);
@@ -792,6 +809,7 @@ pub fn route(
                     "seed",
                     "pool_id",
                     "memberships_per_user",
+                    "sign_ins",
                 ],
                 "body",
             )?;
@@ -821,11 +839,23 @@ pub fn route(
                     .filter(|m| *m >= 0.0 && m.is_finite())
                     .ok_or_else(|| bad("'memberships_per_user' must be a non-negative number"))?,
             };
+            let sign_ins = match b.get("sign_ins") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(on)) => *on,
+                Some(_) => return Err(bad("'sign_ins' must be a boolean")),
+            };
             let id = match b.get("pool_id") {
                 None | Some(Value::Null) => synthetic_pool_id(state, &region, seed, users, groups),
                 requested => allocate_pool_id(state, &region, requested)?,
             };
-            let pool = synthetic_pool(state, id, &region, users, groups, per_user, seed);
+            let spec = SampleSpec {
+                users,
+                groups,
+                per_user,
+                seed,
+                sign_ins,
+            };
+            let pool = synthetic_pool(state, id, &region, &spec);
             let memberships: u64 = pool.groups().map(|g| pool.member_count(g)).sum();
             let answer = pool_answer(
                 &pool,
@@ -911,6 +941,8 @@ fn route_pools<'a>(
                 ));
             }
         };
+        auth_events::check_pool_config(&config)
+            .map_err(|e| bad(format!("config: {}: {}", e.code, e.message)))?;
         let users = parse_users(b)?;
         let groups = parse_groups(b)?;
         let mems = parse_memberships(b)?;

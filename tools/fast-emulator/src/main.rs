@@ -13,6 +13,7 @@
 //! a synthetic pool was asked for on the command line, and nothing else. It exits on stdin EOF
 //! (unless `--no-stdin-watch`), SIGTERM and SIGINT.
 
+mod auth_events;
 mod aws;
 mod control;
 mod filter;
@@ -84,6 +85,10 @@ struct Cli {
     /// A fixed delay added to every AWS call (an async sleep).
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// The synthetic pool is on the Plus plan with threat protection (AUDIT), and every user
+    /// has a synthetic sign-in history for AdminListUserAuthEvents.
+    #[arg(long)]
+    sign_ins: bool,
     /// Tokio worker threads (default: one per CPU).
     #[arg(long)]
     threads: Option<usize>,
@@ -488,20 +493,24 @@ async fn run(cli: Cli) -> std::io::Result<()> {
             Some(id) => id.clone(),
             None => control::synthetic_pool_id(&state, &cli.region, cli.seed, users, groups),
         };
-        let pool = control::synthetic_pool(
-            &state,
-            id.clone(),
-            &cli.region,
+        let spec = control::SampleSpec {
             users,
             groups,
-            cli.memberships_per_user,
-            cli.seed,
-        );
+            per_user: cli.memberships_per_user,
+            seed: cli.seed,
+            sign_ins: cli.sign_ins,
+        };
+        let pool = control::synthetic_pool(&state, id.clone(), &cli.region, &spec);
         let memberships: u64 = pool.groups().map(|g| pool.member_count(g)).sum();
         eprintln!(
-            "fast_emulator: synthetic pool {id} in {}: {users} users, {} groups, {memberships} memberships",
+            "fast_emulator: synthetic pool {id} in {}: {users} users, {} groups, {memberships} memberships{}",
             cli.region,
-            pool.group_count()
+            pool.group_count(),
+            if cli.sign_ins {
+                ", PLUS with threat protection (AUDIT) and synthetic sign-ins"
+            } else {
+                ""
+            }
         );
         write(&state.pools).insert(id.clone(), Arc::new(RwLock::new(pool)));
         writeln!(out, "SAMPLE_POOL {id} {}", cli.region)?;

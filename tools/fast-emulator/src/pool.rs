@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use serde_json::{Map, Value};
 
 use super::filter::Filter;
-use super::synth::{Perm, Synth};
+use super::synth::{Perm, SignIn, Synth};
 
 pub type Pos = u64;
 
@@ -160,6 +160,15 @@ impl Pool {
 
     pub fn is_synthetic(&self) -> bool {
         self.synth.is_some()
+    }
+
+    /// The sign-in history of the user at `pos`, newest first: a synthetic user's is made up
+    /// from the generator (see [`Synth::sign_ins`]); an explicit user has none.
+    pub fn sign_ins(&self, pos: Pos) -> Vec<SignIn> {
+        match &self.synth {
+            Some(s) if pos < self.synth_users => s.sign_ins(pos),
+            _ => Vec::new(),
+        }
     }
 
     /// Declares `custom:*` attributes in the schema (String, mutable), as the Python emulator does

@@ -95,6 +95,9 @@ fn defaults() -> Map<String, Value> {
             "EmailSubject": "Your verification code",
             "DefaultEmailOption": "CONFIRM_WITH_CODE",
         },
+        // The feature plan, CreateUserPool's default (as the Python emulator adds it to moto's
+        // defaults). A config's own tier replaces it in place.
+        "UserPoolTier": super::auth_events::DEFAULT_TIER,
     });
     match value {
         Value::Object(map) => map,

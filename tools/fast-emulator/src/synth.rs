@@ -209,6 +209,14 @@ const TAG_SUB: u64 = 0x0073_7562;
 const TAG_SUB_LOW: u64 = 0x0073_756c;
 const TAG_GROUP: u64 = 0x6772_6f75;
 const TAG_POOL: u64 = 0x706f_6f6c;
+const TAG_SIGN_IN: u64 = 0x7369_676e;
+
+/// 2025-01-01T00:00:00Z and 2026-01-01T00:00:00Z, in ms: every synthetic sign-in falls in
+/// between (after every synthetic creation date, which are before 2025).
+const SIGN_INS_FROM_MS: u64 = 1_735_689_600_000;
+const SIGN_INS_UNTIL_MS: u64 = 1_767_225_600_000;
+/// About one user in this many also has a failed sign-in after the successful one.
+const FAILED_SIGN_IN_ONE_IN: u64 = 5;
 
 /// SplitMix64's finaliser: a fast, well-mixed 64-bit hash.
 pub fn splitmix(mut z: u64) -> u64 {
@@ -543,6 +551,60 @@ impl Synth {
     }
 }
 
+/// One event of a synthetic user's sign-in history (a `SignIn` with a password challenge).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignIn {
+    /// A version-4 UUID, a pure function of (seed, user index, event).
+    pub event_id: String,
+    /// When, in epoch milliseconds.
+    pub at_ms: u64,
+    /// `Pass` (password `Success`) or `Fail` (password `Failure`).
+    pub passed: bool,
+}
+
+impl Synth {
+    /// User `i`'s sign-in history, newest first, made up on the fly from (seed, i): a `Pass`
+    /// at a millisecond in 2025, then, for about one user in five, a `Fail` later in 2025.
+    /// Nothing is stored, so every call answers the same.
+    pub fn sign_ins(&self, i: u64) -> Vec<SignIn> {
+        let mut rng = Rng(mix(self.seed ^ TAG_SIGN_IN, i));
+        // The Pass leaves at least a minute of 2025 for the Fail.
+        let pass = SIGN_INS_FROM_MS + rng.below(SIGN_INS_UNTIL_MS - SIGN_INS_FROM_MS - 60_000);
+        let fail = pass + 1000 + rng.below(SIGN_INS_UNTIL_MS - pass - 1000);
+        let failed = rng.below(FAILED_SIGN_IN_ONE_IN) == 0;
+        let pass_id = uuid(rng.next(), rng.next());
+        let fail_id = uuid(rng.next(), rng.next());
+        let pass = SignIn {
+            event_id: pass_id,
+            at_ms: pass,
+            passed: true,
+        };
+        if failed {
+            let fail = SignIn {
+                event_id: fail_id,
+                at_ms: fail,
+                passed: false,
+            };
+            vec![fail, pass]
+        } else {
+            vec![pass]
+        }
+    }
+}
+
+/// A lower-case version-4 UUID made of two 64-bit words.
+pub fn uuid(hi: u64, lo: u64) -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:x}{:03x}-{:012x}",
+        hi >> 32,
+        (hi >> 16) & 0xffff,
+        hi & 0xfff,
+        8 | (lo >> 62),
+        (lo >> 48) & 0xfff,
+        lo & 0xffff_ffff_ffff
+    )
+}
+
 /// Which users are in a synthetic group: member `k` (k < size) is `(a * k + b) mod n`.
 #[derive(Clone, Debug)]
 pub struct Perm {
@@ -780,6 +842,36 @@ mod tests {
             assert_eq!(u.username, s.username(i));
             assert_eq!(s.find(&u.username), Some(i), "{}", u.username);
         }
+    }
+
+    #[test]
+    fn sign_ins_are_deterministic_newest_first_and_in_2025() {
+        let s = Synth::new(7, 100_000);
+        let other_seed = Synth::new(8, 100_000);
+        let mut failed = 0;
+        let mut ids = std::collections::HashSet::new();
+        for i in 0..10_000 {
+            let events = s.sign_ins(i);
+            assert_eq!(events, s.sign_ins(i));
+            assert_ne!(events, other_seed.sign_ins(i));
+            assert!(matches!(events.len(), 1 | 2));
+            assert!(events.last().is_some_and(|e| e.passed));
+            if let [fail, pass] = events.as_slice() {
+                assert!(!fail.passed);
+                assert!(fail.at_ms > pass.at_ms);
+                failed += 1;
+            }
+            for e in &events {
+                assert!((SIGN_INS_FROM_MS..SIGN_INS_UNTIL_MS).contains(&e.at_ms));
+                assert_eq!(e.event_id.len(), 36);
+                assert_eq!(e.event_id.as_bytes()[14], b'4');
+                assert!(ids.insert(e.event_id.clone()));
+            }
+            // After the user's creation date.
+            assert!(events[0].at_ms as f64 / 1000.0 > s.user(i).created);
+        }
+        // About one in five.
+        assert!((1_700..2_300).contains(&failed), "{failed}");
     }
 
     #[test]
