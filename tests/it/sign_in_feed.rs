@@ -464,3 +464,40 @@ fn a_sign_in_log_group_is_refused_with_a_user_filter_or_in_another_region() {
         assert!(stderr.contains(expected), "{expected}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_mode_list_events_tasks_read_the_sign_in_feed() {
+    use crate::support::platform::{self, Platform, PlatformOptions, success};
+    use baton_cognito::pb::baton::task::{self, TaskType};
+    let emulator = Emulator::shared();
+    let pool = plus_pool(emulator, 3);
+    add_events(
+        emulator,
+        &pool,
+        json!([{"username": "user-000", "at": T0}, {"username": "user-002", "at": T0 + 5}]),
+    );
+    let expected = expected_sign_ins(emulator, &pool, T0 - 3600);
+    let dir = tempfile::tempdir().unwrap();
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let mut env = feed_env(emulator, &pool, dir.path(), "1h");
+    env.extend(platform.env());
+    let _worker = Worker::start(&env, &[]);
+    let task = platform::task(TaskType::ListEvents(task::ListEventsTask {
+        annotations: Vec::new(),
+        cursor: String::new(),
+        start_at: Some(prost_types::Timestamp {
+            seconds: T0 - 3600,
+            nanos: 0,
+        }),
+        event_feed_id: FEED_ID.to_string(),
+        page_size: 0,
+    }));
+    platform.push_task(task.clone());
+    let finished = platform
+        .wait_finished(&task.id, Duration::from_secs(90))
+        .await
+        .expect("the task finishes");
+    let (page, _) = success::<ListEventsResponse>(&finished);
+    assert!(!page.has_more);
+    assert_eq!(sign_ins_of(&page.events), expected);
+}

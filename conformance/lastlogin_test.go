@@ -1,0 +1,64 @@
+package conformance
+
+// Deliverable (#19): a Plus pool's last logins in our one-shot file and in the file the SDK's own
+// syncer writes over our gRPC server, both read back with the SDK's dotc1z package.
+
+import (
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
+)
+
+func TestLastLoginReachesTheSDKsFilesFromBothSyncers(t *testing.T) {
+	t.Parallel()
+	var users []map[string]any
+	for _, name := range []string{"ann", "bob", "cara"} {
+		users = append(users, map[string]any{"username": name})
+	}
+	poolID := shared.createPool(t, map[string]any{
+		"name":  "last-login",
+		"users": users,
+		"config": map[string]any{
+			"UserPoolTier":   "PLUS",
+			"UserPoolAddOns": map[string]any{"AdvancedSecurityMode": "ENFORCED"},
+		},
+	})
+	const t0 = 1740823200 // 2025-03-01T10:00:00Z
+	shared.mustControl(t, "POST", "/_emulator/pools/"+url.PathEscape(poolID)+"/auth-events", map[string]any{
+		"events": []map[string]any{
+			{"username": "ann", "at": t0},
+			{"username": "ann", "at": t0 + 60},
+			{"username": "bob", "at": t0 + 30, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
+		},
+	})
+	env := shared.connectorEnv(poolID)
+	dir := t.TempDir()
+	ours := filepath.Join(dir, "ours.c1z")
+	runConnector(t, env, "-f", ours)
+	v := newValidator()
+	client := dial(t, startServer(t, env).addr, v)
+	sdk := filepath.Join(dir, "sdk.c1z")
+	requireNoWarnings(t, sdkSync(t, client, sdk, c1zstore.EngineSQLite))
+	v.requireValid(t, "ListResources")
+
+	want := map[string]*time.Time{"ann": ptr(time.Unix(t0+60, 0).UTC()), "bob": nil, "cara": nil}
+	for label, path := range map[string]string{"one-shot": ours, "SDK syncer": sdk} {
+		got := readC1Z(t, path, dotc1z.WithReadOnly(true))
+		for name, at := range want {
+			user, ok := got.resources[resourceKey{"user", name}]
+			if !ok {
+				t.Fatalf("%s: user %s missing", label, name)
+			}
+			trait := &v2.UserTrait{}
+			requireAnnotation(t, user.GetAnnotations(), trait)
+			requireTime(t, label+" "+name+" last_login", trait.GetLastLogin(), at)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
