@@ -149,7 +149,8 @@ pub struct PoolArgs {
     form: FormField::named("External ID").needs("role_arn");
     pub external_id: Option<Secret>,
 
-    /// Cognito endpoint override, for emulators and private endpoints (AWS_ENDPOINT_URL is honoured too).
+    /// Endpoint of every AWS call (Cognito, STS, CloudWatch Logs), for emulators; for a private
+    /// Cognito endpoint alone use AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER (AWS_ENDPOINT_URL is honoured too).
     #[arg(long, env = "BATON_ENDPOINT_URL", global = true, value_name = "URL")]
     form: FormField::named("Cognito endpoint URL");
     pub endpoint_url: Option<String>,

@@ -258,6 +258,7 @@ impl EventFeedArgs {
             retention: self.event_feed_retention,
             wait: Some(REFRESH_WAIT),
             sign_ins,
+            sign_in_interval: self.event_feed_interval,
         })
     }
 }

@@ -521,7 +521,6 @@ impl PoolClient {
                     sign_in_logs::sign_in_of(&self.pool_id, e.timestamp(), e.message()?)
                 })
                 .collect(),
-            newest_ms: events.iter().filter_map(|e| e.timestamp()).max(),
             next_token,
         })
     }

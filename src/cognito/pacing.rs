@@ -269,9 +269,10 @@ impl SharedBuckets {
     }
 }
 
-/// Which quotas a pool draws on: those of its account and Region. The account is known by the
-/// principal the calls are made as (a role, or the base credentials' own), since Cognito has no
-/// resource policies: a principal reaches only its own account's pools.
+/// Which quotas a pool draws on: those of its account and Region. The account stands here as
+/// the principal the calls are made as (a role, or the base credentials), since Cognito has no
+/// resource policies: a principal reaches only its own account's pools. Two roles of one
+/// account count as two accounts until accounts are named (`--account-role`, issue #20).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QuotaKey {
     /// The role assumed for the pool, or empty for the base credentials.

@@ -80,22 +80,24 @@ pub struct LoggedSignIn {
     /// The event's id, the same AdminListUserAuthEvents reports.
     pub id: String,
     pub username: String,
-    /// When it happened, in milliseconds since the epoch.
+    /// When it happened (the record's `eventTimestamp`), in milliseconds since the epoch.
     pub at_ms: i64,
+    /// The log event's own timestamp (ms), which FilterLogEvents' start time filters on: where
+    /// a reader is in the log is kept in this time, never in `at_ms`.
+    pub logged_ms: i64,
 }
 
 /// A page of FilterLogEvents as sign-ins.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogPage {
     pub sign_ins: Vec<LoggedSignIn>,
-    /// The time of the newest record the page looked at, sign-in or not.
-    pub newest_ms: Option<i64>,
     pub next_token: Option<String>,
 }
 
-/// The sign-in a log record holds, if it is one of `pool_id`'s successful sign-ins with an id,
-/// a user and a time (the record's own `eventTimestamp`, else the log event's timestamp).
-pub fn sign_in_of(pool_id: &str, logged_at_ms: Option<i64>, message: &str) -> Option<LoggedSignIn> {
+/// The sign-in a log event holds, if it is one of `pool_id`'s successful sign-ins with an id, a
+/// user and a log timestamp (its time is the record's own `eventTimestamp`, else the log's).
+pub fn sign_in_of(pool_id: &str, logged_ms: Option<i64>, message: &str) -> Option<LoggedSignIn> {
+    let logged_ms = logged_ms?;
     let record: Value = serde_json::from_str(message).ok()?;
     let text = |value: &Value| value.as_str().map(str::to_string);
     let event = &record["message"];
@@ -109,11 +111,12 @@ pub fn sign_in_of(pool_id: &str, logged_at_ms: Option<i64>, message: &str) -> Op
         Value::Number(ms) => ms.as_i64(),
         _ => None,
     }
-    .or(logged_at_ms)?;
+    .unwrap_or(logged_ms);
     Some(LoggedSignIn {
         id: text(&event["eventId"]).filter(|id| !id.is_empty())?,
         username: text(&event["userName"]).filter(|name| !name.is_empty())?,
         at_ms,
+        logged_ms,
     })
 }
 
@@ -146,7 +149,14 @@ mod tests {
                 id: "e-1".into(),
                 username: "ann".into(),
                 at_ms: 1_687_297_330_677,
+                logged_ms: 5,
             })
+        );
+        let ok = record("us-east-1_A", "SignIn", "Pass");
+        assert_eq!(
+            sign_in_of("us-east-1_A", None, &ok),
+            None,
+            "no log time, no place in the log"
         );
         for (pool, kind, response) in [
             ("us-east-1_B", "SignIn", "Pass"),

@@ -85,7 +85,7 @@ impl ResourceSyncer for Users {
                 cursor.limit(),
             )
             .await?;
-        // Only the users this answer carries are worth their history reads.
+        // Users an earlier answer already carried (the cursor skips them) are not read again.
         let fresh = page.items.get(cursor.skip as usize..).unwrap_or_default();
         let mut activity = vec![Activity::default(); page.items.len() - fresh.len()];
         activity.extend(scope.activity.of_users(scope.pool, fresh).await?);

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use super::baton_events::{self, Snapshots};
 use super::journal::Journal;
-pub use super::request::{DEFAULT_PAGE_SIZE, EventFeedError, EventsRequest, MAX_PAGE_SIZE};
+pub use super::request::{
+    DEFAULT_PAGE_SIZE, EventFeedError, EventsRequest, MAX_PAGE_BYTES, MAX_PAGE_SIZE,
+};
 use super::sign_ins::{self, SignInFeed, SignInSource};
 use crate::c1z::C1zReader;
 use crate::changes::diff::diff;
@@ -35,8 +37,6 @@ use crate::pb::v2::{Event, EventFeedMetadata, ListEventsResponse};
 use crate::sealed::Sealer;
 use tokio_util::sync::CancellationToken;
 
-/// Pages stay well under gRPC's default 4 MiB message limit.
-const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 /// How long a ListEvents call over gRPC waits for a refresh before answering with what the
 /// journal has (possibly nothing); the refresh goes on.
 pub const REFRESH_WAIT: Duration = Duration::from_secs(20);
@@ -54,6 +54,9 @@ pub struct EventFeedSettings {
     pub wait: Option<Duration>,
     /// Where the sign-in feed reads from.
     pub sign_ins: SignInSource,
+    /// How long a finished pass of the sign-in feed waits before the next: the configured
+    /// interval, even where the journal's own refreshes are turned off (the one-shot reader).
+    pub sign_in_interval: Duration,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -165,7 +168,7 @@ impl EventFeed {
                 &listing.pool_id,
                 &listing.user_filter,
                 settings.sign_ins.clone(),
-                settings.interval,
+                settings.sign_in_interval,
             ),
             connector,
             settings,

@@ -14,6 +14,8 @@ use super::journal::JournalError;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// A page when the caller does not say (what the SDK's own one-shot reader asks for).
 pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// Pages stay well under gRPC's default 4 MiB message limit.
+pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EventFeedError {

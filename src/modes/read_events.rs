@@ -28,7 +28,8 @@ pub struct EventFeedRun {
 
 pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError> {
     let settings = EventFeedSettings {
-        // The one refresh is the explicit one below; reading never starts another.
+        // The one refresh is the explicit one below; reading never starts another. The sign-in
+        // feed's passes keep their interval (`sign_in_interval`).
         interval: Duration::MAX,
         wait: None,
         ..run.settings

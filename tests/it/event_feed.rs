@@ -418,13 +418,6 @@ fn one_shot(env: &[(String, String)], args: &[&str]) -> (Option<i32>, Vec<Value>
 }
 
 /// The cursor the one-shot reader logged.
-fn logged_cursor(logs: &str) -> String {
-    logs.lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find_map(|line| line["cursor"].as_str().map(str::to_string))
-        .unwrap_or_else(|| panic!("no cursor logged: {logs}"))
-}
-
 #[test]
 fn one_shot_reader_prints_protojson_events_and_continues_from_its_cursor() {
     let emulator = Emulator::shared();

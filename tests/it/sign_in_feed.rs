@@ -280,6 +280,29 @@ fn the_one_shot_reader_prints_sign_ins_as_protojson_lines() {
     );
     assert_eq!(code, Some(0), "{logs}");
     assert_eq!(lines.len(), 1, "{logs}");
+    // A later run goes on from the logged cursor once the interval has passed: the new sign-in
+    // only (a reader that turns the journal's refreshes off keeps the feed's interval).
+    add_events(
+        emulator,
+        &pool,
+        json!([{"username": "user-002", "at": now_secs()}]),
+    );
+    let cursor = logged_cursor(&logs);
+    let (code, later, logs) = run_json_lines(
+        "--event-feed",
+        &["--event-feed-id", FEED_ID, "--event-feed-cursor", &cursor],
+        &feed_env(emulator, &pool, dir.path(), "0s"),
+    );
+    assert_eq!(code, Some(0), "{logs}");
+    let users: Vec<&str> = later
+        .iter()
+        .map(|l| {
+            l["usageEvent"]["actorResource"]["id"]["resource"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(users, ["user-002"], "{logs}");
     assert_eq!(
         lines[0]["usageEvent"]["actorResource"]["id"]["resource"], "user-001",
         "{}",

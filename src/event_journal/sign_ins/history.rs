@@ -10,13 +10,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_smithy_types::DateTime;
 use futures_util::future::join_all;
+use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use super::event::usage_event;
 use crate::cognito::records::{AuthEvent, CognitoUser};
 use crate::cognito::{CognitoError, PoolClient};
 use crate::connector::{Connector, ConnectorError, model, users};
-use crate::event_journal::request::EventFeedError;
+use crate::event_journal::request::{EventFeedError, MAX_PAGE_BYTES};
 use crate::pb::v2::Event;
 
 /// Users per ListUsers page: Cognito's most.
@@ -31,6 +32,42 @@ const CALL_BUDGET: Duration = Duration::from_secs(15);
 const MAX_HISTORY_PAGES: usize = 10;
 /// How many times a pass lists its users again from the start after a stale page token.
 const LISTING_RESTARTS: u32 = 3;
+/// The fewest users whose histories are read side by side, even when the page has room for
+/// fewer events: reading them one at a time would make the pass latency-bound.
+const MIN_READS_AT_ONCE: usize = 8;
+
+/// The events of one answer, within its size and Baton's message budget (each event carries its
+/// user, whose attributes can be large).
+struct PageOut {
+    events: Vec<Event>,
+    size: usize,
+    bytes: usize,
+}
+
+impl PageOut {
+    fn new(size: usize) -> Self {
+        Self {
+            events: Vec::new(),
+            size,
+            bytes: 0,
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.size.saturating_sub(self.events.len())
+    }
+
+    /// Full at its size, or once past its bytes (with at least one event, so a page always
+    /// moves on).
+    fn is_full(&self) -> bool {
+        self.room() == 0 || self.bytes >= MAX_PAGE_BYTES
+    }
+
+    fn push(&mut self, event: Event) {
+        self.bytes += event.encoded_len() + 8;
+        self.events.push(event);
+    }
+}
 
 /// Where a reader is: in a pass (`at`), or between passes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -45,13 +82,14 @@ pub struct PassCursor {
 }
 
 /// A place in the pass's user listing: the page (its token; none for the first), how many of
-/// its users are done, and how many sign-ins of the next one were already delivered (a page of
-/// events may end in the middle of a user's).
+/// its users are done, and the last sign-in of the next one already delivered, by (time, id):
+/// a page of events may end in the middle of a user's, and the next call goes on after it
+/// whatever the user's history gained meanwhile.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 struct Position {
     token: Option<String>,
     skip: usize,
-    taken: usize,
+    after: Option<(i64, String)>,
 }
 
 fn millis(at: SystemTime) -> i64 {
@@ -130,16 +168,18 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// Sign-ins from `at` on, page after page of users, until `page_size` events, the call's
-    /// time budget or the end of the pass; the events and where the pass goes on (`None` when
-    /// it is done).
+    /// Sign-ins from `at` on, page after page of users, until `page_size` events, the page's
+    /// byte budget, the call's time budget or the end of the pass; the events and where the
+    /// pass goes on (`None` when it is done). Histories are read a few users at a time, as
+    /// many as the page still has room for (at least [`MIN_READS_AT_ONCE`]), so that a page
+    /// that fills up early has read few histories it does not deliver.
     async fn read(
         &self,
         mut at: Position,
         page_size: usize,
     ) -> Result<(Vec<Event>, Option<Position>), EventFeedError> {
         let started = Instant::now();
-        let mut events = Vec::new();
+        let mut page_out = PageOut::new(page_size);
         let mut restarts = 0;
         loop {
             let page = match self
@@ -153,39 +193,52 @@ impl Pass<'_> {
                     tracing::warn!(
                         "the sign-in feed's user listing starts over: Cognito refused its page token"
                     );
+                    // The pass's users are visited again: what this call gathered comes again.
                     at = Position::default();
+                    page_out = PageOut::new(page_size);
                     continue;
                 }
                 Err(err) => return Err(reading(err.into())),
             };
-            let users = page.items.get(at.skip..).unwrap_or_default();
-            let histories = join_all(users.iter().map(|user| self.sign_ins(user))).await;
-            for (offset, (user, sign_ins)) in users.iter().zip(histories).enumerate() {
-                let sign_ins = sign_ins?;
-                let delivered = if offset == 0 { at.taken } else { 0 };
-                let fresh = sign_ins.get(delivered..).unwrap_or_default();
-                let room = page_size - events.len();
-                events.extend(fresh.iter().take(room).map(|s| sign_in_event(user, s)));
-                if fresh.len() > room {
-                    at.skip += offset;
-                    at.taken = delivered + room;
-                    return Ok((events, Some(at)));
+            while at.skip < page.items.len() {
+                let reads = page_out.room().max(MIN_READS_AT_ONCE);
+                let users = &page.items[at.skip..page.items.len().min(at.skip + reads)];
+                let histories = join_all(users.iter().map(|user| self.sign_ins(user))).await;
+                for (user, sign_ins) in users.iter().zip(histories) {
+                    let sign_ins = sign_ins?;
+                    let delivered = at.after.take();
+                    let fresh = sign_ins.iter().filter(|s| {
+                        delivered
+                            .as_ref()
+                            .is_none_or(|(ms, id)| (sign_in_ms(s), &s.id) > (*ms, id))
+                    });
+                    at.after = delivered.clone();
+                    for sign_in in fresh {
+                        if page_out.is_full() {
+                            return Ok((page_out.events, Some(at)));
+                        }
+                        page_out.push(sign_in_event(user, sign_in));
+                        at.after = Some((sign_in_ms(sign_in), sign_in.id.clone()));
+                    }
+                    at.skip += 1;
+                    at.after = None;
+                    if page_out.is_full() && at.skip < page.items.len() {
+                        return Ok((page_out.events, Some(at)));
+                    }
                 }
-                if events.len() >= page_size && offset + 1 < users.len() {
-                    at.skip += offset + 1;
-                    at.taken = 0;
-                    return Ok((events, Some(at)));
+                if started.elapsed() >= CALL_BUDGET && at.skip < page.items.len() {
+                    return Ok((page_out.events, Some(at)));
                 }
             }
             let Some(token) = page.next_token else {
-                return Ok((events, None));
+                return Ok((page_out.events, None));
             };
             at = Position {
                 token: Some(token),
                 ..Position::default()
             };
-            if events.len() >= page_size || started.elapsed() >= CALL_BUDGET {
-                return Ok((events, Some(at)));
+            if page_out.is_full() || started.elapsed() >= CALL_BUDGET {
+                return Ok((page_out.events, Some(at)));
             }
         }
     }
@@ -231,8 +284,12 @@ impl Pass<'_> {
     }
 }
 
+fn sign_in_ms(sign_in: &AuthEvent) -> i64 {
+    sign_in.at.as_ref().map_or(0, millis_of)
+}
+
 fn oldest_first(mut sign_ins: Vec<AuthEvent>) -> Vec<AuthEvent> {
-    sign_ins.sort_by_key(|s| (s.at.as_ref().map(millis_of), s.id.clone()));
+    sign_ins.sort_by(|a, b| (sign_in_ms(a), &a.id).cmp(&(sign_in_ms(b), &b.id)));
     sign_ins
 }
 
@@ -256,6 +313,25 @@ mod tests {
         assert_eq!(first.since, 5000);
         assert_eq!(first.began, 100_000_000);
         assert_eq!(first.at, Some(Position::default()));
+    }
+
+    #[test]
+    fn a_page_ends_at_its_size_or_its_bytes_whichever_comes_first() {
+        let event = |bytes: usize| Event {
+            id: "x".repeat(bytes),
+            ..Event::default()
+        };
+        let mut by_size = PageOut::new(2);
+        by_size.push(event(10));
+        assert!(!by_size.is_full());
+        by_size.push(event(10));
+        assert!(by_size.is_full());
+        let mut by_bytes = PageOut::new(1000);
+        by_bytes.push(event(MAX_PAGE_BYTES / 2));
+        assert!(!by_bytes.is_full());
+        by_bytes.push(event(MAX_PAGE_BYTES / 2));
+        assert!(by_bytes.is_full(), "3 MiB of events fill a page of 1000");
+        assert_eq!(by_bytes.room(), 998);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! not with the users, and one call reads up to a page of them whatever the pool's size.
 //!
 //! A read is a scan from a start time, page after page (CloudWatch's token); a scan that reaches
-//! the end leaves the time of the newest sign-in delivered, and the ids delivered at that very
-//! millisecond, for the next scan to start from without repeating them. A record CloudWatch
+//! the end leaves the log time of the newest sign-in delivered, and the ids delivered at that
+//! very millisecond, for the next scan to start from without repeating them. Places are kept in
+//! the log's own timestamps, which the scan's start time filters on, never in the time a record
+//! says its sign-in happened. A record CloudWatch
 //! ingests later than newer ones, with an older time, is not seen by a scan that has passed it:
 //! AWS delivers these logs on a best-effort basis, and the history (the other source) reads
 //! every user's.
@@ -29,7 +31,7 @@ const SCAN_RESTARTS: u32 = 3;
 /// Where a reader is in the log.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct LogCursor {
-    /// Sign-ins before this time (ms since the epoch) are delivered.
+    /// Sign-ins logged before this time (ms since the epoch) are delivered.
     since: i64,
     /// The ids delivered at exactly `since`.
     seen: Vec<String>,
@@ -58,14 +60,15 @@ impl LogCursor {
 
     /// Notes a sign-in as delivered; whether it was new (not one the last scan delivered).
     fn deliver(&mut self, sign_in: &LoggedSignIn) -> bool {
-        if sign_in.at_ms == self.since && self.seen.contains(&sign_in.id) {
+        let logged = sign_in.logged_ms;
+        if logged == self.since && self.seen.contains(&sign_in.id) {
             return false;
         }
-        if sign_in.at_ms > self.since {
-            self.since = sign_in.at_ms;
+        if logged > self.since {
+            self.since = logged;
             self.seen.clear();
         }
-        if sign_in.at_ms == self.since {
+        if logged == self.since {
             self.seen.push(sign_in.id.clone());
         }
         true
@@ -137,11 +140,13 @@ fn logged_event(sign_in: &LoggedSignIn) -> Event {
 mod tests {
     use super::*;
 
-    fn sign_in(id: &str, at_ms: i64) -> LoggedSignIn {
+    /// A sign-in logged at `logged_ms`, which it says happened a second earlier.
+    fn sign_in(id: &str, logged_ms: i64) -> LoggedSignIn {
         LoggedSignIn {
             id: id.into(),
             username: "ann".into(),
-            at_ms,
+            at_ms: logged_ms - 1000,
+            logged_ms,
         }
     }
 
@@ -170,9 +175,13 @@ mod tests {
 
     #[test]
     fn a_logged_sign_in_names_the_user_and_its_time() {
-        let event = logged_event(&sign_in("e-1", 1_687_297_330_677));
+        let event = logged_event(&sign_in("e-1", 1_687_297_331_677));
         assert_eq!(event.id, "e-1");
         let at = event.occurred_at.unwrap();
-        assert_eq!((at.seconds, at.nanos), (1_687_297_330, 677_000_000));
+        assert_eq!(
+            (at.seconds, at.nanos),
+            (1_687_297_330, 677_000_000),
+            "when it happened, not when it was logged"
+        );
     }
 }

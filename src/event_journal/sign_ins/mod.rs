@@ -127,7 +127,9 @@ impl SignInFeed {
         request: &EventsRequest,
     ) -> Result<ListEventsResponse, EventFeedError> {
         let now = SystemTime::now();
-        let start = request.start_at.unwrap_or(now - DEFAULT_LOOKBACK);
+        let start = request
+            .start_at
+            .unwrap_or_else(|| now.checked_sub(DEFAULT_LOOKBACK).unwrap_or(now));
         match &self.source {
             SignInSource::History => {
                 let (page_size, cursor) = self.open(request)?;

@@ -278,6 +278,14 @@ pub fn dir_entries(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// The cursor the one-shot event reader logged ("event feed read"), to continue from.
+pub fn logged_cursor(logs: &str) -> String {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find_map(|line| line["cursor"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no cursor logged: {logs}"))
+}
+
 /// The `UserTrait` a user resource carries.
 pub fn user_trait(resource: &Resource) -> UserTrait {
     use prost::Message;
