@@ -27,7 +27,7 @@ pub enum CognitoError {
         message: String,
     },
     /// Bad filter, attribute, parameter, or a pagination token Cognito no longer accepts.
-    #[error("{operation}: Cognito rejected the request: {message}")]
+    #[error("{operation}: {} rejected the request: {message}", operation.service())]
     InvalidParameter {
         operation: Operation,
         message: String,
@@ -65,7 +65,10 @@ pub enum CognitoError {
         message: String,
     },
     /// Still throttled after the retry budget.
-    #[error("{operation}: still throttled by Cognito after {attempts} attempts: {message}")]
+    #[error(
+        "{operation}: still throttled by {} after {attempts} attempts: {message}",
+        operation.service()
+    )]
     Throttled {
         operation: Operation,
         attempts: u32,
@@ -78,7 +81,10 @@ pub enum CognitoError {
         message: String,
     },
     /// Cognito or the network failed, still after the retry budget.
-    #[error("{operation}: Cognito unavailable after {attempts} attempts: {message}")]
+    #[error(
+        "{operation}: {} unavailable after {attempts} attempts: {message}",
+        operation.service()
+    )]
     Unavailable {
         operation: Operation,
         attempts: u32,

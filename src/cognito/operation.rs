@@ -71,6 +71,14 @@ impl Operation {
         }
     }
 
+    /// The AWS service the operation belongs to, as error messages name it.
+    pub fn service(self) -> &'static str {
+        match self {
+            Self::FilterLogEvents => "CloudWatch Logs",
+            _ => "Cognito",
+        }
+    }
+
     /// Whether sending the request twice does no harm. AdminCreateUser is the exception: if a
     /// first attempt timed out after Cognito created the user, a retry would report the user as
     /// already existing. Throttled requests were refused unexecuted and are always retried.

@@ -109,6 +109,8 @@ pub struct UserActivity {
     refused_at: Mutex<Option<Instant>>,
     /// History reads that failed otherwise (their users' activity is left unknown).
     misses: AtomicU64,
+    /// Held while the pool is described for a listing that found nothing known.
+    describing: tokio::sync::Mutex<()>,
 }
 
 impl UserActivity {
@@ -187,9 +189,18 @@ impl UserActivity {
         news
     }
 
-    /// What the pool offers, described once if no sync has done it yet (a gRPC listing).
+    fn known_facts(&self) -> Option<PoolFacts> {
+        self.facts.read().ok().and_then(|known| *known)
+    }
+
+    /// What the pool offers, described once if no sync has done it yet (a gRPC listing): the
+    /// first caller describes it, concurrent ones wait for that answer.
     async fn facts(&self, client: &PoolClient) -> Result<PoolFacts> {
-        if let Some(facts) = self.facts.read().ok().and_then(|known| *known) {
+        if let Some(facts) = self.known_facts() {
+            return Ok(facts);
+        }
+        let _describing = self.describing.lock().await;
+        if let Some(facts) = self.known_facts() {
             return Ok(facts);
         }
         let pool = client.describe_user_pool().await?;
@@ -200,10 +211,7 @@ impl UserActivity {
     /// Whether listings read each user's history, as far as the pool was last described (a
     /// sync's plan asks after its Validate).
     pub fn reads_history_now(&self) -> bool {
-        self.facts
-            .read()
-            .ok()
-            .and_then(|known| *known)
+        self.known_facts()
             .is_some_and(|facts| self.reads_history(&facts))
     }
 

@@ -49,6 +49,11 @@ pub enum EventFeedError {
     /// Reading the sign-in feed's users or histories failed.
     #[error("reading sign-ins: {0}")]
     Reading(#[from] ConnectorError),
+    /// The sign-in log group does not exist where the connector calls AWS: the operator's to fix.
+    #[error(
+        "--sign-in-log-group {group}: no such log group in this account and Region ({message})"
+    )]
+    NoLogGroup { group: String, message: String },
 }
 
 /// What a ListEvents call asks for.

@@ -86,6 +86,7 @@ fn run_error(err: EventFeedError) -> RunError {
         EventFeedError::BadCursor
         | EventFeedError::OtherJournal
         | EventFeedError::Pruned { .. } => RunError::Usage(format!("--event-feed-cursor: {err}")),
+        EventFeedError::NoLogGroup { .. } => RunError::Usage(err.to_string()),
         EventFeedError::Journal(JournalError::Db { .. }) => RunError::Failed(err.to_string()),
         EventFeedError::Journal(_) => RunError::Usage(format!("--event-feed-dir: {err}")),
         other => RunError::Failed(other.to_string()),

@@ -74,7 +74,9 @@ fn event_feed_status(err: &EventFeedError) -> Status {
     let code = match err {
         EventFeedError::UnknownFeed(_) => Code::NotFound,
         EventFeedError::PageSize(_) | EventFeedError::BadCursor => Code::InvalidArgument,
-        EventFeedError::OtherJournal | EventFeedError::Pruned { .. } => Code::FailedPrecondition,
+        EventFeedError::OtherJournal
+        | EventFeedError::Pruned { .. }
+        | EventFeedError::NoLogGroup { .. } => Code::FailedPrecondition,
         EventFeedError::Journal(JournalError::Db { .. }) => Code::Internal,
         // The directory cannot be used (permissions, another process, another pool): the
         // operator's to fix.

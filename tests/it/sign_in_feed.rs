@@ -524,3 +524,23 @@ async fn service_mode_list_events_tasks_read_the_sign_in_feed() {
     assert!(!page.has_more);
     assert_eq!(sign_ins_of(&page.events), expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_sign_in_log_group_is_a_failed_precondition_naming_it() {
+    let emulator = Emulator::shared();
+    let pool = plus_pool(emulator, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = feed_env(emulator, &pool, dir.path(), "1h");
+    env.push(("BATON_SIGN_IN_LOG_GROUP".into(), "no-such-group".into()));
+    let server = Server::start(&env, &[]);
+    let mut client = EventServiceClient::new(server.channel().await);
+    let refused = client.list_events(request("", None, 0)).await.unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(
+        refused
+            .message()
+            .contains("--sign-in-log-group no-such-group"),
+        "{}",
+        refused.message()
+    );
+}

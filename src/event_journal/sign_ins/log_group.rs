@@ -107,6 +107,12 @@ pub async fn read(
                 cursor.scan = None;
                 continue;
             }
+            Err(CognitoError::NotFound { message, .. }) => {
+                return Err(EventFeedError::NoLogGroup {
+                    group: group.to_string(),
+                    message,
+                });
+            }
             Err(err) => return Err(EventFeedError::Reading(err.into())),
         };
         for sign_in in &page.sign_ins {
