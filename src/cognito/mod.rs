@@ -60,14 +60,14 @@ fn sdk_limit(limit: i32) -> i32 {
 /// Picks a listing answer's records and its next token.
 type PageParts<O, R> = fn(&O) -> (Option<&[R]>, Option<&str>);
 
-/// Whose quotas a pool's calls draw on: its account's (known by the role the calls are made as,
-/// or the base credentials') in its Region.
+/// Whose quotas a pool's calls draw on: its account's (the role's, or the base credentials'
+/// own) in its Region.
 fn quota_key(settings: &ClientSettings) -> QuotaKey {
     QuotaKey {
-        principal: settings
+        account: settings
             .assume_role
             .as_ref()
-            .map(|role| role.role_arn.clone())
+            .map(|role| role.account().to_string())
             .unwrap_or_default(),
         region: settings.region.clone(),
     }

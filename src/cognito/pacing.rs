@@ -269,14 +269,14 @@ impl SharedBuckets {
     }
 }
 
-/// Which quotas a pool draws on: those of its account and Region. The account stands here as
-/// the principal the calls are made as (a role, or the base credentials), since Cognito has no
-/// resource policies: a principal reaches only its own account's pools. Two roles of one
-/// account count as two accounts until accounts are named (`--account-role`, issue #20).
+/// Which quotas a pool draws on: those of its account and Region. Cognito has no resource
+/// policies, so the calls reach only the account of the role they are made as: the role's
+/// account names it, and the base credentials' own account is the empty name (not known without
+/// a call; a role into that same account counts apart from it).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct QuotaKey {
-    /// The role assumed for the pool, or empty for the base credentials.
-    pub principal: String,
+    /// The account of the role assumed for the pool, or empty for the base credentials'.
+    pub account: String,
     pub region: String,
 }
 
@@ -341,7 +341,7 @@ impl Pacer {
     pub fn new(budget: &ApiBudget) -> Self {
         QuotaScopes::default().pacer(
             QuotaKey {
-                principal: String::new(),
+                account: String::new(),
                 region: String::new(),
             },
             budget,
@@ -533,7 +533,7 @@ mod tests {
 
     fn key(region: &str) -> QuotaKey {
         QuotaKey {
-            principal: String::new(),
+            account: String::new(),
             region: region.to_string(),
         }
     }
@@ -569,12 +569,12 @@ mod tests {
             (1.2..1.4).contains(&elapsed),
             "took {elapsed}s: side by side"
         );
-        let other_role = QuotaKey {
-            principal: "arn:aws:iam::210987654321:role/reader".into(),
+        let other_account = QuotaKey {
+            account: "210987654321".into(),
             region: "us-east-1".into(),
         };
         let elapsed = drain(
-            &[scopes.pacer(other_role, &budget)],
+            &[scopes.pacer(other_account, &budget)],
             QuotaCategory::UserList,
             4,
         )

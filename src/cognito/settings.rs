@@ -269,6 +269,12 @@ impl fmt::Debug for AssumeRole {
 }
 
 impl AssumeRole {
+    /// The account the role is in (`arn:aws:iam::ACCOUNT:role/NAME`, checked by
+    /// [`from_flags`](Self::from_flags)).
+    pub fn account(&self) -> &str {
+        self.role_arn.split(':').nth(4).unwrap_or_default()
+    }
+
     pub fn from_flags(
         role_arn: Option<&str>,
         external_id: Option<&Secret>,
@@ -591,10 +597,13 @@ mod tests {
 
     #[test]
     fn role_arns_and_endpoints() {
-        assert!(
-            AssumeRole::from_flags(Some("arn:aws:iam::123456789012:role/baton"), None)
-                .unwrap()
-                .is_some()
+        let role = AssumeRole::from_flags(Some("arn:aws:iam::123456789012:role/baton"), None)
+            .unwrap()
+            .expect("a role");
+        assert_eq!(
+            role.account(),
+            "123456789012",
+            "whose quotas its pools draw on"
         );
         assert!(AssumeRole::from_flags(Some("arn:aws:iam::123:role/x"), None).is_err());
         assert!(AssumeRole::from_flags(None, Some(&Secret::new("ext"))).is_err());
