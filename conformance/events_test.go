@@ -209,27 +209,11 @@ func requireChangedResourcesCarried(t *testing.T, events []*v2.Event, pool awsPo
 // and every answer passes the SDK's validation.
 func TestSignInFeedGivesUsageEventsTheSDKAccepts(t *testing.T) {
 	t.Parallel()
-	users := []map[string]any{}
-	for _, name := range []string{"ann", "bob:smith", "cara"} {
-		users = append(users, map[string]any{"username": name})
-	}
-	poolID := shared.createPool(t, map[string]any{
-		"name":  "sign-ins",
-		"users": users,
-		"config": map[string]any{
-			"UserPoolTier":     "PLUS",
-			"UserPoolAddOns":   map[string]any{"AdvancedSecurityMode": "AUDIT"},
-			"MfaConfiguration": "OFF",
-		},
-	})
-	const t0 = 1740823200 // 2025-03-01T10:00:00Z
-	shared.mustControl(t, "POST", "/_emulator/pools/"+url.PathEscape(poolID)+"/auth-events", map[string]any{
-		"events": []map[string]any{
-			{"username": "ann", "at": t0},
-			{"username": "ann", "at": t0 + 60},
-			{"username": "bob:smith", "at": t0 + 30},
-			{"username": "cara", "at": t0 + 90, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
-		},
+	poolID := shared.plusPoolWithSignIns(t, "sign-ins", []string{"ann", "bob:smith", "cara"}, []map[string]any{
+		{"username": "ann", "at": t0},
+		{"username": "ann", "at": t0 + 60},
+		{"username": "bob:smith", "at": t0 + 30},
+		{"username": "cara", "at": t0 + 90, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
 	})
 	env := shared.connectorEnv(poolID, "BATON_EVENT_FEED_DIR="+t.TempDir())
 	v := newValidator()

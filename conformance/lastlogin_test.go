@@ -16,25 +16,10 @@ import (
 
 func TestLastLoginReachesTheSDKsFilesFromBothSyncers(t *testing.T) {
 	t.Parallel()
-	var users []map[string]any
-	for _, name := range []string{"ann", "bob", "cara"} {
-		users = append(users, map[string]any{"username": name})
-	}
-	poolID := shared.createPool(t, map[string]any{
-		"name":  "last-login",
-		"users": users,
-		"config": map[string]any{
-			"UserPoolTier":   "PLUS",
-			"UserPoolAddOns": map[string]any{"AdvancedSecurityMode": "ENFORCED"},
-		},
-	})
-	const t0 = 1740823200 // 2025-03-01T10:00:00Z
-	shared.mustControl(t, "POST", "/_emulator/pools/"+url.PathEscape(poolID)+"/auth-events", map[string]any{
-		"events": []map[string]any{
-			{"username": "ann", "at": t0},
-			{"username": "ann", "at": t0 + 60},
-			{"username": "bob", "at": t0 + 30, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
-		},
+	poolID := shared.plusPoolWithSignIns(t, "last-login", []string{"ann", "bob", "cara"}, []map[string]any{
+		{"username": "ann", "at": t0},
+		{"username": "ann", "at": t0 + 60},
+		{"username": "bob", "at": t0 + 30, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
 	})
 	env := shared.connectorEnv(poolID)
 	dir := t.TempDir()
@@ -62,3 +47,27 @@ func TestLastLoginReachesTheSDKsFilesFromBothSyncers(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// t0 is 2025-03-01T10:00:00Z: the seeded sign-ins are after it.
+const t0 = 1740823200
+
+// plusPoolWithSignIns makes a pool on the Plus plan with threat protection (so Cognito keeps a
+// sign-in history) holding `usernames`, and seeds their `events` (the emulator's control API:
+// username, at, response, challenges). It returns the pool's id.
+func (e *emulator) plusPoolWithSignIns(t testing.TB, name string, usernames []string, events []map[string]any) string {
+	t.Helper()
+	var users []map[string]any
+	for _, username := range usernames {
+		users = append(users, map[string]any{"username": username})
+	}
+	poolID := e.createPool(t, map[string]any{
+		"name":  name,
+		"users": users,
+		"config": map[string]any{
+			"UserPoolTier":   "PLUS",
+			"UserPoolAddOns": map[string]any{"AdvancedSecurityMode": "AUDIT"},
+		},
+	})
+	e.mustControl(t, "POST", "/_emulator/pools/"+url.PathEscape(poolID)+"/auth-events", map[string]any{"events": events})
+	return poolID
+}

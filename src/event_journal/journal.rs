@@ -419,10 +419,11 @@ fn db_error(path: &Path) -> impl Fn(rusqlite::Error) -> JournalError + '_ {
     }
 }
 
-fn millis(at: SystemTime) -> i64 {
+/// Milliseconds since the epoch, as the journal and the sign-in cursors keep times (0 before
+/// it, the largest `i64` past what one holds).
+pub fn millis(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn remove_logged(path: &Path) {

@@ -6,9 +6,8 @@
 //! before the next begins, which reads from a little before the last one began, so that a
 //! sign-in recorded late is not missed; one read twice keeps its id.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use aws_smithy_types::DateTime;
 use futures_util::future::join_all;
 use prost::Message;
 use serde::{Deserialize, Serialize};
@@ -17,6 +16,7 @@ use super::event::usage_event;
 use crate::cognito::records::{AuthEvent, CognitoUser};
 use crate::cognito::{CognitoError, PoolClient};
 use crate::connector::{Connector, ConnectorError, model, users};
+use crate::event_journal::journal::millis;
 use crate::event_journal::request::{EventFeedError, MAX_PAGE_BYTES};
 use crate::pb::v2::Event;
 
@@ -90,17 +90,6 @@ struct Position {
     token: Option<String>,
     skip: usize,
     after: Option<(i64, String)>,
-}
-
-fn millis(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn millis_of(at: &DateTime) -> i64 {
-    at.secs()
-        .saturating_mul(1000)
-        .saturating_add(i64::from(at.subsec_nanos() / 1_000_000))
 }
 
 impl PassCursor {
@@ -261,7 +250,7 @@ impl Pass<'_> {
             };
             let mut reached_since = false;
             for event in page.items {
-                let Some(at) = event.at.as_ref().map(millis_of) else {
+                let Some(at) = event.at.and_then(|at| at.to_millis().ok()) else {
                     continue;
                 };
                 if at < self.since {
@@ -285,7 +274,7 @@ impl Pass<'_> {
 }
 
 fn sign_in_ms(sign_in: &AuthEvent) -> i64 {
-    sign_in.at.as_ref().map_or(0, millis_of)
+    sign_in.at.and_then(|at| at.to_millis().ok()).unwrap_or(0)
 }
 
 fn oldest_first(mut sign_ins: Vec<AuthEvent>) -> Vec<AuthEvent> {
@@ -304,6 +293,10 @@ fn sign_in_event(user: &CognitoUser, sign_in: &AuthEvent) -> Event {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
+    use aws_smithy_types::DateTime;
+
     use super::*;
 
     #[test]

@@ -11,14 +11,16 @@
 //! AWS delivers these logs on a best-effort basis, and the history (the other source) reads
 //! every user's.
 
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
+use aws_smithy_types::DateTime;
 use serde::{Deserialize, Serialize};
 
 use super::event::usage_event;
 use crate::cognito::sign_in_logs::{LogGroup, LoggedSignIn};
 use crate::cognito::{CognitoError, PoolClient};
 use crate::connector::{model, users};
+use crate::event_journal::journal::millis;
 use crate::event_journal::request::EventFeedError;
 use crate::pb::v2::Event;
 
@@ -50,9 +52,7 @@ impl LogCursor {
     /// A first read, from `since`.
     pub fn first(since: SystemTime) -> Self {
         Self {
-            since: since
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+            since: millis(since),
             seen: Vec::new(),
             scan: None,
         }
@@ -135,15 +135,14 @@ pub async fn read(
 fn logged_event(sign_in: &LoggedSignIn) -> Event {
     let mut actor = model::resource_ref(users::TYPE_ID, &sign_in.username);
     actor.display_name = sign_in.username.clone();
-    let at = prost_types::Timestamp {
-        seconds: sign_in.at_ms.div_euclid(1000),
-        nanos: (sign_in.at_ms.rem_euclid(1000) * 1_000_000) as i32,
-    };
+    let at = model::timestamp(&DateTime::from_millis(sign_in.at_ms));
     usage_event(&sign_in.id, Some(at), actor)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     /// A sign-in logged at `logged_ms`, which it says happened a second earlier.
