@@ -16,6 +16,8 @@
 //!   state kept between runs.
 //! - `sync`: the sync engine, a pipeline of listings streaming into a store, and its plan (user
 //!   slices, the membership side, how many listings at once).
+//! - `fleet`: every pool the process holds as one connector: routes each request to the pool
+//!   its ids name, and adds the `user_pool` resource type when there are several.
 //! - `connector`: Cognito in Baton's terms: users and groups, each one file behind one trait
 //!   (`ResourceSyncer`), the group's `member` entitlement carrying the memberships.
 //! - `cognito`: the only code that talks to AWS: its settings, pacing, retries, errors, and the
@@ -39,6 +41,7 @@ pub mod cognito;
 pub mod connector;
 pub mod credentials;
 pub mod event_journal;
+pub mod fleet;
 pub mod http;
 pub mod ksuid;
 pub mod logging;

@@ -21,7 +21,7 @@ use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
 use super::time;
 use crate::ksuid;
-use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
+use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 use crate::workfiles::{self, Held};
 use tokio_util::sync::CancellationToken;
 
@@ -312,11 +312,13 @@ impl C1zWriter {
         })
     }
 
-    /// Stored resources of one type with rowid > after, in rowid order, at most `limit`
-    /// (the sync engine pages through what it stored instead of keeping the pool in memory).
+    /// Stored resources of one type and parent (`None`: without one) with rowid > after, in
+    /// rowid order, at most `limit` (the sync engine pages through what it stored instead of
+    /// keeping the pool in memory, and each pool through its own resources).
     pub fn resources_after(
         &mut self,
         resource_type_id: &str,
+        parent: Option<&ResourceId>,
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Resource)>, C1zError> {
@@ -337,11 +339,19 @@ impl C1zWriter {
             .prepare_cached(
                 "SELECT id, data FROM v1_resources \
                  WHERE resource_type_id = ?1 AND sync_id = ?2 AND id > ?3 \
+                 AND parent_resource_type_id IS ?5 AND parent_resource_id IS ?6 \
                  ORDER BY id LIMIT ?4",
             )
             .map_err(sql_err)?;
         let mut rows = stmt
-            .query(params![resource_type_id, self.sync_id, after, limit])
+            .query(params![
+                resource_type_id,
+                self.sync_id,
+                after,
+                limit,
+                parent.map(|p| p.resource_type.as_str()),
+                parent.map(|p| p.resource.as_str()),
+            ])
             .map_err(sql_err)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(sql_err)? {

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::c1z::{C1zError, C1zReader, C1zWriter};
 use crate::connector::{Connector, groups, users};
+use crate::fleet::Fleet;
 use crate::sync::{SyncEngine, SyncError};
 use crate::workfiles;
 use tokio_util::sync::CancellationToken;
@@ -225,7 +226,7 @@ pub async fn take_into(
     cancelled: CancellationToken,
 ) -> Result<Taken, FeedError> {
     let writer = C1zWriter::create(dest)?;
-    let engine = SyncEngine::new(connector.records_only());
+    let engine = SyncEngine::new(Arc::new(Fleet::one(connector.records_only())));
     let (mut writer, summary) = match engine.run(writer, stop).await {
         Err(SyncError::Cancelled) => return Err(FeedError::Interrupted),
         other => other?,

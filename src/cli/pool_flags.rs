@@ -115,9 +115,11 @@ pool_flags! {
 #[derive(Debug, Args)]
 pub struct PoolArgs {
     /// The user pool: an id (us-east-1_AbC123) or an ARN (arn:aws:cognito-idp:REGION:ACCOUNT:userpool/ID).
-    #[arg(long, env = "BATON_USER_POOL_ID", global = true, value_name = "ID|ARN")]
-    form: FormField::named("User pool ID or ARN").required();
-    pub user_pool_id: Option<String>,
+    /// Repeat it (or separate with commas) for several pools in one process: their Regions and
+    /// accounts may differ, and pools in one account and Region share its quotas.
+    #[arg(long, env = "BATON_USER_POOL_ID", global = true, value_name = "ID|ARN", value_delimiter = ',')]
+    form: FormField::named("User pool IDs or ARNs").required();
+    pub user_pool_id: Vec<String>,
 
     /// AWS region; defaults to the region in the pool id, and must agree with it.
     #[arg(long, env = "BATON_REGION", global = true)]
@@ -144,9 +146,15 @@ pub struct PoolArgs {
     form: FormField::named("IAM role ARN to assume");
     pub role_arn: Option<String>,
 
-    /// External id required by the role's trust policy.
+    /// The role for the pools of another account, as ACCOUNT=ROLE_ARN (repeatable); those pools
+    /// are given as ARNs, which name their account. Pools of other accounts use --role-arn.
+    #[arg(long, env = "BATON_ACCOUNT_ROLE", global = true, value_delimiter = ',', value_name = "ACCOUNT=ROLE_ARN")]
+    form: FormField::named("IAM role per account");
+    pub account_role: Vec<String>,
+
+    /// External id required by the roles' trust policies (--role-arn and --account-role).
     #[arg(long, env = "BATON_EXTERNAL_ID", global = true, hide_env_values = true)]
-    form: FormField::named("External ID").needs("role_arn");
+    form: FormField::named("External ID");
     pub external_id: Option<Secret>,
 
     /// Endpoint of every AWS call (Cognito, STS, CloudWatch Logs), for emulators; for a private

@@ -10,11 +10,12 @@ use super::pool_flags::PoolArgs;
 use crate::cloud_events::sink::Sink;
 use crate::cognito::filter::UserFilter;
 use crate::cognito::settings::{
-    ApiBudget, AssumeRole, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef,
+    ApiBudget, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef, PoolRoles,
     parse_endpoint_url, resolve_region,
 };
 use crate::cognito::sign_in_logs::LogGroup;
 use crate::connector::ConnectorOptions;
+use crate::connector::pool_ids::PoolIds;
 use crate::connector::user_activity::ActivityOptions;
 use crate::event_journal::event_feed::{EventFeedSettings, REFRESH_WAIT};
 use crate::event_journal::sign_ins::SignInSource;
@@ -32,15 +33,18 @@ use crate::service::system;
 impl PoolArgs {
     /// Checks every flag and builds the settings, or names the first bad flag.
     pub fn settings(&self) -> Result<PoolSettings, ConfigError> {
-        let pool = PoolRef::parse(self.user_pool_id.as_deref().unwrap_or_default())?;
-        let region = resolve_region(&pool, self.region.as_deref())?;
+        let pools = self.pool_refs()?;
+        let roles = PoolRoles::from_flags(
+            self.role_arn.as_deref(),
+            &self.account_role,
+            self.external_id.as_ref(),
+        )?;
+        roles.check_used(&pools)?;
         let credentials = Credentials::from_flags(
             self.aws_access_key_id.as_deref(),
             self.aws_secret_access_key.as_ref(),
             self.aws_session_token.as_ref(),
         )?;
-        let assume_role =
-            AssumeRole::from_flags(self.role_arn.as_deref(), self.external_id.as_ref())?;
         let endpoint_url = match self
             .endpoint_url
             .as_deref()
@@ -61,20 +65,26 @@ impl PoolArgs {
                     .map_err(|e| ConfigError::new("user-filter", e.to_string()))
             })
             .transpose()?;
-        let client = ClientSettings {
-            pool,
-            region,
-            credentials,
-            assume_role,
-            endpoint_url,
-            api_budget: self
-                .category_budget
-                .iter()
-                .try_fold(ApiBudget::new(self.api_budget)?, |budget, text| {
-                    budget.with_override(text)
-                })?
-                .with_assumed_quota(AssumedQuota::parse(&self.quota_scale)?),
-        };
+        let api_budget = self
+            .category_budget
+            .iter()
+            .try_fold(ApiBudget::new(self.api_budget)?, |budget, text| {
+                budget.with_override(text)
+            })?
+            .with_assumed_quota(AssumedQuota::parse(&self.quota_scale)?);
+        let pools = pools
+            .into_iter()
+            .map(|pool| {
+                Ok(ClientSettings {
+                    region: resolve_region(&pool, self.region.as_deref())?,
+                    assume_role: roles.for_pool(&pool)?,
+                    pool,
+                    credentials: credentials.clone(),
+                    endpoint_url: endpoint_url.clone(),
+                    api_budget: api_budget.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
         let options = ConnectorOptions {
             user_filter,
             user_slicing: self.user_slicing,
@@ -82,8 +92,37 @@ impl PoolArgs {
                 last_login: self.last_login,
                 mfa_status: self.mfa_status,
             },
+            ids: PoolIds::default(),
         };
-        Ok(PoolSettings { client, options })
+        Ok(PoolSettings { pools, options })
+    }
+
+    /// The pools named, each once: the same pool twice (by id and by ARN, say) is refused.
+    fn pool_refs(&self) -> Result<Vec<PoolRef>, ConfigError> {
+        let given: Vec<&str> = self
+            .user_pool_id
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if given.is_empty() {
+            return Err(PoolRef::missing());
+        }
+        let mut pools: Vec<PoolRef> = Vec::with_capacity(given.len());
+        for value in &given {
+            let pool = PoolRef::parse(value)?;
+            if let Some(first) = pools.iter().position(|p| p.id == pool.id) {
+                return Err(ConfigError::new(
+                    "user-pool-id",
+                    format!(
+                        "the user pool {} is given twice ({:?} and {value:?}); name each pool once",
+                        pool.id, given[first]
+                    ),
+                ));
+            }
+            pools.push(pool);
+        }
+        Ok(pools)
     }
 }
 
@@ -248,7 +287,7 @@ impl EventFeedArgs {
                 )));
             }
             Some(group) => SignInSource::LogGroup(
-                LogGroup::parse(group, &pool.client.region)
+                LogGroup::parse(group, &pool.only_pool("--sign-in-log-group")?.region)
                     .map_err(|problem| usage(ConfigError::new(FLAG, problem)))?,
             ),
         };

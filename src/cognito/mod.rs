@@ -20,6 +20,7 @@ pub mod stats;
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -73,15 +74,24 @@ fn quota_key(settings: &ClientSettings) -> QuotaKey {
     }
 }
 
+/// What every pool client of one process shares: the quota buckets of each account and Region,
+/// so that pools there pace together, and the call counts a sync reports.
+#[derive(Default)]
+pub struct SharedCalls {
+    quotas: QuotaScopes,
+    stats: Arc<CallStats>,
+}
+
 /// A client for one user pool.
 pub struct PoolClient {
     sdk: Client,
     /// CloudWatch Logs, for the sign-in logs a pool exports (`sign_in_logs`).
     logs: aws_sdk_cloudwatchlogs::Client,
     pool_id: String,
+    region: String,
     pacer: Pacer,
     retry: RetryPolicy,
-    stats: CallStats,
+    stats: Arc<CallStats>,
 }
 
 impl fmt::Debug for PoolClient {
@@ -95,8 +105,8 @@ impl fmt::Debug for PoolClient {
 impl PoolClient {
     /// Builds the AWS client for a pool: region, credentials (static, assumed role or the default
     /// chain), endpoint. The SDK's own retries are off: pacing and retries happen here, where
-    /// they are counted.
-    pub async fn connect(settings: &ClientSettings) -> Self {
+    /// they are counted; the pacing of its account and Region and the counts are `shared`.
+    pub async fn connect(settings: &ClientSettings, shared: &SharedCalls) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(settings.region.clone()))
             .retry_config(RetryConfig::disabled())
@@ -149,15 +159,21 @@ impl PoolClient {
             sdk: Client::from_conf(config),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             pool_id: settings.pool.id.clone(),
-            // One pool per process so far: its account and Region's buckets are its own.
-            pacer: QuotaScopes::default().pacer(quota_key(settings), &settings.api_budget),
+            region: settings.region.clone(),
+            pacer: shared
+                .quotas
+                .pacer(quota_key(settings), &settings.api_budget),
             retry: RetryPolicy::default(),
-            stats: CallStats::default(),
+            stats: shared.stats.clone(),
         }
     }
 
     pub fn pool_id(&self) -> &str {
         &self.pool_id
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     pub fn stats(&self) -> &CallStats {

@@ -34,18 +34,25 @@ pub struct PoolRef {
     /// The region the id names (`us-east-1` in `us-east-1_AbC123`). Emulators name pools
     /// otherwise (`local_2HVVRiVR`); such a pool needs `--region`.
     pub region: Option<String>,
+    /// The account an ARN names; a bare id is in the account of the credentials.
+    pub account: Option<String>,
 }
 
 impl PoolRef {
+    /// The refusal when no pool is named.
+    pub fn missing() -> ConfigError {
+        ConfigError::new(
+            "user-pool-id",
+            "is required: a pool id like us-east-1_AbC123 or a pool ARN (repeat it for several pools)",
+        )
+    }
+
     /// Parses a pool id or a pool ARN (`arn:aws:cognito-idp:REGION:ACCOUNT:userpool/POOL_ID`).
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
         const FLAG: &str = "user-pool-id";
         let value = value.trim();
         if value.is_empty() {
-            return Err(ConfigError::new(
-                FLAG,
-                "is required: a pool id like us-east-1_AbC123 or a pool ARN",
-            ));
+            return Err(Self::missing());
         }
         if let Some(rest) = value.strip_prefix("arn:") {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
@@ -95,6 +102,7 @@ impl PoolRef {
             }
             return Ok(Self {
                 region: Some(region.to_string()),
+                account: Some(account.to_string()),
                 ..pool
             });
         }
@@ -132,6 +140,7 @@ impl PoolRef {
         Ok(Self {
             id: value.to_string(),
             region: is_region(prefix).then(|| prefix.to_string()),
+            account: None,
         })
     }
 }
@@ -281,31 +290,149 @@ impl AssumeRole {
     ) -> Result<Option<Self>, ConfigError> {
         let external_id = external_id.filter(|v| !v.is_empty());
         match role_arn.map(str::trim).filter(|v| !v.is_empty()) {
-            None if external_id.is_some() => Err(ConfigError::new(
-                "external-id",
-                "is only used with --role-arn",
-            )),
             None => Ok(None),
-            Some(arn) => {
-                let parts: Vec<&str> = arn.splitn(6, ':').collect();
-                let valid = parts.len() == 6
-                    && parts[0] == "arn"
-                    && parts[2] == "iam"
-                    && parts[4].len() == 12
-                    && parts[5].starts_with("role/");
-                if !valid {
-                    return Err(ConfigError::new(
-                        "role-arn",
-                        format!(
-                            "{arn:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"
-                        ),
-                    ));
-                }
-                Ok(Some(Self {
-                    role_arn: arn.to_string(),
-                    external_id: external_id.cloned(),
-                }))
+            Some(arn) => Self::parse("role-arn", arn, external_id).map(Some),
+        }
+    }
+
+    /// A role ARN (`arn:PARTITION:iam::ACCOUNT:role/NAME`) given with `flag`.
+    fn parse(
+        flag: &'static str,
+        arn: &str,
+        external_id: Option<&Secret>,
+    ) -> Result<Self, ConfigError> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let valid = parts.len() == 6
+            && parts[0] == "arn"
+            && parts[2] == "iam"
+            && parts[4].len() == 12
+            && parts[4].bytes().all(|b| b.is_ascii_digit())
+            && parts[5].starts_with("role/");
+        if !valid {
+            return Err(ConfigError::new(
+                flag,
+                format!("{arn:?} is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"),
+            ));
+        }
+        Ok(Self {
+            role_arn: arn.to_string(),
+            external_id: external_id.cloned(),
+        })
+    }
+}
+
+/// The role each pool is read with: `--account-role ACCOUNT=ROLE_ARN` for the pools whose ARN
+/// names that account, otherwise `--role-arn` (or the base credentials). Cognito has no resource
+/// policies, so a role reaches only its own account's pools: a pool in an account no role is
+/// given for, while `--role-arn` is in another, could never be read, and is refused up front,
+/// as is a role for an account no pool is in.
+#[derive(Clone, Debug, Default)]
+pub struct PoolRoles {
+    default: Option<AssumeRole>,
+    by_account: BTreeMap<String, AssumeRole>,
+}
+
+impl PoolRoles {
+    /// From `--role-arn`, `--account-role` (each ACCOUNT=ROLE_ARN) and `--external-id`, which
+    /// every role is assumed with.
+    pub fn from_flags(
+        role_arn: Option<&str>,
+        account_roles: &[String],
+        external_id: Option<&Secret>,
+    ) -> Result<Self, ConfigError> {
+        const FLAG: &str = "account-role";
+        let external_id = external_id.filter(|v| !v.is_empty());
+        let account_roles: Vec<&str> = account_roles
+            .iter()
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect();
+        if external_id.is_some()
+            && role_arn.is_none_or(|r| r.trim().is_empty())
+            && account_roles.is_empty()
+        {
+            return Err(ConfigError::new(
+                "external-id",
+                "is only used with --role-arn or --account-role",
+            ));
+        }
+        let mut by_account = BTreeMap::new();
+        for entry in account_roles {
+            let Some((account, arn)) = entry.split_once('=') else {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!(
+                        "{entry:?} is not ACCOUNT=ROLE_ARN, e.g. 123456789012=arn:aws:iam::123456789012:role/baton"
+                    ),
+                ));
+            };
+            let (account, arn) = (account.trim(), arn.trim());
+            if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!("{account:?} in {entry:?} is not a 12-digit AWS account id"),
+                ));
             }
+            let role = AssumeRole::parse(FLAG, arn, external_id)?;
+            if role.account() != account {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!(
+                        "the role {arn} is in account {}, not {account}: a role reaches only its own account's pools",
+                        role.account()
+                    ),
+                ));
+            }
+            if by_account.insert(account.to_string(), role).is_some() {
+                return Err(ConfigError::new(
+                    FLAG,
+                    format!("account {account} is given twice"),
+                ));
+            }
+        }
+        Ok(Self {
+            default: AssumeRole::from_flags(role_arn, external_id)?,
+            by_account,
+        })
+    }
+
+    /// The role to read `pool` with (none: the base credentials).
+    pub fn for_pool(&self, pool: &PoolRef) -> Result<Option<AssumeRole>, ConfigError> {
+        let Some(account) = pool.account.as_deref() else {
+            return Ok(self.default.clone());
+        };
+        if let Some(role) = self.by_account.get(account) {
+            return Ok(Some(role.clone()));
+        }
+        match &self.default {
+            Some(role) if role.account() != account => Err(ConfigError::new(
+                "account-role",
+                format!(
+                    "the user pool {} is in account {account}, but --role-arn is in account {}; \
+                     add --account-role {account}=arn:aws:iam::{account}:role/NAME",
+                    pool.id,
+                    role.account()
+                ),
+            )),
+            default => Ok(default.clone()),
+        }
+    }
+
+    /// Refuses a role given for an account none of `pools` is in.
+    pub fn check_used(&self, pools: &[PoolRef]) -> Result<(), ConfigError> {
+        match self.by_account.keys().find(|account| {
+            !pools
+                .iter()
+                .any(|p| p.account.as_deref() == Some(account.as_str()))
+        }) {
+            Some(account) => Err(ConfigError::new(
+                "account-role",
+                format!(
+                    "no --user-pool-id is in account {account}: give those pools as ARNs \
+                     (arn:aws:cognito-idp:REGION:{account}:userpool/ID)"
+                ),
+            )),
+            None => Ok(()),
         }
     }
 }
@@ -595,6 +722,59 @@ mod tests {
         assert!(!err.to_string().contains("s3cr3t"));
     }
 
+    /// #20: each pool is read with the role of its account; a pool no role can reach, a role no
+    /// pool needs, or one in another account than it claims, is refused before any call.
+    #[test]
+    fn each_pool_gets_the_role_of_its_account() {
+        const A: &str = "111111111111";
+        const B: &str = "222222222222";
+        let role = |account: &str| format!("arn:aws:iam::{account}:role/baton");
+        let pool = |account: &str, id: &str| {
+            PoolRef::parse(&format!(
+                "arn:aws:cognito-idp:eu-west-1:{account}:userpool/{id}"
+            ))
+            .unwrap()
+        };
+        let (in_a, in_b) = (pool(A, "eu-west-1_A"), pool(B, "eu-west-1_B"));
+        let bare = PoolRef::parse("eu-west-1_C").unwrap();
+        assert_eq!(in_b.account.as_deref(), Some(B));
+        assert_eq!(bare.account, None);
+
+        let roles =
+            PoolRoles::from_flags(Some(&role(A)), &[format!("{B}={}", role(B))], None).unwrap();
+        let arn_for = |p: &PoolRef| roles.for_pool(p).unwrap().map(|r| r.role_arn);
+        assert_eq!(arn_for(&in_a), Some(role(A)));
+        assert_eq!(arn_for(&in_b), Some(role(B)));
+        assert_eq!(arn_for(&bare), Some(role(A)), "a bare id takes --role-arn");
+        roles.check_used(&[in_a.clone(), in_b.clone()]).unwrap();
+        let unused = roles.check_used(std::slice::from_ref(&in_a)).unwrap_err();
+        assert!(unused.to_string().contains(B), "{unused}");
+
+        let only_default = PoolRoles::from_flags(Some(&role(A)), &[], None).unwrap();
+        let unreachable = only_default.for_pool(&in_b).unwrap_err().to_string();
+        assert!(
+            unreachable.contains(&format!("--account-role {B}=")),
+            "{unreachable}"
+        );
+        let base = PoolRoles::from_flags(None, &[], None).unwrap();
+        assert!(
+            base.for_pool(&in_b).unwrap().is_none(),
+            "the base credentials judge"
+        );
+
+        for bad in [
+            B.to_string(),
+            format!("12={}", role(B)),
+            format!("{A}={}", role(B)),
+            format!("{B}=arn:aws:iam::{B}:user/x"),
+        ] {
+            let err = PoolRoles::from_flags(None, std::slice::from_ref(&bad), None).unwrap_err();
+            assert_eq!(err.flag, "account-role", "{bad}");
+        }
+        let twice = [format!("{B}={}", role(B)), format!("{B}={}", role(B))];
+        assert!(PoolRoles::from_flags(None, &twice, None).is_err());
+    }
+
     #[test]
     fn role_arns_and_endpoints() {
         let role = AssumeRole::from_flags(Some("arn:aws:iam::123456789012:role/baton"), None)
@@ -606,7 +786,9 @@ mod tests {
             "whose quotas its pools draw on"
         );
         assert!(AssumeRole::from_flags(Some("arn:aws:iam::123:role/x"), None).is_err());
-        assert!(AssumeRole::from_flags(None, Some(&Secret::new("ext"))).is_err());
+        let ext = Secret::new("ext");
+        let err = PoolRoles::from_flags(None, &[], Some(&ext)).unwrap_err();
+        assert_eq!(err.flag, "external-id");
         assert_eq!(
             parse_endpoint_url("http://127.0.0.1:5000/").unwrap(),
             "http://127.0.0.1:5000"

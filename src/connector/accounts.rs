@@ -9,7 +9,8 @@ use super::users;
 use crate::cognito::{CognitoError, NewUser, PoolClient};
 use crate::credentials;
 use crate::pb::v2::{
-    CreateAccountRequest, CreateAccountResponse, create_account_response, credential_options,
+    CreateAccountRequest, CreateAccountResponse, Resource, create_account_response,
+    credential_options,
 };
 use crate::secret::Secret;
 
@@ -42,6 +43,9 @@ fn attribute_text(key: &str, value: &prost_types::Value) -> Result<Option<String
         ))),
     }
 }
+
+/// The profile key of a new account that names its pool, when the process holds several.
+pub const POOL_KEY: &str = "user_pool_id";
 
 /// Creates a Cognito user from Baton's account request: login = username, the primary email,
 /// and every other profile key forwarded as an attribute under its exact name
@@ -205,4 +209,21 @@ pub async fn create_account(
         encrypted_data,
         annotations: Vec::new(),
     })
+}
+
+/// Changes the resource a creation answer carries, whichever result it is (the connector
+/// qualifies its id when the process holds several pools).
+pub fn map_resource(
+    response: &mut CreateAccountResponse,
+    change: impl FnOnce(Resource) -> Resource,
+) {
+    use create_account_response::Result as Answer;
+    let resource = match response.result.as_mut() {
+        Some(Answer::Success(done)) => &mut done.resource,
+        Some(Answer::AlreadyExists(done)) => &mut done.resource,
+        Some(Answer::ActionRequired(done)) => &mut done.resource,
+        Some(Answer::InProgress(done)) => &mut done.resource,
+        None => return,
+    };
+    *resource = resource.take().map(change);
 }

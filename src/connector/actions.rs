@@ -20,7 +20,7 @@ use crate::pb::v2::{ActionType, BatonActionSchema, BatonActionStatus};
 pub const ENABLE_USER: &str = "enable_user";
 pub const DISABLE_USER: &str = "disable_user";
 pub const SIGN_OUT_USER: &str = "sign_out_user";
-const USER_ID: &str = "user_id";
+pub const USER_ID: &str = "user_id";
 
 /// Finished invocations kept for GetActionStatus, as the Baton SDK keeps them.
 const HISTORY: usize = 1000;
@@ -181,6 +181,7 @@ pub async fn invoke(
     name: &str,
     resource_type_id: &str,
     args: Option<&Struct>,
+    username_of: impl FnOnce(&str) -> Result<String>,
 ) -> Result<ActionOutcome> {
     let change = match name {
         ENABLE_USER => UserChange::Enable,
@@ -197,7 +198,7 @@ pub async fn invoke(
             "action {name:?} is global, not scoped to resource type {resource_type_id:?}"
         )));
     }
-    let username = user_id(args)?;
+    let username = username_of(&user_id(args)?)?;
     let done = match change {
         UserChange::Enable => users::set_enabled(pool, &username, true).await,
         UserChange::Disable => users::set_enabled(pool, &username, false).await,

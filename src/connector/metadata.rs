@@ -128,20 +128,69 @@ pub fn account_creation_schema() -> ConnectorAccountCreationSchema {
 }
 
 /// Metadata for GetMetadata and the service-mode Hello.
-pub fn metadata(pool_id: &str, region: &str) -> ConnectorMetadata {
+pub fn metadata(pools: &[(&str, &str)]) -> ConnectorMetadata {
     let mut profile = model::Profile::default();
-    profile.text("user_pool_id", pool_id).text("region", region);
+    let (description, account_creation_schema) = match pools {
+        [(pool_id, region)] => {
+            profile.text("user_pool_id", pool_id).text("region", region);
+            (
+                format!(
+                    "Users, groups and group memberships of the Amazon Cognito user pool {pool_id} ({region})."
+                ),
+                account_creation_schema(),
+            )
+        }
+        several => {
+            let ids: Vec<String> = several.iter().map(|(id, _)| id.to_string()).collect();
+            let regions: Vec<String> = several.iter().map(|(_, r)| r.to_string()).collect();
+            profile
+                .list("user_pool_ids", &ids)
+                .list("regions", &regions);
+            let named: Vec<String> = several
+                .iter()
+                .map(|(id, region)| format!("{id} ({region})"))
+                .collect();
+            (
+                format!(
+                    "Users, groups and group memberships of {} Amazon Cognito user pools: {}.",
+                    several.len(),
+                    named.join(", ")
+                ),
+                account_creation_schema_naming_the_pool(&ids),
+            )
+        }
+    };
     ConnectorMetadata {
         display_name: DISPLAY_NAME.to_string(),
         help_url: HELP_URL.to_string(),
-        description: format!(
-            "Users, groups and group memberships of the Amazon Cognito user pool {pool_id} ({region})."
-        ),
+        description,
         profile: Some(profile.build()),
         capabilities: Some(capabilities()),
-        account_creation_schema: Some(account_creation_schema()),
+        account_creation_schema: Some(account_creation_schema),
         ..ConnectorMetadata::default()
     }
+}
+
+/// The account-creation form of a connector holding several pools: the pool to create the user
+/// in comes first.
+fn account_creation_schema_naming_the_pool(pool_ids: &[String]) -> ConnectorAccountCreationSchema {
+    use connector_account_creation_schema::{Field, StringField, field};
+    let mut schema = account_creation_schema();
+    schema.field_map.insert(
+        accounts::POOL_KEY.to_string(),
+        Field {
+            display_name: "User pool".to_string(),
+            description: format!(
+                "The user pool to create the user in: {}",
+                pool_ids.join(", ")
+            ),
+            required: true,
+            order: 0,
+            field: Some(field::Field::StringField(StringField::default())),
+            ..Field::default()
+        },
+    );
+    schema
 }
 
 #[cfg(test)]

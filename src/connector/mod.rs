@@ -6,7 +6,7 @@
 //! its grants, and the provisioning it supports. [`Connector`] dispatches to them by type id.
 //! What a user's sign-in history adds (last login, MFA status) is read by `user_activity`.
 //! Files lower in this list never import higher ones: `error`, `model`, `paging`,
-//! `profile_keys`, `change_locks`, `user_activity`, then `resource_type`, `users`, `groups`,
+//! `profile_keys`, `pool_ids`, `change_locks`, `user_activity`, then `resource_type`, `users`, `groups`,
 //! `kinds`, and on top `accounts`, `actions` and `metadata`.
 
 pub mod accounts;
@@ -18,11 +18,13 @@ pub mod kinds;
 pub mod metadata;
 pub mod model;
 pub mod paging;
+pub mod pool_ids;
 pub mod profile_keys;
 pub mod resource_type;
 pub mod user_activity;
 pub mod users;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::cognito::PoolClient;
@@ -37,6 +39,7 @@ use change_locks::ChangeLocks;
 pub use error::{ConnectorError, Result};
 pub use kinds::ResourceKind;
 pub use paging::{Cursor, ListingTrail, PageResult, held_page};
+use pool_ids::PoolIds;
 use resource_type::{Assignment, Scope};
 pub use resource_type::{Change, Partition, ResourceSyncer};
 use user_activity::{ActivityOptions, LastLogin, UserActivity};
@@ -62,6 +65,8 @@ pub struct ConnectorOptions {
     pub user_slicing: UserSlicing,
     /// Last login and MFA status.
     pub activity: ActivityOptions,
+    /// The pool's own names, or names qualified by the pool when the process holds several.
+    pub ids: PoolIds,
 }
 
 /// A Cognito user pool seen as a Baton connector.
@@ -168,7 +173,8 @@ impl Connector {
         partition: &Partition,
         cursor: &Cursor,
     ) -> Result<PageResult<Resource>> {
-        kind.syncer().list(&self.scope(), partition, cursor).await
+        let page = kind.syncer().list(&self.scope(), partition, cursor).await?;
+        Ok(page.map(|r| self.options.ids.resource_out(r)))
     }
 
     /// One page of resources of a type. Users and groups are top-level: asked for the children
@@ -192,7 +198,9 @@ impl Connector {
     pub async fn get_resource(&self, id: &ResourceId) -> Result<Resource> {
         model::checked_id("resource_id.resource", &id.resource)?;
         let kind = ResourceKind::parse(&id.resource_type)?;
-        kind.syncer().get(&self.scope(), &id.resource).await
+        let id = self.options.ids.id_in(id)?;
+        let resource = kind.syncer().get(&self.scope(), &id.resource).await?;
+        Ok(self.options.ids.resource_out(resource))
     }
 
     /// Entitlements every resource of a type has.
@@ -202,7 +210,12 @@ impl Connector {
 
     /// Entitlements of one resource; they fit in one page.
     pub fn list_entitlements(&self, resource: &Resource) -> Result<Vec<Entitlement>> {
-        Ok(self.syncer_of(resource)?.entitlements(resource))
+        let resource = self.options.ids.resource_in(resource)?;
+        let entitlements = self.syncer_of(&resource)?.entitlements(&resource);
+        Ok(entitlements
+            .into_iter()
+            .map(|e| self.options.ids.entitlement_out(e))
+            .collect())
     }
 
     pub async fn list_grants(
@@ -210,8 +223,10 @@ impl Connector {
         resource: &Resource,
         cursor: &Cursor,
     ) -> Result<PageResult<Grant>> {
-        let syncer = self.syncer_of(resource)?;
-        syncer.grants(&self.scope(), resource, cursor).await
+        let resource = self.options.ids.resource_in(resource)?;
+        let syncer = self.syncer_of(&resource)?;
+        let page = syncer.grants(&self.scope(), &resource, cursor).await?;
+        Ok(page.map(|g| self.options.ids.grant_out(g)))
     }
 
     /// A page of memberships for a full sync, read from the side of `resource`, whichever side
@@ -223,10 +238,12 @@ impl Connector {
         resource: &Resource,
         cursor: &Cursor,
     ) -> Result<PageResult<Grant>> {
-        if self.kind_of(resource)? == ResourceKind::User {
-            return groups::memberships_of_user(&self.pool, resource, cursor).await;
+        if self.kind_of(resource)? != ResourceKind::User {
+            return self.list_grants(resource, cursor).await;
         }
-        self.list_grants(resource, cursor).await
+        let user = self.options.ids.resource_in(resource)?;
+        let page = groups::memberships_of_user(&self.pool, &user, cursor).await?;
+        Ok(page.map(|g| self.options.ids.grant_out(g)))
     }
 
     fn kind_of(&self, resource: &Resource) -> Result<ResourceKind> {
@@ -244,20 +261,40 @@ impl Connector {
         entitlement: Option<&Entitlement>,
         principal: Option<&Resource>,
     ) -> Result<(Grant, Change)> {
-        let (syncer, asked) = granting(entitlement, principal)?;
-        syncer.grant(&self.scope(), &asked).await
+        let (entitlement, principal) = self.assignment_in(entitlement, principal)?;
+        let (syncer, asked) = granting(entitlement.as_deref(), principal.as_deref())?;
+        let (grant, change) = syncer.grant(&self.scope(), &asked).await?;
+        Ok((self.options.ids.grant_out(grant), change))
     }
 
     pub async fn revoke(&self, grant: &Grant) -> Result<Change> {
-        let (syncer, asked) = granting(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+        let (entitlement, principal) =
+            self.assignment_in(grant.entitlement.as_ref(), grant.principal.as_ref())?;
+        let (syncer, asked) = granting(entitlement.as_deref(), principal.as_deref())?;
         syncer.revoke(&self.scope(), &asked).await
+    }
+
+    /// A grant or revoke's entitlement and principal in the pool's own names.
+    #[allow(clippy::type_complexity)]
+    fn assignment_in<'a>(
+        &self,
+        entitlement: Option<&'a Entitlement>,
+        principal: Option<&'a Resource>,
+    ) -> Result<(Option<Cow<'a, Entitlement>>, Option<Cow<'a, Resource>>)> {
+        let ids = &self.options.ids;
+        Ok((
+            entitlement.map(|e| ids.entitlement_in(e)).transpose()?,
+            principal.map(|p| ids.resource_in(p)).transpose()?,
+        ))
     }
 
     pub async fn create_account(
         &self,
         request: &CreateAccountRequest,
     ) -> Result<CreateAccountResponse> {
-        accounts::create_account(&self.pool, request).await
+        let mut created = accounts::create_account(&self.pool, request).await?;
+        accounts::map_resource(&mut created, |r| self.options.ids.resource_out(r));
+        Ok(created)
     }
 
     /// Deletes a resource, if its type allows (users do, groups do not).
@@ -267,6 +304,7 @@ impl Connector {
         })?;
         model::checked_id("resource_id.resource", &id.resource)?;
         let kind = ResourceKind::parse(&id.resource_type)?;
+        let id = self.options.ids.id_in(id)?;
         kind.syncer().delete(&self.scope(), &id.resource).await
     }
 
@@ -292,7 +330,17 @@ impl Connector {
         resource_type_id: &str,
         args: Option<&prost_types::Struct>,
     ) -> Result<ActionOutcome> {
-        actions::invoke(&self.pool, &self.actions, name, resource_type_id, args).await
+        let ids = &self.options.ids;
+        let user = |id: &str| ids.local_name(actions::USER_ID, id).map(str::to_string);
+        actions::invoke(
+            &self.pool,
+            &self.actions,
+            name,
+            resource_type_id,
+            args,
+            user,
+        )
+        .await
     }
 
     pub fn action_status(&self, id: &str) -> Result<ActionOutcome> {

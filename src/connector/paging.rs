@@ -71,6 +71,14 @@ impl<T> PageResult<T> {
     pub fn last(items: Vec<T>) -> Self {
         Self { items, next: None }
     }
+
+    /// The same page with each item changed (the same cursor).
+    pub fn map<U>(self, change: impl FnMut(T) -> U) -> PageResult<U> {
+        PageResult {
+            items: self.items.into_iter().map(change).collect(),
+            next: self.next,
+        }
+    }
 }
 
 /// Turns a Cognito page fetched at `cursor` into Baton messages: drops what an earlier response

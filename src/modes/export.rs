@@ -26,7 +26,7 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     let output = export.output.as_deref().map(output_file).transpose()?;
     let state = FeedState::new(&export.state)?;
     let shutdown = Shutdown::listen()?;
-    let connector = connector(settings).await;
+    let connector = connector(settings, "export").await?;
     // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
     let meta = FeedMeta::local(&connector);
     let (stop, cancelled) = (shutdown.requested_owned(), shutdown.token().clone());

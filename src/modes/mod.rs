@@ -17,9 +17,11 @@ use crate::c1z::C1zError;
 use tokio_util::sync::CancellationToken;
 
 use crate::changes::FeedError;
-use crate::cognito::PoolClient;
-use crate::cognito::settings::ClientSettings;
+use crate::cognito::settings::{ClientSettings, PoolRef};
+use crate::cognito::{PoolClient, SharedCalls};
+use crate::connector::pool_ids::PoolIds;
 use crate::connector::{Connector, ConnectorOptions};
+use crate::fleet::Fleet;
 use crate::service::error::ServiceError;
 use crate::sync::SyncError;
 
@@ -76,17 +78,55 @@ impl RunError {
     }
 }
 
-/// Everything a mode that reads a pool takes: how to reach it, and what the connector lists.
+/// Everything a mode that reads pools takes: how to reach each, and what the connector lists.
 #[derive(Clone, Debug)]
 pub struct PoolSettings {
-    pub client: ClientSettings,
+    /// The pools, in the order named; never empty.
+    pub pools: Vec<ClientSettings>,
     pub options: ConnectorOptions,
 }
 
-/// The connector for a pool, as every mode that reads Cognito builds it.
-pub async fn connector(settings: &PoolSettings) -> Arc<Connector> {
-    let pool = Arc::new(PoolClient::connect(&settings.client).await);
-    Arc::new(Connector::new(pool, settings.options.clone()))
+impl PoolSettings {
+    /// The one pool a mode that reads a single pool takes; several are refused, naming the mode.
+    pub fn only_pool(&self, mode: &str) -> Result<&ClientSettings, RunError> {
+        match self.pools.as_slice() {
+            [only] => Ok(only),
+            _ => Err(RunError::Usage(format!(
+                "--user-pool-id: {mode} reads one user pool at a time, and {} are given",
+                self.pools.len()
+            ))),
+        }
+    }
+}
+
+/// Every pool's connector, as every mode that reads Cognito builds them: one client per pool,
+/// pacing together per account and Region. With several pools their ids are qualified.
+pub async fn fleet(settings: &PoolSettings) -> Result<Arc<Fleet>, RunError> {
+    let shared = SharedCalls::default();
+    let several = settings.pools.len() > 1;
+    let mut pools = Vec::with_capacity(settings.pools.len());
+    for client in &settings.pools {
+        let pool = Arc::new(PoolClient::connect(client, &shared).await);
+        let options = ConnectorOptions {
+            ids: if several {
+                PoolIds::qualified(&client.pool.id)
+            } else {
+                PoolIds::default()
+            },
+            ..settings.options.clone()
+        };
+        pools.push(Arc::new(Connector::new(pool, options)));
+    }
+    Fleet::new(pools)
+        .map(Arc::new)
+        .ok_or_else(|| RunError::Usage(PoolRef::missing().to_string()))
+}
+
+/// The connector of a mode that reads one pool (see [`PoolSettings::only_pool`]).
+pub async fn connector(settings: &PoolSettings, mode: &str) -> Result<Arc<Connector>, RunError> {
+    let client = settings.only_pool(mode)?;
+    let pool = Arc::new(PoolClient::connect(client, &SharedCalls::default()).await);
+    Ok(Arc::new(Connector::new(pool, settings.options.clone())))
 }
 
 /// SIGINT or SIGTERM, listened for from the moment [`Shutdown::listen`] returns: a signal that

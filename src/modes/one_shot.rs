@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::table::Table;
-use super::{PoolSettings, RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::c1z::C1zWriter;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
@@ -13,10 +13,10 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     // Fails before any Cognito call when the destination cannot be written.
     let writer = C1zWriter::create(file)?;
-    let connector = connector(settings).await;
-    let engine = SyncEngine::new(connector.clone());
-    tracing::info!(pool_id = %settings.client.pool.id, file = %file.display(), "sync started");
-    let display = ProgressDisplay::start(engine.progress(), connector);
+    let fleet = fleet(settings).await?;
+    let engine = SyncEngine::new(fleet.clone());
+    tracing::info!(pool_ids = %fleet.pool_ids(), file = %file.display(), "sync started");
+    let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let outcome = engine.run(writer, shutdown.requested()).await;
     let (writer, summary) = match outcome {
         Ok(done) => done,
@@ -54,17 +54,12 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
         duration_s = summary.duration.as_secs_f64(),
         "sync finished"
     );
-    print_summary(
-        &settings.client.pool.id,
-        &written.path,
-        written.bytes,
-        &summary,
-    )?;
+    print_summary(&fleet.pool_ids(), &written.path, written.bytes, &summary)?;
     Ok(())
 }
 
 fn print_summary(
-    pool_id: &str,
+    pool_ids: &str,
     path: &Path,
     bytes: u64,
     summary: &SyncSummary,
@@ -72,7 +67,7 @@ fn print_summary(
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "Synced user pool {pool_id} into {} ({}) in {:.1}s",
+        "Synced user pool {pool_ids} into {} ({}) in {:.1}s",
         path.display(),
         human_bytes(bytes),
         summary.duration.as_secs_f64()

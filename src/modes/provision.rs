@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{PoolSettings, RunError, connector};
+use super::{PoolSettings, RunError, fleet};
 use crate::c1z::C1zReader;
 use crate::connector::{Change, ConnectorError};
 use crate::pb::v2::{
@@ -102,20 +102,19 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                     file.display()
                 ))
             })?;
-            let connector = connector(settings).await;
-            let (grant, change) =
-                connector
-                    .grant(Some(&found), Some(&who))
-                    .await
-                    .map_err(refused(|message| {
-                        if message.starts_with("principal") {
-                            "--grant-principal-type"
-                        } else if message.contains("user") {
-                            "--grant-principal"
-                        } else {
-                            "--grant-entitlement"
-                        }
-                    }))?;
+            let fleet = fleet(settings).await?;
+            let (grant, change) = fleet
+                .grant(Some(&found), Some(&who))
+                .await
+                .map_err(refused(|message| {
+                    if message.starts_with("principal") {
+                        "--grant-principal-type"
+                    } else if message.contains("user") {
+                        "--grant-principal"
+                    } else {
+                        "--grant-entitlement"
+                    }
+                }))?;
             match change {
                 Change::Made => say(&format!(
                     "granted {} to {principal_type}:{principal} (grant {})",
@@ -135,8 +134,8 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                     file.display()
                 ))
             })?;
-            let connector = connector(settings).await;
-            match connector
+            let fleet = fleet(settings).await?;
+            match fleet
                 .revoke(&found)
                 .await
                 .map_err(refused(|_| "--revoke-grant"))?
@@ -188,20 +187,19 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 encryption_configs: Vec::new(),
                 resource_type_id: resource_type.unwrap_or_default(),
             };
-            let connector = connector(settings).await;
-            let response =
-                connector
-                    .create_account(&request)
-                    .await
-                    .map_err(refused(|message| {
-                        if message.contains("resource type") {
-                            "--create-account-resource-type"
-                        } else if message.contains("account_info.login") {
-                            "--create-account-login"
-                        } else {
-                            "--create-account-profile"
-                        }
-                    }))?;
+            let fleet = fleet(settings).await?;
+            let response = fleet
+                .create_account(&request)
+                .await
+                .map_err(refused(|message| {
+                    if message.contains("resource type") {
+                        "--create-account-resource-type"
+                    } else if message.contains("account_info.login") {
+                        "--create-account-login"
+                    } else {
+                        "--create-account-profile"
+                    }
+                }))?;
             match response.result {
                 Some(create_account_response::Result::Success(done)) => {
                     let status = done
@@ -226,18 +224,17 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
                 resource: resource.clone(),
                 baton_resource: false,
             };
-            let connector = connector(settings).await;
-            let deleted =
-                connector
-                    .delete_resource(Some(&id))
-                    .await
-                    .map_err(refused(|message| {
-                        if message.starts_with("unknown resource type") {
-                            "--delete-resource-type"
-                        } else {
-                            "--delete-resource"
-                        }
-                    }))?;
+            let fleet = fleet(settings).await?;
+            let deleted = fleet
+                .delete_resource(Some(&id))
+                .await
+                .map_err(refused(|message| {
+                    if message.starts_with("unknown resource type") {
+                        "--delete-resource-type"
+                    } else {
+                        "--delete-resource"
+                    }
+                }))?;
             match deleted {
                 Change::Made => say(&format!("deleted {resource_type}:{resource}")),
                 Change::AlreadySo => say(&format!(
@@ -251,8 +248,8 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
             resource_type,
         } => {
             let args = struct_from_json(json_object("invoke-action-args", &args)?);
-            let connector = connector(settings).await;
-            let outcome = connector
+            let fleet = fleet(settings).await?;
+            let outcome = fleet
                 .invoke_action(
                     &name,
                     resource_type.as_deref().unwrap_or_default(),
@@ -281,8 +278,8 @@ pub async fn run(settings: &PoolSettings, file: &Path, request: Request) -> Resu
             }
         }
         Request::ListActionSchemas { resource_type } => {
-            let connector = connector(settings).await;
-            let schemas: Vec<_> = connector
+            let fleet = fleet(settings).await?;
+            let schemas: Vec<_> = fleet
                 .action_schemas(resource_type.as_deref().unwrap_or_default())
                 .iter()
                 .map(to_protojson)

@@ -34,7 +34,7 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
         wait: None,
         ..run.settings
     };
-    let feed = EventFeed::new(connector(pool).await, settings);
+    let feed = EventFeed::new(connector(pool, "--event-feed").await?, settings);
     let mut cursor = run.cursor.unwrap_or_default();
     let start_at = run
         .start_at

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::{PoolSettings, RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::event_journal::event_feed::EventFeedSettings;
 use crate::secret::Secret;
 use crate::server::listen_tls::TlsFiles;
@@ -85,11 +85,10 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
         addr: serve.listen,
         source,
     })?;
-    let connector = connector(settings).await;
+    let fleet = fleet(settings).await?;
     tracing::info!(
         %addr,
-        pool_id = %settings.client.pool.id,
-        region = %settings.client.region,
+        pool_ids = %fleet.pool_ids(),
         provisioning = serve.provisioning,
         tls = options.tls.is_some(),
         mutual_tls = serve.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some()),
@@ -99,13 +98,7 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
     // The bound address on stdout, for whoever started the server with port 0.
     println!("listening on {addr}");
     let in_flight = options.in_flight.clone();
-    let server = crate::server::serve(
-        listener,
-        connector,
-        settings.client.region.clone(),
-        options,
-        shutdown.requested_owned(),
-    );
+    let server = crate::server::serve(listener, fleet, options, shutdown.requested_owned());
     tokio::pin!(server);
     let deadline = async {
         shutdown.requested().await;

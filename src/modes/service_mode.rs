@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{PoolSettings, RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::connector::ConnectorError;
 use crate::connector::metadata::{self, SDK_VERSION};
 use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
@@ -62,10 +62,10 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
     workfiles::sweep(&std::env::temp_dir(), |name| {
         name.starts_with(sync_task::SYNC_DIR_PREFIX)
     });
-    let connector = connector(pool).await;
+    let fleet = fleet(pool).await?;
     // A pool that is missing or refuses these credentials would fail every task: stop now,
     // with the reason, rather than take tasks. A throttled or unreachable pool may recover.
-    match connector.validate().await {
+    match fleet.validate().await {
         Ok(_) => {}
         Err(ConnectorError::Cognito(err)) if err.is_retryable() => {
             tracing::warn!(error = %err, "the pool is not reachable yet; starting anyway");
@@ -74,7 +74,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
             return Err(RunError::Failed(format!("the pool cannot be used: {err}")));
         }
     }
-    let health = HealthState::new(connector.clone());
+    let health = HealthState::new(fleet.clone());
     if let Some(addr) = settings.health_check {
         let bound = health::start(addr, health.clone()).await?;
         tracing::info!(%bound, "health endpoint listening");
@@ -98,23 +98,24 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         task_id: String::new(),
         build_info: Some(system::build_info()),
         os_info: Some(system::os_info()),
-        connector_metadata: Some(metadata::metadata(
-            &pool.client.pool.id,
-            &pool.client.region,
-        )),
+        connector_metadata: Some(metadata::metadata(&fleet.places())),
         annotations: Vec::new(),
     };
+    // The event feeds read one pool so far.
+    let feed = fleet
+        .single()
+        .map(|only| EventFeed::new(only.clone(), settings.event_feed));
     let runner = Arc::new(TaskRunner {
-        connector: connector.clone(),
         platform: platform.clone(),
-        actions: ActionsApi::new(connector.clone(), settings.provisioning),
-        provisioner: tasks::provisioner(&connector, settings.provisioning),
-        events: EventsApi::new(EventFeed::new(connector.clone(), settings.event_feed)),
+        actions: ActionsApi::new(fleet.clone(), settings.provisioning),
+        provisioner: tasks::provisioner(&fleet, settings.provisioning),
+        events: EventsApi::new(feed, fleet.pools().len()),
         hello,
+        fleet: fleet.clone(),
     });
     tracing::info!(
         platform = %settings.api_host,
-        pool_id = %pool.client.pool.id,
+        pool_ids = %fleet.pool_ids(),
         provisioning = settings.provisioning,
         "service mode starting"
     );

@@ -76,7 +76,7 @@ pub struct WatchSettings {
 
 pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
-    let connector = connector(settings).await;
+    let connector = connector(settings, "watch").await?;
     let state = FeedState::new(&watch.state)?;
     loop {
         let outcome = tokio::select! {

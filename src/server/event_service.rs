@@ -12,12 +12,23 @@ use crate::pb::v2::*;
 
 #[derive(Clone)]
 pub struct EventsApi {
-    feed: Arc<EventFeed>,
+    /// None when the server holds several pools: the feeds read one pool so far, and list none.
+    feed: Option<Arc<EventFeed>>,
+    pools: usize,
 }
 
 impl EventsApi {
-    pub fn new(feed: Arc<EventFeed>) -> Self {
-        Self { feed }
+    pub fn new(feed: Option<Arc<EventFeed>>, pools: usize) -> Self {
+        Self { feed, pools }
+    }
+
+    fn feed(&self) -> Result<&Arc<EventFeed>, Status> {
+        self.feed.as_ref().ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "event feeds read one user pool; this connector holds {}",
+                self.pools
+            ))
+        })
     }
 }
 
@@ -28,7 +39,7 @@ impl EventService for EventsApi {
         _: Request<ListEventFeedsRequest>,
     ) -> Result<Response<ListEventFeedsResponse>, Status> {
         Ok(Response::new(ListEventFeedsResponse {
-            list: self.feed.feeds(),
+            list: self.feed.as_ref().map(|f| f.feeds()).unwrap_or_default(),
             annotations: Vec::new(),
         }))
     }
@@ -44,7 +55,7 @@ impl EventService for EventsApi {
             .transpose()
             .map_err(|err| Status::invalid_argument(format!("start_at: {err}")))?;
         let response = self
-            .feed
+            .feed()?
             .list(EventsRequest {
                 feed_id: request.event_feed_id,
                 cursor: request.cursor,

@@ -1,12 +1,13 @@
-//! Thin adapters from the generated sync-side service traits to the [`Connector`]: decode and
-//! check the request, call the connector, encode the page token. No Cognito logic here.
+//! Thin adapters from the generated sync-side service traits to the [`Fleet`] of pools: decode
+//! and check the request, call the fleet, encode the page token. No Cognito logic here.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use super::page_token::PageTokens;
-use crate::connector::{Connector, ResourceKind, held_page, metadata};
+use crate::connector::{held_page, metadata};
+use crate::fleet::Fleet;
 use crate::pb::v2::connector_service_server::ConnectorService;
 use crate::pb::v2::entitlements_service_server::EntitlementsService;
 use crate::pb::v2::grants_service_server::GrantsService;
@@ -18,19 +19,14 @@ use crate::pb::v2::*;
 /// Serves the sync side of the connector protocol.
 #[derive(Clone)]
 pub struct SyncApi {
-    connector: Arc<Connector>,
+    fleet: Arc<Fleet>,
     tokens: PageTokens,
-    region: String,
 }
 
 impl SyncApi {
-    pub fn new(connector: Arc<Connector>, region: String) -> Self {
-        let tokens = PageTokens::new(connector.pool().pool_id(), &connector.user_filter_text());
-        Self {
-            connector,
-            tokens,
-            region,
-        }
+    pub fn new(fleet: Arc<Fleet>) -> Self {
+        let tokens = PageTokens::new(&fleet.pool_ids(), &fleet.pools()[0].user_filter_text());
+        Self { fleet, tokens }
     }
 
     /// One page of a listing the connector holds whole (see [`held_page`]) and the token that
@@ -64,10 +60,7 @@ impl ConnectorService for SyncApi {
         _: Request<ConnectorServiceGetMetadataRequest>,
     ) -> Result<Response<ConnectorServiceGetMetadataResponse>, Status> {
         Ok(Response::new(ConnectorServiceGetMetadataResponse {
-            metadata: Some(metadata::metadata(
-                self.connector.pool().pool_id(),
-                &self.region,
-            )),
+            metadata: Some(metadata::metadata(&self.fleet.places())),
         }))
     }
 
@@ -75,7 +68,7 @@ impl ConnectorService for SyncApi {
         &self,
         _: Request<ConnectorServiceValidateRequest>,
     ) -> Result<Response<ConnectorServiceValidateResponse>, Status> {
-        self.connector.validate().await?;
+        self.fleet.validate().await?;
         Ok(Response::new(ConnectorServiceValidateResponse {
             annotations: Vec::new(),
             sdk_version: metadata::SDK_VERSION.to_string(),
@@ -101,7 +94,7 @@ impl ResourceTypesService for SyncApi {
             "resource-types",
             &request.page_token,
             request.page_size,
-            self.connector.resource_types(),
+            self.fleet.resource_types(),
         )?;
         Ok(Response::new(
             ResourceTypesServiceListResourceTypesResponse {
@@ -120,14 +113,21 @@ impl ResourcesService for SyncApi {
         request: Request<ResourcesServiceListResourcesRequest>,
     ) -> Result<Response<ResourcesServiceListResourcesResponse>, Status> {
         let request = request.into_inner();
-        let kind = ResourceKind::parse(&request.resource_type_id)?;
-        let listing = format!("resources/{}", request.resource_type_id);
+        let parent = request.parent_resource_id.as_ref();
+        // A child listing's token resumes only the listing of that parent.
+        let listing = match parent {
+            Some(parent) => format!(
+                "resources/{}/{}/{}",
+                request.resource_type_id, parent.resource_type, parent.resource
+            ),
+            None => format!("resources/{}", request.resource_type_id),
+        };
         let cursor = self
             .tokens
             .decode(&listing, &request.page_token, request.page_size)?;
         let page = self
-            .connector
-            .list_resources(kind, request.parent_resource_id.as_ref(), &cursor)
+            .fleet
+            .list_resources(&request.resource_type_id, parent, &cursor)
             .await?;
         Ok(Response::new(ResourcesServiceListResourcesResponse {
             list: page.items,
@@ -145,7 +145,7 @@ impl ResourceGetterService for SyncApi {
     ) -> Result<Response<ResourceGetterServiceGetResourceResponse>, Status> {
         let request = request.into_inner();
         let id = required(request.resource_id.as_ref(), "resource_id")?;
-        let resource = self.connector.get_resource(id).await?;
+        let resource = self.fleet.get_resource(id).await?;
         Ok(Response::new(ResourceGetterServiceGetResourceResponse {
             resource: Some(resource),
             annotations: Vec::new(),
@@ -166,7 +166,7 @@ impl EntitlementsService for SyncApi {
             &listing,
             &request.page_token,
             request.page_size,
-            self.connector.list_entitlements(resource)?,
+            self.fleet.list_entitlements(resource)?,
         )?;
         Ok(Response::new(EntitlementsServiceListEntitlementsResponse {
             list,
@@ -180,12 +180,12 @@ impl EntitlementsService for SyncApi {
         request: Request<EntitlementsServiceListStaticEntitlementsRequest>,
     ) -> Result<Response<EntitlementsServiceListStaticEntitlementsResponse>, Status> {
         let request = request.into_inner();
-        let kind = ResourceKind::parse(&request.resource_type_id)?;
         let (list, next_page_token) = self.held_listing(
             "static-entitlements",
             &request.page_token,
             request.page_size,
-            self.connector.list_static_entitlements(kind),
+            self.fleet
+                .list_static_entitlements(&request.resource_type_id)?,
         )?;
         Ok(Response::new(
             EntitlementsServiceListStaticEntitlementsResponse {
@@ -209,7 +209,7 @@ impl GrantsService for SyncApi {
         let cursor = self
             .tokens
             .decode(&listing, &request.page_token, request.page_size)?;
-        let page = self.connector.list_grants(resource, &cursor).await?;
+        let page = self.fleet.list_grants(resource, &cursor).await?;
         Ok(Response::new(GrantsServiceListGrantsResponse {
             list: page.items,
             next_page_token: self.tokens.encode(&listing, page.next.as_ref()),

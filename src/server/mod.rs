@@ -17,8 +17,8 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
-use crate::connector::Connector;
 use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
+use crate::fleet::Fleet;
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::secret::Secret;
 
@@ -74,16 +74,19 @@ pub struct ServeOptions {
 /// waits for the ones in flight (the caller bounds that wait).
 pub async fn serve(
     listener: TcpListener,
-    connector: Arc<Connector>,
-    region: String,
+    fleet: Arc<Fleet>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let provisioning = options.provisioning;
-    let actions = ActionsApi::new(connector.clone(), provisioning);
-    let provisioner = ProvisioningApi::new(connector.clone());
-    let events = EventsApi::new(EventFeed::new(connector.clone(), options.event_feed));
-    let sync = SyncApi::new(connector, region);
+    let actions = ActionsApi::new(fleet.clone(), provisioning);
+    let provisioner = ProvisioningApi::new(fleet.clone());
+    // The event feeds read one pool so far.
+    let feed = fleet
+        .single()
+        .map(|only| EventFeed::new(only.clone(), options.event_feed));
+    let events = EventsApi::new(feed, fleet.pools().len());
+    let sync = SyncApi::new(fleet);
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ConnectorServiceServer<SyncApi>>()

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use crate::connector::Change;
 use crate::connector::actions::ActionOutcome;
-use crate::connector::{Change, Connector};
+use crate::fleet::Fleet;
 use crate::pb::pack;
 use crate::pb::v2::account_manager_service_server::AccountManagerService;
 use crate::pb::v2::action_service_server::ActionService;
@@ -19,16 +20,16 @@ use crate::pb::v2::*;
 /// Serves provisioning: grants, revokes, account creation and deletion.
 #[derive(Clone)]
 pub struct ProvisioningApi {
-    connector: Arc<Connector>,
+    fleet: Arc<Fleet>,
 }
 
 impl ProvisioningApi {
-    pub fn new(connector: Arc<Connector>) -> Self {
-        Self { connector }
+    pub fn new(fleet: Arc<Fleet>) -> Self {
+        Self { fleet }
     }
 
     async fn delete(&self, id: Option<&ResourceId>) -> Result<Vec<prost_types::Any>, Status> {
-        Ok(match self.connector.delete_resource(id).await? {
+        Ok(match self.fleet.delete_resource(id).await? {
             Change::Made => Vec::new(),
             Change::AlreadySo => vec![pack(&ResourceDoesNotExist {})],
         })
@@ -43,7 +44,7 @@ impl GrantManagerService for ProvisioningApi {
     ) -> Result<Response<GrantManagerServiceGrantResponse>, Status> {
         let request = request.into_inner();
         let (grant, change) = self
-            .connector
+            .fleet
             .grant(request.entitlement.as_ref(), request.principal.as_ref())
             .await?;
         let annotations = match change {
@@ -64,7 +65,7 @@ impl GrantManagerService for ProvisioningApi {
         let grant = request
             .grant
             .ok_or_else(|| Status::invalid_argument("grant is required"))?;
-        let annotations = match self.connector.revoke(&grant).await? {
+        let annotations = match self.fleet.revoke(&grant).await? {
             Change::Made => Vec::new(),
             Change::AlreadySo => vec![pack(&GrantAlreadyRevoked {})],
         };
@@ -80,7 +81,7 @@ impl AccountManagerService for ProvisioningApi {
         &self,
         request: Request<CreateAccountRequest>,
     ) -> Result<Response<CreateAccountResponse>, Status> {
-        let response = self.connector.create_account(request.get_ref()).await?;
+        let response = self.fleet.create_account(request.get_ref()).await?;
         Ok(Response::new(response))
     }
 }
@@ -141,14 +142,14 @@ impl CredentialManagerService for ProvisioningApi {
 /// user, so it needs provisioning enabled like every other change.
 #[derive(Clone)]
 pub struct ActionsApi {
-    connector: Arc<Connector>,
+    fleet: Arc<Fleet>,
     provisioning: bool,
 }
 
 impl ActionsApi {
-    pub fn new(connector: Arc<Connector>, provisioning: bool) -> Self {
+    pub fn new(fleet: Arc<Fleet>, provisioning: bool) -> Self {
         Self {
-            connector,
+            fleet,
             provisioning,
         }
     }
@@ -175,7 +176,7 @@ impl ActionService for ActionsApi {
         }
         let request = request.into_inner();
         let outcome = self
-            .connector
+            .fleet
             .invoke_action(
                 &request.name,
                 &request.resource_type_id,
@@ -195,7 +196,7 @@ impl ActionService for ActionsApi {
         &self,
         request: Request<GetActionStatusRequest>,
     ) -> Result<Response<GetActionStatusResponse>, Status> {
-        let outcome = self.connector.action_status(&request.get_ref().id)?;
+        let outcome = self.fleet.action_status(&request.get_ref().id)?;
         Ok(Response::new(status_response(outcome)))
     }
 
@@ -203,7 +204,7 @@ impl ActionService for ActionsApi {
         &self,
         request: Request<GetActionSchemaRequest>,
     ) -> Result<Response<GetActionSchemaResponse>, Status> {
-        let schema = self.connector.action_schema(&request.get_ref().name)?;
+        let schema = self.fleet.action_schema(&request.get_ref().name)?;
         Ok(Response::new(GetActionSchemaResponse {
             schema: Some(schema),
             annotations: Vec::new(),
@@ -216,7 +217,7 @@ impl ActionService for ActionsApi {
     ) -> Result<Response<ListActionSchemasResponse>, Status> {
         Ok(Response::new(ListActionSchemasResponse {
             schemas: self
-                .connector
+                .fleet
                 .action_schemas(&request.get_ref().resource_type_id),
             annotations: Vec::new(),
         }))

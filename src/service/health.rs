@@ -28,7 +28,7 @@ use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 use super::error::ServiceError;
-use crate::connector::Connector;
+use crate::fleet::Fleet;
 
 /// The `/health` check's own time limit, so a stuck Cognito call fails the probe instead of
 /// hanging it.
@@ -37,14 +37,14 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 /// What the probes report on.
 pub struct HealthState {
     ready: AtomicBool,
-    connector: Arc<Connector>,
+    fleet: Arc<Fleet>,
 }
 
 impl HealthState {
-    pub fn new(connector: Arc<Connector>) -> Arc<Self> {
+    pub fn new(fleet: Arc<Fleet>) -> Arc<Self> {
         Arc::new(Self {
             ready: AtomicBool::new(false),
-            connector,
+            fleet,
         })
     }
 
@@ -75,7 +75,7 @@ impl HealthState {
             READY_PATH => not_ready(),
             HEALTH_PATH if !self.is_ready() => not_ready(),
             HEALTH_PATH => {
-                match tokio::time::timeout(HEALTH_TIMEOUT, self.connector.validate()).await {
+                match tokio::time::timeout(HEALTH_TIMEOUT, self.fleet.validate()).await {
                     Ok(Ok(_)) => (StatusCode::OK, json!({"status": "healthy"})),
                     Ok(Err(err)) => (
                         StatusCode::SERVICE_UNAVAILABLE,

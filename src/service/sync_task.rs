@@ -12,7 +12,7 @@ use tonic::Status;
 use super::outcome::Outcome;
 use super::platform::PlatformClient;
 use crate::c1z::{C1zError, C1zWriter};
-use crate::connector::Connector;
+use crate::fleet::Fleet;
 use crate::pb::baton::task::SyncFullTask;
 use crate::pb::v2::ResourceId;
 use crate::sync::{SyncEngine, SyncError, SyncScope};
@@ -69,7 +69,7 @@ pub fn heartbeat_interval(given: Option<&prost_types::Duration>) -> Duration {
 
 /// What a sync task needs of the worker: the connector to sync, the platform to report to.
 pub struct SyncContext {
-    pub connector: Arc<Connector>,
+    pub fleet: Arc<Fleet>,
     pub platform: Arc<PlatformClient>,
 }
 
@@ -90,7 +90,7 @@ pub async fn run(
             non_retryable: true,
         };
     }
-    let known = context.connector.resource_types();
+    let known = context.fleet.resource_types();
     if let Some(unknown) = sync
         .sync_resource_type_ids
         .iter()
@@ -211,7 +211,7 @@ async fn sync_and_upload(
         Err(e) => return failed(Status::internal(e.to_string())),
     };
     tracing::info!(task_id, file = %path.display(), "sync task started");
-    let engine = SyncEngine::new(context.connector.clone())
+    let engine = SyncEngine::new(context.fleet.clone())
         .with_scope(scope)
         .with_resource_types(type_ids);
     tokio::pin!(stopped);

@@ -11,7 +11,7 @@ use tonic::{Response, Status};
 use super::outcome::Outcome;
 use super::platform::PlatformClient;
 use super::sync_task::{self, Cancel, SyncContext};
-use crate::connector::Connector;
+use crate::fleet::Fleet;
 use crate::pb::baton::task::TaskType;
 use crate::pb::baton::{BatonServiceHelloRequest, Task};
 use crate::pb::pack;
@@ -79,9 +79,9 @@ pub trait Provisioner:
 impl<T: GrantManagerService + AccountManagerService + ResourceManagerService> Provisioner for T {}
 
 /// The provisioner `--provisioning` selects.
-pub fn provisioner(connector: &Arc<Connector>, provisioning: bool) -> Arc<dyn Provisioner> {
+pub fn provisioner(fleet: &Arc<Fleet>, provisioning: bool) -> Arc<dyn Provisioner> {
     if provisioning {
-        Arc::new(ProvisioningApi::new(connector.clone()))
+        Arc::new(ProvisioningApi::new(fleet.clone()))
     } else {
         Arc::new(Absent)
     }
@@ -89,7 +89,7 @@ pub fn provisioner(connector: &Arc<Connector>, provisioning: bool) -> Arc<dyn Pr
 
 /// Everything a task may need.
 pub struct TaskRunner {
-    pub connector: Arc<Connector>,
+    pub fleet: Arc<Fleet>,
     pub platform: Arc<PlatformClient>,
     pub actions: ActionsApi,
     pub provisioner: Arc<dyn Provisioner>,
@@ -139,7 +139,7 @@ impl TaskRunner {
         match task_type {
             TaskType::SyncFull(sync) => {
                 let context = SyncContext {
-                    connector: self.connector.clone(),
+                    fleet: self.fleet.clone(),
                     platform: self.platform.clone(),
                 };
                 sync_task::run(&context, &task.id, sync, cancel).await

@@ -29,10 +29,14 @@ use tokio::task::JoinSet;
 
 use crate::cognito::CognitoError;
 use crate::cognito::pacing::{prioritized, timing_waits};
+use crate::cognito::records::PoolDescription;
 use crate::cognito::stats::OperationStats;
+use crate::connector::pool_ids::POOL_TYPE_ID;
 use crate::connector::{Connector, ConnectorError, Cursor, ListingTrail, Partition, ResourceKind};
+use crate::fleet::{Fleet, user_pools};
 use crate::pb::v2::{
-    Grant, Resource, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants, SkipGrants,
+    Grant, Resource, ResourceId, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants,
+    SkipGrants,
 };
 use plan::{ChainPace, Listed, ListingPlan};
 pub use progress::{Phase, Progress};
@@ -83,9 +87,11 @@ fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_f64(d.as_secs_f64())
 }
 
-/// Runs syncs of one connector.
+/// Runs syncs of every pool of a fleet into one store; each pool's listings form a pipeline of
+/// their own, and the pools' pipelines run side by side (pools of one account and Region pace
+/// together, so they share its quotas rather than each taking a share).
 pub struct SyncEngine {
-    connector: Arc<Connector>,
+    fleet: Arc<Fleet>,
     progress: Arc<Progress>,
     scope: SyncScope,
     /// Only these resource types (a platform task's `sync_resource_type_ids`); empty for all.
@@ -114,9 +120,9 @@ fn skips_grants(annotations: &[prost_types::Any]) -> bool {
 }
 
 impl SyncEngine {
-    pub fn new(connector: Arc<Connector>) -> Self {
+    pub fn new(fleet: Arc<Fleet>) -> Self {
         Self {
-            connector,
+            fleet,
             progress: Arc::new(Progress::default()),
             scope: SyncScope::default(),
             type_ids: Vec::new(),
@@ -141,7 +147,7 @@ impl SyncEngine {
         summary: &mut SyncSummary,
     ) -> Result<Vec<ResourceType>, SyncError> {
         let resource_types: Vec<_> = self
-            .connector
+            .fleet
             .resource_types()
             .into_iter()
             .filter(|t| self.wanted(&t.id))
@@ -193,7 +199,7 @@ impl SyncEngine {
         match (outcome, thread.join().await) {
             (Ok(mut summary), Ok(store)) => {
                 summary.duration = started.elapsed();
-                summary.api_calls = self.connector.pool().stats().snapshot();
+                summary.api_calls = self.fleet.stats().snapshot();
                 Ok((store, summary))
             }
             // A failed store is the cause of the walk's "store stopped".
@@ -207,65 +213,61 @@ impl SyncEngine {
         let progress = &self.progress;
 
         progress.enter(Phase::Validating);
-        let pool = self.connector.validate().await?;
-        let plan = Arc::new(ListingPlan::new(&self.connector, &pool));
+        let pools = self.fleet.validate().await?;
 
         progress.enter(Phase::ResourceTypes);
         let resource_types = self.store_resource_types(store, &mut summary).await?;
+        if resource_types.iter().any(|t| t.id == POOL_TYPE_ID) {
+            let pool_resources: Vec<Resource> = self
+                .fleet
+                .pools()
+                .iter()
+                .zip(&pools)
+                .map(|(connector, pool)| user_pools::resource(pool, connector.pool().region()))
+                .collect();
+            summary
+                .resources_by_type
+                .insert(POOL_TYPE_ID.to_string(), pool_resources.len() as u64);
+            Progress::add(&progress.resources, pool_resources.len());
+            store.resources(pool_resources).await.map_err(closed)?;
+        }
         let kinds = resource_types
             .iter()
+            .filter(|t| t.id != POOL_TYPE_ID)
             .map(|t| Ok((t, ResourceKind::parse(&t.id)?)))
             .collect::<Result<Vec<_>, ConnectorError>>()?;
-        let has = |wanted: ResourceKind| kinds.iter().any(|(_, kind)| *kind == wanted);
-        let with_entitlements = !self.scope.skip_entitlements_and_grants;
-        let with_grants = with_entitlements && !self.scope.skip_grants && has(ResourceKind::Group);
-        for (_, kind) in kinds.iter().filter(|_| with_entitlements) {
-            let statics = self.connector.list_static_entitlements(*kind);
-            summary.entitlements += statics.len() as u64;
-            if !statics.is_empty() {
-                store.entitlements(statics).await.map_err(closed)?;
+        if !self.scope.skip_entitlements_and_grants {
+            for (t, _) in &kinds {
+                let statics = self.fleet.list_static_entitlements(&t.id)?;
+                summary.entitlements += statics.len() as u64;
+                if !statics.is_empty() {
+                    store.entitlements(statics).await.map_err(closed)?;
+                }
             }
         }
 
         progress.enter(Phase::Listing);
-        // Without users, memberships can only be read per group.
-        let (listing, watched) = watch::channel(Listing {
-            membership_side: (!has(ResourceKind::User)).then_some(ResourceKind::Group),
-            ..Listing::default()
-        });
-        let resources = try_join_all(
-            kinds
-                .iter()
-                .map(|(t, kind)| self.list_resources(t, *kind, &plan, store, &listing)),
-        );
-        let entitlements = try_join_all(
-            kinds
-                .iter()
-                .filter(|(t, _)| with_entitlements && !skips_entitlements(&t.annotations))
-                .map(|(_, kind)| self.list_entitlements_of_type(*kind, store, watched.clone())),
-        );
-        let grants = try_join_all(kinds.iter().filter(|_| with_grants).map(|(_, kind)| {
-            let concurrency = plan::membership_concurrency(&self.connector, *kind);
-            self.list_grants_of_type(*kind, concurrency, store, watched.clone())
-        }));
-        let (counts, entitlement_tallies, grant_tallies) =
-            tokio::try_join!(resources, entitlements, grants)?;
-
-        summary.resources_by_type = kinds
+        let walks = self
+            .fleet
+            .pools()
             .iter()
-            .map(|(t, _)| t.id.clone())
-            .zip(counts)
-            .collect();
+            .zip(&pools)
+            .map(|(connector, pool)| self.walk_pool(connector, pool, &kinds, store));
         let mut listings = 0;
-        for tally in entitlement_tallies {
-            summary.entitlements += tally.items;
-            summary.warnings += tally.warnings;
-            listings += tally.listings;
-        }
-        for tally in grant_tallies {
-            summary.grants += tally.items;
-            summary.warnings += tally.warnings;
-            listings += tally.listings;
+        for walked in try_join_all(walks).await? {
+            for (type_id, count) in walked.resources {
+                *summary.resources_by_type.entry(type_id).or_default() += count;
+            }
+            for tally in &walked.entitlements {
+                summary.entitlements += tally.items;
+            }
+            for tally in &walked.grants {
+                summary.grants += tally.items;
+            }
+            for tally in walked.entitlements.iter().chain(&walked.grants) {
+                summary.warnings += tally.warnings;
+                listings += tally.listings;
+            }
         }
         if summary.warnings > WARNING_LIMIT && summary.warnings * 10 > listings {
             return Err(SyncError::TooManyWarnings {
@@ -277,10 +279,68 @@ impl SyncEngine {
         Ok(summary)
     }
 
+    /// One pool's pipeline: its resources of each type, their entitlements and the
+    /// memberships, into the store (where its resources are told from other pools' by their
+    /// parent).
+    async fn walk_pool(
+        &self,
+        connector: &Arc<Connector>,
+        pool: &PoolDescription,
+        kinds: &[(&ResourceType, ResourceKind)],
+        store: &StoreHandle,
+    ) -> Result<PoolWalk, SyncError> {
+        let plan = Arc::new(ListingPlan::new(connector, pool));
+        let parent = connector.options().ids.parent();
+        let has = |wanted: ResourceKind| kinds.iter().any(|(_, kind)| *kind == wanted);
+        let with_entitlements = !self.scope.skip_entitlements_and_grants;
+        let with_grants = with_entitlements && !self.scope.skip_grants && has(ResourceKind::Group);
+        // Without users, memberships can only be read per group.
+        let (listing, watched) = watch::channel(Listing {
+            membership_side: (!has(ResourceKind::User)).then_some(ResourceKind::Group),
+            ..Listing::default()
+        });
+        let resources = try_join_all(
+            kinds
+                .iter()
+                .map(|(t, kind)| self.list_resources(connector, t, *kind, &plan, store, &listing)),
+        );
+        let stored = |kind| StoredResources::new(store, kind, parent.clone());
+        let entitlements = try_join_all(
+            kinds
+                .iter()
+                .filter(|(t, _)| with_entitlements && !skips_entitlements(&t.annotations))
+                .map(|(_, kind)| {
+                    self.list_entitlements_of_type(connector, *kind, stored(*kind), watched.clone())
+                }),
+        );
+        let grants = try_join_all(kinds.iter().filter(|_| with_grants).map(|(_, kind)| {
+            let concurrency = plan::membership_concurrency(connector, *kind);
+            self.list_grants_of_type(
+                connector,
+                *kind,
+                concurrency,
+                stored(*kind),
+                watched.clone(),
+            )
+        }));
+        let (counts, entitlement_tallies, grant_tallies) =
+            tokio::try_join!(resources, entitlements, grants)?;
+        Ok(PoolWalk {
+            resources: kinds
+                .iter()
+                .map(|(t, _)| t.id.clone())
+                .zip(counts)
+                .collect(),
+            entitlements: entitlement_tallies,
+            grants: grant_tallies,
+        })
+    }
+
     /// Pages through a type's resources into the store, its partitions side by side, and
     /// reports what it stored to the tasks waiting on `listing`.
     async fn list_resources(
         &self,
+        connector: &Arc<Connector>,
         resource_type: &ResourceType,
         kind: ResourceKind,
         plan: &Arc<ListingPlan>,
@@ -291,7 +351,7 @@ impl SyncEngine {
         // One unsliced chain may learn from its first pages that slices finish sooner.
         let probe = partitions.len() == 1;
         let chain = |partition, probe| Chain {
-            connector: self.connector.clone(),
+            connector: connector.clone(),
             plan: plan.clone(),
             progress: self.progress.clone(),
             store: store.clone(),
@@ -327,17 +387,18 @@ impl SyncEngine {
     /// The entitlements of every resource of a type, once the type is listed.
     async fn list_entitlements_of_type(
         &self,
+        connector: &Connector,
         kind: ResourceKind,
-        store: &StoreHandle,
+        mut stored: StoredResources<'_>,
         mut listing: watch::Receiver<Listing>,
     ) -> Result<Tally, SyncError> {
         wait_for(&mut listing, |l| l.listed.is_done(kind)).await?;
         let mut tally = Tally::default();
-        let mut stored = StoredResources::new(store, kind);
+        let store = stored.store;
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch.iter().filter(|r| !skips_entitlements(&r.annotations)) {
                 tally.listings += 1;
-                let listed = self.connector.list_entitlements(resource);
+                let listed = connector.list_entitlements(resource);
                 let Some(entitlements) =
                     unless_gone(listed, "resource gone while listing its entitlements")?
                 else {
@@ -359,9 +420,10 @@ impl SyncEngine {
     /// decided and, if so, until the type is listed.
     async fn list_grants_of_type(
         &self,
+        connector: &Arc<Connector>,
         kind: ResourceKind,
         concurrency: usize,
-        store: &StoreHandle,
+        mut stored: StoredResources<'_>,
         mut listing: watch::Receiver<Listing>,
     ) -> Result<Tally, SyncError> {
         // No type-level skip check: which side carries memberships is the connector's choice
@@ -376,7 +438,7 @@ impl SyncEngine {
         }
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
         let mut tally = Tally::default();
-        let mut stored = StoredResources::new(store, kind);
+        let store = stored.store;
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch {
                 if skips_grants(&resource.annotations) {
@@ -388,7 +450,7 @@ impl SyncEngine {
                         tally.add_resource(done)?;
                     }
                 }
-                let connector = self.connector.clone();
+                let connector = connector.clone();
                 let progress = self.progress.clone();
                 let store = store.clone();
                 tasks.spawn(async move {
@@ -433,6 +495,14 @@ async fn wait_for(
         .map_err(|_| SyncError::Task("the listings stopped".into()))
 }
 
+/// What one pool's pipeline listed: resources per type, and the tallies of its entitlement and
+/// grant listings.
+struct PoolWalk {
+    resources: Vec<(String, u64)>,
+    entitlements: Vec<Tally>,
+    grants: Vec<Tally>,
+}
+
 /// Items written by one kind of listing over one resource type.
 #[derive(Debug, Default)]
 struct Tally {
@@ -456,19 +526,22 @@ impl Tally {
     }
 }
 
-/// The resources of one type the store holds, read back a batch at a time, so that later listings
-/// visit every resource without the engine keeping them in memory.
+/// The resources of one type (of one pool, when the parent is given) the store holds, read back
+/// a batch at a time, so that later listings visit every resource without the engine keeping
+/// them in memory.
 struct StoredResources<'a> {
     store: &'a StoreHandle,
     resource_type_id: String,
+    parent: Option<ResourceId>,
     after: i64,
 }
 
 impl<'a> StoredResources<'a> {
-    fn new(store: &'a StoreHandle, kind: ResourceKind) -> Self {
+    fn new(store: &'a StoreHandle, kind: ResourceKind, parent: Option<ResourceId>) -> Self {
         Self {
             store,
             resource_type_id: kind.syncer().type_id(),
+            parent,
             after: 0,
         }
     }
@@ -477,7 +550,12 @@ impl<'a> StoredResources<'a> {
     async fn next_batch(&mut self) -> Result<Option<Vec<Resource>>, SyncError> {
         let batch = self
             .store
-            .resources_after(&self.resource_type_id, self.after, RESOURCE_BATCH)
+            .resources_after(
+                &self.resource_type_id,
+                self.parent.as_ref(),
+                self.after,
+                RESOURCE_BATCH,
+            )
             .await
             .map_err(closed)?;
         let Some((last, _)) = batch.last() else {

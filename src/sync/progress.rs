@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cognito::stats::CallStats;
-use crate::connector::Connector;
+use crate::fleet::Fleet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -96,7 +96,7 @@ pub struct ProgressDisplay {
 }
 
 impl ProgressDisplay {
-    pub fn start(progress: Arc<Progress>, connector: Arc<Connector>) -> Self {
+    pub fn start(progress: Arc<Progress>, fleet: Arc<Fleet>) -> Self {
         let on_terminal = std::io::stderr().is_terminal();
         let started = Instant::now();
         let task = tokio::spawn(async move {
@@ -109,7 +109,7 @@ impl ProgressDisplay {
             ticker.tick().await;
             loop {
                 ticker.tick().await;
-                let line = progress.line(connector.pool().stats(), started);
+                let line = progress.line(fleet.stats(), started);
                 if on_terminal {
                     let mut err = std::io::stderr().lock();
                     let _ = write!(err, "\r\x1b[2K{line}");

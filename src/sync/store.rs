@@ -4,7 +4,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use crate::c1z::C1zWriter;
-use crate::pb::v2::{Entitlement, Grant, Resource, ResourceType};
+use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
 /// What the sync engine needs from a store. The `.c1z` writer is one; tests use others.
 pub trait SyncStore: Send + 'static {
@@ -14,10 +14,12 @@ pub trait SyncStore: Send + 'static {
     fn put_resources(&mut self, items: &[Resource]) -> Result<(), Self::Error>;
     fn put_entitlements(&mut self, items: &[Entitlement]) -> Result<(), Self::Error>;
     fn put_grants(&mut self, items: &[Grant]) -> Result<(), Self::Error>;
-    /// Stored resources of a type with a row id above `after`, in row id order.
+    /// Stored resources of a type (and of that parent: none stands for resources without one)
+    /// with a row id above `after`, in row id order.
     fn resources_after(
         &mut self,
         resource_type_id: &str,
+        parent: Option<&ResourceId>,
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Resource)>, Self::Error>;
@@ -33,6 +35,7 @@ enum Command {
     Grants(Vec<Grant>),
     ResourcesAfter {
         resource_type_id: String,
+        parent: Option<ResourceId>,
         after: i64,
         limit: usize,
         reply: oneshot::Sender<Vec<(i64, Resource)>>,
@@ -70,11 +73,13 @@ pub fn spawn<S: SyncStore>(mut store: S) -> (StoreHandle, StoreThread<S>) {
                 Command::Grants(items) => store.put_grants(&items)?,
                 Command::ResourcesAfter {
                     resource_type_id,
+                    parent,
                     after,
                     limit,
                     reply,
                 } => {
-                    let page = store.resources_after(&resource_type_id, after, limit)?;
+                    let page =
+                        store.resources_after(&resource_type_id, parent.as_ref(), after, limit)?;
                     let _ = reply.send(page);
                 }
             }
@@ -108,12 +113,14 @@ impl StoreHandle {
     pub async fn resources_after(
         &self,
         resource_type_id: &str,
+        parent: Option<&ResourceId>,
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Resource)>, StoreClosed> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::ResourcesAfter {
             resource_type_id: resource_type_id.to_string(),
+            parent: parent.cloned(),
             after,
             limit,
             reply,
@@ -160,10 +167,11 @@ impl SyncStore for C1zWriter {
     fn resources_after(
         &mut self,
         resource_type_id: &str,
+        parent: Option<&ResourceId>,
         after: i64,
         limit: usize,
     ) -> Result<Vec<(i64, Resource)>, crate::c1z::C1zError> {
-        C1zWriter::resources_after(self, resource_type_id, after, limit)
+        C1zWriter::resources_after(self, resource_type_id, parent, after, limit)
     }
 }
 
@@ -205,6 +213,7 @@ mod tests {
         fn resources_after(
             &mut self,
             type_id: &str,
+            parent: Option<&ResourceId>,
             after: i64,
             limit: usize,
         ) -> Result<Vec<(i64, Resource)>, DiskFull> {
@@ -214,7 +223,9 @@ mod tests {
                 .enumerate()
                 .map(|(i, r)| (i as i64 + 1, r.clone()))
                 .filter(|(row, r)| {
-                    *row > after && r.id.as_ref().is_some_and(|id| id.resource_type == type_id)
+                    *row > after
+                        && r.id.as_ref().is_some_and(|id| id.resource_type == type_id)
+                        && r.parent_resource_id.as_ref() == parent
                 })
                 .take(limit)
                 .collect())
@@ -232,13 +243,17 @@ mod tests {
             .resources(vec![resource_ref("user", "b")])
             .await
             .unwrap();
-        let users = handle.resources_after("user", 0, 10).await.unwrap();
+        let users = handle.resources_after("user", None, 0, 10).await.unwrap();
         assert_eq!(
             users.iter().map(|(row, _)| *row).collect::<Vec<_>>(),
             vec![1, 3]
         );
         assert_eq!(
-            handle.resources_after("user", 1, 10).await.unwrap().len(),
+            handle
+                .resources_after("user", None, 1, 10)
+                .await
+                .unwrap()
+                .len(),
             1
         );
         handle.grants(vec![Grant::default(); 3]).await.unwrap();
@@ -258,7 +273,7 @@ mod tests {
         // The thread has stopped: later commands are refused instead of silently dropped.
         let mut refused = false;
         for _ in 0..100 {
-            if handle.resources_after("user", 0, 1).await.is_err() {
+            if handle.resources_after("user", None, 0, 1).await.is_err() {
                 refused = true;
                 break;
             }

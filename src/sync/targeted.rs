@@ -44,7 +44,7 @@ impl SyncEngine {
             if !self.wanted(&target.resource_type) || !seen.insert(key) {
                 continue;
             }
-            let got = self.connector.get_resource(target).await;
+            let got = self.fleet.get_resource(target).await;
             let Some(resource) = unless_gone(got, "a targeted resource is gone")? else {
                 summary.warnings += 1;
                 continue;
@@ -61,14 +61,18 @@ impl SyncEngine {
             if self.scope.skip_entitlements_and_grants {
                 continue;
             }
-            let entitlements = self.connector.list_entitlements(&resource)?;
+            let entitlements = self.fleet.list_entitlements(&resource)?;
             summary.entitlements += entitlements.len() as u64;
             if !entitlements.is_empty() {
                 store.entitlements(entitlements).await.map_err(closed)?;
             }
+            // A pool (one of several) has no grants; its users and groups are targets of their own.
+            let Some(connector) = self.fleet.pool_of_resource(&resource)? else {
+                continue;
+            };
             if !self.scope.skip_grants {
                 let (grants, gone) = grants_of(
-                    &self.connector,
+                    connector,
                     &self.progress,
                     store,
                     resource,

@@ -463,7 +463,7 @@ fn the_writer_pages_through_what_it_stored() {
     let mut after = 0;
     let mut seen = Vec::new();
     loop {
-        let page = w.resources_after("user", after, 10).expect("page");
+        let page = w.resources_after("user", None, after, 10).expect("page");
         assert!(page.len() <= 10);
         if page.is_empty() {
             break;
@@ -477,10 +477,35 @@ fn the_writer_pages_through_what_it_stored() {
     assert_eq!(seen, users);
     // Writes after a read still land.
     w.put_resources(&[user("late")]).expect("late user");
-    let last = w.resources_after("user", after, 10).expect("page");
+    let last = w.resources_after("user", None, after, 10).expect("page");
     assert_eq!(last.len(), 1);
     assert_eq!(last[0].1, user("late"));
-    assert_eq!(w.resources_after("nothing", 0, 10).expect("page"), vec![]);
+    assert_eq!(
+        w.resources_after("nothing", None, 0, 10).expect("page"),
+        vec![]
+    );
+    // Resources of a parent (a pool among several) are read back by that parent only.
+    let pool = ResourceId {
+        resource_type: "user_pool".into(),
+        resource: "us-east-1_B".into(),
+        ..ResourceId::default()
+    };
+    let child = Resource {
+        parent_resource_id: Some(pool.clone()),
+        ..user("us-east-1_B:ann")
+    };
+    w.put_resources(std::slice::from_ref(&child))
+        .expect("child");
+    let late_row = last[0].0;
+    assert_eq!(
+        w.resources_after("user", None, late_row, 10).expect("page"),
+        vec![]
+    );
+    let children = w.resources_after("user", Some(&pool), 0, 10).expect("page");
+    assert_eq!(
+        children.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        vec![child]
+    );
     w.finish().expect("finish");
 }
 

@@ -17,6 +17,7 @@ mod grpc_connector;
 mod hostile_cognito;
 mod last_login;
 mod load;
+mod many_pools;
 mod platform_double;
 mod provisioning;
 mod secrets;

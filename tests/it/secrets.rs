@@ -1446,7 +1446,7 @@ async fn debug_output_of_the_configuration_shows_no_secret() {
     let settings = cli.pool.settings().expect("valid settings");
     shown += &format!(
         "{settings:?}\n{settings:#?}\n{:?}\n",
-        settings.client.credentials
+        settings.pools[0].credentials
     );
     let client_secret =
         ClientSecret::parse(cli.service.client_secret.as_ref().expect("given")).expect("valid");

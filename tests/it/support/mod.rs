@@ -161,8 +161,13 @@ impl Emulator {
     }
 
     pub fn create_pool(&self, spec: Value) -> Pool {
+        self.create_pool_in(REGION, spec)
+    }
+
+    /// A pool seeded in another Region.
+    pub fn create_pool_in(&self, region: &str, spec: Value) -> Pool {
         let mut spec = spec;
-        spec["region"] = Value::from(REGION);
+        spec["region"] = Value::from(region);
         let out = self.control("POST", "/_emulator/pools", Some(&spec));
         Pool {
             id: out["pool_id"].as_str().expect("pool_id").to_string(),
@@ -862,7 +867,8 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
         endpoint_url: Some(emulator.url.clone()),
         api_budget: ApiBudget::new(1.0).expect("a budget"),
     };
-    baton_cognito::cognito::PoolClient::connect(&settings).await
+    let shared = baton_cognito::cognito::SharedCalls::default();
+    baton_cognito::cognito::PoolClient::connect(&settings, &shared).await
 }
 
 /// Runs the independent age decryptor (`tests/it/support/age_decrypt.py ARGS`, Python's

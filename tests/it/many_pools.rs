@@ -1,0 +1,440 @@
+//! Several user pools in one process (#20): one `.c1z` holding every pool, ids qualified by the
+//! pool so the same username in two pools never collides, the pools as `user_pool` resources
+//! whose children are their users and groups, requests routed by their ids alone, and bad pool
+//! lists refused before anything runs.
+
+use std::collections::BTreeSet;
+
+use crate::support::*;
+use baton_cognito::c1z::C1zReader;
+use baton_cognito::pb::struct_from_json;
+use baton_cognito::pb::v2::account_manager_service_client::AccountManagerServiceClient;
+use baton_cognito::pb::v2::action_service_client::ActionServiceClient;
+use baton_cognito::pb::v2::grant_manager_service_client::GrantManagerServiceClient;
+use baton_cognito::pb::v2::resource_getter_service_client::ResourceGetterServiceClient;
+use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
+use baton_cognito::pb::v2::*;
+use serde_json::json;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// Three pools whose users and groups share names: `ann` and `admins` are in all three.
+fn three_pools(emulator: &Emulator) -> Vec<Pool> {
+    ["many-a", "many-b", "many-c"]
+        .iter()
+        .map(|name| emulator.create_pool(small_pool(name)))
+        .collect()
+}
+
+/// The binary's environment for several pools: the ids comma-separated, as Baton reads lists.
+fn pools_env(emulator: &Emulator, pools: &[Pool]) -> Vec<(String, String)> {
+    let ids: Vec<&str> = pools.iter().map(|p| p.id.as_str()).collect();
+    let mut env = pool_env(emulator, &pools[0]);
+    env[0].1 = ids.join(",");
+    env
+}
+
+/// A JSON object as a protobuf Struct.
+fn object(value: serde_json::Value) -> prost_types::Struct {
+    match value {
+        serde_json::Value::Object(map) => struct_from_json(map),
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn parent_of(resource: &Resource) -> Option<String> {
+    resource
+        .parent_resource_id
+        .as_ref()
+        .map(|p| format!("{}:{}", p.resource_type, p.resource))
+}
+
+#[test]
+fn one_command_syncs_three_pools_into_one_file_the_inspect_commands_read() {
+    let emulator = Emulator::shared();
+    let pools = three_pools(emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pools.c1z");
+    let env = pools_env(emulator, &pools);
+    let out = run_binary(&["-f", file.to_str().unwrap()], &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for pool in &pools {
+        assert!(
+            stdout.contains(&pool.id),
+            "the summary names every pool: {stdout}"
+        );
+    }
+
+    let contents = c1z_contents(&file);
+    assert_eq!(
+        contents.resource_types.keys().collect::<Vec<_>>(),
+        ["group", "user", "user_pool"]
+    );
+    let reader = C1zReader::open(&file).unwrap();
+    let pool_ids: BTreeSet<String> = pools.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(resource_ids(&reader, "user_pool"), pool_ids);
+    for pool in &pools {
+        let stored = &contents.resources[&format!("user_pool:{}", pool.id)];
+        assert!(stored.display_name.starts_with("many-"), "{stored:?}");
+        assert_eq!(
+            profile_text(stored, "user_pool_arn"),
+            Some(pool.arn.clone())
+        );
+        assert_eq!(profile_text(stored, "region"), Some(REGION.to_string()));
+        let children: Vec<String> = stored
+            .annotations
+            .iter()
+            .filter(|a| a.type_url.ends_with("ChildResourceType"))
+            .map(|a| {
+                <ChildResourceType as prost::Message>::decode(a.value.as_slice())
+                    .unwrap()
+                    .resource_type_id
+            })
+            .collect();
+        assert_eq!(children, ["user", "group"]);
+    }
+
+    // Every pool's users, each once, qualified by its pool, with the pool as parent.
+    let users = resource_ids(&reader, "user");
+    let expected: BTreeSet<String> = pools
+        .iter()
+        .flat_map(|p| ["ann", "bob:smith", "cara"].map(|u| format!("{}:{u}", p.id)))
+        .collect();
+    assert_eq!(users, expected);
+    for pool in &pools {
+        let ann = &contents.resources[&format!("user:{}:ann", pool.id)];
+        assert_eq!(parent_of(ann), Some(format!("user_pool:{}", pool.id)));
+        assert_eq!(
+            ann.display_name, "ann@example.com",
+            "display names stay what one pool shows"
+        );
+        let admins = format!("group:{}:admins:member", pool.id);
+        assert!(contents.entitlements.contains_key(&admins), "{admins}");
+        let grant = format!("{admins}:user:{}:bob:smith", pool.id);
+        assert!(contents.grants.contains_key(&grant), "{grant}");
+    }
+    assert_eq!(contents.grants.len(), 3, "one membership per pool");
+
+    // The inspect commands read it: resources of one type, and the grants of one entitlement.
+    let listed = run_binary(
+        &["-f", file.to_str().unwrap(), "resources", "-t", "user"],
+        &[],
+    );
+    let listed_out = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{listed_out}");
+    for pool in &pools {
+        assert!(
+            listed_out.contains(&format!("{}:ann", pool.id)),
+            "{listed_out}"
+        );
+    }
+    let second = &pools[1].id;
+    let grants = run_binary(
+        &[
+            "-f",
+            file.to_str().unwrap(),
+            "grants",
+            "-e",
+            &format!("group:{second}:admins:member"),
+        ],
+        &[],
+    );
+    let grants_out = String::from_utf8_lossy(&grants.stdout);
+    assert!(grants.status.success(), "{grants_out}");
+    assert!(
+        grants_out.contains(&format!("{second}:bob:smith")),
+        "{grants_out}"
+    );
+    assert!(
+        !grants_out.contains(&format!("{}:bob", pools[0].id)),
+        "{grants_out}"
+    );
+}
+
+#[test]
+fn pools_in_two_regions_sync_into_one_file() {
+    let emulator = Emulator::shared();
+    let east = emulator.create_pool(small_pool("east"));
+    let west = emulator.create_pool_in("eu-west-1", small_pool("west"));
+    assert!(west.id.starts_with("eu-west-1_"), "{west:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("regions.c1z");
+    let env = pools_env(emulator, &[east.clone(), west.clone()]);
+    let out = run_binary(&["-f", file.to_str().unwrap()], &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let contents = c1z_contents(&file);
+    let west_pool = &contents.resources[&format!("user_pool:{}", west.id)];
+    assert_eq!(profile_text(west_pool, "region"), Some("eu-west-1".into()));
+    for pool in [&east, &west] {
+        assert!(
+            contents
+                .resources
+                .contains_key(&format!("user:{}:cara", pool.id))
+        );
+    }
+}
+
+#[test]
+fn bad_pool_lists_are_refused_before_anything_runs() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("refused"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("never.c1z");
+    let arn = pool.arn.clone();
+    let account = arn.split(':').nth(4).unwrap().to_string();
+    let other = if account == "111111111111" {
+        "222222222222"
+    } else {
+        "111111111111"
+    };
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--user-pool-id".into(), format!("{},{}", pool.id, arn)],
+            "given twice",
+        ),
+        (
+            vec![
+                "--user-pool-id".into(),
+                pool.id.clone(),
+                "--user-pool-id".into(),
+                "not-a-pool".into(),
+            ],
+            "\"not-a-pool\"",
+        ),
+        (
+            vec![
+                "--user-pool-id".into(),
+                arn.clone(),
+                "--account-role".into(),
+                format!("{other}=arn:aws:iam::{other}:role/baton"),
+            ],
+            "no --user-pool-id is in account",
+        ),
+        (
+            vec![
+                "--user-pool-id".into(),
+                arn.clone(),
+                "--account-role".into(),
+                format!("{account}=arn:aws:iam::{other}:role/baton"),
+            ],
+            "a role reaches only its own account",
+        ),
+        (
+            vec![
+                "--user-pool-id".into(),
+                arn.clone(),
+                "--role-arn".into(),
+                format!("arn:aws:iam::{other}:role/baton"),
+            ],
+            "--account-role",
+        ),
+    ];
+    let mut env = pool_env(emulator, &pool);
+    env.remove(0);
+    emulator.reset_calls();
+    for (args, expected) in cases {
+        let mut all = strs(&args);
+        all.extend(["-f", file.to_str().unwrap()]);
+        let out = run_binary(&all, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+        assert!(!file.exists(), "{args:?} left a file");
+    }
+    assert!(
+        emulator.pool_calls(&pool).is_empty(),
+        "no call reaches AWS before the configuration is accepted"
+    );
+}
+
+async fn pools_server(emulator: &Emulator, pools: &[Pool]) -> (Server, Channel) {
+    let server = Server::start(&pools_env(emulator, pools), &["--provisioning"]);
+    let channel = server.channel().await;
+    (server, channel)
+}
+
+fn pool_ref(pool: &Pool) -> ResourceId {
+    ResourceId {
+        resource_type: "user_pool".into(),
+        resource: pool.id.clone(),
+        baton_resource: false,
+    }
+}
+
+async fn get_resource(
+    channel: &Channel,
+    type_id: &str,
+    id: &str,
+) -> Result<Resource, tonic::Status> {
+    let answer = ResourceGetterServiceClient::new(channel.clone())
+        .get_resource(ResourceGetterServiceGetResourceRequest {
+            resource_id: resource(type_id, id).id,
+            ..Default::default()
+        })
+        .await?;
+    Ok(answer.into_inner().resource.expect("a resource"))
+}
+
+async fn list_children(
+    channel: &Channel,
+    type_id: &str,
+    parent: Option<ResourceId>,
+) -> Vec<String> {
+    let page = ResourcesServiceClient::new(channel.clone())
+        .list_resources(ResourcesServiceListResourcesRequest {
+            resource_type_id: type_id.into(),
+            parent_resource_id: parent,
+            ..Default::default()
+        })
+        .await
+        .expect("list_resources")
+        .into_inner();
+    assert!(page.next_page_token.is_empty());
+    page.list.iter().map(rid).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_route_to_the_pool_their_ids_name() {
+    let emulator = Emulator::shared();
+    let pools = three_pools(emulator);
+    let (first, second) = (&pools[0], &pools[1]);
+    let (_server, channel) = pools_server(emulator, &pools).await;
+
+    // The pools at the top; their users and groups only under them.
+    let listed = list_all_resources(&channel, "user_pool", 2).await;
+    assert_eq!(
+        listed.iter().map(rid).collect::<Vec<_>>(),
+        pools.iter().map(|p| p.id.clone()).collect::<Vec<_>>()
+    );
+    assert!(list_children(&channel, "user", None).await.is_empty());
+    let users = list_children(&channel, "user", Some(pool_ref(second))).await;
+    assert_eq!(
+        users,
+        ["ann", "bob:smith", "cara"].map(|u| format!("{}:{u}", second.id))
+    );
+    let got = get_resource(&channel, "user", &format!("{}:cara", second.id))
+        .await
+        .unwrap();
+    assert_eq!(parent_of(&got), Some(format!("user_pool:{}", second.id)));
+    let pool = get_resource(&channel, "user_pool", &second.id)
+        .await
+        .unwrap();
+    assert_eq!(profile_text(&pool, "user_pool_id"), Some(second.id.clone()));
+    let unknown = get_resource(&channel, "user", "us-east-1_Nowhere:cara")
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::InvalidArgument, "{unknown:?}");
+
+    // A grant on the second pool's ann changes the second pool only.
+    let (aws_first, aws_second) = (
+        aws_client(emulator, first).await,
+        aws_client(emulator, second).await,
+    );
+    let mut grants = GrantManagerServiceClient::new(channel.clone());
+    let entitlement = Entitlement {
+        resource: Some(resource("group", &format!("{}:admins", second.id))),
+        id: format!("group:{}:admins:member", second.id),
+        slug: "member".into(),
+        ..Entitlement::default()
+    };
+    let granted = grants
+        .grant(GrantManagerServiceGrantRequest {
+            entitlement: Some(entitlement.clone()),
+            principal: Some(resource("user", &format!("{}:ann", second.id))),
+            annotations: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        granted.grants[0].id,
+        format!("group:{0}:admins:member:user:{0}:ann", second.id)
+    );
+    assert_eq!(aws_second.groups_of_user("ann").await.unwrap(), ["admins"]);
+    assert!(aws_first.groups_of_user("ann").await.unwrap().is_empty());
+
+    // A principal of another pool is refused, and nothing changes.
+    let across = grants
+        .grant(GrantManagerServiceGrantRequest {
+            entitlement: Some(entitlement),
+            principal: Some(resource("user", &format!("{}:cara", first.id))),
+            annotations: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(across.code(), Code::InvalidArgument, "{across:?}");
+    assert!(across.message().contains(&second.id), "{across:?}");
+    assert!(aws_first.groups_of_user("cara").await.unwrap().is_empty());
+
+    // Actions name their user with its pool.
+    let mut actions = ActionServiceClient::new(channel.clone());
+    let disabled = actions
+        .invoke_action(InvokeActionRequest {
+            name: "disable_user".into(),
+            args: Some(object(json!({"user_id": format!("{}:cara", first.id)}))),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(disabled.status, BatonActionStatus::Complete as i32);
+    assert!(!aws_first.get_user("cara").await.unwrap().enabled);
+    assert!(aws_second.get_user("cara").await.unwrap().enabled);
+    let status = actions
+        .get_action_status(GetActionStatusRequest {
+            id: disabled.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(status.id, disabled.id);
+    let bare = actions
+        .invoke_action(InvokeActionRequest {
+            name: "disable_user".into(),
+            args: Some(object(json!({"user_id": "cara"}))),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bare.code(), Code::InvalidArgument, "{bare:?}");
+
+    // A new account goes to the pool its profile names.
+    let mut accounts = AccountManagerServiceClient::new(channel.clone());
+    let request = |profile: serde_json::Value| CreateAccountRequest {
+        account_info: Some(AccountInfo {
+            login: "dana".into(),
+            profile: Some(object(profile)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let created = accounts
+        .create_account(request(
+            json!({"user_pool_id": second.id, "email": "dana@example.com"}),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(create_account_response::Result::Success(done)) = created.result else {
+        panic!("{created:?}");
+    };
+    assert_eq!(rid(&done.resource.unwrap()), format!("{}:dana", second.id));
+    assert!(aws_second.get_user("dana").await.is_ok());
+    assert!(aws_first.get_user("dana").await.is_err());
+    let unnamed = accounts
+        .create_account(request(json!({"email": "eve@example.com"})))
+        .await
+        .unwrap_err();
+    assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed:?}");
+    assert!(unnamed.message().contains("user_pool_id"), "{unnamed:?}");
+}
