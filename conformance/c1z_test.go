@@ -20,6 +20,15 @@ type c1zContents struct {
 	grants        map[string]*v2.Grant
 }
 
+func newC1zContents() c1zContents {
+	return c1zContents{
+		resourceTypes: map[string]*v2.ResourceType{},
+		resources:     map[resourceKey]*v2.Resource{},
+		entitlements:  map[string]*v2.Entitlement{},
+		grants:        map[string]*v2.Grant{},
+	}
+}
+
 type resourceKey struct{ resourceType, id string }
 
 func keyOf(id *v2.ResourceId) resourceKey {
@@ -34,12 +43,7 @@ func readC1Z(t testing.TB, path string, opts ...dotc1z.C1ZOption) c1zContents {
 	if err != nil {
 		t.Fatalf("dotc1z cannot read %s: %v", path, err)
 	}
-	contents := c1zContents{
-		resourceTypes: map[string]*v2.ResourceType{},
-		resources:     map[resourceKey]*v2.Resource{},
-		entitlements:  map[string]*v2.Entitlement{},
-		grants:        map[string]*v2.Grant{},
-	}
+	contents := newC1zContents()
 	for _, rt := range read.ResourceTypes {
 		putOnce(t, contents.resourceTypes, rt.GetId(), rt)
 	}

@@ -200,6 +200,15 @@ class PoolShape:
 # --------------------------------------------------------------------------- emulators
 
 
+def control(url: str, method: str, path: str, body: dict | None = None) -> dict:
+    """One JSON request to an emulator's control API."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=600) as answer:
+        return json.load(answer)
+
+
 class Emulator:
     """An emulator child process; it exits when its stdin closes."""
 
@@ -239,11 +248,7 @@ class Emulator:
             self.groups_per_user = counts
 
     def control(self, method: str, path: str, body: dict | None = None) -> dict:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=600) as answer:
-            return json.load(answer)
+        return control(self.url, method, path, body)
 
     def shape(self) -> PoolShape:
         summary = self.control("GET", f"/_emulator/pools/{self.pool_id}")

@@ -438,3 +438,108 @@ async fn requests_route_to_the_pool_their_ids_name() {
     assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed:?}");
     assert!(unnamed.message().contains("user_pool_id"), "{unnamed:?}");
 }
+
+/// Service mode with several pools: the Hello names them all, a full sync task uploads one file
+/// of every pool, a targeted sync reads the one user it names in its pool, and a grant task
+/// changes only the pool its ids name.
+#[tokio::test(flavor = "multi_thread")]
+async fn service_mode_runs_every_task_across_the_pools() {
+    use crate::support::platform::{self, Platform, PlatformOptions, success};
+    use baton_cognito::pb::baton::task::{self, TaskType};
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+    let emulator = Emulator::shared();
+    let pools = [
+        emulator.create_pool(small_pool("service-a")),
+        emulator.create_pool(small_pool("service-b")),
+    ];
+    let (first, second) = (&pools[0], &pools[1]);
+    let platform = Platform::start(PlatformOptions::default()).await;
+    let mut env = pools_env(emulator, &pools);
+    env.extend(platform.env());
+    env.push(("BATON_PROVISIONING".into(), "true".into()));
+    let worker = Worker::start(&env, &[]);
+    let run = async |task_type: TaskType| {
+        let task = platform::task(task_type);
+        platform.push_task(task.clone());
+        let finish = platform
+            .wait_finished(&task.id, TIMEOUT)
+            .await
+            .unwrap_or_else(|| panic!("task never finished:\n{}", worker.logs()));
+        (task, finish)
+    };
+    let upload = |task_id: &str| {
+        let bytes = platform
+            .uploads(task_id)
+            .last()
+            .expect("an upload")
+            .bytes
+            .clone();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("upload.c1z");
+        std::fs::write(&path, bytes).unwrap();
+        (dir, path)
+    };
+
+    let hello = platform.wait_hello(TIMEOUT).await.expect("a Hello");
+    let metadata = hello.connector_metadata.expect("metadata");
+    let shown = format!("{:?}", metadata.profile);
+    assert!(
+        shown.contains(&first.id) && shown.contains(&second.id),
+        "{shown}"
+    );
+    let creation = metadata.account_creation_schema.expect("a creation form");
+    assert!(creation.field_map["user_pool_id"].required);
+
+    let (task, _) = run(TaskType::SyncFull(task::SyncFullTask::default())).await;
+    let (_dir, path) = upload(&task.id);
+    let reader = C1zReader::open(&path).unwrap();
+    assert_eq!(
+        resource_ids(&reader, "user_pool"),
+        BTreeSet::from([first.id.clone(), second.id.clone()])
+    );
+    assert_eq!(resource_ids(&reader, "user").len(), 6);
+
+    let (task, _) = run(TaskType::SyncFull(task::SyncFullTask {
+        targeted_sync_resources: vec![resource("user", &format!("{}:bob:smith", second.id))],
+        ..Default::default()
+    }))
+    .await;
+    let (_dir, path) = upload(&task.id);
+    let reader = C1zReader::open(&path).unwrap();
+    assert_eq!(
+        resource_ids(&reader, "user"),
+        BTreeSet::from([format!("{}:bob:smith", second.id)])
+    );
+    assert_eq!(
+        grant_ids(&reader),
+        BTreeSet::from([format!(
+            "group:{0}:admins:member:user:{0}:bob:smith",
+            second.id
+        )])
+    );
+
+    let (_, finish) = run(TaskType::Grant(task::GrantTask {
+        entitlement: Some(Entitlement {
+            resource: Some(resource("group", &format!("{}:admins", first.id))),
+            id: format!("group:{}:admins:member", first.id),
+            slug: "member".into(),
+            ..Entitlement::default()
+        }),
+        principal: Some(resource("user", &format!("{}:cara", first.id))),
+        annotations: vec![],
+        duration: None,
+    }))
+    .await;
+    let (granted, _) = success::<GrantManagerServiceGrantResponse>(&finish);
+    assert_eq!(
+        granted.grants[0].id,
+        format!("group:{0}:admins:member:user:{0}:cara", first.id)
+    );
+    let (aws_first, aws_second) = (
+        aws_client(emulator, first).await,
+        aws_client(emulator, second).await,
+    );
+    assert_eq!(aws_first.groups_of_user("cara").await.unwrap(), ["admins"]);
+    assert!(aws_second.groups_of_user("cara").await.unwrap().is_empty());
+}
