@@ -24,6 +24,8 @@ pub struct Lines<'a> {
     out: &'a mut dyn Write,
     after: &'a C1zReader,
     with_groups: bool,
+    /// The pool each line names (`"UserPoolId"`), when the export covers several.
+    pool: Option<&'a str>,
     written: usize,
 }
 
@@ -33,7 +35,16 @@ impl<'a> Lines<'a> {
             out,
             after,
             with_groups,
+            pool: None,
             written: 0,
+        }
+    }
+
+    /// Each line names `pool` as its `"UserPoolId"` (an export of several pools).
+    pub fn naming_pool(self, pool: &'a str) -> Self {
+        Lines {
+            pool: Some(pool),
+            ..self
         }
     }
 
@@ -96,7 +107,13 @@ impl<'a> Lines<'a> {
     }
 
     fn line(&mut self, value: &Value) -> Result<(), LinesError> {
-        writeln!(self.out, "{value}")?;
+        if let (Some(pool), Value::Object(map)) = (self.pool, value) {
+            let mut named = map.clone();
+            named.insert("UserPoolId".to_string(), json!(pool));
+            writeln!(self.out, "{}", Value::Object(named))?;
+        } else {
+            writeln!(self.out, "{value}")?;
+        }
         self.written += 1;
         Ok(())
     }

@@ -108,6 +108,17 @@ impl Connector {
         Arc::new(Connector::new(self.pool.clone(), options))
     }
 
+    /// A connector for the same pool (the same client, pacing and counts) in the pool's own
+    /// names: for the features that work in Cognito's names whatever the process holds (the
+    /// event feeds, which qualify their events' ids themselves).
+    pub fn in_own_names(&self) -> Arc<Connector> {
+        let options = ConnectorOptions {
+            ids: PoolIds::default(),
+            ..self.options.clone()
+        };
+        Arc::new(Connector::new(self.pool.clone(), options))
+    }
+
     pub fn options(&self) -> &ConnectorOptions {
         &self.options
     }

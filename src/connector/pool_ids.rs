@@ -53,6 +53,12 @@ impl PoolIds {
         }
     }
 
+    /// A resource id as it leaves the connector.
+    pub fn id_out(&self, mut id: ResourceId) -> ResourceId {
+        self.qualify_id(&mut id);
+        id
+    }
+
     /// A resource as it leaves the connector.
     pub fn resource_out(&self, mut resource: Resource) -> Resource {
         if self.qualifier.is_some() {

@@ -21,6 +21,9 @@ pub const MAX_PAGE_BYTES: usize = 3 * 1024 * 1024;
 pub enum EventFeedError {
     #[error("error: event feed id {0} not found")]
     UnknownFeed(String),
+    /// With several pools each has its own feeds: a request must name one.
+    #[error("with several user pools, name the event feed: one of {0}")]
+    FeedNotNamed(String),
     #[error("page_size {0} is larger than the maximum of {MAX_PAGE_SIZE}")]
     PageSize(u32),
     #[error(

@@ -62,6 +62,15 @@ impl Fleet {
         }
     }
 
+    /// Every pool's connector in the pool's own names (the same ones, with one pool): for the
+    /// event feeds, which qualify their events' ids themselves.
+    pub fn in_own_names(&self) -> Vec<Arc<Connector>> {
+        match self.single() {
+            Some(only) => vec![only.clone()],
+            None => self.pools.iter().map(|c| c.in_own_names()).collect(),
+        }
+    }
+
     /// The call counts, shared by every pool's client.
     pub fn stats(&self) -> &CallStats {
         self.pools[0].pool().stats()

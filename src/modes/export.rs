@@ -1,14 +1,16 @@
 //! `export`: the pool's user records as JSON lines in Cognito's own shape, for log and security
 //! pipelines. With `--since-last-run`, only users created or changed since the last export
 //! with the same state file, and a deletion marker for each user deleted since; the state only
-//! advances once every line is written.
+//! advances once every line is written. With several pools, their lines follow each other in
+//! the order the pools were named (each line names its pool), and each pool keeps a state of
+//! its own (see [`pool_state`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{PoolSettings, RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, pool_connectors, pool_state};
 use crate::c1z::C1zReader;
-use crate::changes::{self, FeedMeta, FeedState};
+use crate::changes::{self, FeedMeta, FeedState, Previous, Taken};
 use crate::cloud_events::export_lines::{Lines, LinesError};
 use crate::workfiles;
 
@@ -21,58 +23,79 @@ pub struct ExportSettings {
     pub state: PathBuf,
 }
 
+/// One pool's part of an export: its snapshot, and with `--since-last-run` its state and the
+/// snapshot that state held.
+struct PoolPart {
+    meta: FeedMeta,
+    taken: Taken,
+    since: Option<(FeedState, Option<Previous>)>,
+}
+
 pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(), RunError> {
     // Both files are checked before the sync, not after it.
     let output = export.output.as_deref().map(output_file).transpose()?;
-    let state = FeedState::new(&export.state)?;
     let shutdown = Shutdown::listen()?;
-    let connector = connector(settings, "export").await?;
-    // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
-    let meta = FeedMeta::local(&connector);
-    let (stop, cancelled) = (shutdown.requested_owned(), shutdown.token().clone());
-    // A plain export's snapshot is thrown away with this directory.
+    let connectors = pool_connectors(settings).await;
+    // Every pool's state is checked before any sync.
+    let mut states = Vec::with_capacity(connectors.len());
+    for connector in &connectors {
+        // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
+        let meta = FeedMeta::local(connector);
+        let since = if export.since_last_run {
+            let path = pool_state(&export.state, &meta.pool_id, connectors.len());
+            let state = FeedState::new(&path)?;
+            let previous = state.last(&meta)?;
+            Some((state, previous))
+        } else {
+            None
+        };
+        states.push((meta, since));
+    }
+    // A plain export's snapshots are thrown away with this directory.
     let scratch = tempfile::tempdir()
         .map_err(|e| RunError::Failed(format!("cannot make a temporary directory: {e}")))?;
-    let (previous, taken) = if export.since_last_run {
-        let previous = state.last(&meta)?;
-        (
-            previous,
-            state.take(connector, &meta, stop, cancelled).await?,
-        )
-    } else {
-        let dest = scratch.path().join("export.c1z");
-        let taken = changes::state::take_into(&dest, connector, &meta, stop, cancelled).await?;
-        (None, taken)
-    };
-    let (with_groups, pool) = (export.with_groups, meta.pool_id.clone());
-    let after = taken.file().to_path_buf();
-    let written = tokio::task::spawn_blocking(move || {
-        let before = match &previous {
-            Some(previous) => Some((previous.open()?, previous.sync_id.as_str())),
-            None => None,
+    let mut parts: Vec<PoolPart> = Vec::with_capacity(connectors.len());
+    for (connector, (meta, since)) in connectors.into_iter().zip(states) {
+        let (stop, cancelled) = (shutdown.requested_owned(), shutdown.token().clone());
+        let taken = match &since {
+            Some((state, _)) => state.take(connector, &meta, stop, cancelled).await,
+            None => {
+                let dest = scratch.path().join(format!("{}.c1z", meta.pool_id));
+                changes::state::take_into(&dest, connector, &meta, stop, cancelled).await
+            }
         };
-        let after = C1zReader::open(&after)?;
-        write_output(output.as_deref(), |out| {
-            let lines = Lines::new(out, &after, with_groups);
-            Ok(match &before {
-                Some((before, base)) => lines.changed(&pool, base, before),
-                None => lines.all(),
-            }?)
-        })
+        match taken {
+            Ok(taken) => parts.push(PoolPart { meta, taken, since }),
+            Err(err) => {
+                discard(parts, export.since_last_run);
+                return Err(err.into());
+            }
+        }
+    }
+    let (with_groups, several) = (export.with_groups, parts.len() > 1);
+    let (written, parts) = tokio::task::spawn_blocking(move || {
+        let written = write_output(output.as_deref(), |out| {
+            let mut lines = 0;
+            for part in &parts {
+                lines += write_pool(out, part, with_groups, several)?;
+            }
+            Ok(lines)
+        });
+        (written, parts)
     })
     .await
     .map_err(|e| RunError::Failed(format!("export failed: {e}")))?;
     let lines = match written {
         Ok(lines) => lines,
         Err(err) => {
-            if export.since_last_run {
-                taken.discard();
-            }
+            discard(parts, export.since_last_run);
             return Err(err);
         }
     };
-    if export.since_last_run {
-        state.advance(taken)?;
+    for part in parts {
+        if let Some((state, _)) = part.since {
+            state.advance(part.taken)?;
+        }
     }
     tracing::info!(
         lines,
@@ -80,6 +103,36 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
         "export finished"
     );
     Ok(())
+}
+
+/// One pool's lines: every user, or what changed since its state's snapshot.
+fn write_pool(
+    out: &mut dyn Write,
+    part: &PoolPart,
+    with_groups: bool,
+    several: bool,
+) -> Result<usize, RunError> {
+    let before = match &part.since {
+        Some((_, Some(previous))) => Some((previous.open()?, previous.sync_id.as_str())),
+        _ => None,
+    };
+    let after = C1zReader::open(part.taken.file())?;
+    let mut lines = Lines::new(out, &after, with_groups);
+    if several {
+        lines = lines.naming_pool(&part.meta.pool_id);
+    }
+    Ok(match &before {
+        Some((before, base)) => lines.changed(&part.meta.pool_id, base, before),
+        None => lines.all(),
+    }?)
+}
+
+/// Throws away the snapshots of a failed export (with `--since-last-run` they lie beside the
+/// states; without, the scratch directory goes anyway).
+fn discard(parts: Vec<PoolPart>, since_last_run: bool) {
+    if since_last_run {
+        parts.into_iter().for_each(|part| part.taken.discard());
+    }
 }
 
 impl From<LinesError> for RunError {

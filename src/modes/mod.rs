@@ -11,6 +11,7 @@ pub mod service_mode;
 mod table;
 pub mod watch;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::c1z::C1zError;
@@ -100,33 +101,72 @@ impl PoolSettings {
 }
 
 /// Every pool's connector, as every mode that reads Cognito builds them: one client per pool,
-/// pacing together per account and Region. With several pools their ids are qualified.
-pub async fn fleet(settings: &PoolSettings) -> Result<Arc<Fleet>, RunError> {
+/// pacing together per account and Region; each in `ids_of` its pool.
+async fn connect_pools(
+    settings: &PoolSettings,
+    ids_of: impl Fn(&ClientSettings) -> PoolIds,
+) -> Vec<Arc<Connector>> {
     let shared = SharedCalls::default();
-    let several = settings.pools.len() > 1;
     let mut pools = Vec::with_capacity(settings.pools.len());
     for client in &settings.pools {
         let pool = Arc::new(PoolClient::connect(client, &shared).await);
         let options = ConnectorOptions {
-            ids: if several {
-                PoolIds::qualified(&client.pool.id)
-            } else {
-                PoolIds::default()
-            },
+            ids: ids_of(client),
             ..settings.options.clone()
         };
         pools.push(Arc::new(Connector::new(pool, options)));
     }
+    pools
+}
+
+/// The pools as one connector: with several, their ids are qualified by the pool.
+pub async fn fleet(settings: &PoolSettings) -> Result<Arc<Fleet>, RunError> {
+    let several = settings.pools.len() > 1;
+    let pools = connect_pools(settings, |client| {
+        if several {
+            PoolIds::qualified(&client.pool.id)
+        } else {
+            PoolIds::default()
+        }
+    })
+    .await;
     Fleet::new(pools)
         .map(Arc::new)
         .ok_or_else(|| RunError::Usage(PoolRef::missing().to_string()))
 }
 
+/// Each pool's connector in its own names, for the modes that take the pools one at a time
+/// (`export` and `watch`: records in Cognito's own shape, a state per pool).
+pub async fn pool_connectors(settings: &PoolSettings) -> Vec<Arc<Connector>> {
+    connect_pools(settings, |_| PoolIds::default()).await
+}
+
 /// The connector of a mode that reads one pool (see [`PoolSettings::only_pool`]).
 pub async fn connector(settings: &PoolSettings, mode: &str) -> Result<Arc<Connector>, RunError> {
-    let client = settings.only_pool(mode)?;
-    let pool = Arc::new(PoolClient::connect(client, &SharedCalls::default()).await);
-    Ok(Arc::new(Connector::new(pool, settings.options.clone())))
+    settings.only_pool(mode)?;
+    pool_connectors(settings)
+        .await
+        .into_iter()
+        .next()
+        .ok_or_else(|| RunError::Usage(PoolRef::missing().to_string()))
+}
+
+/// Where the state of one pool's feed lives (`export --since-last-run`, `watch`): `--state`
+/// itself with one pool, as always; with several, one file per pool beside it, the pool id
+/// before the extension (`cognito-feed.us-east-1_AbC123.c1z`).
+pub fn pool_state(state: &Path, pool_id: &str, pools: usize) -> PathBuf {
+    if pools <= 1 {
+        return state.to_path_buf();
+    }
+    let stem = state
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "cognito-feed".to_string());
+    let name = match state.extension() {
+        Some(ext) => format!("{stem}.{pool_id}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{pool_id}"),
+    };
+    state.with_file_name(name)
 }
 
 /// SIGINT or SIGTERM, listened for from the moment [`Shutdown::listen`] returns: a signal that
@@ -191,5 +231,24 @@ impl From<FeedError> for RunError {
             FeedError::File(err) => RunError::File(err),
             other => RunError::Failed(other.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_pool_keeps_its_state_file_and_several_get_one_each_beside_it() {
+        let state = Path::new("/var/lib/feed/cognito-feed.c1z");
+        assert_eq!(pool_state(state, "us-east-1_A", 1), state);
+        assert_eq!(
+            pool_state(state, "us-east-1_A", 2),
+            Path::new("/var/lib/feed/cognito-feed.us-east-1_A.c1z")
+        );
+        assert_eq!(
+            pool_state(Path::new("state"), "eu-west-1_B", 3),
+            Path::new("state.eu-west-1_B")
+        );
     }
 }

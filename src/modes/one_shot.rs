@@ -6,6 +6,7 @@ use std::path::Path;
 use super::table::Table;
 use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::c1z::C1zWriter;
+use crate::fleet::Fleet;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
@@ -54,12 +55,12 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
         duration_s = summary.duration.as_secs_f64(),
         "sync finished"
     );
-    print_summary(&fleet.pool_ids(), &written.path, written.bytes, &summary)?;
+    print_summary(&fleet, &written.path, written.bytes, &summary)?;
     Ok(())
 }
 
 fn print_summary(
-    pool_ids: &str,
+    fleet: &Fleet,
     path: &Path,
     bytes: u64,
     summary: &SyncSummary,
@@ -67,7 +68,9 @@ fn print_summary(
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "Synced user pool {pool_ids} into {} ({}) in {:.1}s",
+        "Synced user pool{} {} into {} ({}) in {:.1}s",
+        if fleet.single().is_some() { "" } else { "s" },
+        fleet.pool_ids(),
         path.display(),
         human_bytes(bytes),
         summary.duration.as_secs_f64()

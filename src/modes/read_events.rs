@@ -6,11 +6,10 @@
 use std::io::Write;
 use std::time::{Duration, SystemTime};
 
-use super::{PoolSettings, RunError, connector};
-use crate::event_journal::event_feed::{
-    EventFeed, EventFeedError, EventFeedSettings, EventsRequest,
-};
+use super::{PoolSettings, RunError, pool_connectors};
+use crate::event_journal::event_feed::{EventFeedError, EventFeedSettings, EventsRequest};
 use crate::event_journal::journal::JournalError;
+use crate::event_journal::pool_feeds::EventFeeds;
 use crate::pb::to_protojson;
 
 /// What the SDK's local reader asks for per page.
@@ -34,7 +33,7 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
         wait: None,
         ..run.settings
     };
-    let feed = EventFeed::new(connector(pool, "--event-feed").await?, settings);
+    let feed = EventFeeds::new(pool_connectors(pool).await, settings);
     let mut cursor = run.cursor.unwrap_or_default();
     let start_at = run
         .start_at
@@ -51,8 +50,8 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
         feed_id: run.feed_id.clone().unwrap_or_default(),
         ..EventsRequest::default()
     };
-    if !EventFeed::is_sign_ins(&request) {
-        feed.refresh_now().await.map_err(run_error)?;
+    if !feed.is_sign_ins(&request) {
+        feed.refresh_now(&request).await.map_err(run_error)?;
     }
     let mut stdout = std::io::stdout().lock();
     let mut printed = 0usize;
@@ -82,7 +81,9 @@ pub async fn run(pool: &PoolSettings, run: EventFeedRun) -> Result<(), RunError>
 
 fn run_error(err: EventFeedError) -> RunError {
     match err {
-        EventFeedError::UnknownFeed(_) => RunError::Usage(format!("--event-feed-id: {err}")),
+        EventFeedError::UnknownFeed(_) | EventFeedError::FeedNotNamed(_) => {
+            RunError::Usage(format!("--event-feed-id: {err}"))
+        }
         EventFeedError::BadCursor
         | EventFeedError::OtherJournal
         | EventFeedError::Pruned { .. } => RunError::Usage(format!("--event-feed-cursor: {err}")),

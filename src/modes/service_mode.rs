@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::connector::ConnectorError;
 use crate::connector::metadata::{self, SDK_VERSION};
-use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
+use crate::event_journal::event_feed::EventFeedSettings;
+use crate::event_journal::pool_feeds::EventFeeds;
 use crate::pb::baton::BatonServiceHelloRequest;
 use crate::server::{ActionsApi, EventsApi};
 use crate::service::error::ServiceError;
@@ -101,15 +102,11 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         connector_metadata: Some(metadata::metadata(&fleet.places())),
         annotations: Vec::new(),
     };
-    // The event feeds read one pool so far.
-    let feed = fleet
-        .single()
-        .map(|only| EventFeed::new(only.clone(), settings.event_feed));
     let runner = Arc::new(TaskRunner {
         platform: platform.clone(),
         actions: ActionsApi::new(fleet.clone(), settings.provisioning),
         provisioner: tasks::provisioner(&fleet, settings.provisioning),
-        events: EventsApi::new(feed, fleet.pools().len()),
+        events: EventsApi::new(EventFeeds::new(fleet.in_own_names(), settings.event_feed)),
         hello,
         fleet: fleet.clone(),
     });

@@ -2,12 +2,13 @@
 //! compares it with the last delivered one, and sends every change as a CloudEvent to the sink.
 //! The state advances only after the sink accepted all of them, so a failed delivery, a crash or
 //! a restart sends the same changes again (with the same ids) rather than losing any. The first
-//! run only records the baseline.
+//! run only records the baseline. With several pools, each run goes through them in turn, each
+//! with its own state (see [`pool_state`]); every event names its pool as its source.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{PoolSettings, RunError, Shutdown, connector};
+use super::{PoolSettings, RunError, Shutdown, pool_connectors, pool_state};
 use crate::c1z::C1zReader;
 use crate::changes::{FeedError, FeedMeta, FeedState, Previous, Taken, diff};
 use crate::cloud_events::event::CloudEvent;
@@ -76,30 +77,46 @@ pub struct WatchSettings {
 
 pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
-    let connector = connector(settings, "watch").await?;
-    let state = FeedState::new(&watch.state)?;
+    let connectors = pool_connectors(settings).await;
+    let pools = connectors
+        .into_iter()
+        .map(|connector| {
+            let path = pool_state(
+                &watch.state,
+                connector.pool().pool_id(),
+                settings.pools.len(),
+            );
+            Ok((FeedState::new(&path)?, connector))
+        })
+        .collect::<Result<Vec<_>, FeedError>>()?;
     loop {
-        let outcome = tokio::select! {
-            outcome = run_once(&connector, &state, &watch.sink, &shutdown) => outcome,
-            () = shutdown.requested() => Err(FeedError::Interrupted),
-        };
-        match outcome {
-            Ok(delivered) => tracing::info!(delivered, "watch run finished"),
-            Err(FeedError::Interrupted) => {
-                tracing::info!("stopped; the state is where the last completed run left it");
-                return Ok(());
-            }
-            // A state of another listing would fail every run: stop.
-            Err(err @ (FeedError::OtherListing { .. } | FeedError::NotState { .. })) => {
-                return Err(err.into());
-            }
-            Err(err) if watch.once => return Err(err.into()),
-            Err(err) => {
-                tracing::error!(error = %err, "watch run failed; its changes are sent again next run");
+        // Each pool is a listing of its own, with its own state: one that fails is sent again
+        // next run, and does not hold the others back.
+        let mut failed = None;
+        for (state, connector) in &pools {
+            let pool_id = connector.pool().pool_id();
+            let outcome = tokio::select! {
+                outcome = run_once(connector, state, &watch.sink, &shutdown) => outcome,
+                () = shutdown.requested() => Err(FeedError::Interrupted),
+            };
+            match outcome {
+                Ok(delivered) => tracing::info!(pool_id, delivered, "watch run finished"),
+                Err(FeedError::Interrupted) => {
+                    tracing::info!("stopped; the state is where the last completed run left it");
+                    return Ok(());
+                }
+                // A state of another listing would fail every run: stop.
+                Err(err @ (FeedError::OtherListing { .. } | FeedError::NotState { .. })) => {
+                    return Err(err.into());
+                }
+                Err(err) => {
+                    tracing::error!(pool_id, error = %err, "watch run failed; its changes are sent again next run");
+                    failed.get_or_insert(err);
+                }
             }
         }
         if watch.once {
-            return Ok(());
+            return failed.map_or(Ok(()), |err| Err(err.into()));
         }
         let wait = watch.schedule.wait();
         tracing::debug!(

@@ -1,34 +1,26 @@
-//! `EventService`: the pool's change journal as Baton events (see
-//! [`crate::event_journal::event_feed`]).
+//! `EventService`: each pool's change journal and sign-ins as Baton events (see
+//! [`crate::event_journal::pool_feeds`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use tonic::{Request, Response, Status};
 
-use crate::event_journal::event_feed::{EventFeed, EventsRequest};
+use crate::event_journal::event_feed::EventsRequest;
+use crate::event_journal::pool_feeds::EventFeeds;
 use crate::pb::v2::event_service_server::EventService;
 use crate::pb::v2::*;
 
 #[derive(Clone)]
 pub struct EventsApi {
-    /// None when the server holds several pools: the feeds read one pool so far, and list none.
-    feed: Option<Arc<EventFeed>>,
-    pools: usize,
+    feeds: Arc<EventFeeds>,
 }
 
 impl EventsApi {
-    pub fn new(feed: Option<Arc<EventFeed>>, pools: usize) -> Self {
-        Self { feed, pools }
-    }
-
-    fn feed(&self) -> Result<&Arc<EventFeed>, Status> {
-        self.feed.as_ref().ok_or_else(|| {
-            Status::failed_precondition(format!(
-                "event feeds read one user pool; this connector holds {}",
-                self.pools
-            ))
-        })
+    pub fn new(feeds: EventFeeds) -> Self {
+        Self {
+            feeds: Arc::new(feeds),
+        }
     }
 }
 
@@ -39,7 +31,7 @@ impl EventService for EventsApi {
         _: Request<ListEventFeedsRequest>,
     ) -> Result<Response<ListEventFeedsResponse>, Status> {
         Ok(Response::new(ListEventFeedsResponse {
-            list: self.feed.as_ref().map(|f| f.feeds()).unwrap_or_default(),
+            list: self.feeds.feeds(),
             annotations: Vec::new(),
         }))
     }
@@ -55,7 +47,7 @@ impl EventService for EventsApi {
             .transpose()
             .map_err(|err| Status::invalid_argument(format!("start_at: {err}")))?;
         let response = self
-            .feed()?
+            .feeds
             .list(EventsRequest {
                 feed_id: request.event_feed_id,
                 cursor: request.cursor,

@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Server, ServerTlsConfig};
 
-use crate::event_journal::event_feed::{EventFeed, EventFeedSettings};
+use crate::event_journal::event_feed::EventFeedSettings;
+use crate::event_journal::pool_feeds::EventFeeds;
 use crate::fleet::Fleet;
 use crate::pb::FILE_DESCRIPTOR_SET;
 use crate::secret::Secret;
@@ -81,11 +82,7 @@ pub async fn serve(
     let provisioning = options.provisioning;
     let actions = ActionsApi::new(fleet.clone(), provisioning);
     let provisioner = ProvisioningApi::new(fleet.clone());
-    // The event feeds read one pool so far.
-    let feed = fleet
-        .single()
-        .map(|only| EventFeed::new(only.clone(), options.event_feed));
-    let events = EventsApi::new(feed, fleet.pools().len());
+    let events = EventsApi::new(EventFeeds::new(fleet.in_own_names(), options.event_feed));
     let sync = SyncApi::new(fleet);
     let (health, health_service) = tonic_health::server::health_reporter();
     health

@@ -73,7 +73,9 @@ fn event_feed_status(err: &EventFeedError) -> Status {
     let message = crate::text::excerpt(&err.to_string(), MAX_STATUS_MESSAGE_BYTES);
     let code = match err {
         EventFeedError::UnknownFeed(_) => Code::NotFound,
-        EventFeedError::PageSize(_) | EventFeedError::BadCursor => Code::InvalidArgument,
+        EventFeedError::PageSize(_)
+        | EventFeedError::BadCursor
+        | EventFeedError::FeedNotNamed(_) => Code::InvalidArgument,
         EventFeedError::OtherJournal
         | EventFeedError::Pruned { .. }
         | EventFeedError::NoLogGroup { .. } => Code::FailedPrecondition,

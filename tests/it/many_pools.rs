@@ -543,3 +543,228 @@ async fn service_mode_runs_every_task_across_the_pools() {
     assert_eq!(aws_first.groups_of_user("cara").await.unwrap(), ["admins"]);
     assert!(aws_second.groups_of_user("cara").await.unwrap().is_empty());
 }
+
+/// `export` and `watch` with several pools: every pool's users, each line naming its pool; a
+/// state file per pool beside `--state`; a change in one pool reported as that pool's only.
+#[test]
+fn export_and_watch_take_each_pool_with_a_state_of_its_own() {
+    let emulator = Emulator::shared();
+    let pools = [
+        emulator.create_pool(small_pool("export-a")),
+        emulator.create_pool(small_pool("export-b")),
+    ];
+    let (first, second) = (&pools[0], &pools[1]);
+    let env = pools_env(emulator, &pools);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.c1z").display().to_string();
+
+    let (code, lines, stderr) = run_json_lines("export", &[], &env);
+    assert_eq!(code, Some(0), "{stderr}");
+    let named: BTreeSet<(String, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["UserPoolId"]
+                    .as_str()
+                    .expect("each line names its pool")
+                    .to_string(),
+                l["Username"].as_str().expect("a username").to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = pools
+        .iter()
+        .flat_map(|p| ["ann", "bob:smith", "cara"].map(|u| (p.id.clone(), u.to_string())))
+        .collect();
+    assert_eq!(named, expected);
+
+    let since = ["--since-last-run", "--state", state.as_str()];
+    let (code, lines, stderr) = run_json_lines("export", &since, &env);
+    assert_eq!((code, lines.len()), (Some(0), 6), "{stderr}");
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from([
+            format!("state.{}.c1z", first.id),
+            format!("state.{}.c1z", second.id)
+        ])
+    );
+    let watch_state = dir.path().join("watch.c1z").display().to_string();
+    let watch = [
+        "watch",
+        "--once",
+        "--sink",
+        "-",
+        "--state",
+        watch_state.as_str(),
+    ];
+    let out = run_binary(&watch, &env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "a first watch only records the baseline"
+    );
+
+    emulator.control(
+        "POST",
+        &format!("/_emulator/pools/{}/users", second.id),
+        Some(&json!({"users": [{"username": "eve"}]})),
+    );
+    let (code, lines, stderr) = run_json_lines("export", &since, &env);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        (
+            lines[0]["UserPoolId"].as_str(),
+            lines[0]["Username"].as_str()
+        ),
+        (Some(second.id.as_str()), Some("eve"))
+    );
+    let out = run_binary(&watch, &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 1, "{stdout}");
+    assert_eq!(
+        events[0]["source"].as_str(),
+        Some(second.arn.as_str()),
+        "{stdout}"
+    );
+    assert_eq!(
+        events[0]["subject"].as_str(),
+        Some(second.id.as_str()),
+        "{stdout}"
+    );
+    assert_eq!(
+        events[0]["data"]["Username"].as_str(),
+        Some("eve"),
+        "{stdout}"
+    );
+}
+
+/// The Baton event feeds with several pools: each pool's two feeds, named by the pool; a read
+/// that names no feed refused with the list; one pool's changes, on its own feed, naming its
+/// resources as a sync of several pools does.
+#[tokio::test(flavor = "multi_thread")]
+async fn each_pool_has_event_feeds_of_its_own() {
+    use crate::support::changes::{mutate, seed};
+    use baton_cognito::pb::v2::event::Event as EventKind;
+    use baton_cognito::pb::v2::event_service_client::EventServiceClient;
+
+    let emulator = Emulator::shared();
+    let pools = [seed(emulator), seed(emulator)];
+    let second = &pools[1];
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = pools_env(emulator, &pools);
+    env.extend([
+        (
+            "BATON_EVENT_FEED_DIR".into(),
+            dir.path().display().to_string(),
+        ),
+        ("BATON_EVENT_FEED_INTERVAL".into(), "0s".into()),
+    ]);
+    let server = Server::start(&env, &[]);
+    let mut client = EventServiceClient::new(server.channel().await);
+    let feeds = client
+        .list_event_feeds(ListEventFeedsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<String> = feeds.list.iter().map(|f| f.id.clone()).collect();
+    let changes_of = |pool: &Pool| format!("cognito_user_pool_changes:{}", pool.id);
+    assert_eq!(
+        ids,
+        pools
+            .iter()
+            .flat_map(|p| [
+                changes_of(p),
+                format!("cognito_user_pool_sign_ins:{}", p.id)
+            ])
+            .collect::<Vec<_>>()
+    );
+
+    let read = |feed: &str, cursor: &str| ListEventsRequest {
+        event_feed_id: feed.to_string(),
+        cursor: cursor.to_string(),
+        ..Default::default()
+    };
+    let unnamed = client.list_events(read("", "")).await.unwrap_err();
+    assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed:?}");
+    assert!(
+        unnamed.message().contains(&changes_of(second)),
+        "{unnamed:?}"
+    );
+
+    let feed = changes_of(second);
+    let baseline = client
+        .list_events(read(&feed, ""))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(baseline.events.is_empty(), "{:?}", baseline.events);
+    assert_eq!(
+        dir_entries(dir.path()),
+        BTreeSet::from([second.id.clone()]),
+        "each pool's journal in a directory of its own"
+    );
+    mutate(emulator, second);
+    let mut events = Vec::new();
+    let mut cursor = baseline.cursor;
+    loop {
+        let page = client
+            .list_events(read(&feed, &cursor))
+            .await
+            .unwrap()
+            .into_inner();
+        events.extend(page.events);
+        cursor = page.cursor;
+        if !page.has_more {
+            break;
+        }
+    }
+    assert_eq!(events.len(), 9, "one event per change: {events:?}");
+    let qualified = format!("{}:", second.id);
+    for event in &events {
+        match event.event.as_ref().unwrap() {
+            EventKind::ResourceChangeEvent(change) => {
+                let id = change.resource_id.as_ref().unwrap();
+                assert!(id.resource.starts_with(&qualified), "{id:?}");
+                assert_eq!(
+                    change
+                        .parent_resource_id
+                        .as_ref()
+                        .map(|p| p.resource.as_str()),
+                    Some(second.id.as_str())
+                );
+            }
+            EventKind::CreateGrantEvent(CreateGrantEvent {
+                entitlement,
+                principal,
+                ..
+            })
+            | EventKind::CreateRevokeEvent(CreateRevokeEvent {
+                entitlement,
+                principal,
+                ..
+            }) => {
+                let entitlement = entitlement.as_ref().unwrap();
+                assert!(
+                    entitlement.id.starts_with(&format!("group:{qualified}")),
+                    "{entitlement:?}"
+                );
+                assert!(rid(principal.as_ref().unwrap()).starts_with(&qualified));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
