@@ -7,6 +7,7 @@ package conformance
 // qualified by the pool.
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,4 +134,54 @@ func poolView(t *testing.T, all c1zContents, poolID string) c1zContents {
 		view.grants[own.GetId()] = own
 	}
 	return view
+}
+
+// TestSeveralPoolsEventFeedsQualifyTheirEvents: with several pools each has its own two feeds,
+// and a pool's change events, read through the SDK's client types, name its resources as the
+// sync of several pools does (every id qualified by the pool), the same changes one pool alone
+// reports.
+func TestSeveralPoolsEventFeedsQualifyTheirEvents(t *testing.T) {
+	t.Parallel()
+	pools := []string{seedHostilePool(t, shared, "feeds-a"), seedHostilePool(t, shared, "feeds-b")}
+	env := shared.connectorEnv(strings.Join(pools, ","), "BATON_EVENT_FEED_DIR="+t.TempDir(),
+		"BATON_EVENT_FEED_INTERVAL=0s")
+	v := newValidator()
+	client := dial(t, startServer(t, env).addr, v)
+
+	feeds, err := client.ListEventFeeds(context.Background(), &v2.ListEventFeedsRequest{})
+	if err != nil {
+		t.Fatalf("ListEventFeeds: %v", err)
+	}
+	var ids []string
+	for _, feed := range feeds.GetList() {
+		ids = append(ids, feed.GetId())
+	}
+	var want []string
+	for _, pool := range pools {
+		want = append(want, changeFeed+":"+pool, signInFeed+":"+pool)
+	}
+	requireSameSet(t, "feeds", want, ids)
+
+	pool := pools[1]
+	feed := changeFeed + ":" + pool
+	baseline, end := readEvents(t, client, feed, "", 0)
+	if len(baseline) != 0 {
+		t.Fatalf("%d events before anything changed", len(baseline))
+	}
+	changes := changeHostilePool(t, pool)
+	events, _ := readEvents(t, client, feed, end, 0)
+	var got []string
+	for _, event := range events {
+		summary := summarize(t, event)
+		qualifiers := 2
+		if event.WhichEvent() == v2.Event_ResourceChangeEvent_case {
+			qualifiers = 1
+		}
+		if n := strings.Count(summary, ":"+pool+":"); n != qualifiers {
+			t.Errorf("%q names its pool %d times, want %d", summary, n, qualifiers)
+		}
+		got = append(got, strings.ReplaceAll(summary, ":"+pool+":", ":"))
+	}
+	requireSameSet(t, "events of "+pool, changes, got)
+	v.requireValid(t, "ListEventFeeds", "ListEvents")
 }

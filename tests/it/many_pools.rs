@@ -11,6 +11,7 @@ use baton_cognito::pb::struct_from_json;
 use baton_cognito::pb::v2::account_manager_service_client::AccountManagerServiceClient;
 use baton_cognito::pb::v2::action_service_client::ActionServiceClient;
 use baton_cognito::pb::v2::grant_manager_service_client::GrantManagerServiceClient;
+use baton_cognito::pb::v2::resource_deleter_service_client::ResourceDeleterServiceClient;
 use baton_cognito::pb::v2::resource_getter_service_client::ResourceGetterServiceClient;
 use baton_cognito::pb::v2::resources_service_client::ResourcesServiceClient;
 use baton_cognito::pb::v2::*;
@@ -437,6 +438,23 @@ async fn requests_route_to_the_pool_their_ids_name() {
         .unwrap_err();
     assert_eq!(unnamed.code(), Code::InvalidArgument, "{unnamed:?}");
     assert!(unnamed.message().contains("user_pool_id"), "{unnamed:?}");
+
+    // Deletion by id: the user of the pool it names; a pool itself is not deleted.
+    let mut deleter = ResourceDeleterServiceClient::new(channel.clone());
+    let delete = |type_id: &str, id: &str| DeleteResourceV2Request {
+        resource_id: resource(type_id, id).id,
+        parent_resource_id: None,
+    };
+    deleter
+        .delete_resource_v2(delete("user", &format!("{}:dana", second.id)))
+        .await
+        .unwrap();
+    assert!(aws_second.get_user("dana").await.is_err());
+    let pool = deleter
+        .delete_resource_v2(delete("user_pool", &second.id))
+        .await
+        .unwrap_err();
+    assert_eq!(pool.code(), Code::InvalidArgument, "{pool:?}");
 }
 
 /// Service mode with several pools: the Hello names them all, a full sync task uploads one file
