@@ -146,9 +146,10 @@ pub struct PoolArgs {
     form: FormField::named("IAM role ARN to assume");
     pub role_arn: Option<String>,
 
-    /// The role for the pools of another account, as ACCOUNT=ROLE_ARN (repeatable); those pools
-    /// are given as ARNs, which name their account. Pools of other accounts use --role-arn.
-    #[arg(long, env = "BATON_ACCOUNT_ROLE", global = true, value_delimiter = ',', value_name = "ACCOUNT=ROLE_ARN")]
+    /// The role for the pools of another account, as ACCOUNT=ROLE_ARN (repeatable, or
+    /// comma-separated: role names may hold commas, so a comma starts a new entry only before
+    /// ACCOUNT=); those pools are given as ARNs, which name their account.
+    #[arg(long, env = "BATON_ACCOUNT_ROLE", global = true, value_name = "ACCOUNT=ROLE_ARN")]
     form: FormField::named("IAM role per account");
     pub account_role: Vec<String>,
 

@@ -332,6 +332,26 @@ pub struct PoolRoles {
     by_account: BTreeMap<String, AssumeRole>,
 }
 
+/// The `ACCOUNT=ROLE_ARN` entries of one `--account-role` value. IAM role names may hold commas
+/// (`[\w+=,.@-]`), so a comma separates two entries only where an account id and `=` follow it.
+fn account_role_entries(value: &str) -> Vec<&str> {
+    let starts_entry = |rest: &str| {
+        rest.len() > 12
+            && rest.as_bytes()[..12].iter().all(u8::is_ascii_digit)
+            && rest.as_bytes()[12] == b'='
+    };
+    let mut entries = Vec::new();
+    let mut start = 0;
+    for (at, _) in value.match_indices(',') {
+        if starts_entry(value[at + 1..].trim_start()) {
+            entries.push(&value[start..at]);
+            start = at + 1;
+        }
+    }
+    entries.push(&value[start..]);
+    entries
+}
+
 impl PoolRoles {
     /// From `--role-arn`, `--account-role` (each ACCOUNT=ROLE_ARN) and `--external-id`, which
     /// every role is assumed with.
@@ -344,7 +364,8 @@ impl PoolRoles {
         let external_id = external_id.filter(|v| !v.is_empty());
         let account_roles: Vec<&str> = account_roles
             .iter()
-            .map(|v| v.trim())
+            .flat_map(|v| account_role_entries(v))
+            .map(str::trim)
             .filter(|v| !v.is_empty())
             .collect();
         if external_id.is_some()
@@ -773,6 +794,18 @@ mod tests {
         }
         let twice = [format!("{B}={}", role(B)), format!("{B}={}", role(B))];
         assert!(PoolRoles::from_flags(None, &twice, None).is_err());
+
+        // One comma-separated value (BATON_ACCOUNT_ROLE), with a comma in a role name.
+        let listed = format!("{A}=arn:aws:iam::{A}:role/a,b, {B}={}", role(B));
+        let roles = PoolRoles::from_flags(None, &[listed], None).unwrap();
+        assert_eq!(
+            roles.for_pool(&in_a).unwrap().map(|r| r.role_arn),
+            Some(format!("arn:aws:iam::{A}:role/a,b"))
+        );
+        assert_eq!(
+            roles.for_pool(&in_b).unwrap().map(|r| r.role_arn),
+            Some(role(B))
+        );
     }
 
     #[test]

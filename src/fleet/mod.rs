@@ -76,6 +76,23 @@ impl Fleet {
         self.pools[0].pool().stats()
     }
 
+    /// The pools' Regions, comma-separated in the pools' order, for log lines.
+    pub fn regions(&self) -> String {
+        self.pools
+            .iter()
+            .map(|c| c.pool().region())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Refuses a resource type none of the pools has, before anything else is looked at.
+    pub fn check_type(&self, type_id: &str) -> Result<()> {
+        if self.single().is_none() && type_id == POOL_TYPE_ID {
+            return Ok(());
+        }
+        ResourceKind::parse(type_id).map(drop)
+    }
+
     /// The pool ids, comma-separated, for log lines and page-token binding.
     pub fn pool_ids(&self) -> String {
         self.pools
@@ -97,7 +114,9 @@ impl Fleet {
         self.pools.iter().find(|c| c.pool().pool_id() == pool_id)
     }
 
-    /// The connector for a qualified id (`<pool id>:<name>`), or why there is none.
+    /// The connector for a qualified id (`<pool id>:<name>`). An id that names none of the
+    /// pools held is not found (a pool taken out of the configuration, an id from before a
+    /// second pool came): a targeted sync skips it with a warning, as a resource gone.
     fn pool_named_by(&self, what: &str, id: &str) -> Result<&Arc<Connector>> {
         if let Some(only) = self.single() {
             return Ok(only);
@@ -105,7 +124,7 @@ impl Fleet {
         PoolIds::pool_of(id)
             .and_then(|pool| self.find(pool))
             .ok_or_else(|| {
-                ConnectorError::InvalidArgument(format!(
+                ConnectorError::NotFound(format!(
                     "{what} {} names none of this connector's user pools ({}); ids here are <pool id>:<name>",
                     model::shown(id),
                     self.pool_ids()

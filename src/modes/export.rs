@@ -41,9 +41,10 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
     for connector in &connectors {
         // Export lines do not name the pool's ARN: no DescribeUserPool beyond the sync's own.
         let meta = FeedMeta::local(connector);
+        // The state path is checked even when this run does not use it, as it always was.
+        let path = pool_state(&export.state, &meta.pool_id, connectors.len());
+        let state = FeedState::new(&path)?;
         let since = if export.since_last_run {
-            let path = pool_state(&export.state, &meta.pool_id, connectors.len());
-            let state = FeedState::new(&path)?;
             let previous = state.last(&meta)?;
             Some((state, previous))
         } else {
@@ -92,9 +93,15 @@ pub async fn run(settings: &PoolSettings, export: &ExportSettings) -> Result<(),
             return Err(err);
         }
     };
-    for part in parts {
-        if let Some((state, _)) = part.since {
-            state.advance(part.taken)?;
+    // Every line is written: each pool's state advances. Should one fail, the snapshots of
+    // the pools after it are thrown away (those states stay where they were).
+    let mut parts = parts.into_iter();
+    while let Some(part) = parts.next() {
+        if let Some((state, _)) = part.since
+            && let Err(err) = state.advance(part.taken)
+        {
+            discard(parts.collect(), export.since_last_run);
+            return Err(err.into());
         }
     }
     tracing::info!(

@@ -16,7 +16,7 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
     let writer = C1zWriter::create(file)?;
     let fleet = fleet(settings).await?;
     let engine = SyncEngine::new(fleet.clone());
-    tracing::info!(pool_ids = %fleet.pool_ids(), file = %file.display(), "sync started");
+    tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let outcome = engine.run(writer, shutdown.requested()).await;
     let (writer, summary) = match outcome {

@@ -88,7 +88,8 @@ pub async fn run(settings: &PoolSettings, serve: &ServeSettings) -> Result<(), R
     let fleet = fleet(settings).await?;
     tracing::info!(
         %addr,
-        pool_ids = %fleet.pool_ids(),
+        pool_id = %fleet.pool_ids(),
+        region = %fleet.regions(),
         provisioning = serve.provisioning,
         tls = options.tls.is_some(),
         mutual_tls = serve.tls.as_ref().is_some_and(|tls| tls.client_ca.is_some()),

@@ -112,7 +112,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
     });
     tracing::info!(
         platform = %settings.api_host,
-        pool_ids = %fleet.pool_ids(),
+        pool_id = %fleet.pool_ids(),
         provisioning = settings.provisioning,
         "service mode starting"
     );

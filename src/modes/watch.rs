@@ -89,6 +89,10 @@ pub async fn run(settings: &PoolSettings, watch: &WatchSettings) -> Result<(), R
             Ok((FeedState::new(&path)?, connector))
         })
         .collect::<Result<Vec<_>, FeedError>>()?;
+    // A state of another listing is refused before any pool's events go out.
+    for (state, connector) in &pools {
+        state.last(&FeedMeta::local(connector))?;
+    }
     loop {
         // Each pool is a listing of its own, with its own state: one that fails is sent again
         // next run, and does not hold the others back.

@@ -113,6 +113,7 @@ impl ResourcesService for SyncApi {
         request: Request<ResourcesServiceListResourcesRequest>,
     ) -> Result<Response<ResourcesServiceListResourcesResponse>, Status> {
         let request = request.into_inner();
+        self.fleet.check_type(&request.resource_type_id)?;
         let parent = request.parent_resource_id.as_ref();
         // A child listing's token resumes only the listing of that parent.
         let listing = match parent {

@@ -150,7 +150,8 @@ impl SyncEngine {
             .fleet
             .resource_types()
             .into_iter()
-            .filter(|t| self.wanted(&t.id))
+            // The pools (of several) are the parents of every user and group: always stored.
+            .filter(|t| self.wanted(&t.id) || t.id == POOL_TYPE_ID)
             .collect();
         summary.resource_types = resource_types.len() as u64;
         store
@@ -269,12 +270,7 @@ impl SyncEngine {
                 listings += tally.listings;
             }
         }
-        if summary.warnings > WARNING_LIMIT && summary.warnings * 10 > listings {
-            return Err(SyncError::TooManyWarnings {
-                warnings: summary.warnings,
-                listings,
-            });
-        }
+        check_warnings(summary.warnings, listings)?;
         progress.enter(Phase::Writing);
         Ok(summary)
     }
@@ -325,6 +321,13 @@ impl SyncEngine {
         }));
         let (counts, entitlement_tallies, grant_tallies) =
             tokio::try_join!(resources, entitlements, grants)?;
+        // Each pool is judged on its own too: a quiet pool must not hide one that changed
+        // too much to trust.
+        let (warnings, listings) = entitlement_tallies
+            .iter()
+            .chain(&grant_tallies)
+            .fold((0, 0), |(w, l), t| (w + t.warnings, l + t.listings));
+        check_warnings(warnings, listings)?;
         Ok(PoolWalk {
             resources: kinds
                 .iter()
@@ -733,6 +736,15 @@ impl Chain {
             }
         }
     }
+}
+
+/// Fails a sync whose listings found their resource gone more than [`WARNING_LIMIT`] times and
+/// in more than a tenth of the listings, as upstream does.
+fn check_warnings(warnings: u64, listings: u64) -> Result<(), SyncError> {
+    if warnings > WARNING_LIMIT && warnings * 10 > listings {
+        return Err(SyncError::TooManyWarnings { warnings, listings });
+    }
+    Ok(())
 }
 
 /// Whether a listing that failed with `err` may start over from its first page: when Cognito

@@ -333,7 +333,7 @@ async fn requests_route_to_the_pool_their_ids_name() {
     let unknown = get_resource(&channel, "user", "us-east-1_Nowhere:cara")
         .await
         .unwrap_err();
-    assert_eq!(unknown.code(), Code::InvalidArgument, "{unknown:?}");
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
 
     // A grant on the second pool's ann changes the second pool only.
     let (aws_first, aws_second) = (
@@ -407,7 +407,7 @@ async fn requests_route_to_the_pool_their_ids_name() {
         })
         .await
         .unwrap_err();
-    assert_eq!(bare.code(), Code::InvalidArgument, "{bare:?}");
+    assert_eq!(bare.code(), Code::NotFound, "{bare:?}");
 
     // A new account goes to the pool its profile names.
     let mut accounts = AccountManagerServiceClient::new(channel.clone());
@@ -519,7 +519,11 @@ async fn service_mode_runs_every_task_across_the_pools() {
     assert_eq!(resource_ids(&reader, "user").len(), 6);
 
     let (task, _) = run(TaskType::SyncFull(task::SyncFullTask {
-        targeted_sync_resources: vec![resource("user", &format!("{}:bob:smith", second.id))],
+        // A target in a pool this worker does not hold is skipped as gone, not a failure.
+        targeted_sync_resources: vec![
+            resource("user", &format!("{}:bob:smith", second.id)),
+            resource("user", "us-east-1_Elsewhere:bob:smith"),
+        ],
         ..Default::default()
     }))
     .await;
@@ -536,6 +540,18 @@ async fn service_mode_runs_every_task_across_the_pools() {
             second.id
         )])
     );
+
+    // Only users asked for: their pools, their parents, come along.
+    let (task, _) = run(TaskType::SyncFull(task::SyncFullTask {
+        sync_resource_type_ids: vec!["user".into()],
+        ..Default::default()
+    }))
+    .await;
+    let (_dir, path) = upload(&task.id);
+    let reader = C1zReader::open(&path).unwrap();
+    assert_eq!(resource_ids(&reader, "user_pool").len(), 2);
+    assert_eq!(resource_ids(&reader, "user").len(), 6);
+    assert!(resource_ids(&reader, "group").is_empty());
 
     let (_, finish) = run(TaskType::Grant(task::GrantTask {
         entitlement: Some(Entitlement {
