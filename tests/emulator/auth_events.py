@@ -30,7 +30,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
-from moto.cognitoidp.models import DEFAULT_USER_POOL_CONFIG, CognitoIdpUser, CognitoIdpUserPool
+from moto.cognitoidp.models import (
+    DEFAULT_USER_POOL_CONFIG,
+    CognitoIdpUser,
+    CognitoIdpUserPool,
+    cognitoidp_backends,
+)
 
 from control_common import _check_keys, _list_field, _parse_date, _req_str, bad, not_found
 
@@ -309,14 +314,18 @@ def _sign_in_pool(op: str, params: dict, backends, region: str) -> CognitoIdpUse
     if op == "AdminInitiateAuth":
         pool_id = params.get("UserPoolId")
         return backends[region].user_pools.get(pool_id) if isinstance(pool_id, str) else None
-    # InitiateAuth names only the app client: moto looks for it in every region's pools.
+    # InitiateAuth names only the app client (and is not signed): moto looks for it in
+    # every account's and region's pools, in this order.
     client_id = params.get("ClientId")
     if not isinstance(client_id, str):
         return None
-    for _, backend in backends.items():
-        for pool in backend.user_pools.values():
-            if client_id in pool.clients:
-                return pool
+    for _, by_region in list(cognitoidp_backends.items()):
+        for region_name, backend in list(by_region.items()):
+            if region_name == "global":
+                continue
+            for pool in backend.user_pools.values():
+                if client_id in pool.clients:
+                    return pool
     return None
 
 

@@ -18,6 +18,12 @@ sign-in events to CloudWatch Logs from sign_in_logs.py; CloudWatch Logs calls
 (``X-Amz-Target: Logs_20140328.<Operation>``) go to moto's logs backend, with FilterLogEvents'
 filter patterns evaluated by cloudwatch_logs.py.
 
+Several AWS accounts (accounts.py): STS calls (query protocol, SigV4 service ``sts``) go to
+moto's STS through the same path, AssumeRole's parameters checked first; every AWS call acts
+in the account of the access key that signs it (credentials AssumeRole issued: the role's
+account; any other key: the default account, ``MOTO_ACCOUNT_ID`` or 123456789012). The
+control API can create pools in any account and finds a pool in whichever account holds it.
+
 Optionally, like tools/fast-emulator (its README), it adds a fixed
 latency to every AWS call and enforces Cognito's request-rate quotas (off by default).
 
@@ -64,7 +70,6 @@ import logging  # noqa: E402
 
 from werkzeug.serving import make_server  # noqa: E402
 
-from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.moto_server.werkzeug_app import (  # noqa: E402
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -78,7 +83,8 @@ from moto.cognitoidp.models import (  # noqa: E402
 from moto.cognitoidp.utils import validate_username_format  # noqa: E402
 from moto.moto_api._internal import mock_random  # noqa: E402
 
-import auth_events  # noqa: E402  (beside this file: the script's directory is on sys.path)
+import accounts  # noqa: E402  (beside this file: the script's directory is on sys.path)
+import auth_events  # noqa: E402
 import cloudwatch_logs  # noqa: E402
 import sign_in_logs  # noqa: E402  (registers its export hook with auth_events)
 from control_common import (  # noqa: E402
@@ -133,12 +139,16 @@ COGNITO_LOGGED_MEMBERS = (("Limit", "limit"), ("Filter", "filter"), ("GroupName"
                           ("Username", "username"))
 LOGS_LOGGED_MEMBERS = (("limit", "limit"), ("filterPattern", "filter"),
                        ("logGroupName", "log_group"), ("logGroupIdentifier", "log_group"))
+STS_LOGGED_MEMBERS = (("RoleArn", "role_arn"), ("RoleSessionName", "session_name"),
+                      ("ExternalId", "external_id"))
 
 REQUEST_LOG_MAX = 20000
 
 
 def account_id() -> str:
-    return os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    """The default account: that of every request not signed with a key moto issued (see
+    accounts.py), and of control-API pools created without an "account"."""
+    return accounts.default_account()
 
 
 # --------------------------------------------------------------------------- errors
@@ -335,11 +345,18 @@ def _parse_quota_body(body: dict) -> tuple[float | None, bool | None]:
 _POOL_ID_CHARS = string.ascii_letters + string.digits
 
 
-def _backend(region: str):
-    acct = cognitoidp_backends[account_id()]
+def _backend(region: str, account: str | None = None):
+    acct = cognitoidp_backends[account or account_id()]
     if region not in acct.regions and region not in acct.keys():
         raise bad(f"unknown region {region!r}")
     return acct[region]
+
+
+def _validate_account(value: Any) -> str:
+    try:
+        return accounts.check_account(value)
+    except ValueError as e:
+        raise bad(str(e)) from None
 
 
 def _validate_region(region: Any) -> str:
@@ -349,13 +366,20 @@ def _validate_region(region: Any) -> str:
     return region
 
 
-def _find_pool(pool_id: str) -> CognitoIdpUserPool:
+def _pool_anywhere(pool_id: str) -> CognitoIdpUserPool | None:
+    """The pool with this id in whichever account holds it (the control API's ids are
+    unique across accounts). Looks only at backends that exist."""
     region = pool_id.rsplit("_", 1)[0] if "_" in pool_id else ""
-    try:
-        backend = _backend(region)
-    except ApiError:
-        raise not_found(f"user pool {pool_id!r} not found") from None
-    pool = backend.user_pools.get(pool_id)
+    for _, by_region in list(cognitoidp_backends.items()):
+        backend = by_region.get(region)  # dict.get: creates no backend
+        pool = backend.user_pools.get(pool_id) if backend is not None else None
+        if pool is not None:
+            return pool
+    return None
+
+
+def _find_pool(pool_id: str) -> CognitoIdpUserPool:
+    pool = _pool_anywhere(pool_id)
     if pool is None:
         raise not_found(f"user pool {pool_id!r} not found")
     return pool
@@ -366,7 +390,7 @@ def _new_pool_id(backend, region: str, rng: random.Random | None = None) -> str:
     for _ in range(100):
         r = rng if rng is not None else mock_random
         pid = f"{region}_" + "".join(r.choice(_POOL_ID_CHARS) for _ in range(9))
-        if pid not in backend.user_pools:
+        if pid not in backend.user_pools and _pool_anywhere(pid) is None:
             return pid
         rng = None  # collision with a deterministic id: fall back to random ones
     raise ApiError(500, "could not allocate a pool id")
@@ -379,13 +403,15 @@ def create_pool(
     pool_id: str | None = None,
     config: dict | None = None,
     id_rng: random.Random | None = None,
+    account: str | None = None,
 ) -> CognitoIdpUserPool:
-    """Create a pool through moto's backend with a realistic id. Caller holds the write lock."""
-    backend = _backend(region)
+    """Create a pool through moto's backend with a realistic id, in `account` (default: the
+    default account). Caller holds the write lock."""
+    backend = _backend(region, account)
     if pool_id is not None:
         if not re.fullmatch(re.escape(region) + r"_[0-9A-Za-z]+", pool_id) or len(pool_id) > 55:
             raise bad(f"'pool_id' must look like '{region}_AbCdEfGhI'")
-        if pool_id in backend.user_pools:
+        if pool_id in backend.user_pools or _pool_anywhere(pool_id) is not None:
             raise ApiError(409, f"user pool {pool_id!r} already exists")
     else:
         pool_id = _new_pool_id(backend, region, id_rng)
@@ -495,7 +521,8 @@ def seed_into_pool(
 
 
 def pool_answer(pool: CognitoIdpUserPool, counts: dict | None = None) -> dict:
-    ans = {"pool_id": pool.id, "arn": pool.arn, "region": pool.region, "name": pool.name}
+    ans = {"pool_id": pool.id, "arn": pool.arn, "account": pool.account_id,
+           "region": pool.region, "name": pool.name}
     if counts:
         ans["added"] = counts
     return ans
@@ -515,6 +542,7 @@ def pool_summary(pool: CognitoIdpUserPool) -> dict:
     return {
         "pool_id": pool.id,
         "arn": pool.arn,
+        "account": pool.account_id,
         "region": pool.region,
         "name": pool.name,
         "users": len(pool.users),
@@ -607,9 +635,10 @@ _LATEST = _dt.datetime(2025, 6, 30)
 
 
 def generate_sample(
-    n_users: int, n_groups: int, seed: int
+    n_users: int, n_groups: int, seed: int, account: str | None = None
 ) -> tuple[list[UserSpec], list[GroupSpec], list[tuple[str, str]]]:
-    """A deterministic, realistic-looking pool for a seed (no moto calls)."""
+    """A deterministic, realistic-looking pool for a seed (no moto calls); groups' role ARNs
+    are in `account` (default: the default account)."""
     rng = random.Random(f"baton-cognito-sample:{seed}")
     slug = {n: _ascii_slug(n) for n in FIRST_NAMES + LAST_NAMES}
     users: list[UserSpec] = []
@@ -724,7 +753,7 @@ def generate_sample(
             prec = rng.choice([None, rng.randrange(0, 50)])
         role = None
         if rng.random() < 0.3:
-            role = f"arn:aws:iam::{account_id()}:role/cognito-{_ascii_slug(name) or 'group'}"
+            role = f"arn:aws:iam::{account or account_id()}:role/cognito-{_ascii_slug(name) or 'group'}"
         created = _EPOCH_START + _dt.timedelta(seconds=rng.randrange(_EPOCH_SPAN_DAYS * 86400))
         groups.append({
             "name": name,
@@ -754,9 +783,10 @@ def generate_sample(
 
 
 def create_sample_pool(
-    region: str, n_users: int, n_groups: int, seed: int, pool_id: str | None = None
+    region: str, n_users: int, n_groups: int, seed: int, pool_id: str | None = None,
+    account: str | None = None,
 ) -> tuple[CognitoIdpUserPool, dict]:
-    users, groups, memberships = generate_sample(n_users, n_groups, seed)
+    users, groups, memberships = generate_sample(n_users, n_groups, seed, account)
     with STATE_LOCK.write():
         pool = create_pool(
             region,
@@ -764,6 +794,7 @@ def create_sample_pool(
             custom_attributes=("custom:department", "custom:employee_id"),
             pool_id=pool_id,
             id_rng=random.Random(f"baton-cognito-pool-id:{seed}:{n_users}:{n_groups}"),
+            account=account,
         )
         try:
             counts = seed_into_pool(pool, users, groups, memberships)
@@ -976,7 +1007,8 @@ class _Bucket:
 
 
 class Quotas:
-    """Cognito's request-rate quotas: a bucket per (region, category) plus the per-pool cap.
+    """Cognito's request-rate quotas: a bucket per (account, region, category), as AWS
+    counts them per account and Region, plus the per-pool cap.
 
     A call over quota is refused at once (the caller answers TooManyRequestsException);
     nothing waits, as on AWS.
@@ -986,8 +1018,8 @@ class Quotas:
         self.lock = threading.Lock()
         self.scale = scale
         self.disabled = disabled
-        self._by_region: dict[tuple[str, str], _Bucket] = {}
-        self._by_pool: dict[tuple[str, str], _Bucket] = {}
+        self._by_region: dict[tuple[str, str, str], _Bucket] = {}
+        self._by_pool: dict[tuple[str, str, str], _Bucket] = {}
 
     def configure(self, scale: float | None = None, disabled: bool | None = None) -> None:
         """Change the rates and/or switch enforcement; every bucket starts full again."""
@@ -1008,8 +1040,10 @@ class Quotas:
                 "per_pool_list_groups_get_group": PER_POOL_RPS * self.scale,
             }
 
-    def admit(self, op: str, region: str, pool_id: str | None) -> tuple[str, str] | None:
-        """None if the call may go on, else the (error type, message) to refuse it with."""
+    def admit(self, op: str, account: str, region: str,
+              pool_id: str | None) -> tuple[str, str] | None:
+        """None if the call may go on, else the (error type, message) to refuse it with.
+        `account`: the account the call acts in (that of its access key)."""
         category = QUOTA_CATEGORY_OF.get(op)
         if category is None:
             return None
@@ -1021,13 +1055,13 @@ class Quotas:
             pool_bucket = None
             if op in PER_POOL_OPS and pool_id:
                 rate = PER_POOL_RPS * self.scale
-                pool_bucket = self._by_pool.setdefault((pool_id, op), _Bucket(rate, now))
+                pool_bucket = self._by_pool.setdefault((account, pool_id, op), _Bucket(rate, now))
                 pool_bucket.refill(rate, now)
                 if pool_bucket.tokens < 1.0:
                     return ("TooManyRequestsException",
                             f"Rate exceeded ({op}: 5 requests per second per user pool)")
             rate = QUOTA_DEFAULT_RPS[category] * self.scale
-            bucket = self._by_region.setdefault((region, category), _Bucket(rate, now))
+            bucket = self._by_region.setdefault((account, region, category), _Bucket(rate, now))
             bucket.refill(rate, now)
             if bucket.tokens < 1.0:
                 return QUOTA_REFUSALS.get(
@@ -1065,7 +1099,7 @@ def _java_repr(value: Any) -> str:
     return str(value)
 
 
-def check_invitation(params: dict, region: str) -> tuple[str | None, dict | None]:
+def check_invitation(params: dict, account: str, region: str) -> tuple[str | None, dict | None]:
     """Checks an AdminCreateUser request before moto sees it. Caller holds the write lock.
     Returns (refusal message, None), or (None, the invitation to record once moto has
     answered 200, or None when no message is sent or moto is to answer the error)."""
@@ -1087,7 +1121,7 @@ def check_invitation(params: dict, region: str) -> tuple[str | None, dict | None
     mediums = list(dict.fromkeys(raw or ["SMS"]))
     username = params.get("Username")
     try:
-        pool = cognitoidp_backends[account_id()][region].user_pools.get(params.get("UserPoolId"))
+        pool = cognitoidp_backends[account][region].user_pools.get(params.get("UserPoolId"))
     except (KeyError, TypeError):
         pool = None
     if pool is None or not isinstance(username, str):
@@ -1149,7 +1183,7 @@ def _json_response(start_response, status: int, obj: Any, headers: list | None =
 
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     409: "Conflict", 500: "Internal Server Error", 503: "Service Unavailable",
 }
 
@@ -1163,6 +1197,21 @@ def _aws_error(start_response, status: int, error_type: str, message: str):
             ("Content-Length", str(len(body))),
             ("x-amzn-RequestId", str(uuid.uuid4())),
             ("x-amzn-ErrorType", error_type),
+        ],
+    )
+    return [body]
+
+
+def _sts_error(start_response, status: int, code: str, message: str):
+    """An STS (query protocol) error: STS's XML error shape."""
+    request_id = accounts.new_request_id()
+    body = accounts.error_body(code, message, status, request_id)
+    start_response(
+        f"{status} {_REASONS.get(status, 'Error')}",
+        [
+            ("Content-Type", "text/xml"),
+            ("Content-Length", str(len(body))),
+            ("x-amzn-RequestId", request_id),
         ],
     )
     return [body]
@@ -1260,35 +1309,54 @@ class EmulatorApp:
         path = environ.get("PATH_INFO", "") or "/"
         if path.startswith(CONTROL_PREFIX) or path == CONTROL_PREFIX.rstrip("/"):
             return self.control(environ, start_response)
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        if target and not path.startswith("/moto-api"):
-            return self.aws(environ, start_response, target)
-        # Anything else (moto-api, JWKS, ...) goes to moto unchanged, exclusively.
+        if not path.startswith("/moto-api"):
+            target = environ.get("HTTP_X_AMZ_TARGET")
+            if target:
+                service = "logs" if target.startswith(LOGS_TARGET_PREFIX) else "cognito-idp"
+                return self.aws(environ, start_response, service, target)
+            if accounts.signing_service(environ) == accounts.STS_SERVICE:
+                return self.aws(environ, start_response, accounts.STS_SERVICE, None)
+        # Anything else (moto-api, JWKS, unsigned STS calls, ...) goes to moto unchanged
+        # but for the account (that of the signing key), exclusively.
+        accounts.tell_moto(environ, accounts.request_account(environ))
         with STATE_LOCK.write():
             return list(self.moto(environ, start_response))
 
     # ---------------------------------------------------------------- AWS calls
 
-    def aws(self, environ, start_response, target: str):
-        op = target.rsplit(".", 1)[-1]
+    def aws(self, environ, start_response, service: str, target: str | None):
+        """An AWS call: Cognito or CloudWatch Logs (awsJson1_1, `target` = X-Amz-Target), or
+        STS (query protocol, target None: the operation is the form's Action)."""
         body = _read_body(environ)
+        sts = service == accounts.STS_SERVICE
+        logs = service == "logs"
         params: dict = {}
-        if body:
-            try:
-                parsed = json.loads(body)
-                if isinstance(parsed, dict):
-                    params = parsed
-            except ValueError:
-                pass
+        if sts:
+            params = accounts.form_params(body)
+            op = params.get("Action") or "UnknownOperation"
+        else:
+            op = target.rsplit(".", 1)[-1]
+            if body:
+                try:
+                    parsed = json.loads(body)
+                    if isinstance(parsed, dict):
+                        params = parsed
+                except ValueError:
+                    pass
         pool_id = params.get("UserPoolId") if isinstance(params.get("UserPoolId"), str) else None
-        entry: dict[str, Any] = {"t": time.time(), "operation": op}
+        # The account the call acts in: that of its access key (a key AssumeRole issued:
+        # the role's account), else the default one. moto is told the same.
+        access_key = accounts.access_key_of(environ)
+        account = accounts.account_of_access_key(access_key)
+        accounts.tell_moto(environ, account)
+        entry: dict[str, Any] = {"t": time.time(), "operation": op, "account": account}
         region = _region_from_auth(environ)
         if region:
             entry["region"] = region
         if pool_id:
             entry["pool_id"] = pool_id
-        logs = target.startswith(LOGS_TARGET_PREFIX)
-        logged = LOGS_LOGGED_MEMBERS if logs else COGNITO_LOGGED_MEMBERS
+        logged = (STS_LOGGED_MEMBERS if sts else LOGS_LOGGED_MEMBERS if logs
+                  else COGNITO_LOGGED_MEMBERS)
         for src, dst in logged:
             if src in params:
                 entry[dst] = params[src]
@@ -1313,8 +1381,9 @@ class EmulatorApp:
                     time.sleep(rule.delay_ms / 1000.0)
                 else:
                     self.pause()
-                    return self._fault(environ, sr, rule, op, pool_id, region, params, logs)
-            over = QUOTAS.admit(op, region or "us-east-1", pool_id)
+                    return self._fault(environ, sr, rule, op, pool_id, region, params, service,
+                                       account, access_key)
+            over = QUOTAS.admit(op, account, region or "us-east-1", pool_id)
             if over is not None:
                 STATS.count_throttled(op)
                 entry["throttled"] = True
@@ -1324,12 +1393,16 @@ class EmulatorApp:
             self.pause()
             readonly = op.startswith(READ_OP_PREFIXES) or op in READ_OPS
             lock = STATE_LOCK.read() if readonly else STATE_LOCK.write()
+            backends = cognitoidp_backends[account]
             with lock:
                 try:
-                    if logs:
+                    if sts:
+                        if op == "AssumeRole":
+                            accounts.check_assume_role(params, access_key, account)
+                    elif logs:
                         if op == "FilterLogEvents":
                             request, answer = cloudwatch_logs.prepare_filter_log_events(
-                                params, account_id(), region or "us-east-1")
+                                params, account, region or "us-east-1")
                             if answer is not None:
                                 return _aws_answer(sr, answer)
                             data = json.dumps(request).encode("utf-8")
@@ -1339,25 +1412,26 @@ class EmulatorApp:
                         auth_events.check_pool_config(params)
                     elif op == "AdminListUserAuthEvents":  # moto lacks it
                         return _aws_answer(sr, auth_events.list_user_auth_events(
-                            params, cognitoidp_backends[account_id()], region or "us-east-1"))
+                            params, backends, region or "us-east-1"))
                     elif op in sign_in_logs.LOG_DELIVERY_OPS:  # moto lacks them
                         return _aws_answer(sr, sign_in_logs.handle(
-                            op, params, cognitoidp_backends[account_id()],
-                            region or "us-east-1", account_id()))
+                            op, params, backends, region or "us-east-1", account))
                 except auth_events.AwsError as e:
                     return _aws_error(sr, 400, e.error_type, e.message)
+                except accounts.StsError as e:
+                    return _sts_error(sr, e.status, e.code, e.message)
                 invite = None
-                if op == "AdminCreateUser" and not logs:
-                    refusal, invite = check_invitation(params, region or "us-east-1")
+                if op == "AdminCreateUser" and service == "cognito-idp":
+                    refusal, invite = check_invitation(params, account, region or "us-east-1")
                     if refusal is not None:
                         return _aws_error(sr, 400, "InvalidParameterException", refusal)
                 # Materialise the response inside the lock.
                 answer = list(self.moto(environ, sr))
                 if invite is not None and status_box and status_box[-1].startswith("200"):
                     record_invitation(invite, answer)
-                if op in auth_events.SIGN_IN_OPS and status_box and not logs:
+                if op in auth_events.SIGN_IN_OPS and status_box and service == "cognito-idp":
                     auth_events.record_sign_in(
-                        op, params, cognitoidp_backends[account_id()], region or "us-east-1",
+                        op, params, backends, region or "us-east-1",
                         int(status_box[-1].split()[0]), answer, environ.get("REMOTE_ADDR"))
                 return answer
         finally:
@@ -1370,8 +1444,12 @@ class EmulatorApp:
             STATS.leave(entry)
 
     def _fault(self, environ, sr, rule: FaultRule, op: str, pool_id: str | None,
-               region: str | None, params: dict, logs: bool):
+               region: str | None, params: dict, service: str, account: str,
+               access_key: str | None):
         kind = rule.kind
+        logs = service == "logs"
+        if service == accounts.STS_SERVICE:
+            return self._sts_fault(sr, rule, op, params, account, access_key)
         if kind == "throttle":
             if logs:  # CloudWatch Logs' throttling error
                 return _aws_error(sr, 400, "ThrottlingException", rule.message or "Rate exceeded")
@@ -1383,30 +1461,54 @@ class EmulatorApp:
                               rule.message or "The security token included in the request is invalid.")
         if kind == "access_denied":
             region = region or "us-east-1"
-            service = "logs" if logs else "cognito-idp"
             group = params.get("logGroupName")
             if logs and isinstance(group, str):
-                resource = f"arn:aws:logs:{region}:{account_id()}:log-group:{group}:*"
+                resource = f"arn:aws:logs:{region}:{account}:log-group:{group}:*"
             elif not logs and pool_id:
-                resource = f"arn:aws:cognito-idp:{region}:{account_id()}:userpool/{pool_id}"
+                resource = f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool_id}"
             else:
                 resource = "*"
             msg = rule.message or (
-                f"User: arn:aws:iam::{account_id()}:user/baton-test is not authorized to perform: "
+                f"User: {accounts.caller_arn(access_key, account)} is not authorized to perform: "
                 f"{service}:{op} on resource: {resource} because no identity-based policy "
                 f"allows the {service}:{op} action"
             )
             return _aws_error(sr, 400, "AccessDeniedException", msg)
         if kind == "error":
             return _aws_error(sr, rule.status, rule.error_type, rule.message or rule.error_type)
-        if kind == "unavailable":
+        return self._transport_fault(sr, rule)
+
+    def _sts_fault(self, sr, rule: FaultRule, op: str, params: dict, account: str,
+                   access_key: str | None):
+        """A fault rule's answer to an STS call, in STS's XML error shape."""
+        kind = rule.kind
+        if kind == "throttle":
+            return _sts_error(sr, 400, "Throttling", rule.message or "Rate exceeded")
+        if kind == "internal":
+            return _sts_error(sr, 500, "InternalFailure",
+                              rule.message or "An internal error occurred.")
+        if kind == "not_authorized":
+            return _sts_error(sr, 403, "InvalidClientTokenId",
+                              rule.message or "The security token included in the request is invalid.")
+        if kind == "access_denied":
+            resource = params.get("RoleArn") if op == "AssumeRole" else None
+            return _sts_error(sr, 403, "AccessDenied", rule.message or (
+                f"User: {accounts.caller_arn(access_key, account)} is not authorized to perform: "
+                f"sts:{op} on resource: {resource or '*'}"))
+        if kind == "error":
+            return _sts_error(sr, rule.status, rule.error_type, rule.message or rule.error_type)
+        return self._transport_fault(sr, rule)
+
+    @staticmethod
+    def _transport_fault(sr, rule: FaultRule):
+        if rule.kind == "unavailable":
             body = (rule.message or "Service Unavailable").encode("utf-8")
             sr("503 Service Unavailable",
                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
-        if kind == "reset":
+        if rule.kind == "reset":
             raise DropConnection()
-        raise AssertionError(kind)
+        raise AssertionError(rule.kind)
 
     # ---------------------------------------------------------------- control API
 
@@ -1519,8 +1621,10 @@ class EmulatorApp:
                 return 200, {"rules": [r.to_json() for r in STATS.faults]}
         if head == "sample" and len(segs) == 1:
             allow("POST")
-            b = _check_keys(body_obj(), ("region", "users", "groups", "seed", "pool_id"), "body")
+            b = _check_keys(body_obj(), ("region", "users", "groups", "seed", "pool_id", "account"),
+                            "body")
             region = _validate_region(b.get("region", "us-east-1"))
+            account = _validate_account(b.get("account"))
             n_users = b.get("users", 3000)
             n_groups = b.get("groups", 40)
             seed = b.get("seed", 42)
@@ -1532,7 +1636,7 @@ class EmulatorApp:
             pool_id = b.get("pool_id")
             if pool_id is not None and not isinstance(pool_id, str):
                 raise bad("'pool_id' must be a string")
-            pool, counts = create_sample_pool(region, n_users, n_groups, seed, pool_id)
+            pool, counts = create_sample_pool(region, n_users, n_groups, seed, pool_id, account)
             return 200, pool_answer(pool, counts)
         if head == "pools":
             return self.route_pools(method, segs[1:], body_obj, allow, query)
@@ -1542,19 +1646,25 @@ class EmulatorApp:
         if not rest:
             allow("GET", "POST")
             if method == "GET":
+                only = (query.get("account") or [None])[0]
                 with STATE_LOCK.read():
                     out = []
-                    for region, backend in list(cognitoidp_backends[account_id()].items()):
+                    # Every account's pools (default account first, then as created).
+                    for _, _, backend in list(cognitoidp_backends.iter_backends()):
                         for pool in list(backend.user_pools.values()):
+                            if only and pool.account_id != only:
+                                continue
                             out.append({**pool_answer(pool), "users": len(pool.users),
                                         "groups": len(pool.groups)})
                 return 200, {"pools": out}
             b = _check_keys(
                 body_obj(),
-                ("region", "name", "users", "groups", "memberships", "pool_id", "config"),
+                ("region", "name", "users", "groups", "memberships", "pool_id", "config",
+                 "account"),
                 "body",
             )
             region = _validate_region(b.get("region", "us-east-1"))
+            account = _validate_account(b.get("account"))
             name = b.get("name", "test-pool")
             if not isinstance(name, str) or not name or len(name) > 128:
                 raise bad("'name' must be a non-empty string of at most 128 characters")
@@ -1572,7 +1682,7 @@ class EmulatorApp:
             groups = [GroupSpec(g, i) for i, g in enumerate(_list_field(b, "groups"))]
             mems = [_parse_membership(m, i) for i, m in enumerate(_list_field(b, "memberships"))]
             with STATE_LOCK.write():
-                pool = create_pool(region, name, pool_id=pool_id, config=config)
+                pool = create_pool(region, name, pool_id=pool_id, config=config, account=account)
                 try:
                     counts = seed_into_pool(pool, users, groups, mems)
                 except BaseException:

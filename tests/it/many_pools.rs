@@ -802,3 +802,61 @@ async fn each_pool_has_event_feeds_of_its_own() {
         }
     }
 }
+
+/// Pools in two accounts: the other account's pool is given as an ARN and read with its
+/// `--account-role` (STS AssumeRole at the emulator, which then acts in that account). Without
+/// the role the base credentials cannot see it, and the sync fails loudly rather than leave
+/// a pool out.
+#[test]
+fn a_pool_of_another_account_is_read_with_its_role() {
+    const OTHER: &str = "222222222222";
+    let emulator = Emulator::shared();
+    let home = emulator.create_pool(small_pool("home"));
+    let mut spec = small_pool("away");
+    spec["region"] = json!(REGION);
+    spec["account"] = json!(OTHER);
+    let away = emulator.control("POST", "/_emulator/pools", Some(&spec));
+    let away_id = away["pool_id"].as_str().unwrap().to_string();
+    let away_arn = away["arn"].as_str().unwrap().to_string();
+    assert!(away_arn.contains(OTHER), "{away_arn}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.c1z");
+    let mut env = pool_env(emulator, &home);
+    env[0].1 = format!("{},{away_arn}", home.id);
+    let role = format!("{OTHER}=arn:aws:iam::{OTHER}:role/baton-cognito");
+    let out = run_binary(
+        &["--account-role", &role, "-f", file.to_str().unwrap()],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = C1zReader::open(&file).unwrap();
+    assert_eq!(
+        resource_ids(&reader, "user_pool"),
+        BTreeSet::from([home.id.clone(), away_id.clone()])
+    );
+    assert!(resource_ids(&reader, "user").contains(&format!("{away_id}:cara")));
+    let log = emulator.control("GET", "/_emulator/requests?operation=ListUsers", None);
+    let accounts: BTreeSet<String> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["pool_id"] == json!(away_id))
+        .map(|r| r["account"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(accounts, BTreeSet::from([OTHER.to_string()]));
+
+    let without = dir.path().join("without.c1z");
+    let out = run_binary(&["-f", without.to_str().unwrap()], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&away_id),
+        "the missing pool is named: {stderr}"
+    );
+    assert!(!without.exists());
+}
