@@ -43,6 +43,16 @@ fn object(value: serde_json::Value) -> prost_types::Struct {
     }
 }
 
+/// The `member` entitlement of a pool's `admins` group, as a sync of several pools stores it.
+fn admins_of(pool: &Pool) -> Entitlement {
+    Entitlement {
+        resource: Some(resource("group", &format!("{}:admins", pool.id))),
+        id: format!("group:{}:admins:member", pool.id),
+        slug: "member".into(),
+        ..Entitlement::default()
+    }
+}
+
 fn parent_of(resource: &Resource) -> Option<String> {
     resource
         .parent_resource_id
@@ -341,12 +351,7 @@ async fn requests_route_to_the_pool_their_ids_name() {
         aws_client(emulator, second).await,
     );
     let mut grants = GrantManagerServiceClient::new(channel.clone());
-    let entitlement = Entitlement {
-        resource: Some(resource("group", &format!("{}:admins", second.id))),
-        id: format!("group:{}:admins:member", second.id),
-        slug: "member".into(),
-        ..Entitlement::default()
-    };
+    let entitlement = admins_of(second);
     let granted = grants
         .grant(GrantManagerServiceGrantRequest {
             entitlement: Some(entitlement.clone()),
@@ -375,6 +380,37 @@ async fn requests_route_to_the_pool_their_ids_name() {
     assert_eq!(across.code(), Code::InvalidArgument, "{across:?}");
     assert!(across.message().contains(&second.id), "{across:?}");
     assert!(aws_first.groups_of_user("cara").await.unwrap().is_empty());
+
+    // A revoke by the grant a sync stored: the first pool's bob leaves its admins, the second
+    // pool's bob stays.
+    let revoked = grants
+        .revoke(GrantManagerServiceRevokeRequest {
+            grant: Some(Grant {
+                id: format!("group:{0}:admins:member:user:{0}:bob:smith", first.id),
+                entitlement: Some(admins_of(first)),
+                principal: Some(resource("user", &format!("{}:bob:smith", first.id))),
+                ..Grant::default()
+            }),
+            annotations: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        revoked.annotations.is_empty(),
+        "a revoke that changed something"
+    );
+    assert!(
+        aws_first
+            .groups_of_user("bob:smith")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        aws_second.groups_of_user("bob:smith").await.unwrap(),
+        ["admins"]
+    );
 
     // Actions name their user with its pool.
     let mut actions = ActionServiceClient::new(channel.clone());
@@ -554,12 +590,7 @@ async fn service_mode_runs_every_task_across_the_pools() {
     assert!(resource_ids(&reader, "group").is_empty());
 
     let (_, finish) = run(TaskType::Grant(task::GrantTask {
-        entitlement: Some(Entitlement {
-            resource: Some(resource("group", &format!("{}:admins", first.id))),
-            id: format!("group:{}:admins:member", first.id),
-            slug: "member".into(),
-            ..Entitlement::default()
-        }),
+        entitlement: Some(admins_of(first)),
         principal: Some(resource("user", &format!("{}:cara", first.id))),
         annotations: vec![],
         duration: None,
