@@ -101,6 +101,13 @@ fn remove_if_stale(path: &Path) -> io::Result<bool> {
         fs::remove_dir_all(path)?;
     } else {
         fs::remove_file(path)?;
+        // A working database's write-ahead log goes with it.
+        let mut log = path.as_os_str().to_os_string();
+        log.push("-wal");
+        match fs::remove_file(&log) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
     }
     Ok(true)
 }

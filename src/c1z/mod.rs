@@ -22,4 +22,4 @@ pub use envelope::{MAGIC_V1, MAGIC_V3};
 pub use error::C1zError;
 pub use merge::Paired;
 pub use reader::{C1zReader, GrantFilter, Stats, SyncRun, merge_grants, merge_resources};
-pub use writer::{C1zWriter, WrittenFile};
+pub use writer::{C1zWriter, ProgressRow, WrittenFile};

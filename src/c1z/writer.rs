@@ -12,7 +12,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tempfile::TempPath;
 
 use super::envelope::{MAGIC_V1, MAGIC_V3, read_up_to};
@@ -29,6 +29,20 @@ use tokio_util::sync::CancellationToken;
 /// bigger transactions rewrite hot index pages less often. Memory is bounded by the page cache
 /// either way (SQLite spills dirty pages to the file when it is full).
 const ROWS_PER_TRANSACTION: usize = 10_000;
+/// The longest a transaction stays open: what a sync has stored (and the progress it recorded
+/// with it) is committed at least this often, so a killed sync loses at most this much.
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// The sync's progress, kept in the working database beside the rows it describes (and written
+/// in the same transactions, so a committed checkpoint never points past committed rows): per
+/// listing, where it resumes (`cursor`, none once `done`) and how many items it stored.
+/// Dropped at `finish`: Baton files do not carry it.
+const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS baton_cognito_progress (
+    listing TEXT PRIMARY KEY NOT NULL,
+    cursor TEXT,
+    done INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    calls INTEGER NOT NULL
+);";
 /// zstd level: the library's default, a good ratio at well over 100 MB/s.
 const ZSTD_LEVEL: i32 = 3;
 /// SQLite page cache while rows are written, in KiB. Each grant updates the table and one
@@ -108,9 +122,10 @@ pub struct C1zWriter {
     dest: PathBuf,
     dir: PathBuf,
     sync_id: String,
-    /// Whether a transaction is open, and how many rows it holds.
+    /// Whether a transaction is open, how many rows it holds, and since when.
     in_tx: bool,
     pending: usize,
+    opened_at: std::time::Instant,
     /// A write failed: what was stored is incomplete, so the sync must not be finished.
     failed: bool,
     /// Reused encoding buffer.
@@ -138,6 +153,35 @@ impl C1zWriter {
     }
 
     fn create_run(dest: &Path, sync_type: SyncType) -> Result<Self, C1zError> {
+        let (dest, dir) = Self::checked_destination(dest)?;
+        // What an earlier sync to the same destination left when it was killed.
+        workfiles::sweep_beside(&dest);
+        Self::start_new(dest, dir, sync_type)
+    }
+
+    /// Starts a full sync to `dest`, or picks up the one an earlier run left unfinished beside
+    /// it: a working database of a full sync, held by no other process, whose resume key (a
+    /// session value the caller chose, naming what is synced) is `key`. `None` as the progress
+    /// means a new sync; the working files of other syncs to `dest` are swept as always. With
+    /// `fresh`, nothing is picked up.
+    pub fn create_or_resume(
+        dest: &Path,
+        key: &[u8],
+        fresh: bool,
+    ) -> Result<(Self, Option<Vec<ProgressRow>>), C1zError> {
+        let (dest, dir) = Self::checked_destination(dest)?;
+        if !fresh && let Some((writer, progress)) = Self::find_unfinished(&dest, &dir, key) {
+            return Ok((writer, Some(progress)));
+        }
+        workfiles::sweep_beside(&dest);
+        let mut writer = Self::start_new(dest, dir, SyncType::Full)?;
+        writer.put_session_value(RESUME_KEY, key)?;
+        writer.commit()?;
+        Ok((writer, None))
+    }
+
+    /// `dest` as a file a sync may replace, and its directory, which must exist.
+    fn checked_destination(dest: &Path) -> Result<(PathBuf, PathBuf), C1zError> {
         if dest.file_name().is_none() {
             return Err(C1zError::IsDirectory {
                 path: dest.to_path_buf(),
@@ -148,43 +192,20 @@ impl C1zWriter {
         if !dir.is_dir() {
             return Err(C1zError::NoDirectory { path: dest, dir });
         }
+        Ok((dest, dir))
+    }
 
-        // What an earlier sync to the same destination left when it was killed.
-        workfiles::sweep_beside(&dest);
-        let (db_file, db_held) = workfiles::create_beside(&dest, ".db.tmp")
+    fn start_new(dest: PathBuf, dir: PathBuf, sync_type: SyncType) -> Result<Self, C1zError> {
+        let (db_file, db_held) = workfiles::create_beside(&dest, WORKING_SUFFIX)
             .map(|(file, held)| (file.into_temp_path(), held))
             .map_err(|source| C1zError::Io {
                 path: dest.clone(),
                 action: "cannot create a temporary file in its directory",
                 source,
             })?;
-        let sql_err = |action| {
-            let path = dest.clone();
-            move |source| C1zError::Sqlite {
-                path,
-                action,
-                source,
-            }
-        };
-        let conn = Connection::open_with_flags(
-            &db_file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sql_err("creating the working database"))?;
-        // A throwaway build: no fsync and no journal (about 20% faster than an in-memory
-        // journal, and no journal memory). Without a journal a failed statement cannot be
-        // rolled back, which is why any failed write marks the writer failed: its file is then
-        // only ever deleted, never finished. Never WAL either, so that once closed the file's
-        // bytes are the complete database.
-        conn.execute_batch(&format!(
-            "PRAGMA locking_mode = EXCLUSIVE;
-             PRAGMA journal_mode = OFF;
-             PRAGMA synchronous = OFF;
-             PRAGMA cache_size = -{CACHE_KIB};"
-        ))
-        .map_err(sql_err("configuring the working database"))?;
+        let conn = open_working(&dest, &db_file)?;
         let sync_id = ksuid::new();
-        conn.execute_batch(&format!("BEGIN;{DDL}"))
+        conn.execute_batch(&format!("BEGIN;{DDL}{PROGRESS_DDL}"))
             .and_then(|()| {
                 conn.execute(
                     "INSERT INTO v1_sync_runs \
@@ -195,9 +216,19 @@ impl C1zWriter {
                 )
             })
             .and_then(|_| conn.execute_batch("COMMIT"))
-            .map_err(sql_err("creating the tables"))?;
+            .map_err(sql_error(&dest, "creating the tables"))?;
+        Ok(Self::over(conn, db_file, db_held, dest, dir, sync_id))
+    }
 
-        Ok(Self {
+    fn over(
+        conn: Connection,
+        db_file: TempPath,
+        db_held: Held,
+        dest: PathBuf,
+        dir: PathBuf,
+        sync_id: String,
+    ) -> Self {
+        Self {
             conn: Some(conn),
             db_file: Some(db_file),
             _db_held: db_held,
@@ -206,8 +237,117 @@ impl C1zWriter {
             sync_id,
             in_tx: false,
             pending: 0,
+            opened_at: std::time::Instant::now(),
             failed: false,
             buf: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The unfinished full sync to `dest` whose resume key is `key`, if an earlier run left one
+    /// and no process holds it; its progress. Anything unreadable is left for the sweep.
+    fn find_unfinished(dest: &Path, dir: &Path, key: &[u8]) -> Option<(Self, Vec<ProgressRow>)> {
+        let file_name = dest.file_name()?.to_string_lossy().into_owned();
+        let candidates = fs::read_dir(dir).ok()?.flatten().filter(|entry| {
+            entry.file_name().to_str().is_some_and(|name| {
+                name.starts_with(&format!(".{file_name}.")) && name.ends_with(WORKING_SUFFIX)
+            })
+        });
+        for entry in candidates {
+            let path = entry.path();
+            let Ok(held) = workfiles::hold(&path) else {
+                continue;
+            };
+            match Self::reopen(dest, dir, &path, held, key) {
+                Ok(Some(found)) => return Some(found),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(path = %path.display(), error = %err, "an unfinished sync cannot be resumed; starting over");
+                }
+            }
+        }
+        None
+    }
+
+    /// The working database at `path` as a writer again, if it is an unfinished full sync with
+    /// resume key `key`.
+    fn reopen(
+        dest: &Path,
+        dir: &Path,
+        path: &Path,
+        held: Held,
+        key: &[u8],
+    ) -> Result<Option<(Self, Vec<ProgressRow>)>, C1zError> {
+        let conn = open_working(dest, path)?;
+        let sql_err = sql_error(dest, "reading an unfinished sync");
+        let sync_id: Option<String> = conn
+            .query_row(
+                "SELECT r.sync_id FROM v1_sync_runs r JOIN v1_connector_sessions s \
+                 ON s.sync_id = r.sync_id AND s.key = ?1 \
+                 WHERE r.ended_at IS NULL AND r.sync_type = 'full' AND s.value = ?2",
+                params![RESUME_KEY, key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(&sql_err)?;
+        let Some(sync_id) = sync_id else {
+            return Ok(None);
+        };
+        let progress = {
+            let mut stmt = conn
+                .prepare("SELECT listing, cursor, done, items, calls FROM baton_cognito_progress")
+                .map_err(&sql_err)?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok(ProgressRow {
+                        listing: row.get(0)?,
+                        cursor: row.get(1)?,
+                        done: row.get::<_, i64>(2)? != 0,
+                        items: u64::try_from(row.get::<_, i64>(3)?).unwrap_or_default(),
+                        calls: u64::try_from(row.get::<_, i64>(4)?).unwrap_or_default(),
+                    })
+                })
+                .map_err(&sql_err)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(&sql_err)?
+        };
+        let db_file = TempPath::try_from_path(path).map_err(|source| C1zError::Io {
+            path: dest.to_path_buf(),
+            action: "cannot take over an unfinished sync's working database",
+            source,
+        })?;
+        Ok(Some((
+            Self::over(
+                conn,
+                db_file,
+                held,
+                dest.to_path_buf(),
+                dir.to_path_buf(),
+                sync_id,
+            ),
+            progress,
+        )))
+    }
+
+    /// Records where one listing of the sync stands, in the transaction of the rows stored
+    /// before it: `cursor` where it resumes, or none once it is done, the items it stored and
+    /// the calls that took.
+    pub fn put_progress(&mut self, progress: &ProgressRow) -> Result<(), C1zError> {
+        self.ensure_usable()?;
+        self.write_rows("recording the sync's progress", |w, conn, _| {
+            w.begin(conn)?;
+            conn.prepare_cached(
+                "INSERT INTO baton_cognito_progress (listing, cursor, done, items, calls) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (listing) DO UPDATE SET \
+                 cursor = excluded.cursor, done = excluded.done, items = excluded.items, \
+                 calls = excluded.calls",
+            )?
+            .execute(params![
+                progress.listing,
+                progress.cursor,
+                i64::from(progress.done),
+                i64::try_from(progress.items).unwrap_or(i64::MAX),
+                i64::try_from(progress.calls).unwrap_or(i64::MAX)
+            ])?;
+            w.row_written(conn)
         })
     }
 
@@ -407,6 +547,14 @@ impl C1zWriter {
             params![time::now(), FINAL_SYNC_TOKEN, self.sync_id],
         )
         .map_err(sql_err("ending the sync"))?;
+        // What only a resumed run needs goes; the log is folded into the database, so that
+        // once closed the file's bytes are the complete database.
+        conn.execute_batch(&format!(
+            "DROP TABLE IF EXISTS baton_cognito_progress;
+             DELETE FROM v1_connector_sessions WHERE key = '{RESUME_KEY}';
+             PRAGMA journal_mode = DELETE;"
+        ))
+        .map_err(sql_err("closing the sync's log"))?;
         conn.close()
             .map_err(|(_, source)| source)
             .map_err(sql_err("closing the working database"))?;
@@ -530,6 +678,7 @@ impl C1zWriter {
             sync_id: &self.sync_id,
             in_tx: &mut self.in_tx,
             pending: &mut self.pending,
+            opened_at: &mut self.opened_at,
         };
         let result = write(&mut state, conn, &now);
         result.map_err(|source| {
@@ -564,31 +713,88 @@ impl C1zWriter {
     }
 }
 
+/// A working database's name ends so: `.<dest name>.<random>.db.tmp` (swept, or resumed).
+const WORKING_SUFFIX: &str = ".db.tmp";
+/// The session value that names what an unfinished sync syncs, for a later run to resume it.
+const RESUME_KEY: &str = "baton-cognito.resume";
+
+/// One listing's progress as a killed sync recorded it (see [`C1zWriter::put_progress`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgressRow {
+    pub listing: String,
+    /// Where the listing resumes; none once it is done.
+    pub cursor: Option<String>,
+    pub done: bool,
+    pub items: u64,
+    /// The calls that stored them.
+    pub calls: u64,
+}
+
+fn sql_error(dest: &Path, action: &'static str) -> impl Fn(rusqlite::Error) -> C1zError {
+    let path = dest.to_path_buf();
+    move |source| C1zError::Sqlite {
+        path: path.clone(),
+        action,
+        source,
+    }
+}
+
+/// Opens a working database for writing. Write-ahead logging, so that a process killed at any
+/// moment leaves the database as of its last commit, which a later run can resume; no fsync
+/// (a working file is worth nothing once the machine itself fails). Checkpoints of the log
+/// into the database every 64 MiB keep reads of what was stored quick. The database holds
+/// one process's sync: locked exclusively, the log index kept in memory.
+fn open_working(dest: &Path, path: &Path) -> Result<Connection, C1zError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(sql_error(dest, "opening the working database"))?;
+    conn.execute_batch(&format!(
+        "PRAGMA locking_mode = EXCLUSIVE;
+         PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = OFF;
+         PRAGMA wal_autocheckpoint = 16384;
+         PRAGMA cache_size = -{CACHE_KIB};"
+    ))
+    .map_err(sql_error(dest, "configuring the working database"))?;
+    Ok(conn)
+}
+
 /// The parts of the writer a batch of inserts uses, borrowed apart from the connection.
 struct RowState<'a> {
     buf: &'a mut Vec<u8>,
     sync_id: &'a str,
     in_tx: &'a mut bool,
     pending: &'a mut usize,
+    opened_at: &'a mut std::time::Instant,
 }
 
 impl RowState<'_> {
     /// Encodes a message into the reused buffer, opening a transaction first if none is open.
     fn encode(&mut self, conn: &Connection, message: &impl Message) -> rusqlite::Result<()> {
-        if !*self.in_tx {
-            conn.execute_batch("BEGIN")?;
-            *self.in_tx = true;
-        }
+        self.begin(conn)?;
         self.buf.clear();
         message
             .encode(self.buf)
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
     }
 
-    /// Counts a written row and commits every [`ROWS_PER_TRANSACTION`].
+    /// Opens a transaction if none is open.
+    fn begin(&mut self, conn: &Connection) -> rusqlite::Result<()> {
+        if !*self.in_tx {
+            conn.execute_batch("BEGIN")?;
+            *self.in_tx = true;
+            *self.opened_at = std::time::Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Counts a written row and commits every [`ROWS_PER_TRANSACTION`], or once the
+    /// transaction is [`COMMIT_EVERY`] old.
     fn row_written(&mut self, conn: &Connection) -> rusqlite::Result<()> {
         *self.pending += 1;
-        if *self.pending >= ROWS_PER_TRANSACTION {
+        if *self.pending >= ROWS_PER_TRANSACTION || self.opened_at.elapsed() >= COMMIT_EVERY {
             conn.execute_batch("COMMIT")?;
             *self.in_tx = false;
             *self.pending = 0;

@@ -54,6 +54,10 @@ pub struct Cli {
     )]
     pub file: PathBuf,
 
+    /// Start a new one-shot sync even if a killed one to the same file could be resumed.
+    #[arg(long, env = "BATON_FRESH")]
+    pub fresh: bool,
+
     // Last: the heading it opens would take the flags after it.
     #[command(flatten)]
     pub event_feed: EventFeedArgs,

@@ -135,7 +135,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             let settings = pool_settings(&cli.pool)?;
             match one_shot {
                 Some(request) => runtime()?.block_on(provision::run(&settings, file, request)),
-                None => runtime()?.block_on(one_shot::run(&settings, file)),
+                None => runtime()?.block_on(one_shot::run(&settings, file, cli.fresh)),
             }
         }
     }

@@ -8,14 +8,39 @@ use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::c1z::C1zWriter;
 use crate::fleet::Fleet;
 use crate::sync::progress::ProgressDisplay;
+use crate::sync::resume::Resume;
+use crate::sync::store::Checkpoint;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
-pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
+pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
-    // Fails before any Cognito call when the destination cannot be written.
-    let writer = C1zWriter::create(file)?;
+    // Fails before any Cognito call when the destination cannot be written. A sync of the same
+    // pools and filter to the same file that was killed is picked up where it stood.
+    let (writer, checkpoints) = C1zWriter::create_or_resume(file, &resume_key(settings), fresh)?;
     let fleet = fleet(settings).await?;
-    let engine = SyncEngine::new(fleet.clone());
+    let mut engine = SyncEngine::new(fleet.clone());
+    if let Some(checkpoints) = checkpoints {
+        let resume = Resume::new(
+            checkpoints
+                .into_iter()
+                .map(|row| Checkpoint {
+                    listing: row.listing,
+                    cursor: if row.done { None } else { row.cursor },
+                    items: row.items,
+                    calls: row.calls,
+                })
+                .collect(),
+        );
+        let (done, under_way, calls_saved) = resume.tally();
+        tracing::info!(
+            sync_id = writer.sync_id(),
+            listings_done = done,
+            listings_under_way = under_way,
+            calls_saved,
+            "resuming the sync a killed run left unfinished (--fresh starts over)"
+        );
+        engine = engine.with_resume(resume);
+    }
     tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let outcome = engine.run(writer, shutdown.requested()).await;
@@ -57,6 +82,20 @@ pub async fn run(settings: &PoolSettings, file: &Path) -> Result<(), RunError> {
     );
     print_summary(&fleet, &written.path, written.bytes, &summary)?;
     Ok(())
+}
+
+/// What a one-shot sync is of, for a later run to know whether it may continue it: the pools
+/// in order, and the user filter.
+fn resume_key(settings: &PoolSettings) -> Vec<u8> {
+    let pools: Vec<&str> = settings.pools.iter().map(|p| p.pool.id.as_str()).collect();
+    let filter = settings
+        .options
+        .user_filter
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    serde_json::to_vec(&serde_json::json!({"v": 1, "pools": pools, "user_filter": filter}))
+        .unwrap_or_default()
 }
 
 fn print_summary(

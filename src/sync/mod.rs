@@ -15,6 +15,7 @@
 
 pub mod plan;
 pub mod progress;
+pub mod resume;
 pub mod store;
 mod targeted;
 
@@ -40,6 +41,7 @@ use crate::pb::v2::{
 };
 use plan::{ChainPace, Listed, ListingPlan};
 pub use progress::{Phase, Progress};
+use resume::{Resume, Start};
 use store::{StoreClosed, StoreError, StoreHandle, SyncStore};
 
 /// How many stored resources the entitlement and grant listings read back at a time.
@@ -96,6 +98,8 @@ pub struct SyncEngine {
     scope: SyncScope,
     /// Only these resource types (a platform task's `sync_resource_type_ids`); empty for all.
     type_ids: Vec<String>,
+    /// Where a killed sync this one continues stood (empty for a new sync).
+    resume: Arc<Resume>,
 }
 
 /// What a sync leaves out, as a platform sync task may ask (`skip_entitlements_and_grants`,
@@ -126,7 +130,14 @@ impl SyncEngine {
             progress: Arc::new(Progress::default()),
             scope: SyncScope::default(),
             type_ids: Vec::new(),
+            resume: Arc::new(Resume::default()),
         }
+    }
+
+    /// Continues a killed sync from its checkpoints, into the store that holds what it stored.
+    pub fn with_resume(mut self, resume: Resume) -> Self {
+        self.resume = Arc::new(resume);
+        self
     }
 
     /// Syncs only these resource types (all when empty). Memberships are the groups' grants:
@@ -350,18 +361,31 @@ impl SyncEngine {
         store: &StoreHandle,
         listing: &watch::Sender<Listing>,
     ) -> Result<u64, SyncError> {
-        let partitions = plan.partitions(kind);
+        let pool_id = connector.pool().pool_id();
+        // A resumed type is listed in the slices it was being listed in.
+        let resumed = self.resume.partitions(pool_id, kind);
+        let was_resumed = resumed.is_some();
+        let partitions = resumed.unwrap_or_else(|| plan.partitions(kind));
+        let record_plan = |partitions: &[Partition]| {
+            store.progress(resume::plan_checkpoint(pool_id, kind, partitions))
+        };
+        record_plan(&partitions).await.map_err(closed)?;
         // One unsliced chain may learn from its first pages that slices finish sooner.
-        let probe = partitions.len() == 1;
-        let chain = |partition, probe| Chain {
-            connector: connector.clone(),
-            plan: plan.clone(),
-            progress: self.progress.clone(),
-            store: store.clone(),
-            listing: listing.clone(),
-            kind,
-            partition,
-            probe,
+        let probe = partitions.len() == 1 && !was_resumed;
+        let chain = |partition: Partition, probe| {
+            let key = resume::resources_key(pool_id, kind, &partition);
+            Chain {
+                start: self.resume.start(&key),
+                key,
+                connector: connector.clone(),
+                plan: plan.clone(),
+                progress: self.progress.clone(),
+                store: store.clone(),
+                listing: listing.clone(),
+                kind,
+                partition,
+                probe,
+            }
         };
         // Resource listings queue for the rate at the lowest priority, first come first served,
         // behind membership chains (see `prioritized`): served in turn, a type's partitions
@@ -376,6 +400,7 @@ impl SyncEngine {
             match done.map_err(|e| SyncError::Task(e.to_string()))?? {
                 ChainEnd::Listed(count) => total += count,
                 ChainEnd::Resliced(slices) => {
+                    record_plan(&slices).await.map_err(closed)?;
                     for partition in slices {
                         parts.spawn(chain(partition, false).list());
                     }
@@ -442,12 +467,21 @@ impl SyncEngine {
         let mut tasks: JoinSet<Result<(u64, bool), SyncError>> = JoinSet::new();
         let mut tally = Tally::default();
         let store = stored.store;
+        let pool_id = connector.pool().pool_id();
         while let Some(batch) = stored.next_batch().await? {
             for resource in batch {
                 if skips_grants(&resource.annotations) {
                     continue;
                 }
                 tally.listings += 1;
+                let id = resource.id.clone().unwrap_or_default();
+                let key = resume::grants_key(pool_id, &id.resource_type, &id.resource);
+                let start = self.resume.start(&key);
+                if let Start::Done { items, .. } = start {
+                    Progress::add(&self.progress.grants, items as usize);
+                    tally.items += items;
+                    continue;
+                }
                 while tasks.len() >= concurrency {
                     if let Some(done) = tasks.join_next().await {
                         tally.add_resource(done)?;
@@ -457,7 +491,12 @@ impl SyncEngine {
                 let progress = self.progress.clone();
                 let store = store.clone();
                 tasks.spawn(async move {
-                    grants_of(&connector, &progress, &store, resource, None).await
+                    let listing = GrantsListing {
+                        checkpoint: Some(key),
+                        start,
+                        owners: None,
+                    };
+                    grants_of(&connector, &progress, &store, resource, listing).await
                 });
             }
         }
@@ -571,22 +610,37 @@ impl<'a> StoredResources<'a> {
     }
 }
 
+/// How one resource's grants are listed: where from, whether each page is checkpointed (a full
+/// sync's listings are; a targeted sync's are not), and, for a targeted sync, the owners of
+/// the grants' entitlements stored so far (see [`store_owners`]).
+struct GrantsListing<'a> {
+    checkpoint: Option<String>,
+    start: Start,
+    owners: Option<&'a mut BTreeSet<String>>,
+}
+
 /// Every page of one resource's grants into the store. `(count, true)` when the resource
-/// disappeared (a warning, not a failure). With `named`, the resources owning the grants'
-/// entitlements are stored too, with the entitlements, once each (a targeted sync's).
+/// disappeared (a warning, not a failure).
 async fn grants_of(
     connector: &Connector,
     progress: &Progress,
     store: &StoreHandle,
     resource: Resource,
-    mut named: Option<&mut BTreeSet<String>>,
+    mut listing: GrantsListing<'_>,
 ) -> Result<(u64, bool), SyncError> {
-    let mut cursor = Cursor::first(0);
+    let (mut cursor, mut count, mut calls) = match &listing.start {
+        Start::From {
+            cursor,
+            items,
+            calls,
+        } => (cursor.clone(), *items, *calls),
+        Start::Fresh | Start::Done { .. } => (Cursor::first(0), 0, 0),
+    };
+    Progress::add(&progress.grants, count as usize);
     let mut trail = ListingTrail::default();
-    let mut count = 0;
     let mut restarts = 0;
-    let mut depth = 0;
     loop {
+        let depth = u32::try_from(calls).unwrap_or(u32::MAX);
         let page = match prioritized(depth, connector.sync_grants(&resource, &cursor)).await {
             Ok(page) => page,
             Err(ConnectorError::NotFound(message)) => {
@@ -594,7 +648,7 @@ async fn grants_of(
                 return Ok((count, true));
             }
             Err(err) if may_restart(&err, &mut restarts) => {
-                (cursor, trail, count, depth) = (Cursor::first(0), ListingTrail::default(), 0, 0);
+                (cursor, trail, count, calls) = (Cursor::first(0), ListingTrail::default(), 0, 0);
                 continue;
             }
             Err(err) => return Err(err.into()),
@@ -602,11 +656,16 @@ async fn grants_of(
         Progress::add(&progress.pages, 1);
         Progress::add(&progress.grants, page.items.len());
         count += page.items.len() as u64;
-        if let Some(named) = named.as_deref_mut() {
-            store_owners(store, &resource, &page.items, named).await?;
+        calls += 1;
+        if let Some(owners) = listing.owners.as_deref_mut() {
+            store_owners(store, &resource, &page.items, owners).await?;
         }
         if !page.items.is_empty() {
             store.grants(page.items).await.map_err(closed)?;
+        }
+        if let Some(key) = &listing.checkpoint {
+            let checkpoint = resume::checkpoint(key, page.next.as_ref(), count, calls);
+            store.progress(checkpoint).await.map_err(closed)?;
         }
         match page.next {
             Some(next) => {
@@ -615,7 +674,6 @@ async fn grants_of(
             }
             None => break,
         }
-        depth += 1;
     }
     Ok((count, false))
 }
@@ -653,6 +711,9 @@ const PROBE_PAGES: u64 = 4;
 
 /// One partition of a type's listing: a chain of pages, each needing the last one's token.
 struct Chain {
+    /// Its checkpoints' listing, and where it starts.
+    key: String,
+    start: Start,
     connector: Arc<Connector>,
     plan: Arc<ListingPlan>,
     progress: Arc<Progress>,
@@ -684,9 +745,24 @@ impl Chain {
     async fn list(self) -> Result<ChainEnd, SyncError> {
         let kind = self.kind;
         let mut calling = Duration::ZERO;
-        let mut cursor = Cursor::first(0);
+        let (mut cursor, mut count, mut calls) = match &self.start {
+            Start::Fresh => (Cursor::first(0), 0, 0),
+            Start::From {
+                cursor,
+                items,
+                calls,
+            } => (cursor.clone(), *items, *calls),
+            Start::Done { items, calls } => (Cursor::first(0), *items, *calls),
+        };
+        // What a killed run stored counts as listed, as if this run had.
+        Progress::add(&self.progress.resources, count as usize);
+        self.listing
+            .send_modify(|l| l.update(|listed| listed.add(kind, count)));
+        if matches!(self.start, Start::Done { .. }) {
+            return Ok(ChainEnd::Listed(count));
+        }
         let mut trail = ListingTrail::default();
-        let (mut count, mut pages, mut restarts) = (0, 0, 0);
+        let (mut pages, mut restarts) = (0, 0);
         loop {
             let started = Instant::now();
             let listed = self
@@ -698,11 +774,13 @@ impl Chain {
                 Ok(page) => page,
                 Err(err) if may_restart(&err, &mut restarts) => {
                     self.take_back(count);
-                    (cursor, trail, count) = (Cursor::first(0), ListingTrail::default(), 0);
+                    (cursor, trail, count, calls) =
+                        (Cursor::first(0), ListingTrail::default(), 0, 0);
                     continue;
                 }
                 Err(err) => return Err(err.into()),
             };
+            calls += 1;
             Progress::add(&self.progress.pages, 1);
             Progress::add(&self.progress.resources, page.items.len());
             let stored = page.items.len() as u64;
@@ -713,6 +791,8 @@ impl Chain {
             }
             self.listing
                 .send_modify(|l| l.update(|listed| listed.add(kind, stored)));
+            let checkpoint = resume::checkpoint(&self.key, page.next.as_ref(), count, calls);
+            self.store.progress(checkpoint).await.map_err(closed)?;
             let Some(next) = page.next else {
                 return Ok(ChainEnd::Listed(count));
             };

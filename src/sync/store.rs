@@ -14,6 +14,12 @@ pub trait SyncStore: Send + 'static {
     fn put_resources(&mut self, items: &[Resource]) -> Result<(), Self::Error>;
     fn put_entitlements(&mut self, items: &[Entitlement]) -> Result<(), Self::Error>;
     fn put_grants(&mut self, items: &[Grant]) -> Result<(), Self::Error>;
+    /// Records where one listing stands, after the rows stored before it (see
+    /// [`Checkpoint`]). A store that cannot be resumed keeps nothing.
+    fn put_progress(&mut self, _checkpoint: &Checkpoint) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
     /// Stored resources of a type (and of that parent: none stands for resources without one)
     /// with a row id above `after`, in row id order.
     fn resources_after(
@@ -28,7 +34,20 @@ pub trait SyncStore: Send + 'static {
 /// A store failure, boxed so the engine need not be generic over it.
 pub type StoreError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Where one listing of a sync stands: where it resumes (none once done) and how many items
+/// it has stored. The store takes it after the rows before it, so it never claims more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub listing: String,
+    /// Where the listing resumes; none once it is done.
+    pub cursor: Option<String>,
+    pub items: u64,
+    /// The calls that stored them (what a resumed sync does not spend again).
+    pub calls: u64,
+}
+
 enum Command {
+    Progress(Checkpoint),
     ResourceTypes(Vec<ResourceType>),
     Resources(Vec<Resource>),
     Entitlements(Vec<Entitlement>),
@@ -71,6 +90,7 @@ pub fn spawn<S: SyncStore>(mut store: S) -> (StoreHandle, StoreThread<S>) {
                 Command::Resources(items) => store.put_resources(&items)?,
                 Command::Entitlements(items) => store.put_entitlements(&items)?,
                 Command::Grants(items) => store.put_grants(&items)?,
+                Command::Progress(checkpoint) => store.put_progress(&checkpoint)?,
                 Command::ResourcesAfter {
                     resource_type_id,
                     parent,
@@ -108,6 +128,10 @@ impl StoreHandle {
 
     pub async fn grants(&self, items: Vec<Grant>) -> Result<(), StoreClosed> {
         self.send(Command::Grants(items)).await
+    }
+
+    pub async fn progress(&self, checkpoint: Checkpoint) -> Result<(), StoreClosed> {
+        self.send(Command::Progress(checkpoint)).await
     }
 
     pub async fn resources_after(
@@ -162,6 +186,19 @@ impl SyncStore for C1zWriter {
 
     fn put_grants(&mut self, items: &[Grant]) -> Result<(), crate::c1z::C1zError> {
         C1zWriter::put_grants(self, items)
+    }
+
+    fn put_progress(&mut self, checkpoint: &Checkpoint) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::put_progress(
+            self,
+            &crate::c1z::ProgressRow {
+                listing: checkpoint.listing.clone(),
+                cursor: checkpoint.cursor.clone(),
+                done: checkpoint.cursor.is_none(),
+                items: checkpoint.items,
+                calls: checkpoint.calls,
+            },
+        )
     }
 
     fn resources_after(

@@ -11,9 +11,11 @@
 
 use std::collections::BTreeSet;
 
+use super::resume::Start;
 use super::store::StoreHandle;
 use super::{
-    Progress, SyncEngine, SyncError, SyncStore, SyncSummary, closed, grants_of, unless_gone,
+    GrantsListing, Progress, SyncEngine, SyncError, SyncStore, SyncSummary, closed, grants_of,
+    unless_gone,
 };
 use crate::pb::v2::ResourceId;
 
@@ -71,14 +73,13 @@ impl SyncEngine {
                 continue;
             };
             if !self.scope.skip_grants {
-                let (grants, gone) = grants_of(
-                    connector,
-                    &self.progress,
-                    store,
-                    resource,
-                    Some(&mut related),
-                )
-                .await?;
+                let listing = GrantsListing {
+                    checkpoint: None,
+                    start: Start::Fresh,
+                    owners: Some(&mut related),
+                };
+                let (grants, gone) =
+                    grants_of(connector, &self.progress, store, resource, listing).await?;
                 summary.grants += grants;
                 summary.warnings += u64::from(gone);
             }

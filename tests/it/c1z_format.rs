@@ -1187,8 +1187,14 @@ fn a_dropped_writer_leaves_the_destination_and_no_files() {
         let mut w = C1zWriter::create(&dest).expect("create");
         w.put_resources(&resources()).expect("resources");
         w.put_grants(&grants()).expect("grants");
-        // A scratch database exists while the writer lives, next to the destination.
-        assert_eq!(entries(dir.path()).len(), 2, "{:?}", entries(dir.path()));
+        // A scratch database and its write-ahead log exist while the writer lives, next to
+        // the destination.
+        let names = entries(dir.path());
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(
+            names.iter().any(|n| n.ends_with(".db.tmp-wal")),
+            "{names:?}"
+        );
     }
     assert_eq!(fs::read(&dest).expect("read"), before);
     assert_eq!(entries(dir.path()), ["sync.c1z"]);

@@ -20,6 +20,7 @@ mod load;
 mod many_pools;
 mod platform_double;
 mod provisioning;
+mod resume;
 mod secrets;
 mod server_security;
 mod service_mode;
