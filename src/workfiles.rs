@@ -191,6 +191,15 @@ fn is_working_file(file_name: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
 }
 
+/// Whether `path` was last modified longer than `age` ago (unknown: no).
+pub fn older_than(path: &Path, age: std::time::Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|at| at.elapsed().ok())
+        .is_some_and(|elapsed| elapsed > age)
+}
+
 /// Removes the working files an earlier, killed run writing `dest` left beside it.
 pub fn sweep_beside(dest: &Path) -> Vec<PathBuf> {
     let file_name = dest.file_name().unwrap_or_default().to_string_lossy();

@@ -12,6 +12,9 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use prost::Message;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tempfile::TempPath;
 
@@ -128,6 +131,9 @@ pub struct C1zWriter {
     opened_at: std::time::Instant,
     /// A write failed: what was stored is incomplete, so the sync must not be finished.
     failed: bool,
+    /// Set, the working database is kept when the writer is dropped unfinished (a sync
+    /// interrupted on purpose, which a later run resumes); otherwise it is removed.
+    keep_unfinished: Option<Arc<AtomicBool>>,
     /// Reused encoding buffer.
     buf: Vec<u8>,
 }
@@ -239,8 +245,15 @@ impl C1zWriter {
             pending: 0,
             opened_at: std::time::Instant::now(),
             failed: false,
+            keep_unfinished: None,
             buf: Vec::with_capacity(4096),
         }
+    }
+
+    /// Keeps the working database, for a later run to resume, if the writer is dropped
+    /// unfinished once `keep` is set (and no write failed).
+    pub fn keep_unfinished_when(&mut self, keep: Arc<AtomicBool>) {
+        self.keep_unfinished = Some(keep);
     }
 
     /// The unfinished full sync to `dest` whose resume key is `key`, if an earlier run left one
@@ -710,6 +723,29 @@ impl C1zWriter {
         self.in_tx = false;
         self.pending = 0;
         Ok(())
+    }
+}
+
+impl Drop for C1zWriter {
+    /// An unfinished sync's working database goes, unless it is to be resumed: then what was
+    /// stored is committed and the file stays for the next run.
+    fn drop(&mut self) {
+        let keep = self
+            .keep_unfinished
+            .as_ref()
+            .is_some_and(|keep| keep.load(Ordering::SeqCst));
+        if !keep || self.failed || self.conn.is_none() {
+            return;
+        }
+        let committed = self.commit().is_ok();
+        let closed = self.conn.take().is_some_and(|conn| conn.close().is_ok());
+        if committed
+            && closed
+            && let Some(file) = self.db_file.take()
+            && let Ok(path) = file.keep()
+        {
+            tracing::info!(path = %path.display(), "the unfinished sync is kept: the next run to the same file resumes it");
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::table::Table;
 use super::{PoolSettings, RunError, Shutdown, fleet};
@@ -9,46 +11,34 @@ use crate::c1z::C1zWriter;
 use crate::fleet::Fleet;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::resume::Resume;
-use crate::sync::store::Checkpoint;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
 pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     // Fails before any Cognito call when the destination cannot be written. A sync of the same
     // pools and filter to the same file that was killed is picked up where it stood.
-    let (writer, checkpoints) = C1zWriter::create_or_resume(file, &resume_key(settings), fresh)?;
+    let (mut writer, checkpoints) =
+        C1zWriter::create_or_resume(file, &resume_key(settings), fresh)?;
+    // Interrupted (SIGINT, or SIGTERM as a pod is evicted), the sync is kept for the next run.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    writer.keep_unfinished_when(interrupted.clone());
     let fleet = fleet(settings).await?;
     let mut engine = SyncEngine::new(fleet.clone());
-    if let Some(checkpoints) = checkpoints {
-        let resume = Resume::new(
-            checkpoints
-                .into_iter()
-                .map(|row| Checkpoint {
-                    listing: row.listing,
-                    cursor: if row.done { None } else { row.cursor },
-                    items: row.items,
-                    calls: row.calls,
-                })
-                .collect(),
-        );
-        let (done, under_way, calls_saved) = resume.tally();
-        tracing::info!(
-            sync_id = writer.sync_id(),
-            listings_done = done,
-            listings_under_way = under_way,
-            calls_saved,
-            "resuming the sync a killed run left unfinished (--fresh starts over)"
-        );
-        engine = engine.with_resume(resume);
+    if let Some(rows) = checkpoints {
+        engine = engine.with_resume(Resume::of_unfinished(writer.sync_id(), rows));
     }
     tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
-    let outcome = engine.run(writer, shutdown.requested()).await;
+    let stop = async {
+        shutdown.requested().await;
+        interrupted.store(true, Ordering::SeqCst);
+    };
+    let outcome = engine.run(writer, stop).await;
     let (writer, summary) = match outcome {
         Ok(done) => done,
         Err(SyncError::Cancelled) => {
             return Err(RunError::Interrupted(format!(
-                "no file written; {} is unchanged",
+                "no file written; {} is unchanged; the next run to it resumes this sync (--fresh starts over)",
                 file.display()
             )));
         }

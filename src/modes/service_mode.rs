@@ -55,13 +55,21 @@ pub fn platform_host(given: Option<&str>, client: &ClientId) -> Result<String, S
     }
 }
 
+/// How long an unfinished sync task's files wait for the task to come back.
+const KEEP_TASK_SYNCS: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let tls = PlatformTls::load(settings.ca_file.as_deref())?;
     // Sync directories of workers that were killed on this host (a restarted pod keeps /tmp
-    // when it is a volume); those of live workers are held, and left alone.
-    workfiles::sweep(&std::env::temp_dir(), |name| {
+    // when it is a volume); those of live workers are held, and left alone. A task's own
+    // directory is kept for a day, for the platform to hand the task out again and the sync
+    // to resume.
+    let temp = std::env::temp_dir();
+    workfiles::sweep(&temp, |name| {
         name.starts_with(sync_task::SYNC_DIR_PREFIX)
+            && (!name.starts_with(sync_task::TASK_DIR_PREFIX)
+                || workfiles::older_than(&temp.join(name), KEEP_TASK_SYNCS))
     });
     let fleet = fleet(pool).await?;
     // A pool that is missing or refuses these credentials would fail every task: stop now,

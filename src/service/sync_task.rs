@@ -1,8 +1,12 @@
-//! The `sync_full` task: heartbeats while it runs, the whole pool into a fresh temporary
-//! `.c1z`, the upload, and the outcome. The platform can cancel it through a heartbeat; a
-//! worker shutting down abandons it; either way the temporary file is removed.
+//! The `sync_full` task: heartbeats while it runs, the whole pool into a temporary `.c1z`, the
+//! upload, and the outcome. The platform can cancel it through a heartbeat, and its files are
+//! removed. A worker shutting down (or killed) leaves a full sync's files in the task's own
+//! directory: when the platform hands the task out again, the sync resumes from its
+//! checkpoints (see `sync::resume`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -15,13 +19,16 @@ use crate::c1z::{C1zError, C1zWriter};
 use crate::fleet::Fleet;
 use crate::pb::baton::task::SyncFullTask;
 use crate::pb::v2::ResourceId;
+use crate::sync::resume::Resume;
 use crate::sync::{SyncEngine, SyncError, SyncScope};
-use crate::workfiles;
+use crate::workfiles::{self, Held};
 
-/// Heartbeat interval when the platform names none, and the bounds on what it names.
 /// Sync tasks work in a temporary directory named like upstream's.
 pub const SYNC_DIR_PREFIX: &str = "baton-sdk-sync-upload";
+/// A task's own directory, kept for resuming: `baton-sdk-sync-upload-task-<task id>`.
+pub const TASK_DIR_PREFIX: &str = "baton-sdk-sync-upload-task-";
 
+/// Heartbeat interval when the platform names none, and the bounds on what it names.
 const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(30);
 const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 const MAX_HEARTBEAT: Duration = Duration::from_secs(300);
@@ -184,36 +191,48 @@ async fn sync_and_upload(
         status,
         non_retryable: false,
     };
-    // Held until the directory is removed, so no other worker's sweep takes it.
-    let (dir, _held) = match workfiles::create_held(
-        || tempfile::Builder::new().prefix(SYNC_DIR_PREFIX).tempdir(),
-        tempfile::TempDir::path,
-    ) {
-        Ok(created) => created,
+    // A worker shutting down keeps a full sync for the run the task is handed to next.
+    let keep = Arc::new(AtomicBool::new(false));
+    let dir = match TaskDir::open(task_id, keep.clone()) {
+        Ok(dir) => dir,
         Err(e) => {
             return failed(Status::internal(format!(
-                "cannot make a temporary directory for the sync: {e}"
+                "cannot make a directory for the sync: {e}"
             )));
         }
     };
-    let path = dir.path().join("sync.c1z");
+    let path = dir.path.join("sync.c1z");
+    let key = resume_key(context, task_id, &request);
     let SyncRequest {
         scope,
         reach,
         type_ids,
     } = request;
     let created = match &reach {
-        Reach::Full => C1zWriter::create(&path),
-        Reach::Targeted(_) => C1zWriter::create_partial(&path),
+        Reach::Full => C1zWriter::create_or_resume(&path, &key, false).map(|(mut writer, rows)| {
+            writer.keep_unfinished_when(keep.clone());
+            let resume = rows.map(|rows| Resume::of_unfinished(writer.sync_id(), rows));
+            (writer, resume)
+        }),
+        Reach::Targeted(_) => C1zWriter::create_partial(&path).map(|writer| (writer, None)),
     };
-    let writer = match created {
-        Ok(writer) => writer,
+    let (writer, resume) = match created {
+        Ok(created) => created,
         Err(e) => return failed(Status::internal(e.to_string())),
     };
-    tracing::info!(task_id, file = %path.display(), "sync task started");
-    let engine = SyncEngine::new(context.fleet.clone())
+    let mut engine = SyncEngine::new(context.fleet.clone())
         .with_scope(scope)
         .with_resource_types(type_ids);
+    if let Some(resume) = resume {
+        engine = engine.with_resume(resume);
+    }
+    tracing::info!(task_id, file = %path.display(), "sync task started");
+    let stopped = async {
+        stopped.await;
+        if stop.borrow().is_none_or(|reason| reason == Stop::Shutdown) {
+            keep.store(true, Ordering::SeqCst);
+        }
+    };
     tokio::pin!(stopped);
     let ran = match &reach {
         Reach::Full => engine.run(writer, &mut stopped).await,
@@ -281,6 +300,68 @@ async fn sync_and_upload(
                     "the upload failed {UPLOAD_ATTEMPTS} times: {err}"
                 )));
             }
+        }
+    }
+}
+
+/// What a task's full sync is of, for the run the task is handed to next to know it may
+/// continue it: the task, the pools and filter, what it skips and which types it syncs.
+fn resume_key(context: &SyncContext, task_id: &str, request: &SyncRequest) -> Vec<u8> {
+    let pools = context.fleet.pool_ids();
+    let filter = context.fleet.pools()[0].user_filter_text();
+    serde_json::to_vec(&serde_json::json!({
+        "v": 1,
+        "task": task_id,
+        "pools": pools,
+        "user_filter": filter,
+        "skip_entitlements_and_grants": request.scope.skip_entitlements_and_grants,
+        "skip_grants": request.scope.skip_grants,
+        "types": request.type_ids,
+    }))
+    .unwrap_or_default()
+}
+
+/// A task's own directory, named by the task (so that a task handed out again finds what its
+/// killed run stored), held while the task runs, and removed when it ends unless `keep` was
+/// set (a full sync the worker stopped).
+struct TaskDir {
+    path: PathBuf,
+    keep: Arc<AtomicBool>,
+    _held: Held,
+}
+
+impl TaskDir {
+    fn open(task_id: &str, keep: Arc<AtomicBool>) -> std::io::Result<Self> {
+        let name: String = task_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(100)
+            .collect();
+        let path = std::env::temp_dir().join(format!("{TASK_DIR_PREFIX}{name}"));
+        std::fs::create_dir_all(&path)?;
+        let held = workfiles::hold(&path)?;
+        Ok(Self {
+            path,
+            keep,
+            _held: held,
+        })
+    }
+}
+
+impl Drop for TaskDir {
+    fn drop(&mut self) {
+        if self.keep.load(Ordering::SeqCst) {
+            tracing::info!(dir = %self.path.display(), "the unfinished sync is kept for the task's next run");
+            return;
+        }
+        if let Err(err) = std::fs::remove_dir_all(&self.path) {
+            tracing::warn!(dir = %self.path.display(), error = %err, "cannot remove a sync task's directory");
         }
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use super::store::Checkpoint;
+use crate::c1z::ProgressRow;
 use crate::cognito::filter::UserFilter;
 use crate::connector::{Cursor, Partition, ResourceKind};
 
@@ -54,9 +55,28 @@ impl Resume {
         }
     }
 
-    /// Whether anything was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.checkpoints.is_empty()
+    /// The progress a killed sync's working database holds, said in the log (what was done,
+    /// what was under way, the calls that saves).
+    pub fn of_unfinished(sync_id: &str, rows: Vec<ProgressRow>) -> Self {
+        let resume = Self::new(
+            rows.into_iter()
+                .map(|row| Checkpoint {
+                    listing: row.listing,
+                    cursor: if row.done { None } else { row.cursor },
+                    items: row.items,
+                    calls: row.calls,
+                })
+                .collect(),
+        );
+        let (done, under_way, calls_saved) = resume.tally();
+        tracing::info!(
+            sync_id,
+            listings_done = done,
+            listings_under_way = under_way,
+            calls_saved,
+            "resuming the sync a killed run left unfinished"
+        );
+        resume
     }
 
     /// The listings done, those under way, and the calls the checkpoints saved.

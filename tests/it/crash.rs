@@ -235,6 +235,19 @@ fn sigterm_stops_a_sync_cleanly_with_a_clear_message() {
         "{stderr}"
     );
     assert_eq!(std::fs::read(&file).unwrap(), before);
+    // The stopped sync is kept, closed (no log beside it), for the next run to resume.
+    let kept: Vec<String> = dir_entries(dir.path())
+        .into_iter()
+        .filter(|name| name != "pool.c1z")
+        .collect();
+    assert!(
+        kept.len() == 1 && kept[0].starts_with(".pool.c1z.") && kept[0].ends_with(".db.tmp"),
+        "{kept:?}"
+    );
+    let resumed = start_sync(&env, &file).wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{log}");
+    assert!(log.contains("resuming the sync"), "{log}");
     assert_eq!(
         dir_entries(dir.path()),
         BTreeSet::from(["pool.c1z".to_string()])

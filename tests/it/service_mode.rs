@@ -61,6 +61,8 @@ struct Setup {
     platform: Platform,
     pool: Pool,
     worker: Worker,
+    /// The worker's environment, for starting it again.
+    env: Vec<(String, String)>,
 }
 
 async fn setup(
@@ -94,6 +96,7 @@ async fn setup(
         platform,
         pool,
         worker,
+        env,
     }
 }
 
@@ -591,6 +594,7 @@ async fn without_provisioning_changes_are_refused_and_other_tasks_are_handled() 
         platform,
         pool,
         worker,
+        env,
     };
     let platform = &setup.platform;
 
@@ -713,10 +717,12 @@ async fn sigterm_abandons_the_running_sync_reports_it_and_exits_zero() {
         !non_retryable,
         "the platform may give the sync to another worker"
     );
-    assert!(
-        setup.worker.temp_entries().is_empty(),
-        "{:?}",
-        setup.worker.temp_entries()
+    // The stopped sync is kept in the task's own directory, for the task's next run.
+    let kept = setup.worker.temp_entries();
+    assert_eq!(
+        kept,
+        [format!("baton-sdk-sync-upload-task-{}", task.id)],
+        "{kept:?}"
     );
     let polls = setup.platform.get_task_calls().len();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -724,6 +730,35 @@ async fn sigterm_abandons_the_running_sync_reports_it_and_exits_zero() {
         setup.platform.get_task_calls().len(),
         polls,
         "no polling after exit"
+    );
+
+    // The worker starts again on the same host and the platform hands the task out again:
+    // the sync resumes, and uploads the whole pool.
+    Emulator::shared().clear_faults(&setup.pool);
+    let again = Worker::start_in(&setup.env, &[], &setup.worker.tmp);
+    setup.platform.push_task(task.clone());
+    let finish = setup
+        .platform
+        .wait_until(TASK_TIMEOUT, |p| p.finished(&task.id).into_iter().nth(1))
+        .await
+        .unwrap_or_else(|| panic!("never finished again:\n{}", again.logs()));
+    assert!(
+        matches!(finish.final_state, Some(FinalState::Success(_))),
+        "{finish:?}\n{}",
+        again.logs()
+    );
+    assert!(
+        again.logs().contains("resuming the sync"),
+        "{}",
+        again.logs()
+    );
+    let uploads = setup.platform.uploads(&task.id);
+    let (users, groups, grants, _) = read_upload(&uploads.last().expect("an upload").bytes);
+    assert_eq!((users.len(), groups.len(), grants.len()), (3, 2, 1));
+    assert!(
+        again.temp_entries().is_empty(),
+        "{:?}",
+        again.temp_entries()
     );
 }
 

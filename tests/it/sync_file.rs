@@ -347,7 +347,25 @@ fn an_interrupted_sync_leaves_the_previous_file_untouched() {
     );
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
-    assert_untouched(&file, &before);
+    assert!(
+        stderr(&out).contains("resumes this sync"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the previous file is byte-identical"
+    );
+    // What the sync stored stays, hidden beside the file, for the next run to resume.
+    let left: Vec<String> = dir_entries(dir.path())
+        .into_iter()
+        .filter(|name| name != "sync.c1z")
+        .collect();
+    assert!(
+        left.len() == 1 && left[0].starts_with(".sync.c1z.") && left[0].ends_with(".db.tmp"),
+        "{left:?}"
+    );
 }
 
 #[test]

@@ -537,7 +537,7 @@ pub struct Worker {
     readers: Vec<std::thread::JoinHandle<()>>,
     /// The health endpoint's base URL, once a test has chosen one.
     pub health: Option<String>,
-    _tmp: tempfile::TempDir,
+    _tmp: Option<tempfile::TempDir>,
     pub tmp: std::path::PathBuf,
 }
 
@@ -551,9 +551,17 @@ impl Drop for Worker {
 impl Worker {
     pub fn start(env: &[(String, String)], args: &[&str]) -> Worker {
         let tmp = tempfile::tempdir().unwrap();
+        let mut worker = Self::start_in(env, args, tmp.path());
+        worker._tmp = Some(tmp);
+        worker
+    }
+
+    /// A worker whose `TMPDIR` is `tmp` (another worker's, which the caller keeps): a worker
+    /// started again on the same host.
+    pub fn start_in(env: &[(String, String)], args: &[&str], tmp: &Path) -> Worker {
         let mut command = base_command(env);
         command
-            .env("TMPDIR", tmp.path())
+            .env("TMPDIR", tmp)
             .env("BATON_LOG_LEVEL", "debug")
             .args(args)
             .stdin(Stdio::null())
@@ -572,8 +580,8 @@ impl Worker {
             logs,
             readers,
             health: None,
-            tmp: tmp.path().to_path_buf(),
-            _tmp: tmp,
+            tmp: tmp.to_path_buf(),
+            _tmp: None,
         }
     }
 
