@@ -1,7 +1,8 @@
 //! A sync killed at random points (SIGKILL: no handler runs, nothing is cleaned up) never leaves
-//! a corrupt or partial file at its destination; the next run sweeps what the killed one left
-//! and writes the same pool. SIGTERM stops a sync cleanly. All with the real binary against the
-//! emulator.
+//! a corrupt or partial file at its destination; the next run resumes what the killed one
+//! stored (or sweeps it, when it had nothing to resume) and writes the same pool, record for
+//! record. SIGTERM stops a sync cleanly and keeps it for the next run. All with the real binary
+//! against the emulator.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -90,7 +91,8 @@ fn a_sync_killed_at_random_points_never_corrupts_the_file_and_the_next_run_recov
     let mut killed_midway = 0;
     let mut left_behind = 0;
     let mut replaced = 0;
-    for seed in 1..=4u64 {
+    let mut resumed = 0;
+    for seed in 1..=6u64 {
         for delay in kill_delays(seed, 2, clean.mul_f64(1.15)) {
             let mut child = start_sync(&env, &file);
             std::thread::sleep(delay);
@@ -123,7 +125,10 @@ fn a_sync_killed_at_random_points_never_corrupts_the_file_and_the_next_run_recov
 
             // The next run resumes the killed run's sync from its checkpoints (or sweeps its
             // working files when it had none yet) and writes the same pool.
-            sync(&env, &file);
+            let out = start_sync(&env, &file).wait_with_output().unwrap();
+            let log = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "seed {seed}: {log}");
+            resumed += usize::from(log.contains("resuming the sync"));
             assert_eq!(
                 dir_entries(dir.path()),
                 BTreeSet::from(["pool.c1z".to_string()]),
@@ -134,15 +139,19 @@ fn a_sync_killed_at_random_points_never_corrupts_the_file_and_the_next_run_recov
         }
     }
     println!(
-        "8 kills: {killed_midway} mid-sync, {replaced} after the rename, {left_behind} working files swept"
+        "12 kills: {killed_midway} mid-sync, {replaced} after the rename, {left_behind} working files left, {resumed} resumed"
     );
     assert!(
-        killed_midway >= 3,
+        killed_midway >= 5,
         "most kills land mid-sync ({killed_midway})"
     );
     assert!(
-        left_behind >= 3,
-        "kills left working files to sweep ({left_behind})"
+        left_behind >= 5,
+        "kills left working files to resume ({left_behind})"
+    );
+    assert!(
+        resumed >= 5,
+        "the runs after most kills resume ({resumed} of {killed_midway} mid-sync)"
     );
 }
 
