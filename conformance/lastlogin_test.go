@@ -5,7 +5,6 @@ package conformance
 
 import (
 	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -21,18 +20,11 @@ func TestLastLoginReachesTheSDKsFilesFromBothSyncers(t *testing.T) {
 		{"username": "ann", "at": t0 + 60},
 		{"username": "bob", "at": t0 + 30, "response": "Fail", "challenges": [][]string{{"Password", "Failure"}}},
 	})
-	env := shared.connectorEnv(poolID)
-	dir := t.TempDir()
-	ours := filepath.Join(dir, "ours.c1z")
-	runConnector(t, env, "-f", ours)
-	v := newValidator()
-	client := dial(t, startServer(t, env).addr, v)
-	sdk := filepath.Join(dir, "sdk.c1z")
-	requireNoWarnings(t, sdkSync(t, client, sdk, c1zstore.EngineSQLite))
+	files, v := syncWithBoth(t, shared.connectorEnv(poolID), c1zstore.EngineSQLite)
 	v.requireValid(t, "ListResources")
 
 	want := map[string]*time.Time{"ann": ptr(time.Unix(t0+60, 0).UTC()), "bob": nil, "cara": nil}
-	for label, path := range map[string]string{"one-shot": ours, "SDK syncer": sdk} {
+	for label, path := range files {
 		got := readC1Z(t, path, dotc1z.WithReadOnly(true))
 		for name, at := range want {
 			user, ok := got.resources[resourceKey{"user", name}]

@@ -8,7 +8,6 @@ package conformance
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -22,16 +21,10 @@ import (
 func TestSeveralPoolsReachTheSDKsFilesFromBothSyncers(t *testing.T) {
 	t.Parallel()
 	pools := []string{seedHostilePool(t, shared, "many-a"), seedHostilePool(t, shared, "many-b")}
-	env := shared.connectorEnv(strings.Join(pools, ","))
-	dir := t.TempDir()
-	ours := filepath.Join(dir, "ours.c1z")
-	runConnector(t, env, "-f", ours)
-	v := newValidator()
-	sdk := filepath.Join(dir, "sdk.c1z")
-	requireNoWarnings(t, sdkSync(t, dial(t, startServer(t, env).addr, v), sdk, c1zstore.EnginePebble))
+	files, v := syncWithBoth(t, shared.connectorEnv(strings.Join(pools, ",")), c1zstore.EnginePebble)
 	v.requireValid(t, "Validate", "ListResourceTypes", "ListResources", "ListEntitlements", "ListGrants")
 
-	for label, path := range map[string]string{"one-shot": ours, "SDK syncer": sdk} {
+	for label, path := range files {
 		t.Run(label, func(t *testing.T) {
 			got := readC1Z(t, path, dotc1z.WithReadOnly(true))
 			if _, ok := got.resourceTypes["user_pool"]; !ok {

@@ -55,6 +55,19 @@ func sdkSync(t testing.TB, client types.ConnectorClient, path string, engine c1z
 	return logs
 }
 
+// syncWithBoth writes what `env` names with our one-shot sync and with the SDK's syncer over
+// our server (its storage `engine`), the SDK logging no warning. The two files, "one-shot" and
+// "SDK syncer", and the validator that checked every answer of the server.
+func syncWithBoth(t *testing.T, env []string, engine c1zstore.Engine) (map[string]string, *validator) {
+	t.Helper()
+	dir := t.TempDir()
+	ours, sdk := filepath.Join(dir, "ours.c1z"), filepath.Join(dir, "sdk.c1z")
+	runConnector(t, env, "-f", ours)
+	v := newValidator()
+	requireNoWarnings(t, sdkSync(t, dial(t, startServer(t, env).addr, v), sdk, engine))
+	return map[string]string{"one-shot": ours, "SDK syncer": sdk}, v
+}
+
 func TestSDKSyncerReadsTheHostilePoolThroughOurServer(t *testing.T) {
 	t.Parallel()
 	poolID := seedHostilePool(t, shared, "sdk-syncer")

@@ -138,7 +138,8 @@ impl ActionHistory {
 }
 
 /// The `user_id` argument: a non-empty string.
-fn user_id(args: Option<&Struct>) -> Result<String> {
+/// The `user_id` argument of an action: a non-empty string.
+pub fn user_id(args: Option<&Struct>) -> Result<String> {
     match args
         .and_then(|a| a.fields.get(USER_ID))
         .and_then(|v| v.kind.as_ref())

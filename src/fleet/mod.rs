@@ -16,7 +16,7 @@ use futures_util::future::try_join_all;
 use crate::cognito::records::PoolDescription;
 use crate::cognito::stats::CallStats;
 use crate::connector::accounts;
-use crate::connector::actions::{ActionOutcome, USER_ID};
+use crate::connector::actions::{self, ActionOutcome, USER_ID};
 use crate::connector::pool_ids::{POOL_TYPE_ID, PoolIds};
 use crate::connector::{
     Change, Connector, ConnectorError, Cursor, PageResult, ResourceKind, Result, held_page, model,
@@ -74,6 +74,11 @@ impl Fleet {
     /// The call counts, shared by every pool's client.
     pub fn stats(&self) -> &CallStats {
         self.pools[0].pool().stats()
+    }
+
+    /// The operator's user filter as Cognito sees it (`""` without one): every pool's.
+    pub fn user_filter_text(&self) -> String {
+        self.pools[0].user_filter_text()
     }
 
     /// The pools' Regions, comma-separated in the pools' order, for log lines.
@@ -167,13 +172,16 @@ impl Fleet {
 
     /// The `user_pool` resources, each described now.
     async fn pool_resources(&self) -> Result<Vec<Resource>> {
-        let described = self.validate().await?;
-        Ok(self
-            .pools
+        Ok(self.pool_resources_of(&self.validate().await?))
+    }
+
+    /// The `user_pool` resources of the pools as `described` (by [`validate`](Self::validate)).
+    pub fn pool_resources_of(&self, described: &[PoolDescription]) -> Vec<Resource> {
+        self.pools
             .iter()
-            .zip(&described)
+            .zip(described)
             .map(|(c, pool)| user_pools::resource(pool, c.pool().region()))
-            .collect())
+            .collect()
     }
 
     /// One page of resources of a type. With several pools, users and groups are listed per
@@ -347,16 +355,7 @@ impl Fleet {
     ) -> Result<ActionOutcome> {
         let connector = match self.single() {
             Some(only) => only,
-            None => {
-                let user = args
-                    .and_then(|a| a.fields.get(USER_ID))
-                    .and_then(|v| match &v.kind {
-                        Some(prost_types::value::Kind::StringValue(id)) => Some(id.as_str()),
-                        _ => None,
-                    })
-                    .unwrap_or_default();
-                self.pool_named_by(USER_ID, user)?
-            }
+            None => self.pool_named_by(USER_ID, &actions::user_id(args)?)?,
         };
         connector.invoke_action(name, resource_type_id, args).await
     }

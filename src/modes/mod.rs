@@ -141,16 +141,6 @@ pub async fn pool_connectors(settings: &PoolSettings) -> Vec<Arc<Connector>> {
     connect_pools(settings, |_| PoolIds::default()).await
 }
 
-/// The connector of a mode that reads one pool (see [`PoolSettings::only_pool`]).
-pub async fn connector(settings: &PoolSettings, mode: &str) -> Result<Arc<Connector>, RunError> {
-    settings.only_pool(mode)?;
-    pool_connectors(settings)
-        .await
-        .into_iter()
-        .next()
-        .ok_or_else(|| RunError::Usage(PoolRef::missing().to_string()))
-}
-
 /// Where the state of one pool's feed lives (`export --since-last-run`, `watch`): `--state`
 /// itself with one pool, as always; with several, one file per pool beside it, the pool id
 /// before the extension (`cognito-feed.us-east-1_AbC123.c1z`).

@@ -15,15 +15,15 @@ use crate::sync::{SyncEngine, SyncError, SyncSummary};
 
 pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
+    let fleet = fleet(settings).await?;
+    let mut engine = SyncEngine::new(fleet.clone());
     // Fails before any Cognito call when the destination cannot be written. A sync of the same
     // pools and filter to the same file that was killed is picked up where it stood.
     let (mut writer, checkpoints) =
-        C1zWriter::create_or_resume(file, &resume_key(settings), fresh)?;
+        C1zWriter::create_or_resume(file, &engine.resume_key(""), fresh)?;
     // Interrupted (SIGINT, or SIGTERM as a pod is evicted), the sync is kept for the next run.
     let interrupted = Arc::new(AtomicBool::new(false));
     writer.keep_unfinished_when(interrupted.clone());
-    let fleet = fleet(settings).await?;
-    let mut engine = SyncEngine::new(fleet.clone());
     if let Some(rows) = checkpoints {
         engine = engine.with_resume(Resume::of_unfinished(writer.sync_id(), rows));
     }
@@ -72,20 +72,6 @@ pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<()
     );
     print_summary(&fleet, &written.path, written.bytes, &summary)?;
     Ok(())
-}
-
-/// What a one-shot sync is of, for a later run to know whether it may continue it: the pools
-/// in order, and the user filter.
-fn resume_key(settings: &PoolSettings) -> Vec<u8> {
-    let pools: Vec<&str> = settings.pools.iter().map(|p| p.pool.id.as_str()).collect();
-    let filter = settings
-        .options
-        .user_filter
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    serde_json::to_vec(&serde_json::json!({"v": 1, "pools": pools, "user_filter": filter}))
-        .unwrap_or_default()
 }
 
 fn print_summary(

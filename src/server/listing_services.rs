@@ -25,7 +25,7 @@ pub struct SyncApi {
 
 impl SyncApi {
     pub fn new(fleet: Arc<Fleet>) -> Self {
-        let tokens = PageTokens::new(&fleet.pool_ids(), &fleet.pools()[0].user_filter_text());
+        let tokens = PageTokens::new(&fleet.pool_ids(), &fleet.user_filter_text());
         Self { fleet, tokens }
     }
 

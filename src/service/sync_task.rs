@@ -202,12 +202,15 @@ async fn sync_and_upload(
         }
     };
     let path = dir.path.join("sync.c1z");
-    let key = resume_key(context, task_id, &request);
     let SyncRequest {
         scope,
         reach,
         type_ids,
     } = request;
+    let mut engine = SyncEngine::new(context.fleet.clone())
+        .with_scope(scope)
+        .with_resource_types(type_ids);
+    let key = engine.resume_key(task_id);
     let created = match &reach {
         Reach::Full => C1zWriter::create_or_resume(&path, &key, false).map(|(mut writer, rows)| {
             writer.keep_unfinished_when(keep.clone());
@@ -220,9 +223,6 @@ async fn sync_and_upload(
         Ok(created) => created,
         Err(e) => return failed(Status::internal(e.to_string())),
     };
-    let mut engine = SyncEngine::new(context.fleet.clone())
-        .with_scope(scope)
-        .with_resource_types(type_ids);
     if let Some(resume) = resume {
         engine = engine.with_resume(resume);
     }
@@ -302,23 +302,6 @@ async fn sync_and_upload(
             }
         }
     }
-}
-
-/// What a task's full sync is of, for the run the task is handed to next to know it may
-/// continue it: the task, the pools and filter, what it skips and which types it syncs.
-fn resume_key(context: &SyncContext, task_id: &str, request: &SyncRequest) -> Vec<u8> {
-    let pools = context.fleet.pool_ids();
-    let filter = context.fleet.pools()[0].user_filter_text();
-    serde_json::to_vec(&serde_json::json!({
-        "v": 1,
-        "task": task_id,
-        "pools": pools,
-        "user_filter": filter,
-        "skip_entitlements_and_grants": request.scope.skip_entitlements_and_grants,
-        "skip_grants": request.scope.skip_grants,
-        "types": request.type_ids,
-    }))
-    .unwrap_or_default()
 }
 
 /// A task's own directory, named by the task (so that a task handed out again finds what its

@@ -34,7 +34,7 @@ use crate::cognito::records::PoolDescription;
 use crate::cognito::stats::OperationStats;
 use crate::connector::pool_ids::POOL_TYPE_ID;
 use crate::connector::{Connector, ConnectorError, Cursor, ListingTrail, Partition, ResourceKind};
-use crate::fleet::{Fleet, user_pools};
+use crate::fleet::Fleet;
 use crate::pb::v2::{
     Grant, Resource, ResourceId, ResourceType, SkipEntitlements, SkipEntitlementsAndGrants,
     SkipGrants,
@@ -134,6 +134,22 @@ impl SyncEngine {
         }
     }
 
+    /// What this engine's syncs are of, for a later run to know whether it may continue one:
+    /// `run` (a platform task's id, or nothing), the pools, the user filter, what is left out
+    /// and which types are synced.
+    pub fn resume_key(&self, run: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "v": 1,
+            "run": run,
+            "pools": self.fleet.pool_ids(),
+            "user_filter": self.fleet.user_filter_text(),
+            "skip_entitlements_and_grants": self.scope.skip_entitlements_and_grants,
+            "skip_grants": self.scope.skip_grants,
+            "types": self.type_ids,
+        }))
+        .unwrap_or_default()
+    }
+
     /// Continues a killed sync from its checkpoints, into the store that holds what it stored.
     pub fn with_resume(mut self, resume: Resume) -> Self {
         self.resume = Arc::new(resume);
@@ -230,13 +246,7 @@ impl SyncEngine {
         progress.enter(Phase::ResourceTypes);
         let resource_types = self.store_resource_types(store, &mut summary).await?;
         if resource_types.iter().any(|t| t.id == POOL_TYPE_ID) {
-            let pool_resources: Vec<Resource> = self
-                .fleet
-                .pools()
-                .iter()
-                .zip(&pools)
-                .map(|(connector, pool)| user_pools::resource(pool, connector.pool().region()))
-                .collect();
+            let pool_resources = self.fleet.pool_resources_of(&pools);
             summary
                 .resources_by_type
                 .insert(POOL_TYPE_ID.to_string(), pool_resources.len() as u64);
