@@ -101,16 +101,22 @@ fn remove_if_stale(path: &Path) -> io::Result<bool> {
         fs::remove_dir_all(path)?;
     } else {
         fs::remove_file(path)?;
-        // A working database's write-ahead log goes with it.
-        let mut log = path.as_os_str().to_os_string();
-        log.push("-wal");
-        match fs::remove_file(&log) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
-            _ => {}
+        // A working database's companions go with it.
+        for suffix in ["-wal", FINISHING_SUFFIX] {
+            let mut companion = path.as_os_str().to_os_string();
+            companion.push(suffix);
+            match fs::remove_file(&companion) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
         }
     }
     Ok(true)
 }
+
+/// What a working database of a sync being finished has beside it until the finished file is
+/// in place: what resuming it needs (`c1z::finishing`).
+pub const FINISHING_SUFFIX: &str = "-finishing";
 
 /// Why a path cannot be an output that a finished run renames into place.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,9 @@
 
 mod envelope;
 mod error;
+mod finishing;
 mod merge;
+mod progress;
 mod reader;
 mod rows;
 mod schema;
@@ -21,5 +23,6 @@ mod writer;
 pub use envelope::{MAGIC_V1, MAGIC_V3};
 pub use error::C1zError;
 pub use merge::Paired;
+pub use progress::ProgressRow;
 pub use reader::{C1zReader, GrantFilter, Stats, SyncRun, merge_grants, merge_resources};
-pub use writer::{C1zWriter, ProgressRow, WrittenFile};
+pub use writer::{C1zWriter, WrittenFile};

@@ -138,6 +138,14 @@ CREATE INDEX idx_grants_sync_needs_expansion_v1
     ON v1_grants (sync_id) WHERE needs_expansion = 1;
 ";
 
+/// The names of the [`DEFERRED_INDEXES`] (a resumed sync drops those a killed finish built).
+pub(crate) fn deferred_index_names() -> impl Iterator<Item = &'static str> {
+    DEFERRED_INDEXES
+        .split("CREATE INDEX ")
+        .skip(1)
+        .filter_map(|statement| statement.split_whitespace().next())
+}
+
 /// The tables a reader needs; the others (assets, connector sessions) are never read here.
 pub(crate) const READ_TABLES: [&str; 5] =
     [SYNC_RUNS, RESOURCE_TYPES, RESOURCES, ENTITLEMENTS, GRANTS];
@@ -161,5 +169,14 @@ mod tests {
             .expect("count");
         // 7 tables and 16 indexes.
         assert_eq!(count, 23);
+        // Their names are what a resumed sync drops: all of them, and nothing else.
+        let drops: String = deferred_index_names()
+            .map(|name| format!("DROP INDEX {name};"))
+            .collect();
+        assert_eq!(deferred_index_names().count(), 6);
+        conn.execute_batch(&drops)
+            .expect("every deferred index dropped");
+        conn.execute_batch(DEFERRED_INDEXES)
+            .expect("and built again");
     }
 }

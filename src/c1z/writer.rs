@@ -7,6 +7,7 @@
 //! written and fsynced file over it, so an existing `.c1z` survives a failed or interrupted sync
 //! intact.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use tempfile::TempPath;
 
 use super::envelope::{MAGIC_V1, MAGIC_V3, read_up_to};
 use super::error::C1zError;
+use super::finishing::Finishing;
+use super::progress::{PROGRESS_DDL, ProgressRow, read_progress};
 use super::rows::{self, Invalid};
 use super::schema::{self, DDL};
 use super::time;
@@ -35,17 +38,6 @@ const ROWS_PER_TRANSACTION: usize = 10_000;
 /// The longest a transaction stays open: what a sync has stored (and the progress it recorded
 /// with it) is committed at least this often, so a killed sync loses at most this much.
 const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
-/// The sync's progress, kept in the working database beside the rows it describes (and written
-/// in the same transactions, so a committed checkpoint never points past committed rows): per
-/// listing, where it resumes (`cursor`, none once `done`) and how many items it stored.
-/// Dropped at `finish`: Baton files do not carry it.
-const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS baton_cognito_progress (
-    listing TEXT PRIMARY KEY NOT NULL,
-    cursor TEXT,
-    done INTEGER NOT NULL,
-    items INTEGER NOT NULL,
-    calls INTEGER NOT NULL
-);";
 /// zstd level: the library's default, a good ratio at well over 100 MB/s.
 const ZSTD_LEVEL: i32 = 3;
 /// SQLite page cache while rows are written, in KiB. Each grant updates the table and one
@@ -282,7 +274,8 @@ impl C1zWriter {
     }
 
     /// The working database at `path` as a writer again, if it is an unfinished full sync with
-    /// resume key `key`.
+    /// resume key `key`: one killed while it ran, or while it was being finished (then what
+    /// finishing took out is put back, and the sync is as it was before).
     fn reopen(
         dest: &Path,
         dir: &Path,
@@ -290,54 +283,72 @@ impl C1zWriter {
         held: Held,
         key: &[u8],
     ) -> Result<Option<(Self, Vec<ProgressRow>)>, C1zError> {
+        let finishing = Finishing::read(path);
+        if finishing.as_ref().is_some_and(|record| !record.is_for(key)) {
+            return Ok(None);
+        }
         let conn = open_working(dest, path)?;
         let sql_err = sql_error(dest, "reading an unfinished sync");
-        let sync_id: Option<String> = conn
-            .query_row(
-                "SELECT r.sync_id FROM v1_sync_runs r JOIN v1_connector_sessions s \
-                 ON s.sync_id = r.sync_id AND s.key = ?1 \
-                 WHERE r.ended_at IS NULL AND r.sync_type = 'full' AND s.value = ?2",
-                params![RESUME_KEY, key],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(&sql_err)?;
+        let sync_id: Option<String> = match &finishing {
+            Some(_) => conn
+                .query_row(
+                    "SELECT sync_id FROM v1_sync_runs WHERE sync_type = 'full'",
+                    [],
+                    |row| row.get(0),
+                )
+                .optional(),
+            None => conn
+                .query_row(
+                    "SELECT r.sync_id FROM v1_sync_runs r JOIN v1_connector_sessions s \
+                     ON s.sync_id = r.sync_id AND s.key = ?1 \
+                     WHERE r.sync_type = 'full' AND s.value = ?2",
+                    params![RESUME_KEY, key],
+                    |row| row.get(0),
+                )
+                .optional(),
+        }
+        .map_err(&sql_err)?;
         let Some(sync_id) = sync_id else {
             return Ok(None);
         };
-        let progress = {
-            let mut stmt = conn
-                .prepare("SELECT listing, cursor, done, items, calls FROM baton_cognito_progress")
-                .map_err(&sql_err)?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok(ProgressRow {
-                        listing: row.get(0)?,
-                        cursor: row.get(1)?,
-                        done: row.get::<_, i64>(2)? != 0,
-                        items: u64::try_from(row.get::<_, i64>(3)?).unwrap_or_default(),
-                        calls: u64::try_from(row.get::<_, i64>(4)?).unwrap_or_default(),
-                    })
-                })
-                .map_err(&sql_err)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(&sql_err)?
-        };
+        // Unfinished again: not ended, and without the indexes finishing builds.
+        let drops: String = schema::deferred_index_names()
+            .map(|name| format!("DROP INDEX IF EXISTS {name};"))
+            .collect();
+        conn.execute_batch(&format!("{drops}{PROGRESS_DDL}"))
+            .and_then(|()| {
+                conn.execute(
+                    "UPDATE v1_sync_runs SET ended_at = NULL WHERE sync_id = ?1",
+                    params![sync_id],
+                )
+            })
+            .map_err(&sql_err)?;
         let db_file = TempPath::try_from_path(path).map_err(|source| C1zError::Io {
             path: dest.to_path_buf(),
             action: "cannot take over an unfinished sync's working database",
             source,
         })?;
-        Ok(Some((
-            Self::over(
-                conn,
-                db_file,
-                held,
-                dest.to_path_buf(),
-                dir.to_path_buf(),
-                sync_id,
-            ),
-            progress,
-        )))
+        let mut writer = Self::over(
+            conn,
+            db_file,
+            held,
+            dest.to_path_buf(),
+            dir.to_path_buf(),
+            sync_id,
+        );
+        if let Some(record) = finishing {
+            writer.put_session_value(RESUME_KEY, key)?;
+            for row in &record.progress {
+                writer.put_progress(row)?;
+            }
+            writer.commit()?;
+            Finishing::remove(path);
+        }
+        let conn = writer.conn.as_ref().ok_or_else(|| C1zError::Failed {
+            path: dest.to_path_buf(),
+        })?;
+        let progress = read_progress(conn).map_err(&sql_err)?;
+        Ok(Some((writer, progress)))
     }
 
     /// Records where one listing of the sync stands, in the transaction of the rows stored
@@ -465,6 +476,82 @@ impl C1zWriter {
         })
     }
 
+    /// Removes the stored resources of a type and parent that `listed` claims and whose ids
+    /// `found` lacks (a listing that started over did not find them again: they were deleted
+    /// meanwhile), with their entitlements and every grant on or of them. How many went.
+    pub fn remove_unfound(
+        &mut self,
+        resource_type_id: &str,
+        parent: Option<&ResourceId>,
+        listed: &dyn Fn(&Resource) -> bool,
+        found: &HashSet<String>,
+    ) -> Result<usize, C1zError> {
+        let mut gone = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.resources_after(resource_type_id, parent, after, 1_000)?;
+            let Some((last, _)) = batch.last() else {
+                break;
+            };
+            after = *last;
+            gone.extend(batch.into_iter().filter_map(|(rowid, resource)| {
+                let id = resource.id.as_ref()?;
+                (listed(&resource) && !found.contains(&id.resource)).then(|| (rowid, id.clone()))
+            }));
+        }
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.write_rows(
+            "removing records a restarted listing did not find again",
+            |w, conn, _| {
+                w.begin(conn)?;
+                conn.execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS gone (resource_type_id TEXT, resource_id TEXT);
+                 DELETE FROM temp.gone;",
+            )?;
+                let mut remember = conn.prepare_cached("INSERT INTO temp.gone VALUES (?1, ?2)")?;
+                let mut remove = conn.prepare_cached("DELETE FROM v1_resources WHERE id = ?1")?;
+                for (rowid, id) in &gone {
+                    remember.execute(params![id.resource_type, id.resource])?;
+                    remove.execute(params![rowid])?;
+                }
+                conn.execute_batch(
+                    "DELETE FROM v1_entitlements WHERE (resource_type_id, resource_id) IN \
+                     (SELECT resource_type_id, resource_id FROM temp.gone);
+                 DELETE FROM v1_grants WHERE (resource_type_id, resource_id) IN \
+                     (SELECT resource_type_id, resource_id FROM temp.gone) \
+                     OR (principal_resource_type_id, principal_resource_id) IN \
+                     (SELECT resource_type_id, resource_id FROM temp.gone);
+                 DELETE FROM temp.gone;",
+                )
+            },
+        )?;
+        tracing::info!(
+            resource_type = resource_type_id,
+            removed = gone.len(),
+            "records a restarted listing did not find again are removed"
+        );
+        Ok(gone.len())
+    }
+
+    /// Removes the grants on `resource`, and those it holds, that this sync stored.
+    pub fn remove_grants_of(&mut self, resource: &ResourceId) -> Result<(), C1zError> {
+        self.write_rows(
+            "removing the grants of a restarted listing",
+            |w, conn, _| {
+                w.begin(conn)?;
+                conn.execute(
+                    "DELETE FROM v1_grants WHERE sync_id = ?1 AND ( \
+                 (resource_type_id = ?2 AND resource_id = ?3) \
+                 OR (principal_resource_type_id = ?2 AND principal_resource_id = ?3))",
+                    params![w.sync_id, resource.resource_type, resource.resource],
+                )?;
+                Ok(())
+            },
+        )
+    }
+
     /// Stored resources of one type and parent (`None`: without one) with rowid > after, in
     /// rowid order, at most `limit` (the sync engine pages through what it stored instead of
     /// keeping the pool in memory, and each pool through its own resources).
@@ -560,8 +647,27 @@ impl C1zWriter {
             params![time::now(), FINAL_SYNC_TOKEN, self.sync_id],
         )
         .map_err(sql_err("ending the sync"))?;
-        // What only a resumed run needs goes; the log is folded into the database, so that
-        // once closed the file's bytes are the complete database.
+        // What only a resumed run needs goes, kept beside the database until the file is in
+        // place; the log is folded into the database, so that once closed the file's bytes are
+        // the complete database.
+        let resume_key: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT value FROM v1_connector_sessions WHERE sync_id = ?1 AND key = ?2",
+                params![self.sync_id, RESUME_KEY],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql_err("reading the sync's progress"))?;
+        if let (Some(key), Some(db)) = (resume_key, self.db_file.as_deref()) {
+            let progress = read_progress(&conn).map_err(sql_err("reading the sync's progress"))?;
+            Finishing::new(&key, progress)
+                .write(db)
+                .map_err(|source| C1zError::Io {
+                    path: dest.clone(),
+                    action: "cannot record the finished sync beside its working database",
+                    source,
+                })?;
+        }
         conn.execute_batch(&format!(
             "DROP TABLE IF EXISTS baton_cognito_progress;
              DELETE FROM v1_connector_sessions WHERE key = '{RESUME_KEY}';
@@ -630,6 +736,7 @@ impl C1zWriter {
             .map_err(|e| e.error)
             .map_err(io_err("cannot move the finished file into place"))?;
         workfiles::flush_dir(&self.dir);
+        Finishing::remove(db_path);
 
         if let Some(db_file) = self.db_file.take() {
             let shown = db_file.display().to_string();
@@ -728,24 +835,30 @@ impl C1zWriter {
 
 impl Drop for C1zWriter {
     /// An unfinished sync's working database goes, unless it is to be resumed: then what was
-    /// stored is committed and the file stays for the next run.
+    /// stored is committed and the file stays for the next run. A writer dropped while it was
+    /// being finished has closed its database already, and recorded beside it what resuming
+    /// needs.
     fn drop(&mut self) {
-        let keep = self
-            .keep_unfinished
-            .as_ref()
-            .is_some_and(|keep| keep.load(Ordering::SeqCst));
-        if !keep || self.failed || self.conn.is_none() {
+        let keep = !self.failed
+            && self
+                .keep_unfinished
+                .as_ref()
+                .is_some_and(|keep| keep.load(Ordering::SeqCst));
+        let Some(db_file) = self.db_file.take() else {
+            return;
+        };
+        let closed = match self.conn.is_some() {
+            true => self.commit().is_ok() && self.conn.take().is_some_and(|c| c.close().is_ok()),
+            false => true,
+        };
+        if keep && closed {
+            if let Ok(path) = db_file.keep() {
+                tracing::info!(path = %path.display(), "the unfinished sync is kept: the next run to the same file resumes it");
+            }
             return;
         }
-        let committed = self.commit().is_ok();
-        let closed = self.conn.take().is_some_and(|conn| conn.close().is_ok());
-        if committed
-            && closed
-            && let Some(file) = self.db_file.take()
-            && let Ok(path) = file.keep()
-        {
-            tracing::info!(path = %path.display(), "the unfinished sync is kept: the next run to the same file resumes it");
-        }
+        drop(self.conn.take());
+        Finishing::remove(&db_file);
     }
 }
 
@@ -753,18 +866,6 @@ impl Drop for C1zWriter {
 const WORKING_SUFFIX: &str = ".db.tmp";
 /// The session value that names what an unfinished sync syncs, for a later run to resume it.
 const RESUME_KEY: &str = "baton-cognito.resume";
-
-/// One listing's progress as a killed sync recorded it (see [`C1zWriter::put_progress`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProgressRow {
-    pub listing: String,
-    /// Where the listing resumes; none once it is done.
-    pub cursor: Option<String>,
-    pub done: bool,
-    pub items: u64,
-    /// The calls that stored them.
-    pub calls: u64,
-}
 
 fn sql_error(dest: &Path, action: &'static str) -> impl Fn(rusqlite::Error) -> C1zError {
     let path = dest.to_path_buf();

@@ -133,16 +133,26 @@ impl UserFilter {
     /// Whether a user record satisfies this filter, evaluated the way Cognito does, so that
     /// records reached by other listings (group members) can be held to the same filter.
     pub fn matches(&self, user: &CognitoUser) -> bool {
-        let actual = match self.attribute {
+        self.accepts(match self.attribute {
             "username" => Some(user.username.as_str()),
-            "status" => Some(if user.enabled { "Enabled" } else { "Disabled" }),
+            "status" => Some(Self::status(user.enabled)),
             "cognito:user_status" => Some(user.status.as_str()),
             name => user.attribute(name),
-        };
+        })
+    }
+
+    /// Whether the value of this filter's attribute (none: the user has no such attribute)
+    /// satisfies it.
+    pub fn accepts(&self, actual: Option<&str>) -> bool {
         actual.is_some_and(|actual| match self.op {
             FilterOp::Equals => actual == self.value,
             FilterOp::StartsWith => actual.starts_with(&self.value),
         })
+    }
+
+    /// What the `status` attribute reads for a user enabled or not.
+    pub fn status(enabled: bool) -> &'static str {
+        if enabled { "Enabled" } else { "Disabled" }
     }
 }
 

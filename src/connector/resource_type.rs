@@ -6,10 +6,12 @@ use async_trait::async_trait;
 use super::change_locks::ChangeLocks;
 use super::error::{ConnectorError, Result};
 use super::paging::{Cursor, PageResult};
+use super::profile_keys;
 use super::user_activity::UserActivity;
 use crate::cognito::filter::UserFilter;
 use crate::cognito::{Operation, PoolClient};
 use crate::pb::v2::{Capability, Entitlement, Grant, Resource, ResourceType};
+use prost_types::value::Kind;
 
 /// What a provisioning request did: the change, or nothing because things already were so
 /// (reported to Baton as `GrantAlreadyExists`, `GrantAlreadyRevoked`, `ResourceDoesNotExist`).
@@ -47,6 +49,31 @@ pub struct Assignment<'a> {
 pub struct Partition {
     /// For users: the ListUsers filter of this part (a `sub` prefix, or the operator's filter).
     pub user_filter: Option<UserFilter>,
+}
+
+impl Partition {
+    /// Whether a stored resource (of this partition's type and pool) is one its listing
+    /// returned: every one without a user filter; with one, the users whose stored profile
+    /// satisfies it, as Cognito judged their record.
+    pub fn holds(&self, stored: &Resource) -> bool {
+        let Some(filter) = &self.user_filter else {
+            return true;
+        };
+        let field = |key: &str| stored.profile.as_ref()?.fields.get(key)?.kind.as_ref();
+        let text = |key: &str| match field(key) {
+            Some(Kind::StringValue(text)) => Some(text.as_str()),
+            _ => None,
+        };
+        filter.accepts(match filter.attribute() {
+            "username" => text(profile_keys::USERNAME),
+            "status" => match field(profile_keys::ENABLED) {
+                Some(Kind::BoolValue(enabled)) => Some(UserFilter::status(*enabled)),
+                _ => None,
+            },
+            // The record's status is kept under the name the filter uses.
+            attribute => text(attribute),
+        })
+    }
 }
 
 /// One Baton resource type backed by Cognito, as the Baton SDK's `ResourceSyncer` is: its

@@ -393,6 +393,54 @@ mod tests {
         assert_eq!(t.mfa_status, None, "unknown from a listing");
     }
 
+    /// A stored user belongs to a listing's partition exactly when Cognito's filter took the
+    /// record: what a restarted listing that no longer finds a user removes rests on it.
+    #[test]
+    fn a_stored_user_is_in_the_partitions_whose_filter_took_its_record() {
+        use crate::connector::resource_type::Partition;
+        let mut disabled = user(&[("sub", "a1b2"), ("email", "ann@x.org")]);
+        disabled.enabled = false;
+        disabled.status = "RESET_REQUIRED".into();
+        let users = [
+            user(&[("sub", "a1b2"), ("email", "ann@x.org")]),
+            user(&[("sub", "9f00")]),
+            disabled,
+        ];
+        let filters = [
+            r#"sub ^= "a""#,
+            r#"sub ^= "9""#,
+            r#"username = "u-1""#,
+            r#"username ^= "v""#,
+            r#"email ^= "ann""#,
+            r#"status = "Enabled""#,
+            r#"status = "Disabled""#,
+            r#"cognito:user_status = "CONFIRMED""#,
+            r#"cognito:user_status = "RESET_REQUIRED""#,
+        ];
+        for filter in filters {
+            let partition = Partition {
+                user_filter: Some(filter.parse().unwrap()),
+            };
+            let filter = partition.user_filter.as_ref().unwrap();
+            for u in &users {
+                let stored = resource(u);
+                assert_eq!(
+                    partition.holds(&stored),
+                    filter.matches(u),
+                    "{filter} {u:?}"
+                );
+            }
+        }
+        let everyone = Partition { user_filter: None };
+        assert!(users.iter().all(|u| everyone.holds(&resource(u))));
+        assert!(
+            Partition {
+                user_filter: Some(filters[0].parse().unwrap())
+            }
+            .holds(&resource(&users[0]))
+        );
+    }
+
     #[test]
     fn profile_keeps_every_attribute_and_the_record_fields() {
         let r = resource(&user(&[("sub", "abc"), ("custom:dept", "ops")]));

@@ -12,6 +12,7 @@ use crate::fleet::Fleet;
 use crate::sync::progress::ProgressDisplay;
 use crate::sync::resume::Resume;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
+use tokio_util::sync::CancellationToken;
 
 pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
@@ -44,15 +45,26 @@ pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<()
         }
         Err(err) => return Err(err.into()),
     };
-    let cancel = shutdown.clone();
-    let written = tokio::task::spawn_blocking(move || writer.finish_unless(cancel.token()))
+    // Interrupted while the file is written, the finished sync is kept too (the flag is set
+    // before the writer is told to stop, so it is seen when the writer is dropped).
+    let cancel = CancellationToken::new();
+    let interrupt = tokio::spawn({
+        let (shutdown, cancel) = (shutdown.clone(), cancel.clone());
+        async move {
+            shutdown.requested().await;
+            interrupted.store(true, Ordering::SeqCst);
+            cancel.cancel();
+        }
+    });
+    let written = tokio::task::spawn_blocking(move || writer.finish_unless(&cancel))
         .await
         .map_err(|e| RunError::Failed(format!("writing the file was aborted: {e}")))?;
+    interrupt.abort();
     drop(display);
     let written = match written {
         Err(crate::c1z::C1zError::Cancelled { path }) => {
             return Err(RunError::Interrupted(format!(
-                "no file written; {} is unchanged",
+                "no file written; {} is unchanged; the next run to it finishes this sync (--fresh starts over)",
                 path.display()
             )));
         }

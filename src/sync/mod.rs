@@ -19,7 +19,7 @@ pub mod resume;
 pub mod store;
 mod targeted;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -658,6 +658,9 @@ async fn grants_of(
                 return Ok((count, true));
             }
             Err(err) if may_restart(&err, &mut restarts) => {
+                if let Some(id) = &resource.id {
+                    store.remove_grants_of(id.clone()).await.map_err(closed)?;
+                }
                 (cursor, trail, count, calls) = (Cursor::first(0), ListingTrail::default(), 0, 0);
                 continue;
             }
@@ -773,6 +776,9 @@ impl Chain {
         }
         let mut trail = ListingTrail::default();
         let (mut pages, mut restarts) = (0, 0);
+        // Once the listing starts over, the ids it finds: what it stored before and does not
+        // find again was deleted meanwhile, and goes when it ends.
+        let mut found: Option<HashSet<String>> = None;
         loop {
             let started = Instant::now();
             let listed = self
@@ -783,6 +789,7 @@ impl Chain {
             let page = match listed {
                 Ok(page) => page,
                 Err(err) if may_restart(&err, &mut restarts) => {
+                    found = Some(HashSet::new());
                     self.take_back(count);
                     (cursor, trail, count, calls) =
                         (Cursor::first(0), ListingTrail::default(), 0, 0);
@@ -796,16 +803,32 @@ impl Chain {
             let stored = page.items.len() as u64;
             count += stored;
             pages += 1;
+            if let Some(found) = &mut found {
+                let ids = page.items.iter().filter_map(|r| r.id.as_ref());
+                found.extend(ids.map(|id| id.resource.clone()));
+            }
             if !page.items.is_empty() {
                 self.store.resources(page.items).await.map_err(closed)?;
             }
             self.listing
                 .send_modify(|l| l.update(|listed| listed.add(kind, stored)));
-            let checkpoint = resume::checkpoint(&self.key, page.next.as_ref(), count, calls);
-            self.store.progress(checkpoint).await.map_err(closed)?;
             let Some(next) = page.next else {
+                if let Some(found) = found {
+                    let (type_id, parent) = (
+                        kind.syncer().type_id(),
+                        self.connector.options().ids.parent(),
+                    );
+                    self.store
+                        .remove_unfound(type_id, parent, self.partition.clone(), found)
+                        .await
+                        .map_err(closed)?;
+                }
+                let checkpoint = resume::checkpoint(&self.key, None, count, calls);
+                self.store.progress(checkpoint).await.map_err(closed)?;
                 return Ok(ChainEnd::Listed(count));
             };
+            let checkpoint = resume::checkpoint(&self.key, Some(&next), count, calls);
+            self.store.progress(checkpoint).await.map_err(closed)?;
             trail.follow(&next).map_err(ConnectorError::from)?;
             cursor = next;
             if self.probe && restarts == 0 && (2..=PROBE_PAGES).contains(&pages) {

@@ -1,9 +1,12 @@
 //! The store a sync writes into, run on its own thread so that fetching pages from Cognito
 //! never waits for SQLite, and SQLite never blocks the async runtime.
 
+use std::collections::HashSet;
+
 use tokio::sync::{mpsc, oneshot};
 
 use crate::c1z::C1zWriter;
+use crate::connector::resource_type::Partition;
 use crate::pb::v2::{Entitlement, Grant, Resource, ResourceId, ResourceType};
 
 /// What the sync engine needs from a store. The `.c1z` writer is one; tests use others.
@@ -19,6 +22,21 @@ pub trait SyncStore: Send + 'static {
     fn put_progress(&mut self, _checkpoint: &Checkpoint) -> Result<(), Self::Error> {
         Ok(())
     }
+
+    /// Removes what a listing that started over had stored and did not find again (deleted in
+    /// Cognito meanwhile): the stored resources of a type and parent that `listed` claims and
+    /// whose ids `found` lacks, with their entitlements and every grant on or of them.
+    fn remove_unfound(
+        &mut self,
+        resource_type_id: &str,
+        parent: Option<&ResourceId>,
+        listed: &dyn Fn(&Resource) -> bool,
+        found: &HashSet<String>,
+    ) -> Result<(), Self::Error>;
+
+    /// Removes the grants one resource's grants listing stored (on it, or held by it) before
+    /// the listing starts over: the next pass stores what is true then.
+    fn remove_grants_of(&mut self, resource: &ResourceId) -> Result<(), Self::Error>;
 
     /// Stored resources of a type (and of that parent: none stands for resources without one)
     /// with a row id above `after`, in row id order.
@@ -52,6 +70,13 @@ enum Command {
     Resources(Vec<Resource>),
     Entitlements(Vec<Entitlement>),
     Grants(Vec<Grant>),
+    RemoveUnfound {
+        resource_type_id: String,
+        parent: Option<ResourceId>,
+        partition: Partition,
+        found: HashSet<String>,
+    },
+    RemoveGrantsOf(ResourceId),
     ResourcesAfter {
         resource_type_id: String,
         parent: Option<ResourceId>,
@@ -91,6 +116,18 @@ pub fn spawn<S: SyncStore>(mut store: S) -> (StoreHandle, StoreThread<S>) {
                 Command::Entitlements(items) => store.put_entitlements(&items)?,
                 Command::Grants(items) => store.put_grants(&items)?,
                 Command::Progress(checkpoint) => store.put_progress(&checkpoint)?,
+                Command::RemoveUnfound {
+                    resource_type_id,
+                    parent,
+                    partition,
+                    found,
+                } => store.remove_unfound(
+                    &resource_type_id,
+                    parent.as_ref(),
+                    &|stored| partition.holds(stored),
+                    &found,
+                )?,
+                Command::RemoveGrantsOf(resource) => store.remove_grants_of(&resource)?,
                 Command::ResourcesAfter {
                     resource_type_id,
                     parent,
@@ -132,6 +169,28 @@ impl StoreHandle {
 
     pub async fn progress(&self, checkpoint: Checkpoint) -> Result<(), StoreClosed> {
         self.send(Command::Progress(checkpoint)).await
+    }
+
+    /// See [`SyncStore::remove_unfound`]; `partition` says which stored resources the listing
+    /// returns.
+    pub async fn remove_unfound(
+        &self,
+        resource_type_id: String,
+        parent: Option<ResourceId>,
+        partition: Partition,
+        found: HashSet<String>,
+    ) -> Result<(), StoreClosed> {
+        self.send(Command::RemoveUnfound {
+            resource_type_id,
+            parent,
+            partition,
+            found,
+        })
+        .await
+    }
+
+    pub async fn remove_grants_of(&self, resource: ResourceId) -> Result<(), StoreClosed> {
+        self.send(Command::RemoveGrantsOf(resource)).await
     }
 
     pub async fn resources_after(
@@ -201,6 +260,20 @@ impl SyncStore for C1zWriter {
         )
     }
 
+    fn remove_unfound(
+        &mut self,
+        resource_type_id: &str,
+        parent: Option<&ResourceId>,
+        listed: &dyn Fn(&Resource) -> bool,
+        found: &HashSet<String>,
+    ) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::remove_unfound(self, resource_type_id, parent, listed, found).map(drop)
+    }
+
+    fn remove_grants_of(&mut self, resource: &ResourceId) -> Result<(), crate::c1z::C1zError> {
+        C1zWriter::remove_grants_of(self, resource)
+    }
+
     fn resources_after(
         &mut self,
         resource_type_id: &str,
@@ -245,6 +318,25 @@ mod tests {
                 return Err(DiskFull);
             }
             self.grants += items.len();
+            Ok(())
+        }
+        fn remove_unfound(
+            &mut self,
+            type_id: &str,
+            parent: Option<&ResourceId>,
+            listed: &dyn Fn(&Resource) -> bool,
+            found: &HashSet<String>,
+        ) -> Result<(), DiskFull> {
+            self.resources.retain(|r| {
+                let id = r.id.as_ref().expect("stored with an id");
+                id.resource_type != type_id
+                    || r.parent_resource_id.as_ref() != parent
+                    || !listed(r)
+                    || found.contains(&id.resource)
+            });
+            Ok(())
+        }
+        fn remove_grants_of(&mut self, _: &ResourceId) -> Result<(), DiskFull> {
             Ok(())
         }
         fn resources_after(

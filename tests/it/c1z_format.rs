@@ -221,6 +221,18 @@ fn entries(dir: &Path) -> Vec<String> {
     names
 }
 
+/// Every resource a file holds, in storage order.
+fn all_resources(reader: &C1zReader) -> Vec<Resource> {
+    let mut all = Vec::new();
+    reader
+        .resources(None, |r| {
+            all.push(r);
+            Ok(())
+        })
+        .expect("resources");
+    all
+}
+
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
@@ -264,13 +276,7 @@ fn everything_written_reads_back_exactly() {
 
     assert_eq!(reader.resource_types().expect("types"), resource_types());
 
-    let mut all = Vec::new();
-    reader
-        .resources(None, |r| {
-            all.push(r);
-            Ok(())
-        })
-        .expect("resources");
+    let all = all_resources(&reader);
     assert_eq!(all, resources());
 
     let mut users = Vec::new();
@@ -419,13 +425,7 @@ fn a_second_put_of_the_same_id_updates_it() {
     w.finish().expect("finish");
 
     let reader = C1zReader::open(&dest).expect("open");
-    let mut got = Vec::new();
-    reader
-        .resources(None, |r| {
-            got.push(r);
-            Ok(())
-        })
-        .expect("resources");
+    let got = all_resources(&reader);
     assert_eq!(got, vec![alice]);
     let mut got = Vec::new();
     reader
@@ -1523,4 +1523,182 @@ fn the_reader_picks_the_latest_finished_full_sync() {
     let reader = reopen();
     assert_eq!(reader.sync_run().sync_type, "partial");
     assert_eq!(ids_of(&reader), ["partial"]);
+}
+
+/// A sync interrupted while its file is written (the last step, compressing the finished
+/// database) is kept, with what resuming it needs beside it, and the next writer of the same
+/// sync picks it up with every listing's progress as it was: finishing it again writes the
+/// whole file. Another sync of the same file does not take it, and sweeps it.
+#[test]
+fn a_sync_stopped_while_its_file_is_written_is_picked_up_whole() {
+    use baton_cognito::c1z::ProgressRow;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use tokio_util::sync::CancellationToken;
+
+    let dir = tempdir();
+    let dest = dir.path().join("out.c1z");
+    let progress = vec![
+        ProgressRow {
+            listing: "resources p user ".into(),
+            cursor: None,
+            done: true,
+            items: 2,
+            calls: 1,
+        },
+        ProgressRow {
+            listing: "grants p group admins".into(),
+            cursor: None,
+            done: true,
+            items: 1,
+            calls: 1,
+        },
+    ];
+    let start = |key: &[u8]| {
+        let (mut w, found) = C1zWriter::create_or_resume(&dest, key, false).expect("create");
+        w.keep_unfinished_when(Arc::new(AtomicBool::new(true)));
+        (w, found)
+    };
+    let (mut w, found) = start(b"sync A");
+    assert!(found.is_none());
+    let users = [user("alice"), user("bob")];
+    w.put_resources(&users).expect("users");
+    w.put_grants(&[grant("admins", "alice")]).expect("grant");
+    for row in &progress {
+        w.put_progress(row).expect("progress");
+    }
+    let stopped = CancellationToken::new();
+    stopped.cancel();
+    assert!(matches!(
+        w.finish_unless(&stopped),
+        Err(C1zError::Cancelled { .. })
+    ));
+    assert!(!dest.exists(), "no file written");
+    let left = entries(dir.path());
+    assert!(
+        left.iter().any(|n| n.ends_with(".db.tmp"))
+            && left.iter().any(|n| n.ends_with(".db.tmp-finishing")),
+        "the finished database and its resume record are kept: {left:?}"
+    );
+
+    // The same sync again: every listing's progress back, the rows still there.
+    let (w, found) = start(b"sync A");
+    let mut found = found.expect("resumed");
+    found.sort_by(|a, b| a.listing.cmp(&b.listing));
+    let mut want = progress.clone();
+    want.sort_by(|a, b| a.listing.cmp(&b.listing));
+    assert_eq!(found, want);
+    drop(w);
+    let (w, found) = start(b"sync A");
+    assert!(found.is_some(), "still resumable after being picked up");
+    let written = w.finish().expect("finish");
+    let reader = C1zReader::open(&written.path).expect("open");
+    let got = all_resources(&reader);
+    assert_eq!(got, users.to_vec());
+    let conn = open_db(&dest, dir.path(), "db").1;
+    let extra: i64 = conn
+        .query_row(
+            "SELECT (SELECT count(*) FROM sqlite_master WHERE name = 'baton_cognito_progress') \
+             + (SELECT count(*) FROM v1_connector_sessions) \
+             + (SELECT count(*) FROM v1_sync_runs WHERE ended_at IS NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        extra, 0,
+        "the file holds no resume bookkeeping and is ended"
+    );
+    assert_eq!(entries(dir.path()), vec!["db", "out.c1z"]);
+
+    // Stopped while finishing again, then another sync of the file: not taken, swept.
+    let (mut w, _) = start(b"sync A");
+    w.put_progress(&progress[0]).expect("progress");
+    assert!(w.finish_unless(&stopped).is_err());
+    let (w, found) = start(b"sync B");
+    assert!(found.is_none(), "another sync's database is not taken");
+    drop(w);
+    let left = entries(dir.path());
+    assert!(
+        !left.iter().any(|n| n.contains("finishing")),
+        "swept with its database: {left:?}"
+    );
+}
+
+/// What a listing that started over removes: the resources it claims and did not find again,
+/// with their entitlements and every grant on or of them; and a grants listing's own grants.
+/// Nothing else.
+#[test]
+fn a_restarted_listing_removes_exactly_what_it_did_not_find_again() {
+    use std::collections::{BTreeSet, HashSet};
+
+    let dir = tempdir();
+    let dest = dir.path().join("out.c1z");
+    let mut w = C1zWriter::create(&dest).expect("create");
+    w.put_resources(&["ann", "bob", "cy", "dee"].map(user))
+        .expect("users");
+    w.put_resources(&["admins", "ops", "dev"].map(group))
+        .expect("groups");
+    w.put_entitlements(&["admins", "ops", "dev"].map(membership))
+        .expect("entitlements");
+    let memberships = [
+        ("admins", "ann"),
+        ("admins", "bob"),
+        ("ops", "bob"),
+        ("ops", "cy"),
+        ("dev", "dee"),
+        ("dev", "ann"),
+    ];
+    w.put_grants(&memberships.map(|(g, u)| grant(g, u)))
+        .expect("grants");
+
+    // The user listing of users whose name starts with a or b found ann again, not bob.
+    let found = HashSet::from(["ann".to_string()]);
+    let listed = |r: &Resource| r.id.as_ref().unwrap().resource.starts_with(['a', 'b']);
+    assert_eq!(w.remove_unfound("user", None, &listed, &found).unwrap(), 1);
+    // The group listing found admins and dev again, not ops.
+    let found = HashSet::from(["admins".to_string(), "dev".to_string()]);
+    assert_eq!(
+        w.remove_unfound("group", None, &|_| true, &found).unwrap(),
+        1
+    );
+    // dev's members were listed again from the start.
+    w.remove_grants_of(&rid("group", "dev"))
+        .expect("dev's grants");
+    w.put_grants(&[grant("dev", "dee")]).expect("dev again");
+    w.finish().expect("finish");
+
+    let reader = C1zReader::open(&dest).expect("open");
+    let mut resources = BTreeSet::new();
+    reader
+        .resources(None, |r| {
+            resources.insert(r.id.unwrap().resource);
+            Ok(())
+        })
+        .expect("resources");
+    let want: BTreeSet<String> = ["ann", "cy", "dee", "admins", "dev"]
+        .map(String::from)
+        .into();
+    assert_eq!(resources, want);
+    let mut grants = BTreeSet::new();
+    reader
+        .grants(&GrantFilter::default(), |g| {
+            grants.insert(g.id);
+            Ok(())
+        })
+        .expect("grants");
+    let want: BTreeSet<String> = [grant("admins", "ann").id, grant("dev", "dee").id].into();
+    assert_eq!(
+        grants, want,
+        "bob's and ops's grants gone, dev's as listed again"
+    );
+    let mut entitlements = BTreeSet::new();
+    reader
+        .entitlements(None, |e| {
+            entitlements.insert(e.id);
+            Ok(())
+        })
+        .expect("entitlements");
+    let want: BTreeSet<String> = [membership("admins").id, membership("dev").id].into();
+    assert_eq!(entitlements, want);
 }
