@@ -15,7 +15,7 @@ pub(super) const PROGRESS_DDL: &str = "CREATE TABLE IF NOT EXISTS baton_cognito_
     calls INTEGER NOT NULL
 );";
 
-/// One listing's progress as a killed sync recorded it (see [`super::C1zWriter::put_progress`]).
+/// One listing's progress as a killed sync recorded it (see `C1zWriter::put_progress`).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProgressRow {
     pub listing: String,
