@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use super::table::Table;
 use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::c1z::C1zWriter;
 use crate::fleet::Fleet;
-use crate::sync::progress::ProgressDisplay;
+use crate::sync::progress::{ProgressDisplay, clock};
 use crate::sync::resume::Resume;
 use crate::sync::{SyncEngine, SyncError, SyncSummary};
 use tokio_util::sync::CancellationToken;
@@ -80,6 +81,7 @@ pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<()
         warnings = summary.warnings,
         api_calls = summary.api_calls.values().map(|s| s.calls).sum::<u64>(),
         duration_s = summary.duration.as_secs_f64(),
+        forecast_s = summary.forecast.map(|f| f.as_secs_f64()),
         "sync finished"
     );
     print_summary(&fleet, &written.path, written.bytes, &summary)?;
@@ -95,12 +97,16 @@ fn print_summary(
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "Synced user pool{} {} into {} ({}) in {:.1}s",
+        "Synced user pool{} {} into {} ({}) in {:.1}s{}",
         if fleet.single().is_some() { "" } else { "s" },
         fleet.pool_ids(),
         path.display(),
         human_bytes(bytes),
-        summary.duration.as_secs_f64()
+        summary.duration.as_secs_f64(),
+        summary
+            .forecast
+            .map(|f| forecast_note(f, summary.duration))
+            .unwrap_or_default()
     )?;
     let mut counts = Table::counts(
         summary.resource_types,
@@ -128,6 +134,17 @@ fn print_summary(
         ]);
     }
     calls.print(&mut out)
+}
+
+/// How the forecast made at the start compared with the time the sync took.
+fn forecast_note(forecast: Duration, took: Duration) -> String {
+    let off = (took.as_secs_f64() - forecast.as_secs_f64()) / forecast.as_secs_f64().max(1.0);
+    format!(
+        " (forecast {}, {:.0}% {})",
+        clock(forecast),
+        off.abs() * 100.0,
+        if off >= 0.0 { "over" } else { "under" }
+    )
 }
 
 fn human_bytes(bytes: u64) -> String {

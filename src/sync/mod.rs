@@ -83,6 +83,10 @@ pub struct SyncSummary {
     pub api_calls: BTreeMap<&'static str, OperationStats>,
     #[serde(serialize_with = "as_secs")]
     pub duration: Duration,
+    /// How long the sync was expected to take once the pools were described (none when
+    /// unpaced).
+    #[serde(skip)]
+    pub forecast: Option<Duration>,
 }
 
 fn as_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -227,6 +231,7 @@ impl SyncEngine {
         match (outcome, thread.join().await) {
             (Ok(mut summary), Ok(store)) => {
                 summary.duration = started.elapsed();
+                summary.forecast = self.progress.forecast_made();
                 summary.api_calls = self.fleet.stats().snapshot();
                 Ok((store, summary))
             }
@@ -242,6 +247,8 @@ impl SyncEngine {
 
         progress.enter(Phase::Validating);
         let pools = self.fleet.validate().await?;
+        let (pages, forecast) = progress::forecast_of(&self.fleet, &pools);
+        progress.forecast(pages, forecast);
 
         progress.enter(Phase::ResourceTypes);
         let resource_types = self.store_resource_types(store, &mut summary).await?;
@@ -647,6 +654,8 @@ async fn grants_of(
         Start::Fresh | Start::Done { .. } => (Cursor::first(0), 0, 0),
     };
     Progress::add(&progress.grants, count as usize);
+    Progress::add(&progress.pages, calls as usize);
+    Progress::add(&progress.planned_pages, calls as usize + 1);
     let mut trail = ListingTrail::default();
     let mut restarts = 0;
     loop {
@@ -683,6 +692,7 @@ async fn grants_of(
         match page.next {
             Some(next) => {
                 trail.follow(&next).map_err(ConnectorError::from)?;
+                Progress::add(&progress.planned_pages, 1);
                 cursor = next;
             }
             None => break,
@@ -767,8 +777,17 @@ impl Chain {
             } => (cursor.clone(), *items, *calls),
             Start::Done { items, calls } => (Cursor::first(0), *items, *calls),
         };
-        // What a killed run stored counts as listed, as if this run had.
+        // What a killed run stored counts as listed, as if this run had. User pages are planned
+        // from the pools' estimated sizes; a group listing's as they come.
         Progress::add(&self.progress.resources, count as usize);
+        Progress::add(&self.progress.pages, calls as usize);
+        if kind == ResourceKind::Group {
+            let done = matches!(self.start, Start::Done { .. });
+            Progress::add(
+                &self.progress.planned_pages,
+                calls as usize + usize::from(!done),
+            );
+        }
         self.listing
             .send_modify(|l| l.update(|listed| listed.add(kind, count)));
         if matches!(self.start, Start::Done { .. }) {
@@ -829,6 +848,9 @@ impl Chain {
             };
             let checkpoint = resume::checkpoint(&self.key, Some(&next), count, calls);
             self.store.progress(checkpoint).await.map_err(closed)?;
+            if kind == ResourceKind::Group {
+                Progress::add(&self.progress.planned_pages, 1);
+            }
             trail.follow(&next).map_err(ConnectorError::from)?;
             cursor = next;
             if self.probe && restarts == 0 && (2..=PROBE_PAGES).contains(&pages) {

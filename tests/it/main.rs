@@ -26,3 +26,4 @@ mod server_security;
 mod service_mode;
 mod sign_in_feed;
 mod sync_file;
+mod terminal;
