@@ -1,10 +1,20 @@
 //! Logging: human-readable on a terminal, JSON lines otherwise, always on stderr so that
 //! stdout stays for data.
 
+use std::fs::OpenOptions;
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
+use tracing_subscriber::fmt::{self};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
@@ -66,24 +76,130 @@ impl std::io::Write for LineClearingStderr {
     }
 }
 
-/// Installs the global subscriber. This crate logs at `level`; libraries (AWS SDK, hyper, h2)
+/// Where and how to log: the level, the format on stderr, files that get the same lines too
+/// (`--log-path`), and when debug logging ends (`--log-level-debug-expires-at`).
+#[derive(Clone, Debug)]
+pub struct LogSettings {
+    pub level: LogLevel,
+    pub format: Option<LogFormat>,
+    pub files: Vec<PathBuf>,
+    pub debug_expires_at: Option<SystemTime>,
+}
+
+impl LogSettings {
+    /// The level in force now: debug and trace fall back to info once they expired.
+    fn level_now(&self) -> LogLevel {
+        let expired = self
+            .debug_expires_at
+            .is_some_and(|at| at <= SystemTime::now());
+        match self.level {
+            LogLevel::Debug | LogLevel::Trace if expired => LogLevel::Info,
+            level => level,
+        }
+    }
+}
+
+/// A log file that cannot be opened for appending.
+#[derive(Debug, thiserror::Error)]
+#[error("--log-path: cannot open {path} for appending: {source}")]
+pub struct LogFileError {
+    path: String,
+    source: std::io::Error,
+}
+
+/// Installs the global subscriber. This crate logs at the level; libraries (AWS SDK, hyper, h2)
 /// only warnings, so that the most verbose setting stays about this connector's own work.
-pub fn init(level: LogLevel, format: Option<LogFormat>) {
+pub fn init(settings: &LogSettings) -> Result<(), LogFileError> {
+    let level = settings.level_now();
     let filter = EnvFilter::new(format!("warn,baton_cognito={}", level.directive()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests) is harmless: the first subscriber stays.
-    let _ = match format.unwrap_or_else(LogFormat::detect) {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
-        LogFormat::Console if std::io::stderr().is_terminal() => builder
+    let format = settings.format.unwrap_or_else(LogFormat::detect);
+    let on_stderr = match format {
+        LogFormat::Json => json_lines().with_writer(std::io::stderr).boxed(),
+        LogFormat::Console if std::io::stderr().is_terminal() => fmt::layer()
             .with_target(false)
             .with_writer(|| LineClearingStderr { cleared: false })
-            .try_init(),
-        LogFormat::Console => builder.with_target(false).try_init(),
+            .boxed(),
+        LogFormat::Console => fmt::layer()
+            .with_target(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let mut files = Vec::new();
+    for path in &settings.files {
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| LogFileError {
+                path: path.display().to_string(),
+                source,
+            })?;
+        files.push(BoxMakeWriter::new(Arc::new(file)));
+    }
+    let in_files = files
+        .into_iter()
+        .reduce(|all, one| BoxMakeWriter::new(all.and(one)))
+        .map(|writer| match format {
+            LogFormat::Json => json_lines().with_writer(writer).boxed(),
+            LogFormat::Console => fmt::layer()
+                .with_target(false)
+                .with_ansi(false)
+                .with_writer(writer)
+                .boxed(),
+        });
+    // A second initialisation (tests) is harmless: the first subscriber stays.
+    let _ = tracing_subscriber::registry()
+        .with(on_stderr)
+        .with(in_files)
+        .with(filter)
+        .try_init();
+    if level != settings.level {
+        tracing::info!("debug logging expired (--log-level-debug-expires-at): logging at info");
+    }
+    Ok(())
+}
+
+/// JSON lines: one object per event, its fields at the top level.
+fn json_lines<S>() -> fmt::Layer<S, JsonFields, fmt::format::Format<fmt::format::Json>>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_logging_falls_back_to_info_once_expired() {
+        let settings = |level, at: Option<SystemTime>| LogSettings {
+            level,
+            format: None,
+            files: Vec::new(),
+            debug_expires_at: at,
+        };
+        let past = SystemTime::now() - std::time::Duration::from_secs(60);
+        let future = SystemTime::now() + std::time::Duration::from_secs(3600);
+        assert_eq!(
+            settings(LogLevel::Debug, Some(past)).level_now(),
+            LogLevel::Info
+        );
+        assert_eq!(
+            settings(LogLevel::Trace, Some(past)).level_now(),
+            LogLevel::Info
+        );
+        assert_eq!(
+            settings(LogLevel::Debug, Some(future)).level_now(),
+            LogLevel::Debug
+        );
+        assert_eq!(settings(LogLevel::Debug, None).level_now(), LogLevel::Debug);
+        assert_eq!(
+            settings(LogLevel::Warn, Some(past)).level_now(),
+            LogLevel::Warn
+        );
+    }
 }

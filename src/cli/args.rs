@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use super::pool_flags::PoolArgs;
+use super::sdk_flags::{RuntimeArgs, SyncScopeArgs, parse_rfc3339};
 use crate::cloud_events::sink::SinkMode;
-use crate::logging::{LogFormat, LogLevel};
+use crate::logging::{LogFormat, LogLevel, LogSettings};
 use crate::modes::inspect::OutputFormat;
 use crate::secret::Secret;
 
@@ -57,6 +58,12 @@ pub struct Cli {
     /// Start a new one-shot sync even if a killed one to the same file could be resumed.
     #[arg(long, env = "BATON_FRESH")]
     pub fresh: bool,
+
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+
+    #[command(flatten)]
+    pub scope: SyncScopeArgs,
 
     // Last: the heading it opens would take the flags after it.
     #[command(flatten)]
@@ -256,12 +263,6 @@ pub struct EventFeedArgs {
     /// With --event-feed: continue after this cursor (as logged by the previous run).
     #[arg(long, env = "BATON_EVENT_FEED_CURSOR", value_name = "CURSOR")]
     pub event_feed_cursor: Option<String>,
-}
-
-fn parse_rfc3339(text: &str) -> Result<SystemTime, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(SystemTime::from)
-        .map_err(|err| format!("not an RFC 3339 time (e.g. 2026-11-24T10:00:00Z): {err}"))
 }
 
 /// Service mode: with a client id and secret, the connector polls the governance platform for
@@ -485,4 +486,30 @@ pub struct LogArgs {
     /// Log format; console on a terminal, json otherwise.
     #[arg(long, env = "BATON_LOG_FORMAT", global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+
+    /// Also write the logs to these files (appended to), in the log format without colours.
+    #[arg(
+        long,
+        env = "BATON_LOG_PATH",
+        global = true,
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub log_path: Vec<PathBuf>,
+
+    /// Debug logging ends at this time (RFC 3339): from then on, --log-level debug or trace
+    /// logs at info.
+    #[arg(long, env = "BATON_LOG_LEVEL_DEBUG_EXPIRES_AT", global = true, value_parser = parse_rfc3339, value_name = "TIME")]
+    pub log_level_debug_expires_at: Option<SystemTime>,
+}
+
+impl LogArgs {
+    pub fn settings(&self) -> LogSettings {
+        LogSettings {
+            level: self.log_level,
+            format: self.log_format,
+            files: self.log_path.clone(),
+            debug_expires_at: self.log_level_debug_expires_at,
+        }
+    }
 }

@@ -3,10 +3,12 @@
 //! configuration schema, committed as `config_schema.json`). Both are derived from the code, so
 //! the committed copies can be checked for drift.
 
-use clap::{ArgAction, Args, Command};
+use clap::{ArgAction, Args, Command, CommandFactory};
 use serde_json::{Value, json};
 
+use super::args::Cli;
 use super::pool_flags::{FormField, PoolArgs};
+use super::sdk_flags::STANDARD_FIELDS;
 use crate::connector::metadata;
 use crate::pb::{pack, to_protojson};
 
@@ -19,6 +21,43 @@ pub fn capabilities_json() -> Result<String, crate::pb::UnprintableRecord> {
 /// `config_schema.json`: the connector's own fields in the shape Baton's Go SDK exports its
 /// `field.Configuration` (Go field names, relationships by kind number).
 pub fn config_schema_json() -> String {
+    let cli = Cli::command();
+    let standard = STANDARD_FIELDS.iter().filter_map(|field| {
+        let arg = cli.get_arguments().find(|a| a.get_id() == field.id)?;
+        let default = arg
+            .get_default_values()
+            .first()
+            .map(|v| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let secret = arg.is_hide_env_values_set();
+        Some(json!({
+            "FieldName": arg.get_long()?,
+            "Required": false,
+            "DefaultValue": match field.variant {
+                "StringSliceField" => json!([]),
+                "BoolField" => json!(default == "true"),
+                "IntField" => default.parse::<i64>().map_or(Value::Null, |n| json!(n)),
+                _ => json!(default),
+            },
+            "SuggestedValue": null,
+            "Description": arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+            "ExportTarget": field.export,
+            "HelpURL": "",
+            "Variant": field.variant,
+            "Rules": {},
+            "Secret": secret,
+            "StructFieldName": "",
+            "SyncerConfig": {
+                "Required": false,
+                "Hidden": field.hidden,
+                "ShortHand": arg.get_short().map(String::from).unwrap_or_default(),
+                "Persistent": true,
+            },
+            "ConnectorConfig": {"DisplayName": "", "Required": false, "Placeholder": "", "FieldType": "", "BonusStrings": null},
+            "WasReExported": false,
+            "FieldGroups": null,
+        }))
+    });
     let command = PoolArgs::augment_args(Command::new("baton-cognito"));
     let form_of = |id: &str| PoolArgs::FORM.iter().find(|field| field.id == id);
     let fields: Vec<Value> = command
@@ -83,7 +122,7 @@ pub fn config_schema_json() -> String {
         })
         .collect();
     pretty(&json!({
-        "Fields": fields,
+        "Fields": standard.chain(fields).collect::<Vec<_>>(),
         "Constraints": constraints,
         "DisplayName": metadata::DISPLAY_NAME,
         "HelpUrl": metadata::HELP_URL,

@@ -6,12 +6,13 @@
 mod args;
 mod metadata_files;
 mod pool_flags;
+mod sdk_flags;
 mod validate;
 
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::c1z::C1zError;
 use crate::logging;
@@ -24,10 +25,15 @@ use validate::{pool_settings, service_settings};
 
 /// Parses the command line, runs the chosen mode, and returns the process exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
-    logging::init(cli.log.log_level, cli.log.log_format);
+    let matches = sdk_flags::with_unsupported(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    if let Err(err) = logging::init(&cli.log.settings()) {
+        eprintln!("error: {err}");
+        return ExitCode::from(crate::modes::EXIT_USAGE);
+    }
     exit_on_panic();
-    match run_mode(cli) {
+    let ran = sdk_flags::refuse_unsupported(&matches).and_then(|()| run_mode(cli));
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         // A reader that went away (`| head`) is not a failure.
         Err(RunError::Output(err)) if err.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -59,6 +65,20 @@ pub fn exit_on_panic() {
 
 fn run_mode(cli: Cli) -> Result<(), RunError> {
     let file = cli.file.as_path();
+    // The SDK's sync scoping flags are for syncs this program starts itself.
+    let syncs_itself =
+        cli.command.is_none() && cli.one_shot.request()?.is_none() && !cli.event_feed.event_feed;
+    let service_mode = cli.command.is_none() && cli.service.client_id.is_some();
+    if !service_mode && cli.runtime.c1z_temp_dir.is_some() {
+        return Err(RunError::Usage(
+            "--c1z-temp-dir applies to service mode's sync directories; a one-shot sync builds its file beside the destination, so that the finished file is renamed into place on one filesystem".to_string(),
+        ));
+    }
+    if !syncs_itself && let Some(flag) = cli.scope.first_given() {
+        return Err(RunError::Usage(format!(
+            "{flag} scopes the one-shot sync (and service mode); it means nothing here"
+        )));
+    }
     match cli.command {
         Some(Command::Capabilities) => print(&metadata_files::capabilities_json()?),
         Some(Command::Config) => print(&metadata_files::config_schema_json()),
@@ -81,16 +101,16 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         ),
         Some(Command::Stats(out)) => inspect::stats(file, out.output_format),
         Some(Command::Export(args)) => {
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             runtime()?.block_on(export::run(&settings, &args.settings()))
         }
         Some(Command::Watch(args)) => {
             let watch = args.settings()?;
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             runtime()?.block_on(watch::run(&settings, &watch))
         }
         Some(Command::Serve(args)) => {
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             let serve = args.settings(cli.provisioning, cli.event_feed.settings(&settings)?)?;
             tracing::debug!(?serve, "server configuration");
             runtime()?.block_on(serve::run(&settings, &serve))
@@ -107,9 +127,11 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                     "{flag} cannot be used in service mode (--client-id); the platform sends that work as tasks"
                 )));
             }
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             let service = service_settings(
                 &cli.service,
+                &cli.runtime,
+                &cli.scope,
                 cli.provisioning,
                 cli.event_feed.settings(&settings)?,
             )?;
@@ -121,7 +143,7 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
                     "--event-feed cannot be used with a one-shot provisioning flag".to_string(),
                 ));
             }
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             let run = EventFeedRun {
                 settings: cli.event_feed.settings(&settings)?,
                 feed_id: cli.event_feed.event_feed_id,
@@ -132,10 +154,13 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
         }
         None => {
             let one_shot = cli.one_shot.request()?;
-            let settings = pool_settings(&cli.pool)?;
+            let settings = pool_settings(&cli.pool, &cli.runtime)?;
             match one_shot {
                 Some(request) => runtime()?.block_on(provision::run(&settings, file, request)),
-                None => runtime()?.block_on(one_shot::run(&settings, file, cli.fresh)),
+                None => {
+                    let sync = cli.scope.one_shot(cli.fresh)?;
+                    runtime()?.block_on(one_shot::run(&settings, file, sync))
+                }
             }
         }
     }

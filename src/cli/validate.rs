@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use super::args::{EventFeedArgs, ExportArgs, OneShotArgs, ServeArgs, ServiceArgs, WatchArgs};
 use super::pool_flags::PoolArgs;
+use super::sdk_flags::{RuntimeArgs, SyncScopeArgs};
 use crate::cloud_events::sink::Sink;
 use crate::cognito::filter::UserFilter;
 use crate::cognito::settings::{
-    ApiBudget, AssumedQuota, ClientSettings, ConfigError, Credentials, PoolRef, PoolRoles,
-    parse_endpoint_url, resolve_region,
+    ApiBudget, AssumedQuota, ClientSettings, ConfigError, Credentials, DEFAULT_ATTEMPT_TIMEOUT,
+    PoolRef, PoolRoles, parse_endpoint_url, resolve_region,
 };
 use crate::cognito::sign_in_logs::LogGroup;
 use crate::connector::ConnectorOptions;
@@ -28,6 +29,7 @@ use crate::modes::{PoolSettings, RunError};
 use crate::server::listen_tls::TlsFiles;
 use crate::service::error::ServiceError;
 use crate::service::identity::{ClientId, ClientSecret};
+use crate::service::sync_task::SyncOptions;
 use crate::service::system;
 
 impl PoolArgs {
@@ -82,6 +84,7 @@ impl PoolArgs {
                     credentials: credentials.clone(),
                     endpoint_url: endpoint_url.clone(),
                     api_budget: api_budget.clone(),
+                    attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -155,17 +158,37 @@ fn usage(err: ConfigError) -> RunError {
     RunError::Usage(err.to_string())
 }
 
-pub fn pool_settings(pool: &PoolArgs) -> Result<PoolSettings, RunError> {
-    let settings = pool.settings().map_err(usage)?;
+pub fn pool_settings(pool: &PoolArgs, runtime: &RuntimeArgs) -> Result<PoolSettings, RunError> {
+    let mut settings = pool.settings().map_err(usage)?;
+    if let Some(timeout) = runtime.http_timeout() {
+        for client in &mut settings.pools {
+            client.attempt_timeout = timeout;
+        }
+    }
     tracing::debug!(?settings, "configuration");
     Ok(settings)
 }
 
 pub fn service_settings(
     args: &ServiceArgs,
+    runtime: &RuntimeArgs,
+    scope: &SyncScopeArgs,
     provisioning: bool,
     event_feed: EventFeedSettings,
 ) -> Result<ServiceSettings, RunError> {
+    let for_tasks = [
+        ("--sync-resources", !scope.sync_resources.is_empty()),
+        (
+            "--skip-entitlements-and-grants",
+            scope.skip_entitlements_and_grants,
+        ),
+        ("--skip-grants", scope.skip_grants),
+    ];
+    if let Some((flag, _)) = for_tasks.iter().find(|(_, given)| *given) {
+        return Err(RunError::Usage(format!(
+            "{flag} applies to a one-shot sync; in service mode each sync task says which resources it reads and what it skips"
+        )));
+    }
     let (Some(client_id), Some(client_secret)) = (&args.client_id, &args.client_secret) else {
         return Err(RunError::Usage(
             "service mode needs both --client-id and --client-secret".to_string(),
@@ -187,9 +210,29 @@ pub fn service_settings(
         )),
         provisioning,
         event_feed,
+        http_timeout: runtime.http_timeout(),
+        syncs: SyncOptions {
+            work_dir: match &runtime.c1z_temp_dir {
+                Some(dir) => writable_dir(dir)?,
+                None => std::env::temp_dir(),
+            },
+            skip_full_sync: scope.skip_full_sync,
+            type_ids: scope.sync_resource_types.clone(),
+        },
     };
     tracing::debug!(?settings, "service configuration");
     Ok(settings)
+}
+
+/// `--c1z-temp-dir` as given, once it is known to be a directory this process can write in.
+fn writable_dir(dir: &std::path::Path) -> Result<std::path::PathBuf, RunError> {
+    let refused =
+        |why: String| RunError::Usage(format!("--c1z-temp-dir: {}: {why}", dir.display()));
+    if !dir.is_dir() {
+        return Err(refused("not an existing directory".to_string()));
+    }
+    tempfile::tempfile_in(dir).map_err(|err| refused(format!("cannot write in it: {err}")))?;
+    Ok(dir.to_path_buf())
 }
 
 impl OneShotArgs {

@@ -113,7 +113,7 @@ impl PoolClient {
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .operation_attempt_timeout(settings.attempt_timeout)
                     .build(),
             );
         if let Credentials::Static {

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::Duration;
 
 use super::quota::QuotaCategory;
 use crate::secret::Secret;
@@ -636,7 +637,13 @@ pub struct ClientSettings {
     pub assume_role: Option<AssumeRole>,
     pub endpoint_url: Option<String>,
     pub api_budget: ApiBudget,
+    /// How long one attempt of a call may take before it is abandoned and retried.
+    pub attempt_timeout: Duration,
 }
+
+/// [`ClientSettings::attempt_timeout`] unless `--http-timeout-seconds` says otherwise: a stuck
+/// call is retried well before the SDK's 300 seconds.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

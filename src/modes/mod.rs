@@ -210,6 +210,16 @@ impl Shutdown {
     }
 }
 
+/// Refuses `--sync-resource-types` when it names a type none of the pools has.
+pub fn check_sync_resource_types(fleet: &Fleet, type_ids: &[String]) -> Result<(), RunError> {
+    for id in type_ids {
+        fleet
+            .check_type(id)
+            .map_err(|err| RunError::Usage(format!("--sync-resource-types: {err}")))?;
+    }
+    Ok(())
+}
+
 impl From<FeedError> for RunError {
     fn from(err: FeedError) -> Self {
         match err {

@@ -10,32 +10,62 @@ use super::table::Table;
 use super::{PoolSettings, RunError, Shutdown, fleet};
 use crate::c1z::C1zWriter;
 use crate::fleet::Fleet;
+use crate::pb::v2::ResourceId;
 use crate::sync::progress::{ProgressDisplay, clock};
 use crate::sync::resume::Resume;
-use crate::sync::{SyncEngine, SyncError, SyncSummary};
+use crate::sync::{SyncEngine, SyncError, SyncScope, SyncSummary};
 use tokio_util::sync::CancellationToken;
 
-pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<(), RunError> {
+/// What a one-shot sync reads (the Baton SDK's scoping flags), and whether it starts over.
+#[derive(Debug, Default)]
+pub struct OneShotSync {
+    /// Start a new sync even where a killed one could be resumed (`--fresh`).
+    pub fresh: bool,
+    /// Check the pools and write an empty sync (`--skip-full-sync`).
+    pub skip_full_sync: bool,
+    pub scope: SyncScope,
+    /// Only these resource types (`--sync-resource-types`); empty for all.
+    pub type_ids: Vec<String>,
+    /// Only these resources, into a partial sync (`--sync-resources`); empty for all.
+    pub targets: Vec<ResourceId>,
+}
+
+pub async fn run(settings: &PoolSettings, file: &Path, sync: OneShotSync) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let fleet = fleet(settings).await?;
-    let mut engine = SyncEngine::new(fleet.clone());
-    // Fails before any Cognito call when the destination cannot be written. A sync of the same
-    // pools and filter to the same file that was killed is picked up where it stood.
-    let (mut writer, checkpoints) =
-        C1zWriter::create_or_resume(file, &engine.resume_key(""), fresh)?;
+    super::check_sync_resource_types(&fleet, &sync.type_ids)?;
+    if sync.skip_full_sync {
+        return skip(&fleet, file).await;
+    }
+    let mut engine = SyncEngine::new(fleet.clone())
+        .with_scope(sync.scope)
+        .with_resource_types(sync.type_ids);
+    // Fails before any Cognito call when the destination cannot be written. A full sync of the
+    // same pools and filter to the same file that was killed is picked up where it stood.
+    let mut writer = if sync.targets.is_empty() {
+        let (writer, checkpoints) =
+            C1zWriter::create_or_resume(file, &engine.resume_key(""), sync.fresh)?;
+        if let Some(rows) = checkpoints {
+            engine = engine.with_resume(Resume::of_unfinished(writer.sync_id(), rows));
+        }
+        writer
+    } else {
+        C1zWriter::create_partial(file)?
+    };
     // Interrupted (SIGINT, or SIGTERM as a pod is evicted), the sync is kept for the next run.
     let interrupted = Arc::new(AtomicBool::new(false));
     writer.keep_unfinished_when(interrupted.clone());
-    if let Some(rows) = checkpoints {
-        engine = engine.with_resume(Resume::of_unfinished(writer.sync_id(), rows));
-    }
     tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let stop = async {
         shutdown.requested().await;
         interrupted.store(true, Ordering::SeqCst);
     };
-    let outcome = engine.run(writer, stop).await;
+    let outcome = if sync.targets.is_empty() {
+        engine.run(writer, stop).await
+    } else {
+        engine.run_targeted(writer, &sync.targets, stop).await
+    };
     let (writer, summary) = match outcome {
         Ok(done) => done,
         Err(SyncError::Cancelled) => {
@@ -46,8 +76,6 @@ pub async fn run(settings: &PoolSettings, file: &Path, fresh: bool) -> Result<()
         }
         Err(err) => return Err(err.into()),
     };
-    // Interrupted while the file is written, the finished sync is kept too (the flag is set
-    // before the writer is told to stop, so it is seen when the writer is dropped).
     let cancel = CancellationToken::new();
     let interrupt = tokio::spawn({
         let (shutdown, cancel) = (shutdown.clone(), cancel.clone());
@@ -134,6 +162,26 @@ fn print_summary(
         ]);
     }
     calls.print(&mut out)
+}
+
+/// `--skip-full-sync`: the pools are checked (they exist, the credentials may read them), and
+/// the file holds an empty full sync, as the Baton SDK writes one.
+async fn skip(fleet: &Fleet, file: &Path) -> Result<(), RunError> {
+    let writer = C1zWriter::create(file)?;
+    fleet.validate().await.map_err(SyncError::from)?;
+    let written = tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| RunError::Failed(format!("writing the file was aborted: {e}")))??;
+    tracing::info!(file = %written.path.display(), sync_id = %written.sync_id, "full sync skipped (--skip-full-sync)");
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Skipped the full sync (--skip-full-sync): user pool{} {} can be read; {} holds an empty sync",
+        if fleet.single().is_some() { "" } else { "s" },
+        fleet.pool_ids(),
+        written.path.display()
+    )?;
+    Ok(())
 }
 
 /// How the forecast made at the start compared with the time the sync took.

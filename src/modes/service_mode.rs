@@ -17,10 +17,11 @@ use crate::service::health::{self, HealthState};
 use crate::service::identity::{ClientId, ClientSecret};
 use crate::service::platform::PlatformClient;
 use crate::service::platform_tls::PlatformTls;
+use crate::service::sync_task::{self, SyncOptions};
+use crate::service::system;
 use crate::service::tasks::{self, TaskRunner};
 use crate::service::token::TokenSource;
 use crate::service::worker::Worker;
-use crate::service::{sync_task, system};
 use crate::workfiles;
 
 /// Everything service mode needs beyond the pool, checked before anything connects.
@@ -36,6 +37,10 @@ pub struct ServiceSettings {
     pub health_check: Option<SocketAddr>,
     pub provisioning: bool,
     pub event_feed: EventFeedSettings,
+    /// How long one request to the platform may take (`--http-timeout-seconds`).
+    pub http_timeout: Option<std::time::Duration>,
+    /// Where sync tasks work, and what they read unless a task says.
+    pub syncs: SyncOptions,
 }
 
 /// The platform's `host[:port]`: `--c1-api-host` when given, else the client id's host.
@@ -65,13 +70,14 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
     // when it is a volume); those of live workers are held, and left alone. A task's own
     // directory is kept for a day, for the platform to hand the task out again and the sync
     // to resume.
-    let temp = std::env::temp_dir();
+    let temp = settings.syncs.work_dir.clone();
     workfiles::sweep(&temp, |name| {
         name.starts_with(sync_task::SYNC_DIR_PREFIX)
             && (!name.starts_with(sync_task::TASK_DIR_PREFIX)
                 || workfiles::older_than(&temp.join(name), KEEP_TASK_SYNCS))
     });
     let fleet = fleet(pool).await?;
+    super::check_sync_resource_types(&fleet, &settings.syncs.type_ids)?;
     // A pool that is missing or refuses these credentials would fail every task: stop now,
     // with the reason, rather than take tasks. A throttled or unreachable pool may recover.
     match fleet.validate().await {
@@ -94,6 +100,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         settings.client_secret,
         &settings.api_host,
         &tls,
+        settings.http_timeout,
     );
     let platform = Arc::new(PlatformClient::new(
         &settings.api_host,
@@ -101,6 +108,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         tokens,
         settings.host_id,
         user_agent,
+        settings.http_timeout,
     )?);
     let hello = BatonServiceHelloRequest {
         host_id: String::new(),
@@ -117,6 +125,7 @@ pub async fn run(pool: &PoolSettings, settings: ServiceSettings) -> Result<(), R
         events: EventsApi::new(EventFeeds::new(fleet.in_own_names(), settings.event_feed)),
         hello,
         fleet: fleet.clone(),
+        syncs: settings.syncs,
     });
     tracing::info!(
         platform = %settings.api_host,

@@ -23,7 +23,8 @@ use crate::pb::baton::*;
 pub const UPLOAD_CHUNK_BYTES: usize = 512 * 1024;
 /// How long to wait for a connection to the platform.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Every call but the upload must be answered within this.
+/// Every call but the upload must be answered within this, unless `--http-timeout-seconds`
+/// says otherwise.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Upload chunks read ahead of the network.
 const UPLOAD_QUEUE: usize = 4;
@@ -32,6 +33,7 @@ pub struct PlatformClient {
     grpc: BatonServiceClient<Channel>,
     tokens: TokenSource,
     host_id: String,
+    call_timeout: Duration,
 }
 
 impl PlatformClient {
@@ -43,6 +45,7 @@ impl PlatformClient {
         tokens: TokenSource,
         host_id: String,
         user_agent: String,
+        call_timeout: Option<Duration>,
     ) -> Result<Self, ServiceError> {
         let bad_host = || ServiceError::ApiHost(authority.to_string());
         let endpoint = Endpoint::from_shared(format!("https://{authority}"))
@@ -60,6 +63,7 @@ impl PlatformClient {
             grpc,
             tokens,
             host_id,
+            call_timeout: call_timeout.unwrap_or(CALL_TIMEOUT),
         })
     }
 
@@ -104,7 +108,9 @@ impl PlatformClient {
     {
         let mut refused_once = false;
         loop {
-            let request = self.request(message.clone(), Some(CALL_TIMEOUT)).await?;
+            let request = self
+                .request(message.clone(), Some(self.call_timeout))
+                .await?;
             match call(self.grpc.clone(), request).await {
                 Ok(response) => return Ok(response.into_inner()),
                 Err(status) if status.code() == tonic::Code::Unauthenticated && !refused_once => {

@@ -4,7 +4,7 @@
 //! directory: when the platform hands the task out again, the sync resumes from its
 //! checkpoints (see `sync::resume`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -20,7 +20,7 @@ use crate::fleet::Fleet;
 use crate::pb::baton::task::SyncFullTask;
 use crate::pb::v2::ResourceId;
 use crate::sync::resume::Resume;
-use crate::sync::{SyncEngine, SyncError, SyncScope};
+use crate::sync::{SyncEngine, SyncError, SyncScope, SyncSummary};
 use crate::workfiles::{self, Held};
 
 /// Sync tasks work in a temporary directory named like upstream's.
@@ -75,13 +75,25 @@ pub fn heartbeat_interval(given: Option<&prost_types::Duration>) -> Duration {
 }
 
 /// What a sync task needs of the worker: the connector to sync, the platform to report to.
-pub struct SyncContext {
+pub struct SyncContext<'a> {
     pub fleet: Arc<Fleet>,
     pub platform: Arc<PlatformClient>,
+    pub options: &'a SyncOptions,
+}
+
+/// What the worker's flags say of every sync task: where it works (`--c1z-temp-dir`, else the
+/// system's temporary directory), whether a full sync is skipped (`--skip-full-sync`: the pools
+/// are checked and an empty sync uploaded), and the resource types synced when a task names
+/// none (`--sync-resource-types`).
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    pub work_dir: PathBuf,
+    pub skip_full_sync: bool,
+    pub type_ids: Vec<String>,
 }
 
 pub async fn run(
-    context: &SyncContext,
+    context: &SyncContext<'_>,
     task_id: &str,
     sync: SyncFullTask,
     shutdown: Cancel,
@@ -110,10 +122,16 @@ pub async fn run(
             non_retryable: true,
         };
     }
-    let reach = if targets.is_empty() {
-        Reach::Full
-    } else {
+    let reach = if !targets.is_empty() {
         Reach::Targeted(targets)
+    } else if context.options.skip_full_sync {
+        Reach::Skipped
+    } else {
+        Reach::Full
+    };
+    let type_ids = match sync.sync_resource_type_ids.is_empty() {
+        true => context.options.type_ids.clone(),
+        false => sync.sync_resource_type_ids.clone(),
     };
     let scope = SyncScope {
         skip_entitlements_and_grants: sync.skip_entitlements_and_grants,
@@ -154,7 +172,7 @@ pub async fn run(
         SyncRequest {
             scope,
             reach,
-            type_ids: sync.sync_resource_type_ids.clone(),
+            type_ids,
         },
         stop_tx.subscribe(),
         stopped,
@@ -173,14 +191,16 @@ struct SyncRequest {
     type_ids: Vec<String>,
 }
 
-/// What a sync task reads: the whole pool, or the resources it names (a partial sync).
+/// What a sync task reads: the whole pool, the resources it names (a partial sync), or
+/// nothing (`--skip-full-sync`: an empty sync, once the pools are checked).
 enum Reach {
     Full,
     Targeted(Vec<ResourceId>),
+    Skipped,
 }
 
 async fn sync_and_upload(
-    context: &SyncContext,
+    context: &SyncContext<'_>,
     task_id: &str,
     request: SyncRequest,
     stop: watch::Receiver<Option<Stop>>,
@@ -193,7 +213,7 @@ async fn sync_and_upload(
     };
     // A worker shutting down keeps a full sync for the run the task is handed to next.
     let keep = Arc::new(AtomicBool::new(false));
-    let dir = match TaskDir::open(task_id, keep.clone()) {
+    let dir = match TaskDir::open(&context.options.work_dir, task_id, keep.clone()) {
         Ok(dir) => dir,
         Err(e) => {
             return failed(Status::internal(format!(
@@ -218,6 +238,7 @@ async fn sync_and_upload(
             (writer, resume)
         }),
         Reach::Targeted(_) => C1zWriter::create_partial(&path).map(|writer| (writer, None)),
+        Reach::Skipped => C1zWriter::create(&path).map(|writer| (writer, None)),
     };
     let (writer, resume) = match created {
         Ok(created) => created,
@@ -237,6 +258,10 @@ async fn sync_and_upload(
     let ran = match &reach {
         Reach::Full => engine.run(writer, &mut stopped).await,
         Reach::Targeted(targets) => engine.run_targeted(writer, targets, &mut stopped).await,
+        Reach::Skipped => match context.fleet.validate().await {
+            Ok(_) => Ok((writer, SyncSummary::default())),
+            Err(err) => Err(err.into()),
+        },
     };
     let (writer, summary) = match ran {
         Ok(done) => done,
@@ -314,7 +339,7 @@ struct TaskDir {
 }
 
 impl TaskDir {
-    fn open(task_id: &str, keep: Arc<AtomicBool>) -> std::io::Result<Self> {
+    fn open(work_dir: &Path, task_id: &str, keep: Arc<AtomicBool>) -> std::io::Result<Self> {
         let name: String = task_id
             .chars()
             .map(|c| {
@@ -326,7 +351,7 @@ impl TaskDir {
             })
             .take(100)
             .collect();
-        let path = std::env::temp_dir().join(format!("{TASK_DIR_PREFIX}{name}"));
+        let path = work_dir.join(format!("{TASK_DIR_PREFIX}{name}"));
         std::fs::create_dir_all(&path)?;
         let held = workfiles::hold(&path)?;
         Ok(Self {

@@ -10,7 +10,7 @@ use tonic::{Response, Status};
 
 use super::outcome::Outcome;
 use super::platform::PlatformClient;
-use super::sync_task::{self, Cancel, SyncContext};
+use super::sync_task::{self, Cancel, SyncContext, SyncOptions};
 use crate::fleet::Fleet;
 use crate::pb::baton::task::TaskType;
 use crate::pb::baton::{BatonServiceHelloRequest, Task};
@@ -96,6 +96,7 @@ pub struct TaskRunner {
     pub events: EventsApi,
     /// The Hello every `hello` task repeats.
     pub hello: BatonServiceHelloRequest,
+    pub syncs: SyncOptions,
 }
 
 /// A name for a task type, for logs and the "unsupported" error.
@@ -141,6 +142,7 @@ impl TaskRunner {
                 let context = SyncContext {
                     fleet: self.fleet.clone(),
                     platform: self.platform.clone(),
+                    options: &self.syncs,
                 };
                 sync_task::run(&context, &task.id, sync, cancel).await
             }

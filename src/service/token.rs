@@ -34,6 +34,8 @@ pub struct TokenSource {
     url: String,
     http: HttpsClient,
     cached: tokio::sync::Mutex<Option<Token>>,
+    /// How long one exchange may take.
+    timeout: Duration,
 }
 
 struct Token {
@@ -60,7 +62,14 @@ struct TokenErrorResponse {
 
 impl TokenSource {
     /// `host` is the platform host (with a port, perhaps) the token endpoint lives on.
-    pub fn new(client: ClientId, secret: ClientSecret, host: &str, tls: &PlatformTls) -> Self {
+    /// `timeout` bounds one exchange (`--http-timeout-seconds`; 30 seconds without it).
+    pub fn new(
+        client: ClientId,
+        secret: ClientSecret,
+        host: &str,
+        tls: &PlatformTls,
+        timeout: Option<Duration>,
+    ) -> Self {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls.rustls_config())
             .https_only()
@@ -72,6 +81,7 @@ impl TokenSource {
             url: format!("https://{host}/auth/v1/token"),
             http: Client::builder(TokioExecutor::new()).build(https),
             cached: tokio::sync::Mutex::new(None),
+            timeout: timeout.unwrap_or(TOKEN_TIMEOUT),
         }
     }
 
@@ -131,9 +141,9 @@ impl TokenSource {
                 .to_bytes();
             Ok::<_, ServiceError>((status, body))
         };
-        let (status, body) = tokio::time::timeout(TOKEN_TIMEOUT, exchange)
+        let (status, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| unreachable(format!("no answer within {TOKEN_TIMEOUT:?}")))??;
+            .map_err(|_| unreachable(format!("no answer within {:?}", self.timeout)))??;
         if is_transient_status(status.as_u16()) {
             // Busy, throttled or down: that says nothing about the credentials; try again.
             return Err(unreachable(format!(

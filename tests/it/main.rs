@@ -21,6 +21,7 @@ mod many_pools;
 mod platform_double;
 mod provisioning;
 mod resume;
+mod sdk_flags;
 mod secrets;
 mod server_security;
 mod service_mode;

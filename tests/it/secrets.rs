@@ -1463,6 +1463,12 @@ async fn debug_output_of_the_configuration_shows_no_secret() {
             .event_feed
             .settings(&settings)
             .expect("valid feed settings"),
+        http_timeout: None,
+        syncs: baton_cognito::service::sync_task::SyncOptions {
+            work_dir: std::env::temp_dir(),
+            skip_full_sync: false,
+            type_ids: Vec::new(),
+        },
     };
     shown += &format!("{service:?}\n{service:#?}\n");
     for field in [

@@ -282,19 +282,11 @@ async fn a_full_sync_task_uploads_the_seeded_pool_in_512_kib_chunks() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sync_tasks_honour_skip_grants_and_sync_resource_type_ids() {
     let setup = setup(PlatformOptions::default(), small_pool("service"), &[]).await;
-    let skip = platform::task(TaskType::SyncFull(task::SyncFullTask {
+    let skip = task::SyncFullTask {
         skip_grants: true,
         ..Default::default()
-    }));
-    setup.platform.push_task(skip.clone());
-    finished(&setup, &skip).await;
-    let uploads = setup.platform.uploads(&skip.id);
-    let (users, groups, grants, entitlements) =
-        read_upload(&uploads.last().expect("an upload").bytes);
-    assert_eq!(
-        (users.len(), groups.len(), grants.len(), entitlements),
-        (3, 2, 0, 2)
-    );
+    };
+    assert_eq!(synced_counts(&setup, skip).await, (3, 2, 0, 2));
 
     // Only the types asked for. Memberships are the groups' grants: without groups there are
     // none, and without users they are still read per group.
@@ -302,21 +294,70 @@ async fn sync_tasks_honour_skip_grants_and_sync_resource_type_ids() {
         (vec!["group".to_string()], (0, 2, 1, 2)),
         (vec!["user".to_string()], (3, 0, 0, 0)),
     ] {
-        let subset = platform::task(TaskType::SyncFull(task::SyncFullTask {
+        let subset = task::SyncFullTask {
             sync_resource_type_ids: types.clone(),
             ..Default::default()
-        }));
-        setup.platform.push_task(subset.clone());
-        finished(&setup, &subset).await;
-        let uploads = setup.platform.uploads(&subset.id);
-        let (users, groups, grants, entitlements) =
-            read_upload(&uploads.last().expect("an upload").bytes);
-        assert_eq!(
-            (users.len(), groups.len(), grants.len(), entitlements),
-            expected,
-            "{types:?}"
-        );
+        };
+        assert_eq!(synced_counts(&setup, subset).await, expected, "{types:?}");
     }
+}
+
+/// Runs a sync task to its end: the users, groups, grants and entitlements it uploaded.
+async fn synced_counts(setup: &Setup, sync: task::SyncFullTask) -> (usize, usize, usize, u64) {
+    let task = platform::task(TaskType::SyncFull(sync));
+    setup.platform.push_task(task.clone());
+    let finish = finished(setup, &task).await;
+    assert!(
+        matches!(finish.final_state, Some(FinalState::Success(_))),
+        "{finish:?}"
+    );
+    let uploads = setup.platform.uploads(&task.id);
+    let (users, groups, grants, entitlements) =
+        read_upload(&uploads.last().expect("an upload").bytes);
+    (users.len(), groups.len(), grants.len(), entitlements)
+}
+
+/// #22: the Baton SDK's flags on a worker. `--sync-resource-types` is what a sync task that
+/// names no types reads (a task's own types win); `--skip-full-sync` uploads an empty sync once
+/// the pool is checked; `--c1z-temp-dir` is where the task's sync is built.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sdk_flags_scope_a_workers_sync_tasks() {
+    let work = tempfile::tempdir().unwrap();
+    let work_dir = work.path().to_str().unwrap();
+    let worker = setup(
+        PlatformOptions::default(),
+        small_pool("sdk-flags"),
+        &[
+            ("BATON_SYNC_RESOURCE_TYPES", "group"),
+            ("BATON_C1Z_TEMP_DIR", work_dir),
+        ],
+    )
+    .await;
+    for (types, expected) in [
+        (vec![], (0, 2, 1, 2)),
+        (vec!["user".to_string()], (3, 0, 0, 0)),
+    ] {
+        let task = task::SyncFullTask {
+            sync_resource_type_ids: types.clone(),
+            ..Default::default()
+        };
+        assert_eq!(synced_counts(&worker, task).await, expected, "{types:?}");
+    }
+    let logs = worker.worker.logs();
+    assert!(
+        logs.contains(&format!("{work_dir}/baton-sdk-sync-upload-task-")),
+        "the sync was built in --c1z-temp-dir: {logs}"
+    );
+    drop(worker);
+
+    let skipping = setup(
+        PlatformOptions::default(),
+        small_pool("sdk-skip"),
+        &[("BATON_SKIP_FULL_SYNC", "true")],
+    )
+    .await;
+    let empty = synced_counts(&skipping, task::SyncFullTask::default()).await;
+    assert_eq!(empty, (0, 0, 0, 0), "an empty sync is uploaded");
 }
 
 /// #19: a sync task naming resources uploads a partial sync of exactly those, their
@@ -868,6 +909,8 @@ const BAD_SECRET: &str = "secret-token:conductorone.com:v1:bm90LWEtandr";
 #[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_C1_API_HOST", "bad host/")], "--c1-api-host" ; "not a platform host")]
 #[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_C1_API_CA_FILE", "/nonexistent/ca.pem")], "--c1-api-ca-file /nonexistent/ca.pem" ; "platform ca file missing")]
 #[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_TASK_CONCURRENCY", "0")], "task-concurrency" ; "task concurrency zero")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_C1Z_TEMP_DIR", "/nonexistent/dir")], "--c1z-temp-dir: /nonexistent/dir: not an existing directory" ; "work directory missing")]
+#[test_case(&[("BATON_CLIENT_ID", "{id}"), ("BATON_CLIENT_SECRET", "{secret}"), ("BATON_SKIP_ENTITLEMENTS_AND_GRANTS", "true")], "each sync task says" ; "scope flags are the tasks' own")]
 #[tokio::test(flavor = "multi_thread")]
 async fn malformed_service_flags_are_refused_before_anything_connects(
     env: &[(&str, &str)],

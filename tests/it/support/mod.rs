@@ -874,6 +874,7 @@ pub async fn aws_client(emulator: &Emulator, pool: &Pool) -> baton_cognito::cogn
         assume_role: None,
         endpoint_url: Some(emulator.url.clone()),
         api_budget: ApiBudget::new(1.0).expect("a budget"),
+        attempt_timeout: baton_cognito::cognito::settings::DEFAULT_ATTEMPT_TIMEOUT,
     };
     let shared = baton_cognito::cognito::SharedCalls::default();
     baton_cognito::cognito::PoolClient::connect(&settings, &shared).await

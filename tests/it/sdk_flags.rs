@@ -1,0 +1,220 @@
+//! The Baton SDK's standard flags (#22), under their SDK names and `BATON_*` variables, on the
+//! one-shot sync: its scope, extra log files, the per-call timeout; and the SDK flags this
+//! connector does not support, refused by name with the reason.
+
+use std::collections::BTreeSet;
+
+use crate::support::*;
+use serde_json::{Value, json};
+
+/// Runs the binary; its exit code, stdout and stderr.
+fn run(env: &[(String, String)], args: &[&str]) -> (Option<i32>, String, String) {
+    let out = base_command(env).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn keys<T>(map: &std::collections::BTreeMap<String, T>) -> BTreeSet<String> {
+    map.keys().cloned().collect()
+}
+
+#[test]
+fn the_scope_flags_narrow_a_one_shot_sync_as_the_sdk_does() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("scope"));
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let path = file.to_str().unwrap();
+    let sync = |extra: &[&str]| {
+        let args: Vec<&str> = ["-f", path].iter().chain(extra).copied().collect();
+        let (code, stdout, stderr) = run(&env, &args);
+        assert_eq!(code, Some(0), "{extra:?}: {stderr}");
+        (c1z_contents(&file), stdout)
+    };
+    let (all, _) = sync(&[]);
+    assert_eq!((all.resources.len(), all.grants.len()), (5, 1));
+
+    let (groups, _) = sync(&["--sync-resource-types", "group"]);
+    assert_eq!(
+        keys(&groups.resources),
+        BTreeSet::from([
+            "group:admins".to_string(),
+            "group:team: red/blue".to_string()
+        ])
+    );
+    assert_eq!(
+        keys(&groups.grants),
+        keys(&all.grants),
+        "memberships are the groups'"
+    );
+
+    let (bare, _) = sync(&["--skip-entitlements-and-grants"]);
+    assert_eq!(keys(&bare.resources), keys(&all.resources));
+    assert!(bare.entitlements.is_empty() && bare.grants.is_empty());
+
+    let (admins, _) = sync(&["--sync-resources", "bid:r:group/admins"]);
+    assert!(admins.resources.contains_key("group:admins"));
+    assert!(!admins.resources.contains_key("group:team: red/blue"));
+    assert_eq!(keys(&admins.grants), keys(&all.grants));
+    let (no_grants, _) = sync(&["--sync-resources", "bid:r:group/admins", "--skip-grants"]);
+    assert!(no_grants.grants.is_empty());
+    assert!(no_grants.entitlements.contains_key("group:admins:member"));
+
+    let (skipped, stdout) = sync(&["--skip-full-sync"]);
+    assert!(stdout.contains("Skipped the full sync"), "{stdout}");
+    assert!(skipped.resources.is_empty() && skipped.grants.is_empty());
+    let mut missing = env.clone();
+    missing.push(("BATON_USER_POOL_ID".into(), "us-east-1_Missing1".into()));
+    let (code, _, stderr) = run(&missing, &["-f", path, "--skip-full-sync"]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a skipped sync still checks the pool: {stderr}"
+    );
+
+    for (args, says) in [
+        (
+            &["--sync-resources", "group:admins"][..],
+            "--sync-resources",
+        ),
+        (
+            &["--sync-resource-types", "app"][..],
+            "--sync-resource-types",
+        ),
+        (&["--skip-grants"][..], "--sync-resources"),
+        (
+            &["--skip-full-sync", "--sync-resource-types", "user"][..],
+            "cannot be used together",
+        ),
+        (&["--c1z-temp-dir", "/tmp"][..], "--c1z-temp-dir"),
+    ] {
+        let all: Vec<&str> = ["-f", path].iter().chain(args).copied().collect();
+        let (code, _, stderr) = run(&env, &all);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn log_path_files_get_the_log_lines_too_and_one_that_cannot_be_opened_is_refused() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("log-path"));
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let (a, b) = (dir.path().join("a.log"), dir.path().join("b.log"));
+    std::fs::write(&a, "kept\n").unwrap();
+    let paths = format!("{},{}", a.display(), b.display());
+    let (code, _, stderr) = run(&env, &["-f", file.to_str().unwrap(), "--log-path", &paths]);
+    assert_eq!(code, Some(0), "{stderr}");
+    for log in [&a, &b] {
+        let text = std::fs::read_to_string(log).unwrap();
+        let finished = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| l["message"] == "sync finished");
+        assert!(finished, "{}: {text}", log.display());
+        assert!(stderr.contains("sync finished"), "and on stderr as before");
+    }
+    assert!(
+        std::fs::read_to_string(&a).unwrap().starts_with("kept\n"),
+        "appended to"
+    );
+
+    let (code, _, stderr) = run(
+        &env,
+        &[
+            "-f",
+            file.to_str().unwrap(),
+            "--log-path",
+            "/nonexistent/x.log",
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--log-path: cannot open /nonexistent/x.log"),
+        "{stderr}"
+    );
+}
+
+/// `--http-timeout-seconds` bounds each Cognito call: a call held 2.5 seconds is cut off at 1
+/// and tried again; without it, the call is waited for.
+#[test]
+fn http_timeout_seconds_bounds_each_cognito_call() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("timeout"));
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sync.c1z");
+    let slow_once = json!([{
+        "operation": "ListGroups", "kind": "delay", "delay_ms": 2500, "count": 1, "pool_id": pool.id,
+    }]);
+    let retried = |stderr: &str| {
+        stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| l["message"] == "retrying Cognito call" && l["operation"] == "ListGroups")
+    };
+    for (extra, cut_off) in [
+        (&["--http-timeout-seconds", "1"][..], true),
+        (&[][..], false),
+    ] {
+        emulator.inject(slow_once.clone());
+        let args: Vec<&str> = ["-f", file.to_str().unwrap()]
+            .iter()
+            .chain(extra)
+            .copied()
+            .collect();
+        let (code, _, stderr) = run(&env, &args);
+        emulator.clear_faults(&pool);
+        assert_eq!(code, Some(0), "{extra:?}: {stderr}");
+        assert_eq!(retried(&stderr), cut_off, "{extra:?}: {stderr}");
+    }
+    let (code, _, stderr) = run(&env, &["--http-timeout-seconds", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+/// An SDK flag this connector does not support is refused, by name and with the reason, from
+/// the command line or the environment: never silently ignored.
+#[test]
+fn unsupported_sdk_flags_are_refused_by_name_with_the_reason() {
+    let env = vec![(
+        "BATON_USER_POOL_ID".to_string(),
+        "us-east-1_Example1".to_string(),
+    )];
+    for (args, extra_env, says) in [
+        (
+            &["--ticketing"][..],
+            None,
+            "--ticketing: not supported by baton-cognito: Cognito has no tickets",
+        ),
+        (
+            &[][..],
+            Some(("BATON_WORKERS", "4")),
+            "--workers: not supported by baton-cognito",
+        ),
+        (
+            &["--storage-engine", "pebble"][..],
+            None,
+            "does not write pebble",
+        ),
+        (
+            &["--diff-syncs"][..],
+            None,
+            "--diff-syncs: not supported by baton-cognito",
+        ),
+    ] {
+        let mut env = env.clone();
+        env.extend(extra_env.map(|(k, v)| (k.to_string(), v.to_string())));
+        let (code, _, stderr) = run(&env, args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let help = run(&env, &["--help"]).1;
+    assert!(!help.contains("--ticketing"), "hidden from --help");
+    assert!(help.contains("--skip-entitlements-and-grants"), "{help}");
+}
