@@ -10,6 +10,10 @@ use std::time::SystemTime;
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
+use tracing_subscriber::Registry;
+use tracing_subscriber::filter::filter_fn;
+
+use crate::telemetry::{OtelSettings, RegistryLayer, Telemetry, TelemetryError};
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::fmt::writer::{BoxMakeWriter, MakeWriterExt};
 use tracing_subscriber::fmt::{self};
@@ -84,6 +88,8 @@ pub struct LogSettings {
     pub format: Option<LogFormat>,
     pub files: Vec<PathBuf>,
     pub debug_expires_at: Option<SystemTime>,
+    /// Where spans and logs are exported over OTLP, if anywhere.
+    pub otel: Option<OtelSettings>,
 }
 
 impl LogSettings {
@@ -99,30 +105,33 @@ impl LogSettings {
     }
 }
 
-/// A log file that cannot be opened for appending.
+/// Logging that cannot start as configured.
 #[derive(Debug, thiserror::Error)]
-#[error("--log-path: cannot open {path} for appending: {source}")]
-pub struct LogFileError {
-    path: String,
-    source: std::io::Error,
+pub enum LogInitError {
+    #[error("--log-path: cannot open {path} for appending: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
 }
 
 /// Installs the global subscriber. This crate logs at the level; libraries (AWS SDK, hyper, h2)
 /// only warnings, so that the most verbose setting stays about this connector's own work.
-pub fn init(settings: &LogSettings) -> Result<(), LogFileError> {
+/// The returned [`Telemetry`] exports spans and logs until it is dropped (then flushed).
+pub fn init(settings: &LogSettings) -> Result<Telemetry, LogInitError> {
     let level = settings.level_now();
     let filter = EnvFilter::new(format!("warn,baton_cognito={}", level.directive()));
     let format = settings.format.unwrap_or_else(LogFormat::detect);
     let on_stderr = match format {
-        LogFormat::Json => json_lines().with_writer(std::io::stderr).boxed(),
-        LogFormat::Console if std::io::stderr().is_terminal() => fmt::layer()
-            .with_target(false)
-            .with_writer(|| LineClearingStderr { cleared: false })
-            .boxed(),
-        LogFormat::Console => fmt::layer()
-            .with_target(false)
-            .with_writer(std::io::stderr)
-            .boxed(),
+        LogFormat::Json => lines(json_lines().with_writer(std::io::stderr)),
+        LogFormat::Console if std::io::stderr().is_terminal() => lines(
+            fmt::layer()
+                .with_target(false)
+                .with_writer(|| LineClearingStderr { cleared: false }),
+        ),
+        LogFormat::Console => lines(fmt::layer().with_target(false).with_writer(std::io::stderr)),
     };
     let mut files = Vec::new();
     for path in &settings.files {
@@ -130,7 +139,7 @@ pub fn init(settings: &LogSettings) -> Result<(), LogFileError> {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| LogFileError {
+            .map_err(|source| LogInitError::File {
                 path: path.display().to_string(),
                 source,
             })?;
@@ -140,23 +149,40 @@ pub fn init(settings: &LogSettings) -> Result<(), LogFileError> {
         .into_iter()
         .reduce(|all, one| BoxMakeWriter::new(all.and(one)))
         .map(|writer| match format {
-            LogFormat::Json => json_lines().with_writer(writer).boxed(),
-            LogFormat::Console => fmt::layer()
-                .with_target(false)
-                .with_ansi(false)
-                .with_writer(writer)
-                .boxed(),
+            LogFormat::Json => lines(json_lines().with_writer(writer)),
+            LogFormat::Console => lines(
+                fmt::layer()
+                    .with_target(false)
+                    .with_ansi(false)
+                    .with_writer(writer),
+            ),
         });
+    let (telemetry, mut layers) = match &settings.otel {
+        Some(otel) => Telemetry::start(otel)?,
+        None => (Telemetry::off(), Vec::new()),
+    };
+    layers.push(on_stderr);
+    layers.extend(in_files);
     // A second initialisation (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::registry()
-        .with(on_stderr)
-        .with(in_files)
+        .with(layers)
         .with(filter)
         .try_init();
     if level != settings.level {
         tracing::info!("debug logging expired (--log-level-debug-expires-at): logging at info");
     }
-    Ok(())
+    Ok(telemetry)
+}
+
+/// A layer of log lines, which are the events alone: the spans (syncs, listings, Cognito calls)
+/// are for the OpenTelemetry export, and a line keeps the shape it had without them.
+fn lines<L>(layer: L) -> RegistryLayer
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
+    layer
+        .with_filter(filter_fn(|metadata| metadata.is_event()))
+        .boxed()
 }
 
 /// JSON lines: one object per event, its fields at the top level.
@@ -181,6 +207,7 @@ mod tests {
             format: None,
             files: Vec::new(),
             debug_expires_at: at,
+            otel: None,
         };
         let past = SystemTime::now() - std::time::Duration::from_secs(60);
         let future = SystemTime::now() + std::time::Duration::from_secs(3600);

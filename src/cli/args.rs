@@ -9,11 +9,12 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use super::pool_flags::PoolArgs;
-use super::sdk_flags::{RuntimeArgs, SyncScopeArgs, parse_rfc3339};
+use super::sdk_flags::{OtelArgs, RuntimeArgs, SyncScopeArgs, parse_rfc3339};
 use crate::cloud_events::sink::SinkMode;
 use crate::logging::{LogFormat, LogLevel, LogSettings};
 use crate::modes::inspect::OutputFormat;
 use crate::secret::Secret;
+use crate::telemetry::OtelSettings;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,6 +65,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub scope: SyncScopeArgs,
+
+    #[command(flatten)]
+    pub otel: OtelArgs,
 
     // Last: the heading it opens would take the flags after it.
     #[command(flatten)]
@@ -504,12 +508,13 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    pub fn settings(&self) -> LogSettings {
+    pub fn settings(&self, otel: Option<OtelSettings>) -> LogSettings {
         LogSettings {
             level: self.log_level,
             format: self.log_format,
             files: self.log_path.clone(),
             debug_expires_at: self.log_level_debug_expires_at,
+            otel,
         }
     }
 }

@@ -27,10 +27,18 @@ use validate::{pool_settings, service_settings};
 pub fn run() -> ExitCode {
     let matches = sdk_flags::with_unsupported(Cli::command()).get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
-    if let Err(err) = logging::init(&cli.log.settings()) {
-        eprintln!("error: {err}");
-        return ExitCode::from(crate::modes::EXIT_USAGE);
-    }
+    let logging = cli
+        .otel
+        .settings()
+        .map(|otel| cli.log.settings(otel))
+        .and_then(|settings| logging::init(&settings).map_err(|err| err.to_string()));
+    let _telemetry = match logging {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::from(crate::modes::EXIT_USAGE);
+        }
+    };
     exit_on_panic();
     let ran = sdk_flags::refuse_unsupported(&matches).and_then(|()| run_mode(cli));
     match ran {

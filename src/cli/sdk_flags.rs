@@ -8,12 +8,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command};
 
 use crate::modes::RunError;
 use crate::modes::one_shot::OneShotSync;
 use crate::pb::v2::ResourceId;
 use crate::sync::SyncScope;
+use crate::telemetry::{OtelSettings, OtelTransport};
 
 /// What a sync reads (the SDK's sync scoping flags).
 #[derive(Debug, Args)]
@@ -107,6 +110,121 @@ impl SyncScopeArgs {
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))
+    }
+}
+
+/// Export to an OpenTelemetry collector (the SDK's telemetry flags).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "OpenTelemetry (the Baton SDK's flags)")]
+pub struct OtelArgs {
+    /// The OpenTelemetry collector (host:port) that gets the traces (syncs, listings, Cognito
+    /// calls, service-mode tasks) and the logs, over OTLP/gRPC with TLS.
+    #[arg(
+        long,
+        env = "BATON_OTEL_COLLECTOR_ENDPOINT",
+        global = true,
+        value_name = "HOST:PORT"
+    )]
+    pub otel_collector_endpoint: Option<String>,
+
+    /// A PEM file of the CA the collector's certificate is checked against (else the system's).
+    #[arg(
+        long,
+        env = "BATON_OTEL_COLLECTOR_ENDPOINT_TLS_CERT_PATH",
+        global = true,
+        hide = true,
+        value_name = "PEM",
+        conflicts_with = "otel_collector_endpoint_tls_cert"
+    )]
+    pub otel_collector_endpoint_tls_cert_path: Option<PathBuf>,
+
+    /// That CA as PEM text in unpadded URL-safe base64, as the SDK takes it.
+    #[arg(
+        long,
+        env = "BATON_OTEL_COLLECTOR_ENDPOINT_TLS_CERT",
+        global = true,
+        hide = true,
+        value_name = "BASE64"
+    )]
+    pub otel_collector_endpoint_tls_cert: Option<String>,
+
+    /// Reach the collector in plaintext.
+    #[arg(
+        long,
+        env = "BATON_OTEL_COLLECTOR_ENDPOINT_TLS_INSECURE",
+        global = true,
+        hide = true
+    )]
+    pub otel_collector_endpoint_tls_insecure: bool,
+
+    /// Export no traces.
+    #[arg(long, env = "BATON_OTEL_TRACING_DISABLED", global = true, hide = true)]
+    pub otel_tracing_disabled: bool,
+
+    /// Export no logs.
+    #[arg(long, env = "BATON_OTEL_LOGGING_DISABLED", global = true, hide = true)]
+    pub otel_logging_disabled: bool,
+}
+
+impl OtelArgs {
+    /// What to export where, if a collector is given (and something is left to export).
+    pub fn settings(&self) -> Result<Option<OtelSettings>, String> {
+        let Some(endpoint) = self.otel_collector_endpoint.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        if endpoint.is_empty() || (self.otel_tracing_disabled && self.otel_logging_disabled) {
+            return Ok(None);
+        }
+        let host_port = endpoint
+            .parse::<http::uri::Authority>()
+            .ok()
+            .filter(|a| a.as_str() == endpoint && a.port().is_some() && !endpoint.contains('@'));
+        if host_port.is_none() {
+            return Err(format!(
+                "--otel-collector-endpoint: {endpoint:?} is not HOST:PORT (e.g. otel-collector:4317); TLS is used unless --otel-collector-endpoint-tls-insecure"
+            ));
+        }
+        let ca = match (
+            &self.otel_collector_endpoint_tls_cert_path,
+            &self.otel_collector_endpoint_tls_cert,
+        ) {
+            (Some(path), _) => Some(std::fs::read_to_string(path).map_err(|err| {
+                format!(
+                    "--otel-collector-endpoint-tls-cert-path: cannot read {}: {err}",
+                    path.display()
+                )
+            })?),
+            (None, Some(text)) => Some(
+                URL_SAFE_NO_PAD
+                    .decode(text.trim().trim_end_matches('='))
+                    .ok()
+                    .and_then(|pem| String::from_utf8(pem).ok())
+                    .ok_or("--otel-collector-endpoint-tls-cert: not PEM text in URL-safe base64")?,
+            ),
+            (None, None) => None,
+        };
+        if let Some(pem) = &ca
+            && !pem.contains("-----BEGIN CERTIFICATE-----")
+        {
+            return Err("--otel-collector-endpoint-tls-cert: holds no PEM certificate".to_string());
+        }
+        let transport = match (self.otel_collector_endpoint_tls_insecure, ca) {
+            (true, Some(_)) => {
+                return Err(
+                    "--otel-collector-endpoint-tls-insecure cannot be used with a CA for TLS"
+                        .to_string(),
+                );
+            }
+            (true, None) => OtelTransport::Plaintext,
+            (false, Some(pem)) => OtelTransport::Ca(pem),
+            (false, None) => OtelTransport::SystemRoots,
+        };
+        Ok(Some(OtelSettings {
+            endpoint: endpoint.to_string(),
+            transport,
+            traces: !self.otel_tracing_disabled,
+            logs: !self.otel_logging_disabled,
+        }))
     }
 }
 
@@ -271,6 +389,12 @@ pub const STANDARD_FIELDS: &[StandardField] = &[
     standard("http_timeout_seconds", INT, "ops"),
     standard("storage_engine", STRING, "none"),
     standard("task_concurrency", INT, "none"),
+    standard("otel_collector_endpoint", STRING, "ops"),
+    hidden("otel_collector_endpoint_tls_cert_path", STRING, "ops"),
+    hidden("otel_collector_endpoint_tls_cert", STRING, "ops"),
+    hidden("otel_collector_endpoint_tls_insecure", BOOL, "ops"),
+    hidden("otel_tracing_disabled", BOOL, "ops"),
+    hidden("otel_logging_disabled", BOOL, "ops"),
 ];
 
 /// An SDK flag this connector does not support, and why.

@@ -23,6 +23,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -190,31 +192,64 @@ impl PoolClient {
         self.pacer.concurrency_for(op.category())
     }
 
-    /// Sends one Cognito call through pacing, retries, counting and error mapping.
+    /// Sends one Cognito call through pacing, retries, counting and error mapping, in a span
+    /// (`cognito call`) that says the operation, its quota category, the attempts it took, the
+    /// throttled ones and the time spent pacing.
     async fn call<T, E, F, Fut>(&self, op: Operation, send: F) -> Result<T, CognitoError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
+        let span = tracing::info_span!(
+            "cognito call",
+            operation = op.name(),
+            quota_category = %op.category(),
+            pool_id = %self.pool_id,
+            attempts = tracing::field::Empty,
+            throttled = tracing::field::Empty,
+            paced_ms = tracing::field::Empty,
+            error = tracing::field::Empty,
+        );
+        self.call_attempts(op, send).instrument(span).await
+    }
+
+    async fn call_attempts<T, E, F, Fut>(&self, op: Operation, send: F) -> Result<T, CognitoError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, aws_smithy_runtime_api::http::Response>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        let span = tracing::Span::current();
+        let (mut throttled, mut paced) = (0_u32, Duration::ZERO);
+        let record = |attempt: u32, throttled: u32, paced: Duration| {
+            span.record("attempts", attempt);
+            span.record("throttled", throttled);
+            span.record("paced_ms", paced.as_millis() as u64);
+        };
         let mut attempt = 1;
         loop {
             let waited = self.pacer.acquire(op.category()).await;
+            paced += waited;
             self.stats.record_call(op, waited, attempt > 1);
             let sent = std::time::Instant::now();
             let err = match send().await {
                 Ok(output) => {
                     self.pacer.succeeded(op.category());
+                    record(attempt, throttled, paced);
                     return Ok(output);
                 }
                 Err(err) => CognitoError::from_sdk(op, err),
             };
             if err.is_throttling() {
+                throttled += 1;
                 self.stats.record_throttled(op);
                 self.pacer.throttled(op.category());
             }
             let may_repeat = err.is_throttling() || op.is_idempotent();
             if !err.is_retryable() || !may_repeat || attempt >= self.retry.max_attempts {
+                record(attempt, throttled, paced);
+                span.record("error", tracing::field::display(&err));
                 return Err(err.after_attempts(attempt));
             }
             let pause = self.retry.backoff(attempt);

@@ -133,6 +133,10 @@ pub fn type_name(task_type: Option<&TaskType>) -> &'static str {
 impl TaskRunner {
     /// Runs the task to its outcome. `cancel` is watched by the tasks that can be stopped
     /// midway (syncs); the rest are short and run to the end.
+    #[tracing::instrument(name = "task", skip_all, fields(
+        task_id = %task.id,
+        task_type = type_name(task.task_type.as_ref()),
+    ))]
     pub async fn run(&self, task: Task, cancel: Cancel) -> Outcome {
         let Some(task_type) = task.task_type else {
             return unsupported("unset");

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::try_join_all;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::cognito::CognitoError;
 use crate::cognito::pacing::{prioritized, timing_waits};
@@ -223,8 +224,10 @@ impl SyncEngine {
     ) -> Result<(S, SyncSummary), SyncError> {
         let started = Instant::now();
         let (handle, thread) = store::spawn(store);
+        // One span for the whole sync: every listing's and Cognito call's span is inside it.
+        let span = tracing::info_span!("sync", pool_id = %self.fleet.pool_ids());
         let outcome = tokio::select! {
-            outcome = walk(handle.clone()) => outcome,
+            outcome = walk(handle.clone()).instrument(span) => outcome,
             () = cancel => Err(SyncError::Cancelled),
         };
         drop(handle);
@@ -410,7 +413,7 @@ impl SyncEngine {
         // listing that cannot keep up with the rate on its own is re-sliced by its first pages.
         let mut parts = JoinSet::new();
         for partition in partitions {
-            parts.spawn(chain(partition, probe).list());
+            parts.spawn(chain(partition, probe).list().in_current_span());
         }
         let mut total = 0;
         while let Some(done) = parts.join_next().await {
@@ -419,7 +422,7 @@ impl SyncEngine {
                 ChainEnd::Resliced(slices) => {
                     record_plan(&slices).await.map_err(closed)?;
                     for partition in slices {
-                        parts.spawn(chain(partition, false).list());
+                        parts.spawn(chain(partition, false).list().in_current_span());
                     }
                 }
             }
@@ -507,14 +510,18 @@ impl SyncEngine {
                 let connector = connector.clone();
                 let progress = self.progress.clone();
                 let store = store.clone();
-                tasks.spawn(async move {
-                    let listing = GrantsListing {
-                        checkpoint: Some(key),
-                        start,
-                        owners: None,
-                    };
-                    grants_of(&connector, &progress, &store, resource, listing).await
-                });
+                // In the sync's span, as the listings are: a spawned task starts in none.
+                tasks.spawn(
+                    async move {
+                        let listing = GrantsListing {
+                            checkpoint: Some(key),
+                            start,
+                            owners: None,
+                        };
+                        grants_of(&connector, &progress, &store, resource, listing).await
+                    }
+                    .in_current_span(),
+                );
             }
         }
         while let Some(done) = tasks.join_next().await {
@@ -638,6 +645,10 @@ struct GrantsListing<'a> {
 
 /// Every page of one resource's grants into the store. `(count, true)` when the resource
 /// disappeared (a warning, not a failure).
+#[tracing::instrument(name = "grants listing", skip_all, fields(
+    resource_type = resource.id.as_ref().map(|id| id.resource_type.as_str()).unwrap_or_default(),
+    resource = resource.id.as_ref().map(|id| id.resource.as_str()).unwrap_or_default(),
+))]
 async fn grants_of(
     connector: &Connector,
     progress: &Progress,
@@ -765,6 +776,10 @@ impl Chain {
             .send_modify(|l| l.update(|listed| listed.retract(self.kind, count)));
     }
 
+    #[tracing::instrument(name = "listing", skip_all, fields(
+        resource_type = self.kind.syncer().type_id(),
+        partition = self.partition.user_filter.as_ref().map(ToString::to_string).unwrap_or_default(),
+    ))]
     async fn list(self) -> Result<ChainEnd, SyncError> {
         let kind = self.kind;
         let mut calling = Duration::ZERO;

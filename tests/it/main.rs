@@ -27,4 +27,5 @@ mod server_security;
 mod service_mode;
 mod sign_in_feed;
 mod sync_file;
+mod telemetry;
 mod terminal;

@@ -360,6 +360,45 @@ async fn the_sdk_flags_scope_a_workers_sync_tasks() {
     assert_eq!(empty, (0, 0, 0, 0), "an empty sync is uploaded");
 }
 
+/// #22: a worker exporting to an OpenTelemetry collector traces each task, with the sync it
+/// runs (its listings and Cognito calls) inside the task's trace, and flushes on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workers_tasks_are_traced_with_their_syncs_inside() {
+    let (addr, received) = crate::telemetry::receiver_here().await;
+    let endpoint = addr.to_string();
+    let mut worker = setup(
+        PlatformOptions::default(),
+        small_pool("otel-worker"),
+        &[
+            ("BATON_OTEL_COLLECTOR_ENDPOINT", &endpoint),
+            ("BATON_OTEL_COLLECTOR_ENDPOINT_TLS_INSECURE", "true"),
+        ],
+    )
+    .await;
+    let task = platform::task(TaskType::SyncFull(task::SyncFullTask::default()));
+    worker.platform.push_task(task.clone());
+    finished(&worker, &task).await;
+    let (status, logs) = worker.worker.stop(true, Duration::from_secs(20)).await;
+    assert!(status.is_some_and(|s| s.success()), "{logs}");
+
+    let spans = crate::telemetry::spans(&received);
+    let attribute = crate::telemetry::attribute;
+    let traced = spans
+        .iter()
+        .find(|s| {
+            s.name == "task" && attribute(&s.attributes, "task_id").as_deref() == Some(&task.id)
+        })
+        .unwrap_or_else(|| panic!("no span of the task among {} spans", spans.len()));
+    let inside = |name: &str| {
+        spans
+            .iter()
+            .any(|s| s.name == name && s.trace_id == traced.trace_id)
+    };
+    for name in ["sync", "listing", "cognito call"] {
+        assert!(inside(name), "no {name:?} span in the task's trace");
+    }
+}
+
 /// #19: a sync task naming resources uploads a partial sync of exactly those, their
 /// entitlements and their grants, at the stated cost: a user is one ListUsers call plus its
 /// AdminListGroupsForUser pages, a group its GetGroup plus its ListUsersInGroup pages.
