@@ -36,6 +36,8 @@ pub enum C1zError {
     },
     #[error("{path}: the file holds no finished sync")]
     NoFinishedSync { path: PathBuf },
+    #[error("{path}: the file holds no finished sync {sync_id}")]
+    NoSuchSync { path: PathBuf, sync_id: String },
     #[error("{path}: {table} row {rowid}: the stored data is not a valid {message}: {source}")]
     Decode {
         path: PathBuf,

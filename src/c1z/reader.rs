@@ -73,6 +73,15 @@ impl C1zReader {
     /// Opens any v1 `.c1z` and picks the sync the way Baton readers do: the latest finished
     /// `full` sync, else the latest finished sync of any type.
     pub fn open(path: &Path) -> Result<Self, C1zError> {
+        Self::open_picking(path, None)
+    }
+
+    /// Opens a v1 `.c1z` on the finished sync `sync_id` (a file may hold several).
+    pub fn open_sync(path: &Path, sync_id: &str) -> Result<Self, C1zError> {
+        Self::open_picking(path, Some(sync_id))
+    }
+
+    fn open_picking(path: &Path, sync_id: Option<&str>) -> Result<Self, C1zError> {
         let path = path.to_path_buf();
         let io_err = |action| {
             let path = path.clone();
@@ -145,9 +154,15 @@ impl C1zReader {
         // Files from SDKs before sync types had only full syncs (the SDK's migration adds the
         // column with the default 'full').
         let has_type = sync_columns.iter().any(|c| c == "sync_type");
-        let sync = pick_sync(&conn, has_type)
+        let sync = pick_sync(&conn, has_type, sync_id)
             .map_err(sql_err("reading the sync runs"))?
-            .ok_or_else(|| C1zError::NoFinishedSync { path: path.clone() })?;
+            .ok_or_else(|| match sync_id {
+                Some(id) => C1zError::NoSuchSync {
+                    path: path.clone(),
+                    sync_id: id.to_string(),
+                },
+                None => C1zError::NoFinishedSync { path: path.clone() },
+            })?;
 
         Ok(Self {
             conn,
@@ -653,20 +668,33 @@ fn column_names(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>>
 
 /// The latest finished `full` sync, else the latest finished sync of any type; latest by
 /// `ended_at`, then `sync_id`, both compared as text (as the SDK orders them).
-fn pick_sync(conn: &Connection, has_type: bool) -> rusqlite::Result<Option<SyncRun>> {
+/// The finished sync named `sync_id`, or (none named) the one Baton readers pick.
+fn pick_sync(
+    conn: &Connection,
+    has_type: bool,
+    sync_id: Option<&str>,
+) -> rusqlite::Result<Option<SyncRun>> {
     let type_col = if has_type { "sync_type" } else { "'full'" };
     let query = |only_full: bool| -> rusqlite::Result<Option<SyncRun>> {
         let sql = format!(
             "SELECT sync_id, {type_col}, started_at, ended_at FROM v1_sync_runs \
-             WHERE ended_at IS NOT NULL {} ORDER BY ended_at DESC, sync_id DESC LIMIT 1",
+             WHERE ended_at IS NOT NULL {} {} ORDER BY ended_at DESC, sync_id DESC LIMIT 1",
             if only_full {
                 format!("AND {type_col} = 'full'")
             } else {
                 String::new()
+            },
+            if sync_id.is_some() {
+                "AND sync_id = ?1"
+            } else {
+                ""
             }
         );
         let mut stmt = conn.prepare(&sql)?;
-        let mut rows = stmt.query([])?;
+        let mut rows = match sync_id {
+            Some(id) => stmt.query([id])?,
+            None => stmt.query([])?,
+        };
         let Some(row) = rows.next()? else {
             return Ok(None);
         };

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Args, Parser, Subcommand};
 
 use super::pool_flags::PoolArgs;
-use super::sdk_flags::{OtelArgs, RuntimeArgs, SyncScopeArgs, parse_rfc3339};
+use super::sdk_flags::{CompactArgs, OtelArgs, RuntimeArgs, SyncScopeArgs, parse_rfc3339};
 use crate::cloud_events::sink::SinkMode;
 use crate::logging::{LogFormat, LogLevel, LogSettings};
 use crate::modes::inspect::OutputFormat;
@@ -68,6 +68,9 @@ pub struct Cli {
 
     #[command(flatten)]
     pub otel: OtelArgs,
+
+    #[command(flatten)]
+    pub compact: CompactArgs,
 
     // Last: the heading it opens would take the flags after it.
     #[command(flatten)]

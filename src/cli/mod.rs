@@ -18,7 +18,7 @@ use crate::c1z::C1zError;
 use crate::logging;
 use crate::modes::inspect;
 use crate::modes::read_events::{self, EventFeedRun};
-use crate::modes::{RunError, export, one_shot, provision, serve, service_mode, watch};
+use crate::modes::{RunError, compact, export, one_shot, provision, serve, service_mode, watch};
 pub use args::Cli;
 use args::Command;
 use validate::{pool_settings, service_settings};
@@ -74,8 +74,16 @@ pub fn exit_on_panic() {
 fn run_mode(cli: Cli) -> Result<(), RunError> {
     let file = cli.file.as_path();
     // The SDK's sync scoping flags are for syncs this program starts itself.
-    let syncs_itself =
-        cli.command.is_none() && cli.one_shot.request()?.is_none() && !cli.event_feed.event_feed;
+    let compact = cli.compact.request()?;
+    let syncs_itself = cli.command.is_none()
+        && cli.one_shot.request()?.is_none()
+        && !cli.event_feed.event_feed
+        && compact.is_none();
+    if compact.is_some() && cli.command.is_some() {
+        return Err(RunError::Usage(
+            "--compact-syncs is a task of its own: give it without a command".to_string(),
+        ));
+    }
     let service_mode = cli.command.is_none() && cli.service.client_id.is_some();
     if !service_mode && cli.runtime.c1z_temp_dir.is_some() {
         return Err(RunError::Usage(
@@ -123,6 +131,18 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             tracing::debug!(?serve, "server configuration");
             runtime()?.block_on(serve::run(&settings, &serve))
         }
+        None if compact.is_some() => match compact {
+            Some(request)
+                if cli.service.client_id.is_none()
+                    && cli.one_shot.request()?.is_none()
+                    && !cli.event_feed.event_feed =>
+            {
+                compact::run(&request)
+            }
+            _ => Err(RunError::Usage(
+                "--compact-syncs is a task of its own: not with service mode (--client-id), --event-feed or a one-shot provisioning flag".to_string(),
+            )),
+        },
         None if cli.service.client_id.is_some() => {
             let event_feed = cli.event_feed.event_feed.then_some("--event-feed");
             if let Some(flag) = cli

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Arg, ArgAction, ArgMatches, Args, Command};
 
 use crate::modes::RunError;
+use crate::modes::compact::CompactRequest;
 use crate::modes::one_shot::OneShotSync;
 use crate::pb::v2::ResourceId;
 use crate::sync::SyncScope;
@@ -228,6 +229,89 @@ impl OtelArgs {
     }
 }
 
+/// `--compact-syncs`: fold syncs of several files into one (the SDK's compaction flags).
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Fold the syncs of --compact-file-paths (with --compact-sync-ids, one per file, in order:
+    /// a later sync's records stand over an earlier one's) into one new .c1z in
+    /// --compact-output-path, named compacted-<sync id>.c1z. No call to Cognito.
+    #[arg(long, env = "BATON_COMPACT_SYNCS", hide = true)]
+    pub compact_syncs: bool,
+
+    /// The directory the compacted file is written to.
+    #[arg(
+        long,
+        env = "BATON_COMPACT_OUTPUT_PATH",
+        hide = true,
+        value_name = "DIR"
+    )]
+    pub compact_output_path: Option<PathBuf>,
+
+    /// The files whose syncs are folded, in order.
+    #[arg(
+        long,
+        env = "BATON_COMPACT_FILE_PATHS",
+        hide = true,
+        value_delimiter = ',',
+        value_name = "FILE"
+    )]
+    pub compact_file_paths: Vec<PathBuf>,
+
+    /// The sync of each file, in the same order.
+    #[arg(
+        long,
+        env = "BATON_COMPACT_SYNC_IDS",
+        hide = true,
+        value_delimiter = ',',
+        value_name = "SYNC_ID"
+    )]
+    pub compact_sync_ids: Vec<String>,
+}
+
+impl CompactArgs {
+    /// The compaction asked for, if --compact-syncs is given.
+    pub fn request(&self) -> Result<Option<CompactRequest>, RunError> {
+        let given = self.compact_output_path.is_some()
+            || !self.compact_file_paths.is_empty()
+            || !self.compact_sync_ids.is_empty();
+        if !self.compact_syncs {
+            return match given {
+                true => Err(RunError::Usage(
+                    "--compact-output-path, --compact-file-paths and --compact-sync-ids need --compact-syncs".to_string(),
+                )),
+                false => Ok(None),
+            };
+        }
+        let Some(output_dir) = self.compact_output_path.clone() else {
+            return Err(RunError::Usage(
+                "--compact-syncs needs --compact-output-path, the directory to write to"
+                    .to_string(),
+            ));
+        };
+        if self.compact_file_paths.len() != self.compact_sync_ids.len() {
+            return Err(RunError::Usage(format!(
+                "--compact-syncs needs exactly one sync id (--compact-sync-ids) per file (--compact-file-paths): {} ids for {} files",
+                self.compact_sync_ids.len(),
+                self.compact_file_paths.len()
+            )));
+        }
+        if self.compact_file_paths.len() < 2 {
+            return Err(RunError::Usage(
+                "--compact-syncs folds two syncs or more: give them with --compact-file-paths and --compact-sync-ids".to_string(),
+            ));
+        }
+        Ok(Some(CompactRequest {
+            output_dir,
+            syncs: self
+                .compact_file_paths
+                .iter()
+                .cloned()
+                .zip(self.compact_sync_ids.iter().cloned())
+                .collect(),
+        }))
+    }
+}
+
 /// A resource's Baton id (`bid:r:TYPE/ID`, or `bid:r:PARENT_TYPE/PARENT_ID/TYPE/ID`), as the
 /// SDK's `--sync-resources` takes it: `:` and `/` inside a value are escaped with `\`, and so is
 /// `\` itself. The resource's own type and id.
@@ -389,6 +473,10 @@ pub const STANDARD_FIELDS: &[StandardField] = &[
     standard("http_timeout_seconds", INT, "ops"),
     standard("storage_engine", STRING, "none"),
     standard("task_concurrency", INT, "none"),
+    hidden("compact_sync_ids", STRINGS, "none"),
+    hidden("compact_file_paths", STRINGS, "none"),
+    hidden("compact_output_path", STRING, "none"),
+    hidden("compact_syncs", BOOL, "none"),
     standard("otel_collector_endpoint", STRING, "ops"),
     hidden("otel_collector_endpoint_tls_cert_path", STRING, "ops"),
     hidden("otel_collector_endpoint_tls_cert", STRING, "ops"),
@@ -410,7 +498,7 @@ const EXTERNAL: &str =
     "matching users against another connector's file (external resources) is not supported";
 const WORKERS: &str = "a sync's parallelism here follows Cognito's quotas (--api-budget, --category-budget), not a worker count";
 const RESOURCE_ACTIONS: &str = "no SDK command reads it; use --invoke-action with --invoke-action-resource-type, or --list-action-schemas";
-const NOT_YET: &str = "this connector's .c1z utilities do not include it yet";
+const DIFF: &str = "it compares two syncs held in one file, and this connector writes one sync per file; fold syncs together with --compact-syncs";
 
 /// The SDK's flags this connector refuses, each with the reason.
 pub const UNSUPPORTED: &[Unsupported] = &[
@@ -527,37 +615,17 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported {
         flag: "diff-syncs",
         takes_value: false,
-        why: NOT_YET,
+        why: DIFF,
     },
     Unsupported {
         flag: "base-sync-id",
         takes_value: true,
-        why: NOT_YET,
+        why: DIFF,
     },
     Unsupported {
         flag: "applied-sync-id",
         takes_value: true,
-        why: NOT_YET,
-    },
-    Unsupported {
-        flag: "compact-syncs",
-        takes_value: false,
-        why: NOT_YET,
-    },
-    Unsupported {
-        flag: "compact-output-path",
-        takes_value: true,
-        why: NOT_YET,
-    },
-    Unsupported {
-        flag: "compact-file-paths",
-        takes_value: true,
-        why: NOT_YET,
-    },
-    Unsupported {
-        flag: "compact-sync-ids",
-        takes_value: true,
-        why: NOT_YET,
+        why: DIFF,
     },
 ];
 

@@ -1,6 +1,7 @@
 //! What the binary can be asked to do. Each mode takes validated settings, does its job, and
 //! returns a [`RunError`] that knows its exit code.
 
+pub mod compact;
 pub mod export;
 pub mod inspect;
 pub mod one_shot;

@@ -218,3 +218,120 @@ fn unsupported_sdk_flags_are_refused_by_name_with_the_reason() {
     assert!(!help.contains("--ticketing"), "hidden from --help");
     assert!(help.contains("--skip-entitlements-and-grants"), "{help}");
 }
+
+/// `--compact-syncs` folds a full sync and a later partial one (the targeted sync of a group
+/// whose members changed) into one full file, the later sync's records standing; bad requests
+/// are refused before anything is written.
+#[test]
+fn compact_syncs_lays_later_syncs_over_earlier_ones_in_a_new_file() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("compact"));
+    let env = pool_env(emulator, &pool);
+    let dir = tempfile::tempdir().unwrap();
+    let (full, partial) = (dir.path().join("full.c1z"), dir.path().join("partial.c1z"));
+    let ok = |args: &[&str]| {
+        let (code, stdout, stderr) = run(&env, args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        stdout
+    };
+    ok(&["-f", full.to_str().unwrap()]);
+    let grant = "group:admins:member:user:ann";
+    ok(&[
+        "-f",
+        full.to_str().unwrap(),
+        "--grant-entitlement",
+        "group:admins:member",
+        "--grant-principal",
+        "ann",
+    ]);
+    ok(&[
+        "-f",
+        partial.to_str().unwrap(),
+        "--sync-resources",
+        "bid:r:group/admins",
+    ]);
+    let sync_id = |path: &std::path::Path| {
+        baton_cognito::c1z::C1zReader::open(path)
+            .unwrap()
+            .sync_run()
+            .sync_id
+            .clone()
+    };
+    let (base, later) = (c1z_contents(&full), c1z_contents(&partial));
+    assert!(!base.grants.contains_key(grant) && later.grants.contains_key(grant));
+
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let files = format!("{},{}", full.display(), partial.display());
+    let ids = format!("{},{}", sync_id(&full), sync_id(&partial));
+    let compact = [
+        "--compact-syncs",
+        "--compact-output-path",
+        out.to_str().unwrap(),
+    ];
+    let stdout = ok(&[
+        &compact[..],
+        &["--compact-file-paths", &files, "--compact-sync-ids", &ids],
+    ]
+    .concat());
+    let written: Vec<String> = dir_entries(&out).into_iter().collect();
+    assert!(
+        written.len() == 1 && written[0].starts_with("compacted-") && written[0].ends_with(".c1z"),
+        "{written:?}"
+    );
+    let compacted = out.join(&written[0]);
+    assert!(stdout.contains(&written[0]), "{stdout}");
+    let reader = baton_cognito::c1z::C1zReader::open(&compacted).unwrap();
+    assert_eq!(reader.sync_run().sync_type, "full");
+    assert_eq!(
+        written[0],
+        format!("compacted-{}.c1z", reader.sync_run().sync_id)
+    );
+    let merged = c1z_contents(&compacted);
+    let mut want = keys(&base.grants);
+    want.extend(keys(&later.grants));
+    assert_eq!(keys(&merged.grants), want);
+    let mut want = keys(&base.resources);
+    want.extend(keys(&later.resources));
+    assert_eq!(keys(&merged.resources), want);
+
+    for (args, code, says) in [
+        (
+            vec![
+                "--compact-file-paths",
+                files.as_str(),
+                "--compact-sync-ids",
+                "one",
+            ],
+            2,
+            "exactly one sync id",
+        ),
+        (
+            vec![
+                "--compact-file-paths",
+                full.to_str().unwrap(),
+                "--compact-sync-ids",
+                "one",
+            ],
+            2,
+            "two syncs or more",
+        ),
+        (
+            vec![
+                "--compact-file-paths",
+                files.as_str(),
+                "--compact-sync-ids",
+                "x,y",
+            ],
+            1,
+            "holds no finished sync x",
+        ),
+    ] {
+        let (got, _, stderr) = run(&env, &[&compact[..], &args[..]].concat());
+        assert_eq!(got, Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+    let (got, _, stderr) = run(&env, &["--compact-file-paths", files.as_str()]);
+    assert_eq!(got, Some(2), "{stderr}");
+    assert_eq!(dir_entries(&out).len(), 1, "nothing more written");
+}
