@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use clap::ValueEnum;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer;
 use tracing_subscriber::Registry;
 use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::{EnvFilter, reload};
 
 use crate::telemetry::{OtelSettings, RegistryLayer, Telemetry, TelemetryError};
 use tracing_subscriber::fmt::format::JsonFields;
@@ -47,6 +47,11 @@ impl LogFormat {
 }
 
 impl LogLevel {
+    /// This crate's events at this level; libraries' warnings and worse.
+    fn filter(self) -> EnvFilter {
+        EnvFilter::new(format!("warn,baton_cognito={}", self.directive()))
+    }
+
     fn directive(self) -> &'static str {
         match self {
             Self::Error => "error",
@@ -122,7 +127,7 @@ pub enum LogInitError {
 /// The returned [`Telemetry`] exports spans and logs until it is dropped (then flushed).
 pub fn init(settings: &LogSettings) -> Result<Telemetry, LogInitError> {
     let level = settings.level_now();
-    let filter = EnvFilter::new(format!("warn,baton_cognito={}", level.directive()));
+    let (filter, filter_handle) = reload::Layer::new(level.filter());
     let format = settings.format.unwrap_or_else(LogFormat::detect);
     let on_stderr = match format {
         LogFormat::Json => lines(json_lines().with_writer(std::io::stderr)),
@@ -170,6 +175,19 @@ pub fn init(settings: &LogSettings) -> Result<Telemetry, LogInitError> {
         .try_init();
     if level != settings.level {
         tracing::info!("debug logging expired (--log-level-debug-expires-at): logging at info");
+    } else if let (LogLevel::Debug | LogLevel::Trace, Some(at)) = (level, settings.debug_expires_at)
+    {
+        // A long run (service mode, serve, watch) drops to info when the time comes.
+        std::thread::spawn(move || {
+            if let Ok(wait) = at.duration_since(SystemTime::now()) {
+                std::thread::sleep(wait);
+            }
+            if filter_handle.reload(LogLevel::Info.filter()).is_ok() {
+                tracing::info!(
+                    "debug logging expired (--log-level-debug-expires-at): logging at info"
+                );
+            }
+        });
     }
     Ok(telemetry)
 }

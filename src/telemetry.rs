@@ -15,6 +15,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::transport::{Certificate, ClientTlsConfig};
+use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::{Layer, Registry};
 
 /// The service name spans and logs carry.
@@ -113,7 +114,11 @@ impl Telemetry {
                 .with_batch_exporter(exporter)
                 .with_resource(resource)
                 .build();
-            layers.push(Box::new(OpenTelemetryTracingBridge::new(&provider)));
+            // This connector's own log lines: the export's own (tonic, hyper) would feed back.
+            let own = filter_fn(|metadata| metadata.target().starts_with("baton_cognito"));
+            layers.push(Box::new(
+                OpenTelemetryTracingBridge::new(&provider).with_filter(own),
+            ));
             Some(provider)
         } else {
             None
@@ -161,12 +166,11 @@ impl Drop for Telemetry {
         let Some(runtime) = self.runtime.take() else {
             return;
         };
+        // Shutting down exports what is queued.
         if let Some(traces) = self.traces.take() {
-            let _ = traces.force_flush();
             let _ = traces.shutdown_with_timeout(FLUSH_TIMEOUT);
         }
         if let Some(logs) = self.logs.take() {
-            let _ = logs.force_flush();
             let _ = logs.shutdown_with_timeout(FLUSH_TIMEOUT);
         }
         runtime.shutdown_timeout(FLUSH_TIMEOUT);

@@ -73,6 +73,14 @@ pub fn sweep(dir: &Path, is_candidate: impl Fn(&str) -> bool) -> Vec<PathBuf> {
             continue;
         }
         let path = entry.path();
+        // A resume record goes with its database; alone, its database already went (a kill
+        // between removing the two), and it is stale.
+        if let Some(db) = name.to_str().and_then(|n| n.strip_suffix(FINISHING_SUFFIX)) {
+            if !path.with_file_name(db).exists() && fs::remove_file(&path).is_ok() {
+                removed.push(path);
+            }
+            continue;
+        }
         match remove_if_stale(&path) {
             Ok(true) => {
                 tracing::warn!(path = %path.display(), "removed a working file an interrupted run left behind");
@@ -194,7 +202,10 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 fn is_working_file(file_name: &str, name: &str) -> bool {
     name.strip_prefix('.')
         .and_then(|rest| rest.strip_prefix(file_name))
-        .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+        .is_some_and(|rest| {
+            rest.starts_with('.')
+                && (rest.ends_with(".tmp") || rest.ends_with(&format!(".tmp{FINISHING_SUFFIX}")))
+        })
 }
 
 /// Whether `path` was last modified longer than `age` ago (unknown: no).
@@ -355,6 +366,17 @@ mod tests {
         assert!(live.path().exists());
         assert_eq!(names(dir.path()).len(), 3);
         assert_eq!(parent_dir(Path::new("bare.c1z")), Path::new("."));
+
+        // A resume record stays while its database is there (held or not, the database's own
+        // sweep decides for both), and goes once it is alone.
+        let with_db = dir.path().join(format!("{name}{FINISHING_SUFFIX}"));
+        let alone = dir
+            .path()
+            .join(format!(".out.c1z.gone.db.tmp{FINISHING_SUFFIX}"));
+        fs::write(&with_db, b"{}").unwrap();
+        fs::write(&alone, b"{}").unwrap();
+        assert_eq!(sweep_beside(&dest), [alone]);
+        assert!(with_db.exists());
     }
 
     #[test]

@@ -126,6 +126,9 @@ pub struct C1zWriter {
     /// Set, the working database is kept when the writer is dropped unfinished (a sync
     /// interrupted on purpose, which a later run resumes); otherwise it is removed.
     keep_unfinished: Option<Arc<AtomicBool>>,
+    /// Its resume record is beside the database: the sync is complete, and a finish that fails
+    /// from here on (a full disk, an interrupt) keeps it for the next run to finish.
+    finished_aside: bool,
     /// Reused encoding buffer.
     buf: Vec<u8>,
 }
@@ -152,8 +155,12 @@ impl C1zWriter {
 
     fn create_run(dest: &Path, sync_type: SyncType) -> Result<Self, C1zError> {
         let (dest, dir) = Self::checked_destination(dest)?;
-        // What an earlier sync to the same destination left when it was killed.
-        workfiles::sweep_beside(&dest);
+        // What an earlier sync to the same destination left when it was killed. A partial sync
+        // leaves them: among them may be a killed full sync that the next full run resumes
+        // (which sweeps the rest).
+        if sync_type == SyncType::Full {
+            workfiles::sweep_beside(&dest);
+        }
         Self::start_new(dest, dir, sync_type)
     }
 
@@ -238,6 +245,7 @@ impl C1zWriter {
             opened_at: std::time::Instant::now(),
             failed: false,
             keep_unfinished: None,
+            finished_aside: false,
             buf: Vec::with_capacity(4096),
         }
     }
@@ -667,6 +675,7 @@ impl C1zWriter {
                     action: "cannot record the finished sync beside its working database",
                     source,
                 })?;
+            self.finished_aside = true;
         }
         conn.execute_batch(&format!(
             "DROP TABLE IF EXISTS baton_cognito_progress;
@@ -736,14 +745,16 @@ impl C1zWriter {
             .map_err(|e| e.error)
             .map_err(io_err("cannot move the finished file into place"))?;
         workfiles::flush_dir(&self.dir);
-        Finishing::remove(db_path);
 
+        // The database goes before its resume record: a kill between them leaves a record with
+        // no database (swept), never a finished sync that a later run would publish again.
         if let Some(db_file) = self.db_file.take() {
-            let shown = db_file.display().to_string();
+            let path = db_file.to_path_buf();
             if let Err(e) = db_file.close() {
                 // The sync is safely written; a leftover scratch file is not worth failing for.
-                tracing::warn!(path = %shown, error = %e, "could not remove the working database");
+                tracing::warn!(path = %path.display(), error = %e, "could not remove the working database");
             }
+            Finishing::remove(&path);
         }
         Ok(WrittenFile {
             path: dest,
@@ -840,10 +851,11 @@ impl Drop for C1zWriter {
     /// needs.
     fn drop(&mut self) {
         let keep = !self.failed
-            && self
-                .keep_unfinished
-                .as_ref()
-                .is_some_and(|keep| keep.load(Ordering::SeqCst));
+            && (self.finished_aside
+                || self
+                    .keep_unfinished
+                    .as_ref()
+                    .is_some_and(|keep| keep.load(Ordering::SeqCst)));
         let Some(db_file) = self.db_file.take() else {
             return;
         };

@@ -84,8 +84,8 @@ fn run_mode(cli: Cli) -> Result<(), RunError> {
             "--compact-syncs is a task of its own: give it without a command".to_string(),
         ));
     }
-    let service_mode = cli.command.is_none() && cli.service.client_id.is_some();
-    if !service_mode && cli.runtime.c1z_temp_dir.is_some() {
+    let one_shot_sync = syncs_itself && cli.service.client_id.is_none();
+    if one_shot_sync && cli.runtime.c1z_temp_dir.is_some() {
         return Err(RunError::Usage(
             "--c1z-temp-dir applies to service mode's sync directories; a one-shot sync builds its file beside the destination, so that the finished file is renamed into place on one filesystem".to_string(),
         ));

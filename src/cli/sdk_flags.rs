@@ -70,6 +70,11 @@ impl SyncScopeArgs {
             .map(|text| parse_resource_bid(text))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|err| RunError::Usage(format!("--sync-resources: {err}")))?;
+        if fresh && (self.skip_full_sync || !targets.is_empty()) {
+            return Err(RunError::Usage(
+                "--fresh starts a full sync over; it means nothing with --skip-full-sync or --sync-resources".to_string(),
+            ));
+        }
         if self.skip_full_sync
             && let Some(other) = self.given().find(|f| *f != "--skip-full-sync")
         {
@@ -171,7 +176,26 @@ impl OtelArgs {
     /// What to export where, if a collector is given (and something is left to export).
     pub fn settings(&self) -> Result<Option<OtelSettings>, String> {
         let Some(endpoint) = self.otel_collector_endpoint.as_deref().map(str::trim) else {
-            return Ok(None);
+            let without = [
+                (
+                    "--otel-collector-endpoint-tls-cert-path",
+                    self.otel_collector_endpoint_tls_cert_path.is_some(),
+                ),
+                (
+                    "--otel-collector-endpoint-tls-cert",
+                    self.otel_collector_endpoint_tls_cert.is_some(),
+                ),
+                (
+                    "--otel-collector-endpoint-tls-insecure",
+                    self.otel_collector_endpoint_tls_insecure,
+                ),
+                ("--otel-tracing-disabled", self.otel_tracing_disabled),
+                ("--otel-logging-disabled", self.otel_logging_disabled),
+            ];
+            return match without.iter().find(|(_, given)| *given) {
+                Some((flag, _)) => Err(format!("{flag} needs --otel-collector-endpoint")),
+                None => Ok(None),
+            };
         };
         if endpoint.is_empty() || (self.otel_tracing_disabled && self.otel_logging_disabled) {
             return Ok(None);
@@ -360,8 +384,9 @@ pub fn parse_resource_bid(text: &str) -> Result<ResourceId, String> {
 /// Working files, timeouts and the file format (the SDK's runtime flags).
 #[derive(Debug, Args)]
 pub struct RuntimeArgs {
-    /// Directory for working files: a service-mode sync's directory, and the working database
-    /// of a one-shot sync (beside the file by default). It must exist and be writable.
+    /// Service mode: the directory sync tasks build their files in (else the system's temporary
+    /// directory). It must exist and be writable. A one-shot sync builds its file beside the
+    /// destination and refuses it.
     #[arg(long, env = "BATON_C1Z_TEMP_DIR", global = true, value_name = "DIR")]
     pub c1z_temp_dir: Option<PathBuf>,
 

@@ -37,9 +37,10 @@ pub fn run(request: &CompactRequest) -> Result<(), RunError> {
     let full = readers.iter().any(|r| r.sync_run().sync_type == "full");
     // Written under a name of its own first; named after its sync once finished.
     let first = &readers[0].sync_run().sync_id;
-    let staging = request
-        .output_dir
-        .join(format!("compacted-{first}.staging.c1z"));
+    let staging = request.output_dir.join(format!(
+        "compacted-{first}.{}.staging.c1z",
+        std::process::id()
+    ));
     let mut writer = if full {
         C1zWriter::create(&staging)?
     } else {

@@ -52,9 +52,13 @@ pub async fn run(settings: &PoolSettings, file: &Path, sync: OneShotSync) -> Res
     } else {
         C1zWriter::create_partial(file)?
     };
-    // Interrupted (SIGINT, or SIGTERM as a pod is evicted), the sync is kept for the next run.
+    // Interrupted (SIGINT, or SIGTERM as a pod is evicted), a full sync is kept for the next
+    // run; a partial one is not resumed.
+    let resumable = sync.targets.is_empty();
     let interrupted = Arc::new(AtomicBool::new(false));
-    writer.keep_unfinished_when(interrupted.clone());
+    if resumable {
+        writer.keep_unfinished_when(interrupted.clone());
+    }
     tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let stop = async {
@@ -69,8 +73,12 @@ pub async fn run(settings: &PoolSettings, file: &Path, sync: OneShotSync) -> Res
     let (writer, summary) = match outcome {
         Ok(done) => done,
         Err(SyncError::Cancelled) => {
+            let next = match resumable {
+                true => "; the next run to it resumes this sync (--fresh starts over)",
+                false => "",
+            };
             return Err(RunError::Interrupted(format!(
-                "no file written; {} is unchanged; the next run to it resumes this sync (--fresh starts over)",
+                "no file written; {} is unchanged{next}",
                 file.display()
             )));
         }

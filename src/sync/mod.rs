@@ -666,6 +666,7 @@ async fn grants_of(
     };
     Progress::add(&progress.grants, count as usize);
     Progress::add(&progress.pages, calls as usize);
+    Progress::add(&progress.resumed_pages, calls as usize);
     Progress::add(&progress.planned_pages, calls as usize + 1);
     let mut trail = ListingTrail::default();
     let mut restarts = 0;
@@ -679,7 +680,13 @@ async fn grants_of(
             }
             Err(err) if may_restart(&err, &mut restarts) => {
                 if let Some(id) = &resource.id {
-                    store.remove_grants_of(id.clone()).await.map_err(closed)?;
+                    let first = Cursor::first(0);
+                    let restart = (listing.checkpoint.as_deref())
+                        .map(|key| resume::checkpoint(key, Some(&first), 0, 0));
+                    store
+                        .remove_grants_of(id.clone(), restart)
+                        .await
+                        .map_err(closed)?;
                 }
                 (cursor, trail, count, calls) = (Cursor::first(0), ListingTrail::default(), 0, 0);
                 continue;
@@ -796,6 +803,7 @@ impl Chain {
         // from the pools' estimated sizes; a group listing's as they come.
         Progress::add(&self.progress.resources, count as usize);
         Progress::add(&self.progress.pages, calls as usize);
+        Progress::add(&self.progress.resumed_pages, calls as usize);
         if kind == ResourceKind::Group {
             let done = matches!(self.start, Start::Done { .. });
             Progress::add(

@@ -54,6 +54,8 @@ pub struct Progress {
     /// sizes take, then a page for each listing that starts and one more for each page that
     /// says more follow. What is left of them, at the pace pages come, is the time left.
     pub planned_pages: AtomicU64,
+    /// Of `pages`, those a killed run read, which this run's pace does not count.
+    pub resumed_pages: AtomicU64,
     /// How long the sync was expected to take once the pools were described (see
     /// [`Progress::forecast`]).
     forecast: OnceLock<Duration>,
@@ -103,16 +105,18 @@ impl Progress {
         self.forecast.get().copied()
     }
 
-    /// The time the listing has left: the pages still planned at the pace pages have come
-    /// (at the forecast's pace until enough have come to measure one).
+    /// The time the listing has left: the pages still planned at the pace this run's pages
+    /// have come (at the forecast's pace until enough have come to measure one). None once the
+    /// plan is used up: the pool was larger than estimated, and the rest cannot be told.
     pub fn time_left(&self) -> Option<Duration> {
         let since = self.listing_since.get()?;
         let done = self.pages.load(Ordering::Relaxed);
         let planned = self.planned_pages.load(Ordering::Relaxed);
-        let left = planned.saturating_sub(done);
+        let left = planned.checked_sub(done).filter(|left| *left > 0)?;
         let elapsed = since.elapsed().as_secs_f64();
-        let pace = if done >= MEASURED_AFTER_PAGES && elapsed >= 1.0 {
-            done as f64 / elapsed
+        let this_run = done.saturating_sub(self.resumed_pages.load(Ordering::Relaxed));
+        let pace = if this_run >= MEASURED_AFTER_PAGES && elapsed >= 1.0 {
+            this_run as f64 / elapsed
         } else {
             let forecast = self.forecast.get()?.as_secs_f64();
             (forecast > 0.0).then(|| planned as f64 / forecast)?
@@ -264,16 +268,19 @@ mod tests {
         Progress::add(&progress.pages, 10);
         let left = progress.time_left().unwrap().as_secs_f64();
         assert!((left - 45.0).abs() < 0.01, "{left}");
-        // More done than planned never reads as negative: none left.
+        // The plan used up: no estimate rather than a wrong one.
         Progress::add(&progress.pages, 100);
-        assert_eq!(progress.time_left(), Some(Duration::ZERO));
+        assert_eq!(progress.time_left(), None);
     }
 
     #[test]
     fn after_a_second_the_pages_own_pace_tells_the_time_left() {
         let progress = Progress::default();
-        progress.forecast(100, Some(Duration::from_secs(1)));
+        progress.forecast(130, Some(Duration::from_secs(1)));
         progress.enter(Phase::Listing);
+        // A killed run's pages count as done but not towards this run's pace.
+        Progress::add(&progress.pages, 30);
+        Progress::add(&progress.resumed_pages, 30);
         Progress::add(&progress.pages, 50);
         std::thread::sleep(Duration::from_millis(1100));
         // 50 pages in about a second: 50 more take about as long, not the forecast's half.

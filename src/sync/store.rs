@@ -76,7 +76,7 @@ enum Command {
         partition: Partition,
         found: HashSet<String>,
     },
-    RemoveGrantsOf(ResourceId),
+    RemoveGrantsOf(ResourceId, Option<Checkpoint>),
     ResourcesAfter {
         resource_type_id: String,
         parent: Option<ResourceId>,
@@ -127,7 +127,14 @@ pub fn spawn<S: SyncStore>(mut store: S) -> (StoreHandle, StoreThread<S>) {
                     &|stored| partition.holds(stored),
                     &found,
                 )?,
-                Command::RemoveGrantsOf(resource) => store.remove_grants_of(&resource)?,
+                // The listing's checkpoint is reset in the same transaction as the removal, so
+                // a run killed now never resumes past grants that are gone.
+                Command::RemoveGrantsOf(resource, restart) => {
+                    store.remove_grants_of(&resource)?;
+                    if let Some(restart) = restart {
+                        store.put_progress(&restart)?;
+                    }
+                }
                 Command::ResourcesAfter {
                     resource_type_id,
                     parent,
@@ -189,8 +196,14 @@ impl StoreHandle {
         .await
     }
 
-    pub async fn remove_grants_of(&self, resource: ResourceId) -> Result<(), StoreClosed> {
-        self.send(Command::RemoveGrantsOf(resource)).await
+    /// See [`SyncStore::remove_grants_of`]; `restart` is the listing's checkpoint from its first
+    /// page (none for a listing that keeps none), recorded with the removal.
+    pub async fn remove_grants_of(
+        &self,
+        resource: ResourceId,
+        restart: Option<Checkpoint>,
+    ) -> Result<(), StoreClosed> {
+        self.send(Command::RemoveGrantsOf(resource, restart)).await
     }
 
     pub async fn resources_after(

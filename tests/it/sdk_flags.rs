@@ -91,6 +91,10 @@ fn the_scope_flags_narrow_a_one_shot_sync_as_the_sdk_does() {
             "cannot be used together",
         ),
         (&["--c1z-temp-dir", "/tmp"][..], "--c1z-temp-dir"),
+        (
+            &["--fresh", "--sync-resources", "bid:r:group/admins"][..],
+            "--fresh starts a full sync over",
+        ),
     ] {
         let all: Vec<&str> = ["-f", path].iter().chain(args).copied().collect();
         let (code, _, stderr) = run(&env, &all);
@@ -334,4 +338,41 @@ fn compact_syncs_lays_later_syncs_over_earlier_ones_in_a_new_file() {
     let (got, _, stderr) = run(&env, &["--compact-file-paths", files.as_str()]);
     assert_eq!(got, Some(2), "{stderr}");
     assert_eq!(dir_entries(&out).len(), 1, "nothing more written");
+}
+
+/// `--log-level-debug-expires-at` ends debug logging when the time comes, in a long run too.
+#[test]
+fn debug_logging_ends_at_its_expiry_in_a_running_server() {
+    let emulator = Emulator::shared();
+    let pool = emulator.create_pool(small_pool("debug-expiry"));
+    let mut env = pool_env(emulator, &pool);
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    env.push(("BATON_LOG_LEVEL".into(), "debug".into()));
+    env.push((
+        "BATON_LOG_LEVEL_DEBUG_EXPIRES_AT".into(),
+        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    ));
+    let mut server = Server::start(&env, &[]);
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    server.signal("TERM");
+    server.wait_exit(std::time::Duration::from_secs(20));
+    let logs = server.logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let expired = lines
+        .iter()
+        .position(|l| {
+            l["message"] == "debug logging expired (--log-level-debug-expires-at): logging at info"
+        })
+        .unwrap_or_else(|| panic!("debug logging never expired: {logs}"));
+    assert!(
+        lines[..expired].iter().any(|l| l["level"] == "DEBUG"),
+        "debug lines before the expiry: {logs}"
+    );
+    assert!(
+        lines[expired..].iter().all(|l| l["level"] != "DEBUG"),
+        "none after it: {logs}"
+    );
 }

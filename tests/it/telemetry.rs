@@ -255,6 +255,10 @@ fn the_otel_flags_turn_tracing_or_logging_off_and_bad_ones_are_refused() {
             ],
             "holds no PEM certificate",
         ),
+        (
+            vec!["--otel-tracing-disabled"],
+            "--otel-tracing-disabled needs --otel-collector-endpoint",
+        ),
     ] {
         let out = base_command(&env).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
