@@ -176,6 +176,9 @@ impl C1zWriter {
     ) -> Result<(Self, Option<Vec<ProgressRow>>), C1zError> {
         let (dest, dir) = Self::checked_destination(dest)?;
         if !fresh && let Some((writer, progress)) = Self::find_unfinished(&dest, &dir, key) {
+            // The rest the killed run left (a file it was compressing, say) goes; the database
+            // resumed is held by now, and left alone.
+            workfiles::sweep_beside(&dest);
             return Ok((writer, Some(progress)));
         }
         workfiles::sweep_beside(&dest);

@@ -1581,8 +1581,12 @@ fn a_sync_stopped_while_its_file_is_written_is_picked_up_whole() {
         "the finished database and its resume record are kept: {left:?}"
     );
 
-    // The same sync again: every listing's progress back, the rows still there.
+    // The same sync again: every listing's progress back, the rows still there; what else the
+    // stopped run left (the file it was compressing) is swept.
+    let stray = dir.path().join(".out.c1z.compressing.tmp");
+    fs::write(&stray, b"half a file").unwrap();
     let (w, found) = start(b"sync A");
+    assert!(!stray.exists(), "swept on resuming");
     let mut found = found.expect("resumed");
     found.sort_by(|a, b| a.listing.cmp(&b.listing));
     let mut want = progress.clone();
