@@ -30,7 +30,13 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2, logs_service
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scenarios import ACCESS_KEY, SECRET_KEY, connector_env, log  # noqa: E402
+from bench_scenarios import (  # noqa: E402
+    ACCESS_KEY,
+    SECRET_KEY,
+    connector_env,
+    log,
+    start_synthetic_fast_emulator,
+)
 
 
 class Receiver(trace_service_pb2_grpc.TraceServiceServicer, logs_service_pb2_grpc.LogsServiceServicer):
@@ -58,18 +64,6 @@ def start_receiver() -> tuple[grpc.Server, Receiver, int]:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     return server, receiver, port
-
-
-def start_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
-    cmd = [args.fast_emulator, "--port", "0", "--users", str(args.users), "--groups",
-           str(args.groups), "--memberships-per-user", "1.5", "--seed", "7",
-           "--latency-ms", "0", "--quota-scale", "1000"]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    first = proc.stdout.readline().split()
-    if first[:1] != ["LISTENING"]:
-        raise SystemExit(f"the emulator did not start: {cmd}")
-    pool_id = proc.stdout.readline().split()[1]
-    return proc, first[1], pool_id
 
 
 def sync(args: argparse.Namespace, url: str, pool_id: str, extra: list[str]) -> tuple[float, float]:
@@ -102,7 +96,8 @@ def main() -> None:
     args = ap.parse_args()
 
     server, receiver, port = start_receiver()
-    emulator, url, pool_id = start_emulator(args)
+    emulator, url, pool_id = start_synthetic_fast_emulator(
+        args.fast_emulator, args.users, args.groups, ["--latency-ms", "0", "--quota-scale", "1000"])
     exporting = ["--otel-collector-endpoint", f"127.0.0.1:{port}",
                  "--otel-collector-endpoint-tls-insecure"]
     runs: dict[str, list[tuple[float, float]]] = {"no collector": [], "OTLP export": []}

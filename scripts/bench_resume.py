@@ -31,19 +31,8 @@ from bench_scenarios import (  # noqa: E402
     connector_env,
     control,
     log,
+    start_synthetic_fast_emulator,
 )
-
-
-def start_emulator(args: argparse.Namespace) -> tuple[subprocess.Popen, str, str]:
-    cmd = [args.fast_emulator, "--port", "0", "--users", str(args.users), "--groups",
-           str(args.groups), "--memberships-per-user", "1.5", "--seed", "7",
-           "--latency-ms", str(LATENCY_MS), "--quota-scale", str(args.quota_scale)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    first = proc.stdout.readline().split()
-    if first[:1] != ["LISTENING"]:
-        raise SystemExit(f"the emulator did not start: {cmd}")
-    pool_id = proc.stdout.readline().split()[1]
-    return proc, first[1], pool_id
 
 
 def sync_command(args: argparse.Namespace, url: str, pool_id: str, out: Path) -> list[str]:
@@ -96,7 +85,9 @@ def main() -> None:
     ap.add_argument("--kill-at", type=float, default=0.8, help="share of the clean run's time")
     ap.add_argument("--json", default=str(REPO / "bench-resume.json"))
     args = ap.parse_args()
-    proc, url, pool_id = start_emulator(args)
+    proc, url, pool_id = start_synthetic_fast_emulator(
+        args.fast_emulator, args.users, args.groups,
+        ["--latency-ms", str(LATENCY_MS), "--quota-scale", str(args.quota_scale)])
     try:
         with tempfile.TemporaryDirectory(prefix="baton-cognito-resume.") as workdir:
             out = Path(workdir) / "pool.c1z"

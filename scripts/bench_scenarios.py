@@ -209,6 +209,21 @@ def control(url: str, method: str, path: str, body: dict | None = None) -> dict:
         return json.load(answer)
 
 
+def start_synthetic_fast_emulator(fast_emulator: str, users: int, groups: int,
+                                  pacing: list[str]) -> tuple[subprocess.Popen, str, str]:
+    """The fast emulator serving a synthetic pool (1.5 memberships per user, seed 7) with
+    `pacing` (`--latency-ms`, `--quota-scale` or `--no-quota`): the process, its URL, the pool
+    id. It exits when its stdin closes."""
+    cmd = [fast_emulator, "--port", "0", "--users", str(users), "--groups", str(groups),
+           "--memberships-per-user", "1.5", "--seed", "7", *pacing]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    first = proc.stdout.readline().split()
+    if first[:1] != ["LISTENING"]:
+        raise SystemExit(f"the emulator did not start: {cmd}")
+    pool_id = proc.stdout.readline().split()[1]
+    return proc, first[1], pool_id
+
+
 class Emulator:
     """An emulator child process; it exits when its stdin closes."""
 

@@ -17,6 +17,7 @@ use crate::modes::compact::CompactRequest;
 use crate::modes::one_shot::OneShotSync;
 use crate::pb::v2::ResourceId;
 use crate::sync::SyncScope;
+use crate::sync::reach::Reach;
 use crate::telemetry::{OtelSettings, OtelTransport};
 
 /// What a sync reads (the SDK's sync scoping flags).
@@ -82,15 +83,19 @@ impl SyncScopeArgs {
                 "--skip-full-sync and {other} cannot be used together: a skipped sync reads nothing"
             )));
         }
+        let reach = match (self.skip_full_sync, targets.is_empty()) {
+            (true, _) => Reach::Skipped,
+            (false, true) => Reach::Full,
+            (false, false) => Reach::Targeted(targets),
+        };
         Ok(OneShotSync {
             fresh,
-            skip_full_sync: self.skip_full_sync,
+            reach,
             scope: SyncScope {
                 skip_entitlements_and_grants: self.skip_entitlements_and_grants,
                 skip_grants: self.skip_grants,
             },
             type_ids: self.sync_resource_types.clone(),
-            targets,
         })
     }
 

@@ -8,68 +8,46 @@ use std::time::Duration;
 
 use super::table::Table;
 use super::{PoolSettings, RunError, Shutdown, fleet};
-use crate::c1z::C1zWriter;
 use crate::fleet::Fleet;
-use crate::pb::v2::ResourceId;
 use crate::sync::progress::{ProgressDisplay, clock};
-use crate::sync::resume::Resume;
+use crate::sync::reach::Reach;
 use crate::sync::{SyncEngine, SyncError, SyncScope, SyncSummary};
 use tokio_util::sync::CancellationToken;
 
 /// What a one-shot sync reads (the Baton SDK's scoping flags), and whether it starts over.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct OneShotSync {
     /// Start a new sync even where a killed one could be resumed (`--fresh`).
     pub fresh: bool,
-    /// Check the pools and write an empty sync (`--skip-full-sync`).
-    pub skip_full_sync: bool,
+    /// The whole pool, the resources of `--sync-resources` (a partial sync), or nothing
+    /// (`--skip-full-sync`).
+    pub reach: Reach,
     pub scope: SyncScope,
     /// Only these resource types (`--sync-resource-types`); empty for all.
     pub type_ids: Vec<String>,
-    /// Only these resources, into a partial sync (`--sync-resources`); empty for all.
-    pub targets: Vec<ResourceId>,
 }
 
 pub async fn run(settings: &PoolSettings, file: &Path, sync: OneShotSync) -> Result<(), RunError> {
     let shutdown = Shutdown::listen()?;
     let fleet = fleet(settings).await?;
     super::check_sync_resource_types(&fleet, &sync.type_ids)?;
-    if sync.skip_full_sync {
-        return skip(&fleet, file).await;
-    }
-    let mut engine = SyncEngine::new(fleet.clone())
+    let engine = SyncEngine::new(fleet.clone())
         .with_scope(sync.scope)
         .with_resource_types(sync.type_ids);
     // Fails before any Cognito call when the destination cannot be written. A full sync of the
-    // same pools and filter to the same file that was killed is picked up where it stood.
-    let mut writer = if sync.targets.is_empty() {
-        let (writer, checkpoints) =
-            C1zWriter::create_or_resume(file, &engine.resume_key(""), sync.fresh)?;
-        if let Some(rows) = checkpoints {
-            engine = engine.with_resume(Resume::of_unfinished(writer.sync_id(), rows));
-        }
-        writer
-    } else {
-        C1zWriter::create_partial(file)?
-    };
-    // Interrupted (SIGINT, or SIGTERM as a pod is evicted), a full sync is kept for the next
-    // run; a partial one is not resumed.
-    let resumable = sync.targets.is_empty();
+    // same pools and filter to the same file that was killed is picked up where it stood, and
+    // one interrupted (SIGINT, or SIGTERM as a pod is evicted) is kept for the next run.
     let interrupted = Arc::new(AtomicBool::new(false));
-    if resumable {
-        writer.keep_unfinished_when(interrupted.clone());
-    }
+    let (engine, writer) =
+        engine.writer_for(&sync.reach, file, "", sync.fresh, interrupted.clone())?;
+    let resumable = sync.reach.resumable();
     tracing::info!(pool_id = %fleet.pool_ids(), file = %file.display(), "sync started");
     let display = ProgressDisplay::start(engine.progress(), fleet.clone());
     let stop = async {
         shutdown.requested().await;
         interrupted.store(true, Ordering::SeqCst);
     };
-    let outcome = if sync.targets.is_empty() {
-        engine.run(writer, stop).await
-    } else {
-        engine.run_targeted(writer, &sync.targets, stop).await
-    };
+    let outcome = engine.run_reach(writer, &sync.reach, stop).await;
     let (writer, summary) = match outcome {
         Ok(done) => done,
         Err(SyncError::Cancelled) => {
@@ -120,6 +98,16 @@ pub async fn run(settings: &PoolSettings, file: &Path, sync: OneShotSync) -> Res
         forecast_s = summary.forecast.map(|f| f.as_secs_f64()),
         "sync finished"
     );
+    if sync.reach == Reach::Skipped {
+        writeln!(
+            std::io::stdout().lock(),
+            "Skipped the full sync (--skip-full-sync): user pool{} {} can be read; {} holds an empty sync",
+            if fleet.single().is_some() { "" } else { "s" },
+            fleet.pool_ids(),
+            written.path.display()
+        )?;
+        return Ok(());
+    }
     print_summary(&fleet, &written.path, written.bytes, &summary)?;
     Ok(())
 }
@@ -170,26 +158,6 @@ fn print_summary(
         ]);
     }
     calls.print(&mut out)
-}
-
-/// `--skip-full-sync`: the pools are checked (they exist, the credentials may read them), and
-/// the file holds an empty full sync, as the Baton SDK writes one.
-async fn skip(fleet: &Fleet, file: &Path) -> Result<(), RunError> {
-    let writer = C1zWriter::create(file)?;
-    fleet.validate().await.map_err(SyncError::from)?;
-    let written = tokio::task::spawn_blocking(move || writer.finish())
-        .await
-        .map_err(|e| RunError::Failed(format!("writing the file was aborted: {e}")))??;
-    tracing::info!(file = %written.path.display(), sync_id = %written.sync_id, "full sync skipped (--skip-full-sync)");
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Skipped the full sync (--skip-full-sync): user pool{} {} can be read; {} holds an empty sync",
-        if fleet.single().is_some() { "" } else { "s" },
-        fleet.pool_ids(),
-        written.path.display()
-    )?;
-    Ok(())
 }
 
 /// How the forecast made at the start compared with the time the sync took.

@@ -15,12 +15,12 @@ use tonic::Status;
 
 use super::outcome::Outcome;
 use super::platform::PlatformClient;
-use crate::c1z::{C1zError, C1zWriter};
+use crate::c1z::C1zError;
 use crate::fleet::Fleet;
 use crate::pb::baton::task::SyncFullTask;
 use crate::pb::v2::ResourceId;
-use crate::sync::resume::Resume;
-use crate::sync::{SyncEngine, SyncError, SyncScope, SyncSummary};
+use crate::sync::reach::Reach;
+use crate::sync::{SyncEngine, SyncError, SyncScope};
 use crate::workfiles::{self, Held};
 
 /// Sync tasks work in a temporary directory named like upstream's.
@@ -191,14 +191,6 @@ struct SyncRequest {
     type_ids: Vec<String>,
 }
 
-/// What a sync task reads: the whole pool, the resources it names (a partial sync), or
-/// nothing (`--skip-full-sync`: an empty sync, once the pools are checked).
-enum Reach {
-    Full,
-    Targeted(Vec<ResourceId>),
-    Skipped,
-}
-
 async fn sync_and_upload(
     context: &SyncContext<'_>,
     task_id: &str,
@@ -227,26 +219,13 @@ async fn sync_and_upload(
         reach,
         type_ids,
     } = request;
-    let mut engine = SyncEngine::new(context.fleet.clone())
+    let engine = SyncEngine::new(context.fleet.clone())
         .with_scope(scope)
         .with_resource_types(type_ids);
-    let key = engine.resume_key(task_id);
-    let created = match &reach {
-        Reach::Full => C1zWriter::create_or_resume(&path, &key, false).map(|(mut writer, rows)| {
-            writer.keep_unfinished_when(keep.clone());
-            let resume = rows.map(|rows| Resume::of_unfinished(writer.sync_id(), rows));
-            (writer, resume)
-        }),
-        Reach::Targeted(_) => C1zWriter::create_partial(&path).map(|writer| (writer, None)),
-        Reach::Skipped => C1zWriter::create(&path).map(|writer| (writer, None)),
-    };
-    let (writer, resume) = match created {
+    let (engine, writer) = match engine.writer_for(&reach, &path, task_id, false, keep.clone()) {
         Ok(created) => created,
         Err(e) => return failed(Status::internal(e.to_string())),
     };
-    if let Some(resume) = resume {
-        engine = engine.with_resume(resume);
-    }
     tracing::info!(task_id, file = %path.display(), "sync task started");
     let stopped = async {
         stopped.await;
@@ -255,14 +234,7 @@ async fn sync_and_upload(
         }
     };
     tokio::pin!(stopped);
-    let ran = match &reach {
-        Reach::Full => engine.run(writer, &mut stopped).await,
-        Reach::Targeted(targets) => engine.run_targeted(writer, targets, &mut stopped).await,
-        Reach::Skipped => match context.fleet.validate().await {
-            Ok(_) => Ok((writer, SyncSummary::default())),
-            Err(err) => Err(err.into()),
-        },
-    };
+    let ran = engine.run_reach(writer, &reach, &mut stopped).await;
     let (writer, summary) = match ran {
         Ok(done) => done,
         Err(SyncError::Cancelled) => return stop_reason().outcome(),

@@ -15,6 +15,7 @@
 
 pub mod plan;
 pub mod progress;
+pub mod reach;
 pub mod resume;
 pub mod store;
 mod targeted;
